@@ -1,0 +1,65 @@
+#pragma once
+// Writes a run directory (DESIGN.md "Run directory"): config.yaml, updates.csv, evals.csv,
+// summary.json. Used identically by train, sim and real so reports read one format.
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <span>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config/run_config.hpp"
+
+namespace synclab {
+
+/// The figures every summary.json carries; `extra` adds backend-specific fields.
+struct RunSummary {
+  std::string backend;  ///< "sim" | "real" | "train"
+  std::string policy;
+  int workers = 0;
+  std::uint64_t updates = 0;
+  std::uint64_t samples = 0;
+  double time_s = 0;
+  double final_test_accuracy = 0;
+  double final_test_loss = 0;
+  double mean_staleness = 0;
+  std::int64_t max_staleness = 0;
+  std::uint64_t bytes_sent = 0;
+  std::string final_params_sha256;
+  std::string stop_reason;      ///< "updates" | "time" | "accuracy" | ...
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+class RunWriter {
+ public:
+  /// Creates dir (and parents), writes config.yaml, opens the CSVs with their headers.
+  RunWriter(const std::filesystem::path& dir, const RunConfig& config);
+  /// One applied gradient: time_s,update,worker,staleness,loss.
+  void update(double time_s, std::uint64_t update, int worker, std::int64_t staleness, double loss);
+  /// One evaluation: time_s,update,samples,test_loss,test_accuracy.
+  void eval(double time_s, std::uint64_t update, std::uint64_t samples, double test_loss, double test_accuracy);
+  /// Flushes the CSVs and writes summary.json atomically (temp file + rename).
+  void finish(const RunSummary& summary);
+  const std::filesystem::path& dir() const { return dir_; }
+  /// Staleness statistics over the rows written so far.
+  double mean_staleness() const { return rows_ ? static_cast<double>(staleness_sum_) / static_cast<double>(rows_) : 0.0; }
+  std::int64_t max_staleness() const { return max_staleness_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::ofstream updates_, evals_;
+  std::uint64_t rows_ = 0;
+  std::int64_t staleness_sum_ = 0, max_staleness_ = 0;
+};
+
+/// Lowercase hex SHA-256 of the raw bytes of a float buffer (little-endian fp32).
+std::string sha256_hex(std::span<const float> values);
+
+/// Test-set evaluation in chunks of the network's max batch: mean loss and accuracy.
+struct TestResult {
+  double loss = 0, accuracy = 0;
+};
+TestResult evaluate_dataset(Network& net, std::span<const float> params, const Dataset& test, std::size_t limit = 0);
+
+}  // namespace synclab

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages synclab needs to build, test and run (only those missing).
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config ninja-build
+  libopenblas-dev libdnnl-dev zlib1g-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev
+  libfmt-dev libspdlog-dev libboost-program-options-dev libasio-dev libsimgrid-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  dataset-fashion-mnist libjs-vega
+)
+if [ "${SYNCLAB_TEST_DEPS:-0}" = 1 ]; then
+  packages+=(chromium iproute2 iperf3)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+echo "synclab: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >&2 || echo "synclab: apt-get update failed; trying the cached package lists" >&2
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
