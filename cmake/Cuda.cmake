@@ -21,3 +21,5 @@ if(NOT SYNCLAB_CUDA STREQUAL "OFF")
 else()
   message(STATUS "synclab: SYNCLAB_CUDA=OFF: cuda backend not built")
 endif()
+# The cuda backend's sources are added to synclab_core by core/backends/cuda/CMakeLists.txt,
+# which defines SYNCLAB_WITH_CUDA on synclab_core when SYNCLAB_HAVE_CUDA is ON.
