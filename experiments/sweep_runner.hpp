@@ -1,0 +1,59 @@
+#pragma once
+// Runs an expanded sweep as child processes (`synclab sim|launch|train CONFIG --out DIR`):
+// parallel for simulated runs, one at a time for real ones; resumable; failures recorded.
+//
+// Sweep directory layout:
+//   index.csv           one row per run (see write_index)
+//   sweep.yaml          copy of the sweep file
+//   <run name>/         the run directory written by the child
+//   inputs/<name>.yaml  the config handed to the child
+//   logs/<name>.out|.err  the child's stdout / stderr
+//   logs/<name>.error   present only while the run is failed: exit status and stderr tail
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "experiments/sweep_spec.hpp"
+
+namespace synclab::experiments {
+
+struct SweepOptions {
+  std::filesystem::path out;          ///< sweep directory
+  int jobs = 0;                       ///< parallel children for sim/train runs; 0 = all cores
+  std::filesystem::path program;      ///< the synclab binary; empty = this process's binary
+  int shard_index = 0;                ///< run only runs with index % shard_count == shard_index
+  int shard_count = 1;
+  std::FILE* progress = stderr;       ///< progress lines go here; nullptr = silent
+};
+
+struct SweepOutcome {
+  std::size_t total = 0;   ///< runs in this shard
+  std::size_t cached = 0;  ///< already finished (summary.json present), not rerun
+  std::size_t ran = 0;     ///< children started and succeeded
+  std::size_t failed = 0;  ///< children that failed (recorded in index.csv)
+};
+
+/// Runs what is not finished yet, then rewrites index.csv. Throws Error only for problems
+/// of the sweep itself (unwritable directory, missing binary), never for a failed run.
+SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options);
+
+/// Rebuilds out/index.csv from what is on disk (also the merge step after Slurm shards).
+/// Columns: run, status (ok | failed | pending), backend, one per swept key, seed, then
+/// policy, workers, updates, samples, time_s, final_test_accuracy, final_test_loss,
+/// mean_staleness, max_staleness, bytes_sent, updates_per_s, samples_per_s, stop_reason, error.
+void write_index(const std::vector<SweepRun>& runs, const SweepSpec& spec, const std::filesystem::path& out);
+
+/// Writes out/sweep.sbatch (a job array of `shards` tasks, each `synclab sweep --shard i/n`)
+/// and out/submit.sh (submits the array, then an index merge that depends on it).
+/// Returns the path of the sbatch script.
+std::filesystem::path emit_slurm(const SweepSpec& spec, const std::filesystem::path& out, int shards,
+                                 const std::filesystem::path& program, int cpus_per_task);
+
+/// Path of the running executable (/proc/self/exe).
+std::filesystem::path self_executable();
+
+/// Last lines of a text file (at most max_lines non-empty lines, joined by " | ").
+std::string tail_lines(const std::filesystem::path& file, std::size_t max_lines, std::size_t max_chars);
+
+}  // namespace synclab::experiments

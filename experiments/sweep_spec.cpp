@@ -1,0 +1,291 @@
+#include "experiments/sweep_spec.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/common/error.hpp"
+
+namespace synclab::experiments {
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::set<std::string> kBackends = {"sim", "launch", "train"};
+
+YAML::Node load_yaml_file(const fs::path& path, const std::string& key) {
+  if (!fs::exists(path)) throw ConfigError(key, "file not found: " + path.string());
+  try {
+    return YAML::LoadFile(path.string());
+  } catch (const YAML::Exception& e) {
+    throw Error(path.string() + ": invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
+  }
+}
+
+// Recursive merge: maps merge key by key, anything else replaces.
+void merge_into(YAML::Node dst, const YAML::Node& src) {
+  for (auto it = src.begin(); it != src.end(); ++it) {
+    const auto k = it->first.as<std::string>();
+    if (it->second.IsMap() && dst[k] && dst[k].IsMap()) {
+      merge_into(dst[k], it->second);
+    } else {
+      dst[k] = YAML::Clone(it->second);
+    }
+  }
+}
+
+std::vector<SweepAxis> parse_axes(const YAML::Node& node, const std::string& section) {
+  std::vector<SweepAxis> axes;
+  if (!node || node.IsNull()) return axes;
+  if (!node.IsMap()) throw ConfigError(section, "must be a map of key: [values]");
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    SweepAxis axis;
+    axis.key = it->first.as<std::string>();
+    const std::string where = section + "." + axis.key;
+    if (!it->second.IsSequence()) throw ConfigError(where, "must be a list of values");
+    if (it->second.size() == 0) throw ConfigError(where, "empty list");
+    for (const auto& v : it->second) axis.values.push_back(YAML::Clone(v));
+    if (axis.key == "backend")
+      for (const auto& v : axis.values)
+        if (!v.IsScalar() || !kBackends.count(v.as<std::string>()))
+          throw ConfigError(where, "must be sim, launch or train");
+    if (axis.key == "train.seed") throw ConfigError(where, "use seeds: [...] for seeds");
+    axes.push_back(std::move(axis));
+  }
+  return axes;
+}
+
+std::string sanitize(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '-' || c == '+';
+    out += ok ? c : '-';
+  }
+  // Collapse runs of '-' and trim them at the ends so names stay readable.
+  std::string squeezed;
+  for (char c : out)
+    if (!(c == '-' && !squeezed.empty() && squeezed.back() == '-')) squeezed += c;
+  while (!squeezed.empty() && squeezed.back() == '-') squeezed.pop_back();
+  while (!squeezed.empty() && squeezed.front() == '-') squeezed.erase(squeezed.begin());
+  return squeezed.empty() ? "x" : squeezed;
+}
+
+// FNV-1a: a short, platform-independent disambiguator for long or colliding names.
+std::string short_hash(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
+  return fmt::format("{:08x}", static_cast<std::uint32_t>(h ^ (h >> 32)));
+}
+
+std::string last_component(const std::string& key) {
+  const auto pos = key.rfind('.');
+  return pos == std::string::npos ? key : key.substr(pos + 1);
+}
+
+}  // namespace
+
+void set_dotted(YAML::Node& root, const std::string& key, const YAML::Node& value) {
+  const auto dot = key.find('.');
+  const std::string head = key.substr(0, dot);
+  if (dot == std::string::npos) {
+    root[head] = YAML::Clone(value);
+    return;
+  }
+  YAML::Node child = root[head];
+  if (!child.IsMap()) {
+    // A scalar here (e.g. gpu: v100) is replaced by a map when a sub-key is swept.
+    root[head] = YAML::Node(YAML::NodeType::Map);
+    child = root[head];
+  }
+  set_dotted(child, key.substr(dot + 1), value);
+}
+
+std::string value_label(const YAML::Node& value) {
+  if (!value || value.IsNull()) return "null";
+  if (value.IsScalar()) return value.Scalar();
+  std::string out;
+  if (value.IsSequence()) {
+    for (const auto& v : value) out += (out.empty() ? "" : "-") + value_label(v);
+  } else {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      const auto k = it->first.as<std::string>();
+      out += (out.empty() ? "" : "-") + (k == "name" ? "" : k) + value_label(it->second);
+    }
+  }
+  return out;
+}
+
+std::string value_text(const YAML::Node& value) {
+  if (!value || value.IsNull()) return "";
+  if (value.IsScalar()) return value.Scalar();
+  YAML::Emitter e;
+  e.SetMapFormat(YAML::Flow);
+  e.SetSeqFormat(YAML::Flow);
+  e << value;
+  return e.c_str();
+}
+
+SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::string& source) {
+  if (!root || !root.IsMap()) throw Error(source + ": a sweep file must be a YAML map");
+  static const std::set<std::string> known = {"name", "backend", "base", "config", "merge", "set",
+                                              "grid", "zip", "seeds", "timeout"};
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    const auto k = it->first.as<std::string>();
+    if (!known.count(k))
+      throw ConfigError(k, "unknown sweep key (known: name, backend, base, config, merge, set, grid, zip, seeds, timeout)");
+  }
+  SweepSpec spec;
+  spec.name = root["name"] ? root["name"].as<std::string>() : std::string("sweep");
+  if (root["backend"]) {
+    spec.backend = root["backend"].as<std::string>();
+    if (!kBackends.count(spec.backend)) throw ConfigError("backend", "must be sim, launch or train");
+  }
+  if (root["base"] && root["config"]) throw ConfigError("base", "give either base: or config:, not both");
+  if (root["base"]) {
+    const fs::path p = dir / root["base"].as<std::string>();
+    spec.base = load_yaml_file(p, "base");
+    if (!spec.base.IsMap()) throw Error(p.string() + ": a run config must be a YAML map");
+  } else if (root["config"]) {
+    if (!root["config"].IsMap()) throw ConfigError("config", "must be a map (an inline run config)");
+    spec.base = YAML::Clone(root["config"]);
+  } else {
+    spec.base = YAML::Node(YAML::NodeType::Map);
+  }
+  if (const auto merge = root["merge"]) {
+    if (!merge.IsSequence()) throw ConfigError("merge", "must be a list of YAML files");
+    for (const auto& m : merge) {
+      const fs::path p = dir / m.as<std::string>();
+      const YAML::Node frag = load_yaml_file(p, "merge");
+      if (!frag.IsMap()) throw Error(p.string() + ": a merged fragment must be a YAML map");
+      merge_into(spec.base, frag);
+    }
+  }
+  if (const auto set = root["set"]) {
+    if (!set.IsMap()) throw ConfigError("set", "must be a map of key: value");
+    for (auto it = set.begin(); it != set.end(); ++it) set_dotted(spec.base, it->first.as<std::string>(), it->second);
+  }
+  spec.grid = parse_axes(root["grid"], "grid");
+  spec.zip = parse_axes(root["zip"], "zip");
+  for (std::size_t i = 1; i < spec.zip.size(); ++i)
+    if (spec.zip[i].values.size() != spec.zip[0].values.size())
+      throw ConfigError("zip." + spec.zip[i].key, fmt::format("has {} values but zip.{} has {}; zipped lists must be equally long",
+                                                           spec.zip[i].values.size(), spec.zip[0].key, spec.zip[0].values.size()));
+  std::set<std::string> seen;
+  for (const auto* axes : {&spec.grid, &spec.zip})
+    for (const auto& a : *axes)
+      if (!seen.insert(a.key).second) throw ConfigError(a.key, "swept twice (in grid and zip)");
+  if (const auto seeds = root["seeds"]) {
+    if (!seeds.IsSequence() || seeds.size() == 0) throw ConfigError("seeds", "must be a non-empty list of integers");
+    for (const auto& s : seeds) {
+      try {
+        spec.seeds.push_back(s.as<std::uint64_t>());
+      } catch (const YAML::Exception&) {
+        throw ConfigError("seeds", "'" + s.Scalar() + "' is not a non-negative integer");
+      }
+    }
+    std::set<std::uint64_t> uniq(spec.seeds.begin(), spec.seeds.end());
+    if (uniq.size() != spec.seeds.size()) throw ConfigError("seeds", "repeated seed");
+  }
+  if (root["timeout"]) {
+    try {
+      spec.timeout_s = root["timeout"].as<double>();
+    } catch (const YAML::Exception&) {
+      throw ConfigError("timeout", "must be a number of seconds");
+    }
+    if (spec.timeout_s < 0) throw ConfigError("timeout", "must be >= 0");
+  }
+  return spec;
+}
+
+SweepSpec load_sweep(const fs::path& file) {
+  if (!fs::exists(file)) throw Error(file.string() + ": sweep file not found");
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file.string());
+  } catch (const YAML::Exception& e) {
+    throw Error(file.string() + ": invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
+  }
+  try {
+    auto spec = parse_sweep(root, file.parent_path(), file.string());
+    spec.file = file;
+    if (!root["name"]) spec.name = file.stem().string();
+    return spec;
+  } catch (const ConfigError& e) {
+    throw Error(file.string() + ": " + e.what());
+  }
+}
+
+std::vector<SweepRun> expand_sweep(const SweepSpec& spec) {
+  // Every swept key is shown by its last component unless two keys share it.
+  std::vector<const SweepAxis*> axes;
+  for (const auto& a : spec.grid) axes.push_back(&a);
+  for (const auto& a : spec.zip) axes.push_back(&a);
+  std::map<std::string, int> short_count;
+  for (const auto* a : axes) ++short_count[last_component(a->key)];
+  auto shown = [&](const std::string& key) {
+    const auto s = last_component(key);
+    return short_count[s] > 1 ? key : s;
+  };
+
+  std::vector<SweepRun> runs;
+  const std::size_t zip_len = spec.zip.empty() ? 1 : spec.zip[0].values.size();
+  std::vector<std::size_t> idx(spec.grid.size(), 0);
+  const std::vector<std::uint64_t> no_seed = {0};
+  const auto& seeds = spec.seeds.empty() ? no_seed : spec.seeds;
+  for (bool done = false; !done;) {
+    for (std::size_t z = 0; z < zip_len; ++z) {
+      for (const auto seed : seeds) {
+        SweepRun run;
+        run.index = runs.size();
+        run.backend = spec.backend;
+        run.config = YAML::Clone(spec.base);
+        for (std::size_t g = 0; g < spec.grid.size(); ++g)
+          run.values.emplace_back(spec.grid[g].key, spec.grid[g].values[idx[g]]);
+        for (const auto& a : spec.zip) run.values.emplace_back(a.key, a.values[z]);
+        std::string name;
+        for (const auto& [key, value] : run.values) {
+          if (key == "backend") run.backend = value.as<std::string>();
+          else set_dotted(run.config, key, value);
+          name += (name.empty() ? "" : "_") + sanitize(shown(key)) + "=" + sanitize(value_label(value));
+        }
+        if (!spec.seeds.empty()) {
+          run.has_seed = true;
+          run.seed = seed;
+          set_dotted(run.config, "train.seed", YAML::Node(seed));
+          name += (name.empty() ? "" : "_") + std::string("seed=") + std::to_string(seed);
+        }
+        if (name.empty()) name = "run";
+        if (name.size() > 120) name = name.substr(0, 110) + "~" + short_hash(name);
+        run.name = name;
+        runs.push_back(std::move(run));
+      }
+    }
+    // Odometer over the grid: the last key varies fastest.
+    if (spec.grid.empty()) break;
+    for (std::size_t g = spec.grid.size();;) {
+      if (g == 0) {
+        done = true;
+        break;
+      }
+      --g;
+      if (++idx[g] < spec.grid[g].values.size()) break;
+      idx[g] = 0;
+    }
+  }
+  // Distinct values can sanitize to one name ("a/b", "a b"): make every name unique.
+  std::map<std::string, int> count;
+  for (const auto& r : runs) ++count[r.name];
+  for (auto& r : runs)
+    if (count[r.name] > 1) {
+      std::string full;
+      for (const auto& [k, v] : r.values) full += k + "=" + value_text(v) + ";";
+      r.name += "~" + short_hash(full + std::to_string(r.seed));
+    }
+  return runs;
+}
+
+}  // namespace synclab::experiments
