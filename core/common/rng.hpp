@@ -36,7 +36,10 @@ class Rng {
   /// Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
   /// Uniform integer in [0, n); n > 0. (Lemire's method; bias < 2^-64 * n, fine here.)
-  uint64_t below(uint64_t n) { return static_cast<uint64_t>((static_cast<unsigned __int128>(next_u64()) * n) >> 64); }
+  uint64_t below(uint64_t n) {
+    __extension__ typedef unsigned __int128 u128;  // GCC/Clang extension; -Wpedantic accepts it marked so
+    return static_cast<uint64_t>((static_cast<u128>(next_u64()) * n) >> 64);
+  }
   /// Standard normal via Box-Muller (one value per call, no cached state).
   double normal() {
     double u1 = uniform();

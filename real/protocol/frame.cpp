@@ -1,0 +1,171 @@
+#include "real/protocol/frame.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+namespace synclab::real {
+namespace {
+
+constexpr const char* kTypeNames[] = {"?",      "hello", "hello-ack", "refuse", "push",  "pull-request", "params",
+                                      "cancel", "heartbeat", "stop",  "bye",    "error", "report"};
+
+std::uint32_t load_u32(const std::uint8_t* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+std::uint16_t load_u16(const std::uint8_t* p) {
+  std::uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// zlib's crc32 returns its initial value when given a null buffer, which would silently
+// reset a running checksum on an empty part; empty parts therefore leave crc unchanged.
+std::uint32_t crc_bytes(std::uint32_t crc, const std::uint8_t* p, std::size_t n) {
+  if (n == 0) return crc;
+  return static_cast<std::uint32_t>(crc32_z(crc, p, n));
+}
+
+}  // namespace
+
+std::string msg_type_name(std::uint8_t type) {
+  if (type >= 1 && type <= kMaxMsgType) return kTypeNames[type];
+  return fmt::format("type {}", type);
+}
+
+bool carries_params(MsgType type) { return type == MsgType::Push || type == MsgType::Params; }
+
+std::uint32_t crc32_of(std::initializer_list<std::span<const std::uint8_t>> parts) {
+  std::uint32_t crc = crc_bytes(0, nullptr, 0);
+  for (auto part : parts) crc = crc_bytes(crc, part.data(), part.size());
+  return crc;
+}
+
+std::array<std::uint8_t, kHeaderSize> encode_header(MsgType type, std::uint8_t flags,
+                                                    std::initializer_list<std::span<const std::uint8_t>> parts) {
+  std::size_t len = 0;
+  for (auto part : parts) len += part.size();
+  const std::uint32_t magic = kFrameMagic, payload_len = static_cast<std::uint32_t>(len), pcrc = crc32_of(parts);
+  const std::uint16_t version = kProtocolVersion;
+  std::array<std::uint8_t, kHeaderSize> h{};
+  std::memcpy(h.data() + 0, &magic, 4);
+  std::memcpy(h.data() + 4, &version, 2);
+  h[6] = static_cast<std::uint8_t>(type);
+  h[7] = flags;
+  std::memcpy(h.data() + 8, &payload_len, 4);
+  std::memcpy(h.data() + 12, &pcrc, 4);
+  const std::uint32_t hcrc = crc_bytes(crc_bytes(0, nullptr, 0), h.data(), 16);
+  std::memcpy(h.data() + 16, &hcrc, 4);
+  return h;
+}
+
+std::vector<std::uint8_t> encode_frame(MsgType type, std::span<const std::uint8_t> payload, std::uint8_t flags) {
+  const auto h = encode_header(type, flags, {payload});
+  std::vector<std::uint8_t> out(kHeaderSize + payload.size());
+  std::memcpy(out.data(), h.data(), kHeaderSize);
+  if (!payload.empty()) std::memcpy(out.data() + kHeaderSize, payload.data(), payload.size());
+  return out;
+}
+
+FrameParser::FrameParser(std::size_t max_param_payload) : max_param_(max_param_payload) {}
+
+void FrameParser::fail(FrameError e, std::string text) {
+  state_ = State::Failed;
+  error_ = e;
+  error_text_ = std::move(text);
+}
+
+std::size_t FrameParser::feed(std::span<const std::uint8_t> data) {
+  std::size_t used = 0;
+  while (used < data.size() && (state_ == State::Header || state_ == State::Payload)) {
+    if (state_ == State::Header) {
+      // Take the magic alone first so a foreign stream is rejected having consumed 4 bytes.
+      const std::size_t want = (have_ < 4 ? 4 : kHeaderSize) - have_;
+      const std::size_t n = std::min(want, data.size() - used);
+      std::memcpy(head_.data() + have_, data.data() + used, n);
+      const std::size_t before = have_;
+      have_ += n;
+      used += n;
+      // Reject a foreign stream as soon as the magic is known rather than waiting for 20 bytes.
+      if (before < 4 && have_ >= 4 && load_u32(head_.data()) != kFrameMagic) {
+        fail(FrameError::BadMagic, fmt::format("bad frame magic 0x{:08x} (not a synclab peer?)", load_u32(head_.data())));
+        break;
+      }
+      if (have_ == kHeaderSize) header_complete();
+    } else {
+      auto space = payload_space();
+      const std::size_t n = std::min(space.size(), data.size() - used);
+      std::memcpy(space.data(), data.data() + used, n);
+      used += n;
+      commit(n);
+    }
+  }
+  return used;
+}
+
+void FrameParser::header_complete() {
+  const std::uint32_t hcrc = load_u32(head_.data() + 16);
+  if (crc_bytes(crc_bytes(0, nullptr, 0), head_.data(), 16) != hcrc) return fail(FrameError::BadHeaderCrc, "frame header checksum mismatch");
+  const std::uint16_t version = load_u16(head_.data() + 4);
+  if (version != kProtocolVersion) {
+    peer_version_ = version;
+    return fail(FrameError::BadVersion, fmt::format("peer speaks protocol version {}, this build speaks {}", version, kProtocolVersion));
+  }
+  const std::uint8_t type = head_[6];
+  if (type < 1 || type > kMaxMsgType) return fail(FrameError::UnknownType, fmt::format("unknown message type {}", type));
+  FrameHeader& h = frame_.header;
+  h.magic = kFrameMagic;
+  h.version = version;
+  h.type = static_cast<MsgType>(type);
+  h.flags = head_[7];
+  h.payload_len = load_u32(head_.data() + 8);
+  h.payload_crc = load_u32(head_.data() + 12);
+  const std::size_t limit = carries_params(h.type) ? max_param_ : std::min<std::size_t>(kMaxControlPayload, max_param_);
+  if (h.payload_len > limit)
+    return fail(FrameError::TooLarge, fmt::format("frame claims {} payload bytes for {}, limit {}", h.payload_len,
+                                                  msg_type_name(type), limit));
+  // Only now is the size trusted enough to allocate (reusing a recycled buffer when possible).
+  // A recycled buffer keeps its old size, so resizing to an equal length does not re-zero it.
+  frame_.payload = std::move(spare_);
+  spare_ = {};
+  frame_.payload.resize(h.payload_len);
+  have_ = 0;
+  state_ = State::Payload;
+  if (h.payload_len == 0) payload_complete();
+}
+
+std::span<std::uint8_t> FrameParser::payload_space() {
+  if (state_ != State::Payload) return {};
+  return std::span<std::uint8_t>(frame_.payload).subspan(have_);
+}
+
+void FrameParser::commit(std::size_t n) {
+  if (state_ != State::Payload) return;
+  have_ = std::min(have_ + n, frame_.payload.size());
+  if (have_ == frame_.payload.size()) payload_complete();
+}
+
+void FrameParser::payload_complete() {
+  const auto crc = crc_bytes(crc_bytes(0, nullptr, 0), frame_.payload.data(), frame_.payload.size());
+  if (crc != frame_.header.payload_crc)
+    return fail(FrameError::BadPayloadCrc, fmt::format("payload checksum mismatch in {} frame", msg_type_name(static_cast<std::uint8_t>(frame_.header.type))));
+  state_ = State::Done;
+}
+
+Frame FrameParser::take() {
+  Frame out = std::move(frame_);
+  frame_ = Frame{};
+  have_ = 0;
+  state_ = State::Header;
+  return out;
+}
+
+void FrameParser::recycle(std::vector<std::uint8_t>&& buffer) {
+  if (buffer.capacity() > spare_.capacity()) spare_ = std::move(buffer);
+}
+
+}  // namespace synclab::real

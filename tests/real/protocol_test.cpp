@@ -1,0 +1,232 @@
+// Frame codec and message encodings: round trips, chunked feeding, every rejection path.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <limits>
+
+#include "real/protocol/frame.hpp"
+#include "real/protocol/messages.hpp"
+
+namespace synclab::real {
+namespace {
+
+constexpr std::size_t kLimit = max_param_payload(1000);
+
+Frame parse_all(FrameParser& p, const std::vector<std::uint8_t>& bytes) {
+  std::size_t used = p.feed(bytes);
+  EXPECT_TRUE(p.has_frame()) << p.error_text();
+  EXPECT_EQ(used, bytes.size());
+  return p.take();
+}
+
+TEST(Frame, RoundTripWholeBuffer) {
+  const std::vector<std::uint8_t> payload = {1, 2, 3, 4, 5};
+  const auto bytes = encode_frame(MsgType::Heartbeat, payload, 7);
+  ASSERT_EQ(bytes.size(), kHeaderSize + payload.size());
+  FrameParser p(kLimit);
+  const Frame f = parse_all(p, bytes);
+  EXPECT_EQ(f.header.type, MsgType::Heartbeat);
+  EXPECT_EQ(f.header.flags, 7);
+  EXPECT_EQ(f.payload, payload);
+}
+
+TEST(Frame, ByteByByteAndBackToBack) {
+  Push push;
+  push.worker = 3;
+  push.values = {1.f, -2.f, 3.5f};
+  auto a = encode(push).flatten();
+  const auto b = encode(Heartbeat{42}).flatten();
+  a.insert(a.end(), b.begin(), b.end());
+  FrameParser p(kLimit);
+  std::vector<Frame> frames;
+  for (std::uint8_t byte : a) {
+    EXPECT_EQ(p.feed(std::span(&byte, 1)), 1u);
+    if (p.has_frame()) frames.push_back(p.take());
+  }
+  ASSERT_EQ(frames.size(), 2u);
+  auto d = decode_push(frames[0].payload, 1000);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->worker, 3);
+  EXPECT_EQ(d->values, push.values);
+  EXPECT_EQ(decode_heartbeat(frames[1].payload)->seq, 42u);
+}
+
+TEST(Frame, FeedStopsAtFrameBoundary) {
+  auto a = encode(Heartbeat{1}).flatten();
+  const auto b = encode(Heartbeat{2}).flatten();
+  a.insert(a.end(), b.begin(), b.end());
+  FrameParser p(kLimit);
+  const std::size_t used = p.feed(a);
+  EXPECT_EQ(used, b.size());
+  ASSERT_TRUE(p.has_frame());
+  EXPECT_EQ(decode_heartbeat(p.take().payload)->seq, 1u);
+  EXPECT_EQ(p.feed(std::span(a).subspan(used)), b.size());
+  EXPECT_EQ(decode_heartbeat(p.take().payload)->seq, 2u);
+}
+
+TEST(Frame, DirectPayloadReads) {
+  ParamsReply r;
+  r.version = 9;
+  r.values.assign(500, 0.25f);
+  const auto bytes = encode(r).flatten();
+  FrameParser p(kLimit);
+  EXPECT_EQ(p.feed(std::span(bytes).first(kHeaderSize)), kHeaderSize);
+  auto space = p.payload_space();
+  ASSERT_EQ(space.size(), bytes.size() - kHeaderSize);
+  std::memcpy(space.data(), bytes.data() + kHeaderSize, space.size());
+  p.commit(space.size());
+  ASSERT_TRUE(p.has_frame());
+  auto d = decode_params(p.take().payload, 1000);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->version, 9u);
+  EXPECT_EQ(d->values, r.values);
+}
+
+TEST(Frame, RejectsBadMagicAfterFourBytes) {
+  const std::uint8_t http[] = {'G', 'E', 'T', ' ', '/', ' '};
+  FrameParser p(kLimit);
+  EXPECT_EQ(p.feed(http), 4u);
+  EXPECT_TRUE(p.failed());
+  EXPECT_EQ(p.error(), FrameError::BadMagic);
+}
+
+TEST(Frame, RejectsCorruptHeader) {
+  auto bytes = encode(Heartbeat{1}).flatten();
+  bytes[7] ^= 0x10;  // flags, covered by the header checksum
+  FrameParser p(kLimit);
+  p.feed(bytes);
+  EXPECT_EQ(p.error(), FrameError::BadHeaderCrc);
+}
+
+TEST(Frame, RejectsCorruptPayload) {
+  auto bytes = encode(Heartbeat{1}).flatten();
+  bytes.back() ^= 1;
+  FrameParser p(kLimit);
+  p.feed(bytes);
+  EXPECT_EQ(p.error(), FrameError::BadPayloadCrc);
+}
+
+// Rewrites header fields and re-seals the header checksum, as a hostile peer would.
+std::vector<std::uint8_t> forge(MsgType type, std::uint16_t version, std::uint32_t len, std::uint8_t raw_type = 0) {
+  auto h = encode_header(type, 0, {});
+  std::memcpy(h.data() + 4, &version, 2);
+  if (raw_type) h[6] = raw_type;
+  std::memcpy(h.data() + 8, &len, 4);
+  const auto crc = crc32_of({std::span<const std::uint8_t>(h.data(), 16)});
+  std::memcpy(h.data() + 16, &crc, 4);
+  return {h.begin(), h.end()};
+}
+
+TEST(Frame, RejectsFourGigabyteClaimWithoutAllocating) {
+  FrameParser p(kLimit);
+  p.feed(forge(MsgType::Push, kProtocolVersion, std::numeric_limits<std::uint32_t>::max()));
+  EXPECT_EQ(p.error(), FrameError::TooLarge);
+  EXPECT_NE(p.error_text().find("4294967295"), std::string::npos);
+  EXPECT_TRUE(p.payload_space().empty());
+}
+
+TEST(Frame, ControlMessagesHaveASmallCap) {
+  FrameParser p(max_param_payload(10'000'000));
+  p.feed(forge(MsgType::Hello, kProtocolVersion, kMaxControlPayload + 1));
+  EXPECT_EQ(p.error(), FrameError::TooLarge);
+}
+
+TEST(Frame, RejectsOtherVersionAndReportsIt) {
+  FrameParser p(kLimit);
+  p.feed(forge(MsgType::Hello, 77, 0));
+  EXPECT_EQ(p.error(), FrameError::BadVersion);
+  EXPECT_EQ(p.peer_version(), 77);
+}
+
+TEST(Frame, RejectsUnknownType) {
+  FrameParser p(kLimit);
+  p.feed(forge(MsgType::Hello, kProtocolVersion, 0, 200));
+  EXPECT_EQ(p.error(), FrameError::UnknownType);
+}
+
+TEST(Frame, RecycledBufferIsReused) {
+  ParamsReply r;
+  r.values.assign(1000, 1.f);
+  const auto bytes = encode(r).flatten();
+  FrameParser p(kLimit);
+  p.feed(bytes);
+  Frame f = p.take();
+  const auto* data = f.payload.data();
+  p.recycle(std::move(f.payload));
+  p.feed(bytes);
+  ASSERT_TRUE(p.has_frame());
+  EXPECT_EQ(p.take().payload.data(), data);
+}
+
+std::vector<std::uint8_t> payload_of(const Encoded& e) {
+  auto all = e.flatten();
+  return {all.begin() + kHeaderSize, all.end()};
+}
+
+TEST(Messages, HelloRoundTrip) {
+  Hello h;
+  h.model_fingerprint = 0x1234567890abcdefULL;
+  h.model = "cnn";
+  h.token = "secret";
+  h.worker = 5;
+  h.shard = 1;
+  h.range_begin = 10;
+  h.range_end = 20;
+  h.incarnation = 2;
+  FrameParser p(kLimit);
+  auto f = parse_all(p, encode(h).flatten());
+  auto d = decode_hello(f.payload);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->model_fingerprint, h.model_fingerprint);
+  EXPECT_EQ(d->model, "cnn");
+  EXPECT_EQ(d->token, "secret");
+  EXPECT_EQ(d->worker, 5);
+  EXPECT_EQ(d->range_end, 20u);
+  EXPECT_EQ(d->incarnation, 2u);
+}
+
+TEST(Messages, OtherRoundTrips) {
+  HelloAck a{2, 3, 77, 8, "ssp", 1.5, 12};
+  auto da = decode_hello_ack(payload_of(encode(a)));
+  ASSERT_TRUE(da);
+  EXPECT_EQ(da->policy, "ssp");
+  EXPECT_EQ(da->shards, 3u);
+  EXPECT_EQ(da->resume_clock, 12u);
+  auto dr = decode_refuse(payload_of(encode(Refuse{RefuseReason::BadModel, "mlp vs cnn"})));
+  ASSERT_TRUE(dr);
+  EXPECT_EQ(dr->reason, RefuseReason::BadModel);
+  auto ds = decode_stop(payload_of(encode(Stop{"updates", 100})));
+  ASSERT_TRUE(ds);
+  EXPECT_EQ(ds->version, 100u);
+  WorkerReport rep;
+  rep.worker = 1;
+  rep.compute_s = 2.5;
+  rep.device = "cpu";
+  auto dp = decode_report(payload_of(encode(rep)));
+  ASSERT_TRUE(dp);
+  EXPECT_EQ(dp->compute_s, 2.5);
+  EXPECT_EQ(dp->device, "cpu");
+  auto dl = decode_pull(payload_of(encode(PullRequest{1, 2, 3})));
+  ASSERT_TRUE(dl);
+  EXPECT_EQ(dl->have_version, 3u);
+}
+
+TEST(Messages, RejectTruncatedTrailingAndOversized) {
+  Push push;
+  push.values = {1.f, 2.f};
+  auto payload = encode(push).flatten();
+  payload.erase(payload.begin(), payload.begin() + kHeaderSize);
+  EXPECT_TRUE(decode_push(payload, 2));
+  EXPECT_FALSE(decode_push(payload, 1));  // more floats than the shard holds
+  auto longer = payload;
+  longer.push_back(0);
+  EXPECT_FALSE(decode_push(longer, 2));
+  payload.pop_back();
+  EXPECT_FALSE(decode_push(payload, 2));
+  // A count field claiming a billion floats in a tiny payload decodes to nothing.
+  std::vector<std::uint8_t> lie = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x3f};
+  EXPECT_FALSE(decode_params(lie, std::numeric_limits<std::size_t>::max()));
+}
+
+}  // namespace
+}  // namespace synclab::real
