@@ -40,7 +40,13 @@ inline constexpr const char* kDefaultFashionMnistDir = "/usr/share/datasets/fash
 
 /// Reads an IDX image file (magic 0x00000803) and label file (0x00000801), gzip or raw.
 /// Throws DataError naming the file on a missing, truncated or inconsistent file.
-Dataset read_idx(const std::string& images_path, const std::string& labels_path, const std::string& name);
+/// limit > 0: only the first `limit` samples are read (and checked).
+Dataset read_idx(const std::string& images_path, const std::string& labels_path, const std::string& name,
+                 std::size_t limit = 0);
+
+/// A learnable synthetic dataset: one random prototype image per class plus Gaussian noise.
+/// Prototypes depend on seed only, so train and test splits share them.
+Dataset make_synthetic(std::size_t n, std::uint64_t seed, std::uint64_t stream, const std::string& name = "synthetic");
 
 /// Loads train and test splits (synthetic data is generated from seed).
 DataSplit load_data(const DataSpec& spec, std::uint64_t seed);

@@ -56,10 +56,17 @@ class RunWriter {
 /// Lowercase hex SHA-256 of the raw bytes of a float buffer (little-endian fp32).
 std::string sha256_hex(std::span<const float> values);
 
-/// Test-set evaluation in chunks of the network's max batch: mean loss and accuracy.
+/// Writes text to path atomically (temp file in the same folder, then rename); Error naming
+/// the file when it cannot.
+void write_file_atomic(const std::filesystem::path& path, const std::string& text);
+
+/// Test-set evaluation in chunks of `chunk` samples (at most the network's max batch):
+/// mean loss and accuracy over the first `limit` samples (0 = all).
 struct TestResult {
   double loss = 0, accuracy = 0;
+  std::size_t samples = 0;
 };
-TestResult evaluate_dataset(Network& net, std::span<const float> params, const Dataset& test, std::size_t limit = 0);
+TestResult evaluate_dataset(Network& net, std::span<const float> params, const Dataset& test, std::size_t limit = 0,
+                            std::size_t chunk = 100);
 
 }  // namespace synclab

@@ -1,0 +1,150 @@
+// The table below is the single source of truth for config keys; keep one row per key.
+#include "core/config/config_schema.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace synclab {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMaxInt = 9007199254740992.0;  // 2^53: integers exact in a double
+
+// Shorthands so each row stays on one line.
+ConfigKey key(const char* k, KeyType t, const char* def, double lo, double hi, bool lo_open, const char* help) {
+  return ConfigKey{k, t, def, lo, hi, lo_open, nullptr, help, nullptr};
+}
+ConfigKey choice(const char* k, const char* def, const char* choices, const char* help) {
+  return ConfigKey{k, KeyType::Choice, def, -kInf, kInf, false, choices, help, nullptr};
+}
+ConfigKey text(const char* k, const char* def, const char* help) {
+  return ConfigKey{k, KeyType::String, def, -kInf, kInf, false, nullptr, help, nullptr};
+}
+ConfigKey alias(const char* k, KeyType t, const char* of) {
+  return ConfigKey{k, t, "", 0, kInf, false, nullptr, "same as the key it aliases", of};
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_schema() {
+  using T = KeyType;
+  static const std::vector<ConfigKey> schema = {
+      text("model", "cnn", "softmax | mlp | cnn; in sim.mode timing also a cost-only profile (resnet50, vgg16, bert-base, ...)"),
+      choice("data.dataset", "fashion-mnist", "fashion-mnist|mnist|synthetic", "training data"),
+      text("data.dir", "", "directory of the IDX files (gz or raw); empty: the dataset-fashion-mnist package's; mnist needs it"),
+      key("data.batch", T::Count, "100", 1, kMaxInt, false, "samples per worker per step"),
+      choice("data.sharding", "iid", "iid|noniid", "how training samples are split over workers"),
+      key("data.classes_per_worker", T::Int, "2", 1, 1000, false, "noniid: labels each worker sees"),
+      key("data.eval_samples", T::Count, "0", 0, kMaxInt, false, "test samples per evaluation; 0 = the whole test set"),
+      key("data.train_limit", T::Count, "0", 0, kMaxInt, false, "use only the first n training samples; 0 = all"),
+      key("data.test_limit", T::Count, "0", 0, kMaxInt, false, "use only the first n test samples; 0 = all"),
+      key("data.synthetic_train", T::Count, "10000", 1, kMaxInt, false, "synthetic: training samples"),
+      key("data.synthetic_test", T::Count, "2000", 1, kMaxInt, false, "synthetic: test samples"),
+      choice("train.optimizer.name", "adam", "sgd|momentum|adam", "server-side optimizer"),
+      key("train.optimizer.lr", T::Real, "0.0001", 0, kInf, true, "learning rate"),
+      key("train.optimizer.momentum", T::Real, "0.9", 0, 0.999999, false, "momentum: coefficient"),
+      key("train.optimizer.beta1", T::Real, "0.9", 0, 0.999999, false, "adam: first-moment decay"),
+      key("train.optimizer.beta2", T::Real, "0.999", 0, 0.999999, false, "adam: second-moment decay"),
+      key("train.optimizer.eps", T::Real, "1e-08", 0, kInf, true, "adam: denominator epsilon"),
+      key("train.optimizer.weight_decay", T::Real, "0", 0, kInf, false, "L2 coefficient added to the gradient"),
+      key("train.stop.updates", T::Count, "2000", 0, kMaxInt, false, "stop after this many server updates; 0 = no limit"),
+      key("train.stop.sim_time", T::Duration, "0", 0, kInf, false, "stop after this much time (simulated in sim, wall in train/real); 0 = no limit"),
+      alias("train.stop.time", T::Duration, "train.stop.sim_time"),
+      key("train.stop.accuracy", T::Real, "0", 0, 1, false, "stop once an evaluation reaches this test accuracy; 0 = no limit"),
+      key("train.eval_every", T::Count, "100", 0, kMaxInt, false, "server updates between evaluations; 0 = only at the end"),
+      key("train.seed", T::Count, "1", 0, kMaxInt, false, "seed of every random choice (init, data order, noise)"),
+      choice("train.backend", "fast", "reference|fast|cuda", "compute backend for gradients in train and sim"),
+      key("train.threads", T::Int, "1", 0, 1024, false, "CPU threads per network; 0 = all cores"),
+      text("policy.name", "bsp", "synchronization policy; its parameters (staleness, k, backup, tau, timeout, ...) sit beside name"),
+      key("cluster.workers", T::Int, "8", 1, 1000000, false, "number of workers"),
+      key("cluster.servers", T::Int, "1", 1, 4096, false, "parameter-server shards"),
+      ConfigKey{"cluster.gpu", T::Gpu, "v100", -kInf, kInf, false, nullptr, "a profile name (v100 | a100 | h100) or a map of the keys below", nullptr},
+      text("cluster.gpu.profile", "v100", "v100 | a100 | h100, or custom (then flops is required)"),
+      choice("cluster.gpu.precision", "fp32", "fp32|tf32", "which peak of the profile applies (v100 has no tf32)"),
+      key("cluster.gpu.flops", T::Real, "", 0, kInf, true, "peak flop/s; default: the profile's peak for the precision"),
+      key("cluster.gpu.efficiency", T::Real, "", 0, 1, true, "fraction of peak reached; default: the profile's (0.4), 1 for custom"),
+      key("cluster.link.bandwidth", T::Bandwidth, "10Gbps", 0, kInf, true, "every host's NIC bandwidth (written back as bytes/s)"),
+      key("cluster.link.latency", T::Duration, "50us", 0, kInf, false, "every host's NIC latency (written back as seconds)"),
+      key("cluster.ps_link.bandwidth", T::Bandwidth, "", 0, kInf, true, "parameter-server NIC bandwidth; default: cluster.link.bandwidth"),
+      key("cluster.ps_link.latency", T::Duration, "", 0, kInf, false, "parameter-server NIC latency; default: cluster.link.latency"),
+      choice("cluster.straggler.dist", "exponential", "none|exponential|lognormal|periodic", "extra compute time per step"),
+      key("cluster.straggler.mean", T::Duration, "0", 0, kInf, false, "exponential/lognormal: mean extra seconds per step"),
+      key("cluster.straggler.sigma", T::Real, "0.5", 0, kInf, false, "lognormal: sigma of the underlying normal"),
+      key("cluster.straggler.period", T::Duration, "0", 0, kInf, false, "periodic: seconds between slow phases"),
+      key("cluster.straggler.duration", T::Duration, "0", 0, kInf, false, "periodic: seconds each slow phase lasts"),
+      key("cluster.straggler.slowdown", T::Real, "1", 0, kInf, true, "periodic: compute-time multiplier while slow"),
+      key("cluster.straggler.workers", T::IntList, "[]", 0, 1000000, false, "workers subject to the noise; empty = all"),
+      key("cluster.speeds", T::RealList, "[]", 0, kInf, true, "per-worker speed factors (one per worker); empty = all 1"),
+      ConfigKey{"cluster.failures", T::Failures, "[]", 0, kInf, false, nullptr, "scheduled crashes: list of {worker, at} (at: a duration)", nullptr},
+      text("cluster.platform", "", "optional SimGrid XML platform file (hosts worker-<i>, server-<j>)"),
+      choice("sim.mode", "full", "full|timing", "full: real gradients in simulated time; timing: cost model only"),
+      text("worker.device", "auto", "auto | cpu | cuda | cuda:N (real workers)"),
+      ConfigKey{"real.hosts", T::StringList, "[]", -kInf, kInf, false, nullptr, "hosts of a real run (host or host:port); empty = local processes", nullptr},
+      key("real.port", T::Int, "0", 0, 65535, false, "parameter-server TCP port; 0 = any free port"),
+      text("real.token", "", "shared job token; empty = generated by the launcher"),
+      text("real.checkpoint_dir", "", "where server checkpoints go; empty = <run dir>/checkpoints"),
+      key("real.checkpoint_every", T::Count, "0", 0, kMaxInt, false, "server updates between checkpoints; 0 = none"),
+      key("real.timeout", T::Duration, "30s", 0, kInf, true, "seconds without a message before a peer counts as lost"),
+  };
+  return schema;
+}
+
+const ConfigKey* find_config_key(std::string_view k) {
+  for (const auto& entry : config_schema()) {
+    if (k == entry.key) return &entry;
+  }
+  return nullptr;
+}
+
+bool is_open_section(std::string_view k) { return k == "policy"; }
+
+std::string type_name(KeyType type) {
+  switch (type) {
+    case KeyType::Int: return "integer";
+    case KeyType::Count: return "integer";
+    case KeyType::Real: return "number";
+    case KeyType::String: return "string";
+    case KeyType::Choice: return "choice";
+    case KeyType::Bandwidth: return "bandwidth";
+    case KeyType::Duration: return "duration";
+    case KeyType::IntList: return "list of integers";
+    case KeyType::RealList: return "list of numbers";
+    case KeyType::StringList: return "list of strings";
+    case KeyType::Gpu: return "name or map";
+    case KeyType::Failures: return "list of maps";
+  }
+  return "value";
+}
+
+std::string range_text(const ConfigKey& k) {
+  if (k.type == KeyType::Choice) {
+    std::string out = k.choices;
+    for (std::size_t p = out.find('|'); p != std::string::npos; p = out.find('|', p + 3)) out.replace(p, 1, " | ");
+    return out;
+  }
+  const bool numeric = k.type == KeyType::Int || k.type == KeyType::Count || k.type == KeyType::Real ||
+                       k.type == KeyType::Bandwidth || k.type == KeyType::Duration || k.type == KeyType::IntList ||
+                       k.type == KeyType::RealList;
+  if (!numeric || k.alias_of) return "";
+  const bool has_lo = std::isfinite(k.lo), has_hi = std::isfinite(k.hi) && k.hi < kMaxInt;
+  if (has_lo && has_hi) return fmt::format("{}{}, {}]", k.lo_open ? "(" : "[", k.lo, k.hi);
+  if (has_lo) return fmt::format("{} {}", k.lo_open ? ">" : ">=", k.lo);
+  if (has_hi) return fmt::format("<= {}", k.hi);
+  return "";
+}
+
+std::string config_keys_markdown() {
+  std::string out = "| key | type | default | range | meaning |\n|---|---|---|---|---|\n";
+  for (const auto& k : config_schema()) {
+    const bool textual = k.type == KeyType::String || k.type == KeyType::Choice;
+    const std::string def = k.alias_of ? "" : *k.def ? fmt::format("`{}`", k.def) : textual ? "`\"\"`" : "(derived)";
+    const std::string help = k.alias_of ? fmt::format("alias of `{}`", k.alias_of) : k.help;
+    out += fmt::format("| `{}` | {} | {} | {} | {} |\n", k.key, type_name(k.type), def, range_text(k), help);
+  }
+  return out;
+}
+
+}  // namespace synclab

@@ -1,0 +1,86 @@
+// Run directories: the one on-disk format that train, sim and real share and reports read.
+#include "core/run/run_writer.hpp"
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/common/error.hpp"
+
+namespace synclab {
+
+namespace {
+
+std::ofstream open_csv(const std::filesystem::path& path, const char* header) {
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) throw Error(path.string() + ": cannot create: " + std::strerror(errno));
+  out << header << '\n';
+  return out;
+}
+
+}  // namespace
+
+void write_file_atomic(const std::filesystem::path& path, const std::string& text) {
+  // A reader (report, sweep index) never sees a half-written file: write aside, then rename.
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+    if (!out) throw Error(tmp.string() + ": cannot create: " + std::strerror(errno));
+    out << text;
+    out.flush();
+    if (!out) throw Error(tmp.string() + ": write failed: " + std::strerror(errno));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(path.string() + ": cannot replace: " + ec.message());
+}
+
+RunWriter::RunWriter(const std::filesystem::path& dir, const RunConfig& config) : dir_(dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw Error(dir_.string() + ": cannot create the run directory: " + ec.message());
+  write_file_atomic(dir_ / "config.yaml", to_yaml(config));
+  updates_ = open_csv(dir_ / "updates.csv", "time_s,update,worker,staleness,loss");
+  evals_ = open_csv(dir_ / "evals.csv", "time_s,update,samples,test_loss,test_accuracy");
+  // A stale summary from an earlier run in the same directory would claim a finished run.
+  std::filesystem::remove(dir_ / "summary.json", ec);
+}
+
+void RunWriter::update(double time_s, std::uint64_t update, int worker, std::int64_t staleness, double loss) {
+  updates_ << fmt::format("{},{},{},{},{:.6g}\n", time_s, update, worker, staleness, loss);
+  ++rows_;
+  staleness_sum_ += staleness;
+  if (staleness > max_staleness_) max_staleness_ = staleness;
+}
+
+void RunWriter::eval(double time_s, std::uint64_t update, std::uint64_t samples, double test_loss, double test_accuracy) {
+  evals_ << fmt::format("{},{},{},{:.6g},{:.6g}\n", time_s, update, samples, test_loss, test_accuracy);
+  evals_.flush();  // evaluations are rare; flushing lets a watcher follow the run
+}
+
+void RunWriter::finish(const RunSummary& s) {
+  updates_.flush();
+  evals_.flush();
+  if (!updates_ || !evals_) throw Error(dir_.string() + ": writing the CSV files failed");
+  nlohmann::json j = {
+      {"backend", s.backend},
+      {"policy", s.policy},
+      {"workers", s.workers},
+      {"updates", s.updates},
+      {"samples", s.samples},
+      {"time_s", s.time_s},
+      {"final_test_accuracy", s.final_test_accuracy},
+      {"final_test_loss", s.final_test_loss},
+      {"mean_staleness", s.mean_staleness},
+      {"max_staleness", s.max_staleness},
+      {"bytes_sent", s.bytes_sent},
+      {"final_params_sha256", s.final_params_sha256},
+      {"stop_reason", s.stop_reason},
+  };
+  for (const auto& [k, v] : s.extra.items()) j[k] = v;
+  write_file_atomic(dir_ / "summary.json", j.dump(2) + "\n");
+}
+
+}  // namespace synclab

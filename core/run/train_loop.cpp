@@ -1,0 +1,163 @@
+// The single-process training loop behind `synclab train`.
+#include "core/run/train_loop.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <numeric>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/common/error.hpp"
+#include "core/common/rng.hpp"
+#include "core/data/dataset.hpp"
+#include "core/models/model_spec.hpp"
+#include "core/optim/optimizer.hpp"
+
+namespace synclab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Training time excludes evaluations, so time_s means the same as in sim: time spent training.
+class TrainClock {
+ public:
+  TrainClock() : start_(Clock::now()) {}
+  double seconds() const { return paused_ ? at_pause_ : elapsed() - excluded_; }
+  void pause() { at_pause_ = seconds(); pause_start_ = elapsed(); paused_ = true; }
+  void resume() { excluded_ += elapsed() - pause_start_; paused_ = false; }
+ private:
+  double elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  Clock::time_point start_;
+  double excluded_ = 0, pause_start_ = 0, at_pause_ = 0;
+  bool paused_ = false;
+};
+
+std::string format_eta(double s) {
+  if (!(s >= 0) || s > 1e7) return "?";
+  const auto t = static_cast<long>(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, t / 60 % 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+}  // namespace
+
+RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, const TrainOptions& options) {
+  std::ostream& log = options.log ? *options.log : std::cerr;
+  const auto& tc = config.train;
+  const DataSplit data = load_data(config.data.source, tc.seed);
+  const ModelSpec spec = make_model_spec(config.model);
+  if (spec.input_size() != data.train.sample_size()) {
+    throw ConfigError("model", fmt::format("{} expects {} inputs per sample but {} samples have {}", spec.name,
+                                           spec.input_size(), data.train.name, data.train.sample_size()));
+  }
+  if (spec.classes < data.train.classes) {
+    throw ConfigError("model", fmt::format("{} has {} outputs for {} classes", spec.name, spec.classes, data.train.classes));
+  }
+  const std::size_t batch = config.data.batch;
+  constexpr std::size_t kEvalChunk = 100;
+  NetworkOptions net_opts;
+  net_opts.max_batch = std::max(batch, kEvalChunk);
+  net_opts.threads = tc.threads > 0 ? tc.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto net = make_network(spec, parse_backend(tc.backend), net_opts);
+  std::vector<float> params(spec.num_params()), grad(spec.num_params());
+  init_params(spec, params.data(), tc.seed);
+  auto optimizer = make_optimizer(tc.optimizer, params.size());
+
+  std::vector<std::uint32_t> all(data.train.size());
+  std::iota(all.begin(), all.end(), 0u);
+  BatchSampler sampler(data.train, std::move(all), batch, derive_seed(tc.seed, 0x7a1, 0));
+  RunWriter writer(dir, config);
+
+  TrainClock clock;
+  TestResult last{};
+  std::uint64_t last_eval_update = 0;
+  bool evaluated = false;
+  auto evaluate = [&](std::uint64_t update, std::size_t limit) {
+    clock.pause();
+    last = evaluate_dataset(*net, params, data.test, limit, kEvalChunk);
+    writer.eval(clock.seconds(), update, update * batch, last.loss, last.accuracy);
+    last_eval_update = update;
+    evaluated = true;
+    clock.resume();
+  };
+
+  evaluate(0, config.data.eval_samples);
+  std::uint64_t update = 0;
+  std::string stop_reason;
+  double loss_ema = 0;
+  const std::uint64_t log_every = tc.stop_updates ? std::max<std::uint64_t>(1, tc.stop_updates / 10) : tc.eval_every;
+  auto last_draw = Clock::now();
+  while (stop_reason.empty()) {
+    const Batch b = sampler.next();
+    const float loss = net->forward_backward(params, b, grad, derive_seed(tc.seed, 0xd50, update));
+    if (!std::isfinite(loss)) {
+      throw Error(fmt::format("train: the loss became {} at update {} (lower train.optimizer.lr)", loss, update + 1));
+    }
+    optimizer->step(params, grad);
+    ++update;
+    const double now = clock.seconds();
+    writer.update(now, update, 0, 0, loss);
+    loss_ema = update == 1 ? loss : 0.95 * loss_ema + 0.05 * loss;
+    evaluated = false;
+    if (tc.eval_every && update % tc.eval_every == 0) evaluate(update, config.data.eval_samples);
+
+    if (tc.stop_updates && update >= tc.stop_updates) stop_reason = "updates";
+    else if (tc.stop_time > 0 && clock.seconds() >= tc.stop_time) stop_reason = "time";
+    else if (tc.stop_accuracy > 0 && evaluated && last.accuracy >= tc.stop_accuracy) stop_reason = "accuracy";
+
+    const double rate = static_cast<double>(update) / std::max(clock.seconds(), 1e-9);
+    double eta = -1;
+    if (tc.stop_updates) eta = static_cast<double>(tc.stop_updates - std::min(update, tc.stop_updates)) / rate;
+    if (tc.stop_time > 0) eta = eta < 0 ? tc.stop_time - clock.seconds() : std::min(eta, tc.stop_time - clock.seconds());
+    const std::string progress =
+        fmt::format("update {}{} | {:.1f} updates/s | loss {:.4f} | test acc {:.4f} (update {}) | ETA {}", update,
+                    tc.stop_updates ? fmt::format("/{}", tc.stop_updates) : "", rate, loss_ema, last.accuracy,
+                    last_eval_update, format_eta(eta));
+    if (options.live_progress) {
+      if (Clock::now() - last_draw > std::chrono::milliseconds(200) || !stop_reason.empty()) {
+        log << "\r\033[K" << progress << std::flush;
+        last_draw = Clock::now();
+      }
+    } else if (options.log_progress && log_every && (update % log_every == 0)) {
+      log << "train: " << progress << "\n" << std::flush;
+    }
+  }
+  if (options.live_progress) log << "\n";
+  const double time_s = clock.seconds();
+  // The summary's figures are over the whole (limited) test set, whatever eval_samples says.
+  if (!evaluated || config.data.eval_samples != 0) evaluate(update, 0);
+
+  RunSummary s;
+  s.backend = "train";
+  s.policy = "none";
+  s.workers = 1;
+  s.updates = update;
+  s.samples = update * batch;
+  s.time_s = time_s;
+  s.final_test_accuracy = last.accuracy;
+  s.final_test_loss = last.loss;
+  s.mean_staleness = writer.mean_staleness();
+  s.max_staleness = writer.max_staleness();
+  s.bytes_sent = 0;
+  s.final_params_sha256 = sha256_hex(params);
+  s.stop_reason = stop_reason;
+  s.extra = {{"model", spec.name},
+             {"dataset", data.train.name},
+             {"compute_backend", to_string(net->kind())},
+             {"threads", net_opts.threads},
+             {"num_params", spec.num_params()},
+             {"batch", batch},
+             {"epochs", static_cast<double>(s.samples) / static_cast<double>(data.train.size())},
+             {"updates_per_s", time_s > 0 ? static_cast<double>(update) / time_s : 0.0},
+             {"optimizer", tc.optimizer.name},
+             {"seed", tc.seed}};
+  writer.finish(s);
+  return s;
+}
+
+}  // namespace synclab
