@@ -62,7 +62,7 @@ std::string sanitize(const std::string& text) {
   std::string out;
   for (char c : text) {
     const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                    c == '-' || c == '+';
+                    c == '-' || c == '+' || c == '_';
     out += ok ? c : '-';
   }
   // Collapse runs of '-' and trim them at the ends so names stay readable.
@@ -81,9 +81,14 @@ std::string short_hash(const std::string& text) {
   return fmt::format("{:08x}", static_cast<std::uint32_t>(h ^ (h >> 32)));
 }
 
+// "cluster.workers" -> "workers"; "policy.name" -> "policy" (the name says which policy).
 std::string last_component(const std::string& key) {
   const auto pos = key.rfind('.');
-  return pos == std::string::npos ? key : key.substr(pos + 1);
+  if (pos == std::string::npos) return key;
+  const auto last = key.substr(pos + 1);
+  if (last != "name") return last;
+  const auto prev = key.rfind('.', pos - 1);
+  return key.substr(prev == std::string::npos ? 0 : prev + 1, pos - (prev == std::string::npos ? 0 : prev + 1));
 }
 
 }  // namespace

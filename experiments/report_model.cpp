@@ -1,0 +1,245 @@
+#include "experiments/report_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/common/error.hpp"
+
+namespace synclab::experiments {
+namespace fs = std::filesystem;
+
+namespace {
+
+Spread spread(const std::vector<double>& v) {
+  Spread s;
+  if (v.empty()) return s;
+  s.min = *std::min_element(v.begin(), v.end());
+  s.max = *std::max_element(v.begin(), v.end());
+  double sum = 0;
+  for (double x : v) sum += x;
+  s.mean = sum / static_cast<double>(v.size());
+  return s;
+}
+
+bool starts_with(const std::string& s, const std::string& p) { return s.starts_with(p); }
+
+std::string short_key(const std::string& key) {
+  const auto pos = key.rfind('.');
+  return pos == std::string::npos ? key : key.substr(pos + 1);
+}
+
+double final_accuracy(const RunData& r) {
+  if (r.summary.contains("final_test_accuracy") && r.summary["final_test_accuracy"].is_number())
+    return r.summary["final_test_accuracy"].get<double>();
+  return r.evals.empty() ? 0.0 : r.evals.back().test_accuracy;
+}
+
+void aggregate(RunGroup& g) {
+  // Curves: evaluations are matched across seeds by update count (eval_every is shared).
+  std::map<std::uint64_t, std::vector<const EvalPoint*>> by_update;
+  for (const auto* r : g.runs)
+    for (const auto& e : r->evals) by_update[e.update].push_back(&e);
+  for (const auto& [u, pts] : by_update) {
+    CurvePoint c;
+    c.update = u;
+    std::vector<double> acc, t;
+    for (const auto* p : pts) {
+      acc.push_back(p->test_accuracy);
+      t.push_back(p->time_s);
+    }
+    const auto a = spread(acc);
+    c.acc_mean = a.mean;
+    c.acc_min = a.min;
+    c.acc_max = a.max;
+    c.time_s = spread(t).mean;
+    g.curve.push_back(c);
+  }
+  std::vector<double> fa, ts, ups, sps, upd, ms, mx;
+  std::uint64_t total_applied = 0;
+  std::map<std::int64_t, std::uint64_t> hist;
+  std::map<int, std::vector<WorkerBreakdown>> per_worker;
+  for (const auto* r : g.runs) {
+    fa.push_back(final_accuracy(*r));
+    const double t = r->number("time_s");
+    ts.push_back(t);
+    ups.push_back(t > 0 ? r->number("updates") / t : 0.0);
+    sps.push_back(t > 0 ? r->number("samples") / t : 0.0);
+    upd.push_back(r->number("updates"));
+    ms.push_back(r->number("mean_staleness"));
+    mx.push_back(r->number("max_staleness"));
+    for (const auto& [s, n] : r->staleness_counts) {
+      hist[s] += n;
+      total_applied += n;
+    }
+    for (const auto& b : r->breakdown) per_worker[b.worker].push_back(b);
+  }
+  g.final_accuracy = spread(fa);
+  g.time_s = spread(ts);
+  g.updates_per_s = spread(ups);
+  g.samples_per_s = spread(sps);
+  g.updates = spread(upd).mean;
+  g.mean_staleness = spread(ms).mean;
+  g.max_staleness = spread(mx).max;
+  for (const auto& [s, n] : hist)
+    g.staleness_fraction[s] = static_cast<double>(n) / static_cast<double>(std::max<std::uint64_t>(1, total_applied));
+  for (const auto& [w, list] : per_worker) {
+    WorkerBreakdown m;
+    m.worker = w;
+    for (const auto& b : list) {
+      m.compute_s += b.compute_s / static_cast<double>(list.size());
+      m.wait_s += b.wait_s / static_cast<double>(list.size());
+      m.communicate_s += b.communicate_s / static_cast<double>(list.size());
+    }
+    g.breakdown.push_back(m);
+  }
+}
+
+void apply_target(RunGroup& g, double target) {
+  std::vector<double> times, updates;
+  for (const auto* r : g.runs) {
+    for (const auto& e : r->evals)
+      if (e.test_accuracy >= target) {
+        times.push_back(e.time_s);
+        updates.push_back(static_cast<double>(e.update));
+        break;
+      }
+  }
+  g.reached = times.size();
+  g.time_to_target.reset();
+  g.updates_to_target.reset();
+  if (!g.runs.empty() && times.size() == g.runs.size()) {
+    g.time_to_target = spread(times).mean;
+    g.updates_to_target = spread(updates).mean;
+  }
+}
+
+// Labels name only what differs between groups, so a policy sweep reads "bsp", "ssp staleness=2".
+void label_groups(std::vector<RunGroup>& groups) {
+  std::set<std::string> keys;
+  for (const auto& g : groups)
+    for (const auto& [k, v] : g.config) keys.insert(k);
+  std::vector<std::string> varying;
+  for (const auto& k : keys) {
+    std::set<std::string> vals;
+    for (const auto& g : groups) {
+      const auto it = g.config.find(k);
+      vals.insert(it == g.config.end() ? std::string("\x01") : it->second);
+    }
+    if (vals.size() > 1) varying.push_back(k);
+  }
+  // The policy (name, then its parameters) first, then the rest in key order: the most
+  // telling part leads.
+  std::stable_partition(varying.begin(), varying.end(), [](const std::string& k) { return k.starts_with("policy."); });
+  std::stable_partition(varying.begin(), varying.end(), [](const std::string& k) { return k == "policy.name"; });
+  std::set<std::string> backends;
+  for (const auto& g : groups) backends.insert(g.backend);
+  // Sim-vs-real pairs differ in machine keys too; once the backend is in the label those
+  // keys only add noise, unless nothing else tells the groups apart.
+  std::vector<std::string> shown;
+  for (const auto& k : varying)
+    if (!(backends.size() > 1 && is_backend_specific(k))) shown.push_back(k);
+  std::map<std::string, int> used;
+  for (auto& g : groups) {
+    std::string label;
+    for (const auto& k : shown) {
+      const auto it = g.config.find(k);
+      if (it == g.config.end()) continue;
+      const bool name_only = short_key(k) == "name" || k == "model";
+      if (!label.empty()) label += ' ';
+      if (!name_only) label.append(short_key(k)).append("=");
+      label += it->second;
+    }
+    if (backends.size() > 1) label = g.backend + (label.empty() ? "" : ": " + label);
+    if (label.empty()) label = g.runs.empty() ? "run" : (g.runs.front()->summary.value("policy", std::string("run")));
+    if (++used[label] > 1) label += fmt::format(" #{}", used[label]);
+    g.label = label;
+  }
+}
+
+std::map<std::string, std::string> comparable(const std::map<std::string, std::string>& config) {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : config)
+    if (!is_backend_specific(k)) out[k] = v;
+  return out;
+}
+
+double pct(double sim, double real) { return real != 0 ? (sim - real) / real * 100.0 : 0.0; }
+
+}  // namespace
+
+bool is_backend_specific(const std::string& key) {
+  for (const char* p : {"sim.", "worker.", "real.", "launch.", "cluster.gpu", "cluster.link", "cluster.ps_link"})
+    if (starts_with(key, p)) return true;
+  return key == "sim" || key == "cluster.platform" || key == "train.backend" || key == "train.threads";
+}
+
+double default_target(const std::vector<RunGroup>& groups) {
+  double best = 0;
+  for (const auto& g : groups) best = std::max(best, g.final_accuracy.mean);
+  return std::floor(best * 0.95 * 100.0 + 1e-9) / 100.0;
+}
+
+ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& options) {
+  ReportModel m;
+  m.title = options.title;
+  m.runs = std::move(runs);
+  // Group by config without the seed, plus the backend that produced the run.
+  std::map<std::string, std::size_t> index;
+  for (const auto& r : m.runs) {
+    auto cfg = r.config;
+    cfg.erase("train.seed");
+    std::string key = r.backend + "\n";
+    for (const auto& [k, v] : cfg) key += k + "=" + v + "\n";
+    auto it = index.find(key);
+    if (it == index.end()) {
+      it = index.emplace(key, m.groups.size()).first;
+      RunGroup g;
+      g.backend = r.backend;
+      g.config = std::move(cfg);
+      m.groups.push_back(std::move(g));
+    }
+    m.groups[it->second].runs.push_back(&r);
+  }
+  for (auto& g : m.groups) aggregate(g);
+  label_groups(m.groups);
+  m.target_given = options.target.has_value();
+  m.target = options.target ? *options.target : default_target(m.groups);
+  for (auto& g : m.groups) apply_target(g, m.target);
+  for (const auto& real : m.groups) {
+    if (real.backend != "real") continue;
+    const auto want = comparable(real.config);
+    for (const auto& sim : m.groups) {
+      if (sim.backend != "sim" || comparable(sim.config) != want) continue;
+      SimRealPair p;
+      p.sim = &sim;
+      p.real = &real;
+      p.time_error_pct = pct(sim.time_s.mean, real.time_s.mean);
+      p.throughput_error_pct = pct(sim.updates_per_s.mean, real.updates_per_s.mean);
+      if (sim.time_to_target && real.time_to_target) p.tta_error_pct = pct(*sim.time_to_target, *real.time_to_target);
+      p.accuracy_diff = sim.final_accuracy.mean - real.final_accuracy.mean;
+      m.pairs.push_back(p);
+    }
+  }
+  return m;
+}
+
+ReportModel build_report_model(const std::vector<fs::path>& inputs, const ReportOptions& options) {
+  const auto found = discover_runs(inputs);
+  std::vector<RunData> runs;
+  for (const auto& dir : found.runs) {
+    // Name a run by its sweep folder and its own folder, which is what users see on disk.
+    const auto parent = dir.parent_path().filename().string();
+    const bool top = std::find(inputs.begin(), inputs.end(), dir) != inputs.end();
+    const auto name = top || parent.empty() ? dir.filename().string() : parent + "/" + dir.filename().string();
+    runs.push_back(load_run(dir, name));
+  }
+  auto m = build_report_model(std::move(runs), options);
+  m.failed = found.failed;
+  for (const auto& in : inputs) m.inputs.push_back(in.string());
+  return m;
+}
+
+}  // namespace synclab::experiments

@@ -1,0 +1,90 @@
+#pragma once
+// The numbers behind a report: runs grouped by config (seeds of one config form a group),
+// seed-aggregated curves, time-to-target, throughput, staleness, breakdowns, and sim-vs-real
+// pairs with prediction errors.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "experiments/run_data.hpp"
+
+namespace synclab::experiments {
+
+/// One point of a seed-aggregated accuracy curve (evaluations matched by update count).
+struct CurvePoint {
+  std::uint64_t update = 0;
+  double time_s = 0;                          ///< mean over seeds
+  double acc_mean = 0, acc_min = 0, acc_max = 0;
+};
+
+/// Mean, min and max of one figure over a group's seeds.
+struct Spread {
+  double mean = 0, min = 0, max = 0;
+};
+
+/// Runs that share one config up to the seed.
+struct RunGroup {
+  std::string label;                          ///< what distinguishes it from other groups
+  std::string backend;
+  std::map<std::string, std::string> config;  ///< the shared config, seed removed
+  std::vector<const RunData*> runs;
+  std::vector<CurvePoint> curve;
+  Spread final_accuracy, time_s, updates_per_s, samples_per_s;
+  double updates = 0, mean_staleness = 0, max_staleness = 0;
+  std::optional<double> time_to_target;       ///< mean over seeds, when every seed reached it
+  std::optional<double> updates_to_target;
+  std::size_t reached = 0;                    ///< seeds that reached the target
+  std::map<std::int64_t, double> staleness_fraction;  ///< share of applied gradients
+  std::vector<WorkerBreakdown> breakdown;     ///< mean over seeds, per worker
+};
+
+/// A simulated and a real group of the same config (backend-specific keys ignored).
+struct SimRealPair {
+  const RunGroup* sim = nullptr;
+  const RunGroup* real = nullptr;
+  double time_error_pct = 0;                  ///< (sim - real) / real * 100, total run time
+  double throughput_error_pct = 0;            ///< same for updates/s
+  std::optional<double> tta_error_pct;        ///< same for time to target, when both reached it
+  double accuracy_diff = 0;                   ///< sim - real final accuracy (fraction)
+};
+
+struct ReportOptions {
+  std::optional<double> target;               ///< target accuracy; default: see default_target
+  std::string title = "synclab report";
+};
+
+/// Groups and pairs point into runs and groups: move it, never copy it.
+struct ReportModel {
+  ReportModel() = default;
+  ReportModel(ReportModel&&) = default;
+  ReportModel& operator=(ReportModel&&) = default;
+  ReportModel(const ReportModel&) = delete;
+  ReportModel& operator=(const ReportModel&) = delete;
+  std::string title;
+  std::vector<std::string> inputs;
+  std::vector<RunData> runs;
+  std::vector<RunGroup> groups;
+  std::vector<SimRealPair> pairs;
+  std::vector<FailedRun> failed;
+  double target = 0;
+  bool target_given = false;
+};
+
+/// Reads every run below the inputs and computes the model. Throws Error on bad input.
+ReportModel build_report_model(const std::vector<std::filesystem::path>& inputs, const ReportOptions& options);
+
+/// Same over runs already loaded (tests, other front ends).
+ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& options);
+
+/// Default target: 95% of the best group's mean final accuracy, rounded down to 0.01.
+double default_target(const std::vector<RunGroup>& groups);
+
+/// Config keys that describe the machine rather than the experiment (ignored when pairing
+/// sim and real runs): sim.*, cluster.gpu*, cluster.link*, cluster.ps_link*, cluster.platform,
+/// worker.*, real.*, launch.*, train.backend, train.threads.
+bool is_backend_specific(const std::string& key);
+
+}  // namespace synclab::experiments

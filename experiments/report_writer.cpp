@@ -1,0 +1,253 @@
+#include "experiments/report_writer.hpp"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "core/common/error.hpp"
+#include "experiments/csv.hpp"
+#include "experiments/vega_bundle.hpp"
+
+namespace synclab::experiments {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string md_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+// JSON inside <script>: "</" would end the element early.
+std::string script_json(const nlohmann::json& j) {
+  auto text = j.dump();
+  for (std::size_t pos = 0; (pos = text.find("</", pos)) != std::string::npos; pos += 3) text.replace(pos, 2, "<\\/");
+  return text;
+}
+
+std::string num(double v, int digits = 4) { return fmt::format("{:.{}g}", v, digits); }
+
+std::string spread_text(const Spread& s, std::size_t n, int digits = 4) {
+  if (n <= 1) return num(s.mean, digits);
+  return fmt::format("{} [{}, {}]", num(s.mean, digits), num(s.min, digits), num(s.max, digits));
+}
+
+std::string tta_text(const RunGroup& g) {
+  if (g.time_to_target) return num(*g.time_to_target);
+  return fmt::format("not reached ({}/{} seeds)", g.reached, g.runs.size());
+}
+
+std::string pct_text(double p) { return fmt::format("{:+.1f}%", p); }
+
+using Table = std::vector<std::vector<std::string>>;  // first row is the header
+
+Table runs_table(const ReportModel& m) {
+  Table t = {{"config", "backend", "seeds", "final accuracy (fraction)", "time (s)", "updates",
+              "throughput (updates/s)", "throughput (samples/s)", "mean staleness (versions)",
+              "max staleness (versions)", fmt::format("time to {:.2f} accuracy (s)", m.target),
+              fmt::format("updates to {:.2f}", m.target)}};
+  for (const auto& g : m.groups) {
+    const auto n = g.runs.size();
+    t.push_back({g.label, g.backend, std::to_string(n), spread_text(g.final_accuracy, n), spread_text(g.time_s, n),
+                 num(g.updates, 6), spread_text(g.updates_per_s, n), spread_text(g.samples_per_s, n),
+                 num(g.mean_staleness, 3), num(g.max_staleness, 6), tta_text(g),
+                 g.updates_to_target ? num(*g.updates_to_target, 6) : "-"});
+  }
+  return t;
+}
+
+Table breakdown_table(const ReportModel& m) {
+  Table t = {{"config", "worker", "compute (s)", "communicate (s)", "wait (s)", "wait share"}};
+  for (const auto& g : m.groups)
+    for (const auto& b : g.breakdown) {
+      const double total = b.compute_s + b.communicate_s + b.wait_s;
+      t.push_back({g.label, std::to_string(b.worker), num(b.compute_s), num(b.communicate_s), num(b.wait_s),
+                   total > 0 ? fmt::format("{:.1f}%", 100.0 * b.wait_s / total) : "-"});
+    }
+  return t;
+}
+
+Table pairs_table(const ReportModel& m) {
+  Table t = {{"config", "sim time (s)", "real time (s)", "time error", "sim updates/s", "real updates/s",
+              "throughput error", "time-to-target error", "sim - real final accuracy"}};
+  for (const auto& p : m.pairs)
+    t.push_back({p.real->label, num(p.sim->time_s.mean), num(p.real->time_s.mean), pct_text(p.time_error_pct),
+                 num(p.sim->updates_per_s.mean), num(p.real->updates_per_s.mean), pct_text(p.throughput_error_pct),
+                 p.tta_error_pct ? pct_text(*p.tta_error_pct) : "-", fmt::format("{:+.4f}", p.accuracy_diff)});
+  return t;
+}
+
+Table failed_table(const ReportModel& m) {
+  Table t = {{"run", "status", "error"}};
+  for (const auto& f : m.failed) t.push_back({f.name, f.status, f.error});
+  return t;
+}
+
+std::string md_table(const Table& t) {
+  std::string out;
+  for (std::size_t r = 0; r < t.size(); ++r) {
+    out += "|";
+    for (const auto& c : t[r]) out.append(" ").append(md_escape(c)).append(" |");
+    out += "\n";
+    if (r == 0) {
+      out += "|";
+      for (std::size_t c = 0; c < t[0].size(); ++c) out += c == 0 ? " --- |" : " ---: |";
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+std::string html_table(const Table& t) {
+  std::string out = "<table>\n<thead><tr>";
+  for (const auto& c : t[0]) out += "<th>" + html_escape(c) + "</th>";
+  out += "</tr></thead>\n<tbody>\n";
+  for (std::size_t r = 1; r < t.size(); ++r) {
+    out += "<tr>";
+    for (const auto& c : t[r]) out += "<td>" + html_escape(c) + "</td>";
+    out += "</tr>\n";
+  }
+  return out + "</tbody></table>\n";
+}
+
+std::string target_note(const ReportModel& m) {
+  return m.target_given ? fmt::format("Target accuracy {:.2f} (given with --target).", m.target)
+                        : fmt::format("Target accuracy {:.2f}: 95% of the best mean final accuracy, rounded down "
+                                      "(set it with --target).",
+                                      m.target);
+}
+
+std::string now_utc() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string render_markdown(const ReportModel& m) {
+  std::string md = "# " + m.title + "\n\n";
+  md += fmt::format("{} runs in {} configs", m.runs.size(), m.groups.size());
+  if (!m.inputs.empty()) {
+    md += " from ";
+    for (std::size_t i = 0; i < m.inputs.size(); ++i) md += (i ? ", `" : "`") + m.inputs[i] + "`";
+  }
+  md += ". " + target_note(m) + " Seeds of one config are aggregated: mean [min, max].\n";
+  md += "Times are seconds of simulated time for sim runs and wall time for real runs. Charts are in the HTML report.\n\n";
+  md += "## Results per config\n\n" + md_table(runs_table(m)) + "\n";
+  if (!m.groups.empty()) {
+    const RunGroup* fastest = nullptr;
+    const RunGroup* best = &m.groups.front();
+    for (const auto& g : m.groups) {
+      if (g.time_to_target && (!fastest || *g.time_to_target < *fastest->time_to_target)) fastest = &g;
+      if (g.final_accuracy.mean > best->final_accuracy.mean) best = &g;
+    }
+    md += "## Highlights\n\n";
+    if (fastest)
+      md += fmt::format("- Fastest to {:.2f} accuracy: **{}** ({} s).\n", m.target, md_escape(fastest->label),
+                        num(*fastest->time_to_target));
+    else md += fmt::format("- No config reached {:.2f} accuracy with every seed.\n", m.target);
+    md += fmt::format("- Best final accuracy: **{}** ({:.4f}).\n\n", md_escape(best->label), best->final_accuracy.mean);
+  }
+  const auto bt = breakdown_table(m);
+  if (bt.size() > 1) md += "## Per-worker time breakdown\n\n" + md_table(bt) + "\n";
+  if (!m.pairs.empty())
+    md += "## Simulation vs real runs\n\nPrediction error = (sim - real) / real.\n\n" + md_table(pairs_table(m)) + "\n";
+  if (!m.failed.empty()) md += "## Runs without results\n\n" + md_table(failed_table(m)) + "\n";
+  md += "## Runs\n\n";
+  for (const auto& g : m.groups) {
+    md += "- " + md_escape(g.label) + ":";
+    for (const auto* r : g.runs) md += " `" + r->name + "`";
+    md += "\n";
+  }
+  return md;
+}
+
+std::string render_html(const ReportModel& m, const std::vector<Chart>& charts, const std::string& vega_js) {
+  std::string h;
+  h += "<!DOCTYPE html>\n<html lang=\"en\" data-errors=\"0\">\n<head>\n<meta charset=\"utf-8\">\n";
+  h += "<title>" + html_escape(m.title) + "</title>\n";
+  h += "<style>\nbody{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\n"
+       "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
+       "th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}.chart{margin:0.5em 0 2em}\n"
+       "p.caption{color:#555;font-size:0.9em}#report-errors{color:#b00}\n</style>\n";
+  // Console capture comes first so that problems while loading Vega are recorded too.
+  h += "<script>\n(function(){var errs=[];window.synclabErrors=errs;function rec(kind,args){"
+       "errs.push(kind+': '+Array.prototype.map.call(args,String).join(' '));"
+       "document.documentElement.setAttribute('data-errors',String(errs.length));"
+       "var el=document.getElementById('report-errors');if(el)el.textContent=errs.join('\\n');}\n"
+       "var ce=console.error,cw=console.warn;console.error=function(){rec('console.error',arguments);ce.apply(console,arguments);};"
+       "console.warn=function(){rec('console.warn',arguments);cw.apply(console,arguments);};"
+       "window.addEventListener('error',function(e){rec('uncaught',[e.message]);});"
+       "window.addEventListener('unhandledrejection',function(e){rec('unhandled rejection',[e.reason]);});})();\n</script>\n";
+  h += "<script>\n" + vega_js + "</script>\n</head>\n";
+  h += fmt::format("<body data-charts-total=\"{}\" data-charts-rendered=\"0\">\n", charts.size());
+  h += "<h1>" + html_escape(m.title) + "</h1>\n";
+  h += "<p>" + html_escape(fmt::format("{} runs in {} configs, generated {}. ", m.runs.size(), m.groups.size(), now_utc()) +
+                           target_note(m)) +
+       " Seeds of one config are aggregated: mean [min, max]. Times are seconds of simulated time for sim runs and "
+       "wall time for real runs.</p>\n";
+  h += "<pre id=\"report-errors\"></pre>\n";
+  h += "<h2>Results per config</h2>\n" + html_table(runs_table(m));
+  for (std::size_t i = 0; i < charts.size(); ++i) {
+    const auto& c = charts[i];
+    h += "<h2>" + html_escape(c.title) + "</h2>\n<p class=\"caption\">" + html_escape(c.caption) + "</p>\n";
+    h += "<div class=\"chart\" id=\"chart-" + c.id + "\" data-rendered=\"0\"></div>\n";
+    if (c.id == "worker-breakdown") h += html_table(breakdown_table(m));
+    if (c.id == "sim-vs-real") h += "<p>Prediction error = (sim - real) / real.</p>\n" + html_table(pairs_table(m));
+  }
+  if (!m.failed.empty()) h += "<h2>Runs without results</h2>\n" + html_table(failed_table(m));
+  h += "<h2>Runs</h2>\n<ul>\n";
+  for (const auto& g : m.groups) {
+    h += "<li>" + html_escape(g.label) + ":";
+    for (const auto* r : g.runs) h += " <code>" + html_escape(r->name) + "</code>";
+    h += "</li>\n";
+  }
+  h += "</ul>\n";
+  h += "<script>\nfunction synclabRender(id,spec){var el=document.getElementById('chart-'+id);"
+       "try{new vega.View(vega.parse(spec),{renderer:'svg',container:el,hover:true}).runAsync().then(function(){"
+       "el.setAttribute('data-rendered','1');var b=document.body;"
+       "b.setAttribute('data-charts-rendered',String(Number(b.getAttribute('data-charts-rendered'))+1));})"
+       ".catch(function(e){console.error('chart '+id+': '+e);});}catch(e){console.error('chart '+id+': '+e);}}\n";
+  for (const auto& c : charts) h += "synclabRender(\"" + c.id + "\"," + script_json(c.spec) + ");\n";
+  h += "</script>\n</body>\n</html>\n";
+  return h;
+}
+
+ReportFiles write_report(const ReportModel& m, const fs::path& html_path) {
+  ReportFiles files;
+  files.html = html_path;
+  files.markdown = html_path;
+  files.markdown.replace_extension(".md");
+  if (files.markdown == files.html) files.markdown += ".md";
+  const auto js = vega_script();
+  const auto charts = build_charts(m);
+  if (html_path.has_parent_path()) fs::create_directories(html_path.parent_path());
+  write_file_atomic(files.html, render_html(m, charts, js));
+  write_file_atomic(files.markdown, render_markdown(m));
+  return files;
+}
+
+}  // namespace synclab::experiments

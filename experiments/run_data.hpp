@@ -1,0 +1,66 @@
+#pragma once
+// Reads run directories (DESIGN.md "Run directory") and finds them inside sweep directories.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+namespace synclab::experiments {
+
+/// One row of evals.csv.
+struct EvalPoint {
+  double time_s = 0;
+  std::uint64_t update = 0;
+  std::uint64_t samples = 0;
+  double test_loss = 0;
+  double test_accuracy = 0;
+};
+
+/// Per-worker time split from summary.json's `workers_breakdown` (docs/experiments.md).
+struct WorkerBreakdown {
+  int worker = 0;
+  double compute_s = 0, wait_s = 0, communicate_s = 0;
+};
+
+/// Everything a report needs from one run directory.
+struct RunData {
+  std::filesystem::path dir;
+  std::string name;                           ///< display name: "<sweep>/<run>" or the folder name
+  nlohmann::json summary;                     ///< summary.json as written
+  std::map<std::string, std::string> config;  ///< config.yaml flattened to dotted keys
+  std::vector<EvalPoint> evals;               ///< in file order
+  std::map<std::int64_t, std::uint64_t> staleness_counts;  ///< from updates.csv
+  std::vector<WorkerBreakdown> breakdown;     ///< empty when the backend did not write it
+  std::string backend;                        ///< summary backend: sim | real | train
+  double number(const char* key, double fallback = 0) const;  ///< numeric summary field
+};
+
+/// A run of a sweep that has no summary.json, with its recorded error (index.csv).
+struct FailedRun {
+  std::string name;
+  std::string status;  ///< failed | pending
+  std::string error;
+};
+
+/// What discover_runs found under the given directories.
+struct Discovery {
+  std::vector<std::filesystem::path> runs;  ///< directories holding summary.json
+  std::vector<FailedRun> failed;            ///< sweep runs without a summary
+};
+
+/// Each input is a run directory (has summary.json) or a sweep directory (index.csv or run
+/// directories below it, searched two levels deep). Throws Error naming a directory that
+/// does not exist or holds no run.
+Discovery discover_runs(const std::vector<std::filesystem::path>& inputs);
+
+/// Loads one run directory; throws Error naming the file that is missing or malformed.
+RunData load_run(const std::filesystem::path& dir, const std::string& name);
+
+/// Flattens a YAML map to dotted keys; sequences and scalars become one-line text.
+std::map<std::string, std::string> flatten_yaml(const YAML::Node& node);
+
+}  // namespace synclab::experiments

@@ -1,0 +1,185 @@
+// Reports on hand-made run directories: grouping, seed aggregation, time to target,
+// sim-vs-real pairing, Markdown content and the HTML's inlined Vega and chart views.
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "core/common/error.hpp"
+#include "experiments/csv.hpp"
+#include "experiments/report_writer.hpp"
+#include "experiments/vega_bundle.hpp"
+#include "fixture.hpp"
+
+namespace ex = synclab::experiments;
+namespace fs = std::filesystem;
+
+namespace {
+
+const ex::RunGroup& group(const ex::ReportModel& m, const std::string& label) {
+  for (const auto& g : m.groups)
+    if (g.label == label) return g;
+  std::string all;
+  for (const auto& g : m.groups) all += "'" + g.label + "' ";
+  throw std::runtime_error("no group '" + label + "' among " + all);
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
+struct ReportFixture : ::testing::Test {
+  synclab::testing::TempDir tmp{"report"};
+  fs::path sweep = synclab::testing::write_fixture_sweep(tmp.path());
+  ex::ReportModel model() {
+    return ex::build_report_model({sweep, tmp.path() / "real-bsp", tmp.path() / "sim-bsp"}, ex::ReportOptions{});
+  }
+};
+
+}  // namespace
+
+TEST_F(ReportFixture, GroupsSeedsAndLabelsByWhatDiffers) {
+  const auto m = model();
+  EXPECT_EQ(m.runs.size(), 6u);
+  ASSERT_EQ(m.groups.size(), 4u);
+  const auto& bsp = group(m, "sim: bsp workers=2");
+  const auto& ssp = group(m, "sim: ssp staleness=2 workers=2");
+  group(m, "real: bsp workers=3");
+  group(m, "sim: bsp workers=3");
+  ASSERT_EQ(bsp.runs.size(), 2u);
+  // Curves: seeds matched by update; accuracy 0.5 + 0.04 u + 0.002 seed.
+  ASSERT_EQ(bsp.curve.size(), 5u);
+  EXPECT_EQ(bsp.curve[0].update, 2u);
+  EXPECT_NEAR(bsp.curve[0].acc_min, 0.58 + 0.002, 1e-9);
+  EXPECT_NEAR(bsp.curve[0].acc_max, 0.58 + 0.004, 1e-9);
+  EXPECT_NEAR(bsp.curve[0].acc_mean, 0.583, 1e-9);
+  EXPECT_NEAR(bsp.curve[0].time_s, 2 * 0.65, 1e-9);  // step 0.6 and 0.7 s
+  EXPECT_NEAR(bsp.final_accuracy.mean, 0.903, 1e-9);
+  EXPECT_NEAR(bsp.time_s.min, 6.0, 1e-9);
+  EXPECT_NEAR(bsp.time_s.max, 7.0, 1e-9);
+  EXPECT_NEAR(bsp.updates_per_s.mean, (10 / 6.0 + 10 / 7.0) / 2, 1e-9);
+  EXPECT_NEAR(bsp.samples_per_s.mean, (2000 / 6.0 + 2000 / 7.0) / 2, 1e-9);
+  // Staleness: ssp fixture cycles 0, 1, 2 over its 10 updates.
+  ASSERT_EQ(ssp.staleness_fraction.size(), 3u);
+  EXPECT_NEAR(ssp.staleness_fraction.at(0), 0.3, 1e-9);
+  EXPECT_NEAR(ssp.staleness_fraction.at(1), 0.4, 1e-9);
+  EXPECT_EQ(bsp.staleness_fraction.size(), 1u);
+  // Breakdown: mean over seeds per worker.
+  ASSERT_EQ(bsp.breakdown.size(), 2u);
+  EXPECT_DOUBLE_EQ(bsp.breakdown[1].compute_s, 4.0);
+  EXPECT_DOUBLE_EQ(bsp.breakdown[1].wait_s, 1.0);
+  // The failed run of the sweep is listed with its error.
+  ASSERT_EQ(m.failed.size(), 1u);
+  EXPECT_EQ(m.failed[0].name, "policies/policy=boom_seed=1");
+  EXPECT_NE(m.failed[0].error.find("unknown policy 'boom'"), std::string::npos);
+}
+
+TEST_F(ReportFixture, TimeToTargetAndDefaultTarget) {
+  auto m = model();
+  // Best mean final accuracy is 0.9 + 0.002*7 = 0.914 (bsp, seed 7): 95% -> 0.86.
+  EXPECT_NEAR(m.target, 0.86, 1e-12);
+  EXPECT_FALSE(m.target_given);
+  const auto& bsp = group(m, "sim: bsp workers=2");
+  // Seed 1 reaches 0.86 at update 10 (0.902); seed 2 also at 10 (0.904): 6.0 s and 7.0 s.
+  ASSERT_TRUE(bsp.time_to_target.has_value());
+  EXPECT_NEAR(*bsp.time_to_target, 6.5, 1e-9);
+  EXPECT_NEAR(*bsp.updates_to_target, 10, 1e-9);
+  const auto& ssp = group(m, "sim: ssp staleness=2 workers=2");
+  EXPECT_FALSE(ssp.time_to_target.has_value());  // 0.9 * 0.9 + 0.004 < 0.86
+  EXPECT_EQ(ssp.reached, 0u);
+
+  ex::ReportOptions o;
+  o.target = 0.7;
+  m = ex::build_report_model({sweep}, o);
+  EXPECT_TRUE(m.target_given);
+  const auto& ssp2 = m.groups.at(1);
+  ASSERT_TRUE(ssp2.time_to_target.has_value());
+  // ssp accuracy 0.9 (0.5 + 0.04 u) + 0.002 s >= 0.7 first at the evaluation of u = 8 (t = 2 s).
+  EXPECT_NEAR(*ssp2.time_to_target, 2.0, 1e-9);
+}
+
+TEST_F(ReportFixture, PairsSimAndRealOfTheSameConfig) {
+  const auto m = model();
+  ASSERT_EQ(m.pairs.size(), 1u);
+  const auto& p = m.pairs[0];
+  EXPECT_EQ(p.real->label, "real: bsp workers=3");
+  EXPECT_EQ(p.sim->label, "sim: bsp workers=3");
+  EXPECT_NEAR(p.time_error_pct, 25.0, 1e-9);        // 5.0 s simulated vs 4.0 s real
+  EXPECT_NEAR(p.throughput_error_pct, -20.0, 1e-9);  // 2 vs 2.5 updates/s
+  EXPECT_NEAR(p.accuracy_diff, 0.0, 1e-12);
+  EXPECT_TRUE(ex::is_backend_specific("cluster.link.bandwidth"));
+  EXPECT_TRUE(ex::is_backend_specific("sim.mode"));
+  EXPECT_FALSE(ex::is_backend_specific("cluster.workers"));
+  EXPECT_FALSE(ex::is_backend_specific("policy.name"));
+}
+
+TEST_F(ReportFixture, MarkdownSummaryHasTheTables) {
+  const auto md = ex::render_markdown(model());
+  for (const char* s : {"# synclab report", "## Results per config", "final accuracy (fraction)", "throughput (updates/s)",
+                        "time to 0.86 accuracy (s)", "| sim: bsp workers=2 | sim | 2 | 0.903 [0.902, 0.904] |",
+                        "not reached (0/2 seeds)", "## Per-worker time breakdown", "## Simulation vs real runs",
+                        "+25.0%", "-20.0%", "## Runs without results", "unknown policy 'boom'",
+                        "Fastest to 0.86 accuracy", "`policies/policy=bsp_seed=1`"})
+    EXPECT_NE(md.find(s), std::string::npos) << "missing: " << s << "\n" << md;
+}
+
+TEST_F(ReportFixture, HtmlInlinesVegaAndHasOneViewPerChart) {
+  const auto m = model();
+  const auto charts = ex::build_charts(m);
+  std::vector<std::string> ids;
+  for (const auto& c : charts) ids.push_back(c.id);
+  const std::vector<std::string> want = {"accuracy-vs-time", "accuracy-vs-updates", "final-accuracy", "throughput",
+                                         "time-to-target", "staleness", "worker-breakdown", "sim-vs-real"};
+  EXPECT_EQ(ids, want);
+  // Every axis carries a unit or says what it counts.
+  for (const auto& c : charts)
+    for (const auto& a : c.spec["axes"])
+      if (a.contains("title")) {
+        EXPECT_NE(a["title"].get<std::string>().find('('), std::string::npos) << c.id;
+      }
+
+  const auto files = ex::write_report(m, tmp.path() / "out" / "cmp.html");
+  EXPECT_EQ(files.markdown, tmp.path() / "out" / "cmp.md");
+  ASSERT_TRUE(fs::exists(files.markdown));
+  const auto html = ex::read_text(files.html);
+  for (const auto& mod : ex::vega_modules()) EXPECT_NE(html.find("cur=\"" + mod + "\""), std::string::npos) << mod;
+  EXPECT_NE(html.find("window.vega=v"), std::string::npos);
+  EXPECT_EQ(html.find("<script src"), std::string::npos);  // nothing loaded from outside
+  EXPECT_EQ(count(html, "synclabRender(\""), charts.size());
+  EXPECT_EQ(count(html, "class=\"chart\""), charts.size());
+  for (const auto& id : ids) EXPECT_EQ(count(html, "id=\"chart-" + id + "\""), 1u) << id;
+  EXPECT_NE(html.find("data-charts-total=\"8\""), std::string::npos);
+}
+
+TEST_F(ReportFixture, MissingVegaIsAClearError) {
+  synclab::testing::TempDir empty("novega");
+  ::setenv("SYNCLAB_VEGA_DIR", empty.path().c_str(), 1);
+  try {
+    ex::vega_script();
+    ADD_FAILURE() << "no error";
+  } catch (const synclab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("libjs-vega"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("vega-util.min.js"), std::string::npos) << e.what();
+  }
+  ::unsetenv("SYNCLAB_VEGA_DIR");
+}
+
+TEST_F(ReportFixture, BadInputsNameTheDirectory) {
+  try {
+    ex::build_report_model({tmp.path() / "nope"}, {});
+    ADD_FAILURE();
+  } catch (const synclab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nope"), std::string::npos);
+  }
+  fs::create_directories(tmp.path() / "empty");
+  EXPECT_THROW(ex::build_report_model({tmp.path() / "empty"}, {}), synclab::Error);
+  std::ofstream(sweep / "policy=bsp_seed=1" / "summary.json") << "{not json";
+  try {
+    ex::build_report_model({sweep}, {});
+    ADD_FAILURE();
+  } catch (const synclab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("summary.json"), std::string::npos) << e.what();
+  }
+}

@@ -1,0 +1,192 @@
+// The sweep runner against a fake `synclab` (a shell script): parallel runs, resume,
+// failure recording, timeouts, shards, index merge and the Slurm script.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "core/common/error.hpp"
+#include "experiments/csv.hpp"
+#include "experiments/sweep_runner.hpp"
+#include "fixture.hpp"
+
+namespace ex = synclab::experiments;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Behaves like `synclab sim CONFIG --out DIR`: a policy named boom fails with a config
+// error on stderr, one named slow sleeps; anything else writes a minimal run directory.
+// Every start is logged to calls.log beside the sweep directory.
+const char* kFakeChild = R"SH(#!/bin/sh
+cfg="$2"; out="$4"
+echo "$1 $(basename "$out")" >> "$(dirname "$(dirname "$out")")/calls.log"
+if grep -q 'name: boom' "$cfg"; then
+  echo "loading $cfg" >&2
+  echo "policy.name: unknown policy 'boom'" >&2
+  exit 2
+fi
+if grep -q 'name: slow' "$cfg"; then exec sleep 30; fi
+mkdir -p "$out"
+cp "$cfg" "$out/config.yaml"
+printf 'time_s,update,samples,test_loss,test_accuracy\n1,10,1000,0.5,0.75\n' > "$out/evals.csv"
+printf '{"backend":"sim","policy":"p","workers":2,"updates":10,"samples":1000,"time_s":4.0,"final_test_accuracy":0.75}\n' > "$out/summary.json"
+)SH";
+
+struct Fixture {
+  synclab::testing::TempDir tmp{"sweeprun"};
+  fs::path program = tmp.path() / "fake-synclab";
+  fs::path out = tmp.path() / "sweep";
+  Fixture() {
+    std::ofstream(program) << kFakeChild;
+    fs::permissions(program, fs::perms::owner_all);
+  }
+  ex::SweepOptions options(int jobs = 2) const {
+    ex::SweepOptions o;
+    o.out = out;
+    o.jobs = jobs;
+    o.program = program;
+    o.progress = nullptr;
+    return o;
+  }
+  int calls() const {
+    std::ifstream in(tmp.path() / "calls.log");
+    int n = 0;
+    for (std::string line; std::getline(in, line);) ++n;
+    return n;
+  }
+};
+
+ex::SweepSpec spec_of(const std::string& yaml) { return ex::parse_sweep(YAML::Load(yaml), ".", "test.yaml"); }
+
+std::string cell(const ex::CsvTable& t, std::size_t row, const std::string& col) {
+  const int c = t.column(col);
+  EXPECT_GE(c, 0) << col;
+  return c >= 0 ? t.rows.at(row).at(static_cast<std::size_t>(c)) : "";
+}
+
+}  // namespace
+
+TEST(SweepRunner, RunsRecordsFailureAndResumes) {
+  Fixture f;
+  const auto spec = spec_of("name: t\nconfig: {model: cnn}\ngrid: {policy.name: [bsp, boom, async]}\nseeds: [1, 2]\n");
+  auto res = ex::run_sweep(spec, f.options());
+  EXPECT_EQ(res.total, 6u);
+  EXPECT_EQ(res.ran, 4u);
+  EXPECT_EQ(res.failed, 2u);
+  EXPECT_EQ(res.cached, 0u);
+  EXPECT_EQ(f.calls(), 6);
+
+  auto index = ex::read_csv(f.out / "index.csv");
+  ASSERT_EQ(index.rows.size(), 6u);
+  EXPECT_EQ(index.header[0], "run");
+  EXPECT_GE(index.column("policy.name"), 0);
+  EXPECT_GE(index.column("final_test_accuracy"), 0);
+  EXPECT_EQ(cell(index, 0, "run"), "policy=bsp_seed=1");
+  EXPECT_EQ(cell(index, 0, "status"), "ok");
+  EXPECT_EQ(cell(index, 0, "policy.name"), "bsp");
+  EXPECT_EQ(cell(index, 0, "seed"), "1");
+  EXPECT_EQ(cell(index, 0, "final_test_accuracy"), "0.75");
+  EXPECT_EQ(cell(index, 0, "updates_per_s"), "2.5");
+  EXPECT_EQ(cell(index, 0, "samples_per_s"), "250");
+  EXPECT_EQ(cell(index, 2, "run"), "policy=boom_seed=1");
+  EXPECT_EQ(cell(index, 2, "status"), "failed");
+  EXPECT_NE(cell(index, 2, "error").find("exit code 2"), std::string::npos) << cell(index, 2, "error");
+  EXPECT_NE(cell(index, 2, "error").find("policy.name: unknown policy 'boom'"), std::string::npos);
+  // The child got the expanded config.
+  std::ifstream cfg(f.out / "policy=async_seed=2" / "config.yaml");
+  std::stringstream ss;
+  ss << cfg.rdbuf();
+  const auto node = YAML::Load(ss.str());
+  EXPECT_EQ(node["policy"]["name"].as<std::string>(), "async");
+  EXPECT_EQ(node["train"]["seed"].as<int>(), 2);
+  EXPECT_EQ(node["model"].as<std::string>(), "cnn");
+
+  // Resume: finished runs are kept, only the failed ones run again.
+  res = ex::run_sweep(spec, f.options());
+  EXPECT_EQ(res.cached, 4u);
+  EXPECT_EQ(res.ran, 0u);
+  EXPECT_EQ(res.failed, 2u);
+  EXPECT_EQ(f.calls(), 8);
+
+  // A run whose summary vanished (killed mid-way) is redone; the others stay cached.
+  fs::remove(f.out / "policy=bsp_seed=2" / "summary.json");
+  res = ex::run_sweep(spec, f.options(1));
+  EXPECT_EQ(res.ran, 1u);
+  EXPECT_EQ(res.cached, 3u);
+  EXPECT_EQ(f.calls(), 11);
+  index = ex::read_csv(f.out / "index.csv");
+  EXPECT_EQ(cell(index, 1, "status"), "ok");
+}
+
+TEST(SweepRunner, TimeoutKillsAHungRun) {
+  Fixture f;
+  const auto spec = spec_of("timeout: 0.3\ngrid: {policy.name: [slow, bsp]}\n");
+  const auto res = ex::run_sweep(spec, f.options());
+  EXPECT_EQ(res.failed, 1u);
+  EXPECT_EQ(res.ran, 1u);
+  const auto index = ex::read_csv(f.out / "index.csv");
+  EXPECT_NE(cell(index, 0, "error").find("timed out"), std::string::npos) << cell(index, 0, "error");
+}
+
+TEST(SweepRunner, ShardsSplitTheRunsAndMergeRebuildsTheIndex) {
+  Fixture f;
+  const auto spec = spec_of("grid: {cluster.workers: [1, 2, 3, 4, 5]}\n");
+  auto o = f.options();
+  o.shard_index = 1;
+  o.shard_count = 2;
+  auto res = ex::run_sweep(spec, o);
+  EXPECT_EQ(res.total, 2u);  // indices 1 and 3
+  EXPECT_EQ(res.ran, 2u);
+  auto index = ex::read_csv(f.out / "index.csv");
+  ASSERT_EQ(index.rows.size(), 5u);
+  EXPECT_EQ(cell(index, 0, "status"), "pending");
+  EXPECT_EQ(cell(index, 1, "status"), "ok");
+  o.shard_index = 0;
+  res = ex::run_sweep(spec, o);
+  EXPECT_EQ(res.total, 3u);
+  ex::write_index(ex::expand_sweep(spec), spec, f.out);
+  index = ex::read_csv(f.out / "index.csv");
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(cell(index, i, "status"), "ok") << i;
+  o.shard_index = 2;
+  EXPECT_THROW(ex::run_sweep(spec, o), synclab::ConfigError);
+}
+
+TEST(SweepRunner, RealRunsGoThroughLaunch) {
+  Fixture f;
+  const auto spec = spec_of("backend: launch\ngrid: {cluster.workers: [1, 2]}\n");
+  const auto res = ex::run_sweep(spec, f.options(8));
+  EXPECT_EQ(res.ran, 2u);
+  std::ifstream in(f.tmp.path() / "calls.log");
+  std::string first;
+  std::getline(in, first);
+  EXPECT_EQ(first.rfind("launch ", 0), 0u) << first;
+}
+
+TEST(SweepRunner, MissingProgramIsAnError) {
+  Fixture f;
+  auto o = f.options();
+  o.program = f.tmp.path() / "nope";
+  EXPECT_THROW(ex::run_sweep(spec_of("seeds: [1]"), o), synclab::Error);
+}
+
+TEST(SweepRunner, EmitsASlurmArrayAndMergeJob) {
+  Fixture f;
+  std::ofstream(f.tmp.path() / "s.yaml") << "grid: {cluster.workers: [1, 2, 3]}\n";
+  const auto spec = ex::load_sweep(f.tmp.path() / "s.yaml");
+  const auto script = ex::emit_slurm(spec, f.out, 2, f.program, 4);
+  const auto text = ex::read_text(script);
+  EXPECT_NE(text.find("#SBATCH --array=0-1"), std::string::npos) << text;
+  EXPECT_NE(text.find("#SBATCH --cpus-per-task=4"), std::string::npos);
+  EXPECT_NE(text.find("--shard \"${SLURM_ARRAY_TASK_ID}/2\""), std::string::npos);
+  const auto submit = ex::read_text(f.out / "submit.sh");
+  EXPECT_NE(submit.find("--dependency=afterany"), std::string::npos);
+  EXPECT_NE(submit.find("--merge"), std::string::npos);
+}
+
+TEST(SweepRunner, TailKeepsTheLastLines) {
+  synclab::testing::TempDir tmp("tail");
+  std::ofstream(tmp.path() / "log") << "a\nb\n\nc\r\nprogress 1\rprogress 2\nd\n";
+  EXPECT_EQ(ex::tail_lines(tmp.path() / "log", 3, 100), "c | progress 2 | d");
+  EXPECT_EQ(ex::tail_lines(tmp.path() / "missing", 3, 100), "");
+}
