@@ -142,7 +142,11 @@ std::string config_keys_markdown() {
     const bool textual = k.type == KeyType::String || k.type == KeyType::Choice;
     const std::string def = k.alias_of ? "" : *k.def ? fmt::format("`{}`", k.def) : textual ? "`\"\"`" : "(derived)";
     const std::string help = k.alias_of ? fmt::format("alias of `{}`", k.alias_of) : k.help;
-    out += fmt::format("| `{}` | {} | {} | {} | {} |\n", k.key, type_name(k.type), def, range_text(k), help);
+    auto cell = [](std::string t) {  // a bare '|' would end the Markdown cell
+      for (std::size_t p = t.find('|'); p != std::string::npos; p = t.find('|', p + 2)) t.replace(p, 1, "\\|");
+      return t;
+    };
+    out += fmt::format("| `{}` | {} | {} | {} | {} |\n", k.key, type_name(k.type), def, cell(range_text(k)), cell(help));
   }
   return out;
 }

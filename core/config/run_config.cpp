@@ -117,6 +117,9 @@ void check_known_keys(const YAML::Node& node, const std::string& path) {
       } else if (!value.IsScalar() && !value.IsNull()) {
         throw ConfigError(key, "expected a map or a policy name, got " + kind_of(value));
       }
+    } else if (leaf && value.IsMap() && value.size() > 0 && leaf->type != KeyType::Failures) {
+      const std::string inner = key + "." + value.begin()->first.as<std::string>();
+      throw ConfigError(inner, "unknown key (" + key + " is a " + type_name(leaf->type) + ", not a section)");
     } else if (is_section) {
       if (value.IsMap()) check_known_keys(value, key);
       else if (!value.IsNull()) throw ConfigError(key, "expected a map, got " + kind_of(value));
@@ -550,9 +553,31 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   return resolve_run_config(user, overrides);
 }
 
+namespace {
+
+// Lists and empty maps read best on one line: "speeds: [1, 0.5]", "ps_link: {}".
+void compact_style(YAML::Node node) {
+  if (node.IsSequence() || (node.IsMap() && node.size() == 0)) {
+    node.SetStyle(YAML::EmitterStyle::Flow);
+    if (node.IsSequence()) {
+      for (auto item : node) {
+        if (item.IsMap()) item.SetStyle(YAML::EmitterStyle::Flow);
+      }
+    }
+    return;
+  }
+  if (node.IsMap()) {
+    for (auto kv : node) compact_style(kv.second);
+  }
+}
+
+}  // namespace
+
 std::string to_yaml(const RunConfig& config) {
+  YAML::Node copy = YAML::Clone(config.resolved);
+  compact_style(copy);
   YAML::Emitter out;
-  out << config.resolved;
+  out << copy;
   return std::string(out.c_str()) + "\n";
 }
 

@@ -13,9 +13,11 @@ namespace synclab {
 
 namespace {
 
+// value * mul / div: dividing for sub-units keeps "50us" exactly 5e-05 (50 * 1e-6 is not).
 struct Unit {
   std::string_view suffix;
-  double factor;
+  double mul;
+  double div = 1;
 };
 
 // Splits "10Gbps" into 10 and "Gbps"; the number must be finite.
@@ -37,7 +39,7 @@ double with_unit(const std::string& key, const std::string& text, const std::vec
   const auto [value, unit] = split_number(key, text, expected);
   if (unit.empty()) return value;
   for (const auto& u : units) {
-    if (unit == u.suffix) return value * u.factor;
+    if (unit == u.suffix) return value * u.mul / u.div;
   }
   std::string known;
   for (const auto& u : units) known += (known.empty() ? "" : ", ") + std::string(u.suffix);
@@ -49,8 +51,8 @@ double with_unit(const std::string& key, const std::string& text, const std::vec
 double parse_bandwidth(const std::string& key, const std::string& text) {
   // Network rates are decimal (1 Gbps = 1e9 bit/s); lowercase b is bits, uppercase B bytes.
   static const std::vector<Unit> units = {
-      {"bps", 1.0 / 8},  {"Kbps", 1e3 / 8}, {"kbps", 1e3 / 8}, {"Mbps", 1e6 / 8},   {"Gbps", 1e9 / 8},
-      {"Tbps", 1e12 / 8}, {"bit/s", 1.0 / 8}, {"Kbit/s", 1e3 / 8}, {"Mbit/s", 1e6 / 8}, {"Gbit/s", 1e9 / 8},
+      {"bps", 1, 8},    {"Kbps", 1e3, 8},  {"kbps", 1e3, 8},   {"Mbps", 1e6, 8},    {"Gbps", 1e9, 8},
+      {"Tbps", 1e12, 8}, {"bit/s", 1, 8},  {"Kbit/s", 1e3, 8}, {"Mbit/s", 1e6, 8},  {"Gbit/s", 1e9, 8},
       {"Bps", 1},       {"KBps", 1e3},     {"kBps", 1e3},      {"MBps", 1e6},       {"GBps", 1e9},
       {"TBps", 1e12},   {"B/s", 1},        {"KB/s", 1e3},      {"kB/s", 1e3},       {"MB/s", 1e6},
       {"GB/s", 1e9},    {"TB/s", 1e12}};
@@ -58,7 +60,7 @@ double parse_bandwidth(const std::string& key, const std::string& text) {
 }
 
 double parse_duration(const std::string& key, const std::string& text) {
-  static const std::vector<Unit> units = {{"ns", 1e-9}, {"us", 1e-6},  {"ms", 1e-3}, {"s", 1},
+  static const std::vector<Unit> units = {{"ns", 1, 1e9}, {"us", 1, 1e6}, {"ms", 1, 1e3}, {"s", 1},
                                           {"sec", 1},   {"min", 60},   {"h", 3600}};
   return with_unit(key, text, units, "a duration like 50us, 2ms, 3s or seconds");
 }
