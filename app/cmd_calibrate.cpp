@@ -1,7 +1,73 @@
-// synclab calibrate: not built yet; replaced by its owner.
+// synclab calibrate: measures this machine into a platform fragment for the simulator.
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
 #include "app/commands.hpp"
 #include "core/common/error.hpp"
+#include "core/cost/cost_model.hpp"
+#include "experiments/calibrate.hpp"
+#include "experiments/csv.hpp"
+
+namespace po = boost::program_options;
 
 namespace synclab::app {
-int cmd_calibrate(int, char**) { throw Error("'calibrate' is not available in this build yet"); }
+
+int cmd_calibrate(int argc, char** argv) {
+  po::options_description opts("options");
+  std::string model = "cnn", backend = "fast", out;
+  std::size_t batch = 100, bytes = 0, round_trips = 2000;
+  int threads = 1;
+  double seconds = 3.0;
+  opts.add_options()
+      ("help,h", "show this help")
+      ("model", po::value<std::string>(&model)->default_value(model), "trainable model to time: softmax | mlp | cnn")
+      ("backend", po::value<std::string>(&backend)->default_value(backend), "compute backend: reference | fast | cuda")
+      ("batch", po::value<std::size_t>(&batch)->default_value(batch), "samples per step (the run's data.batch)")
+      ("threads", po::value<int>(&threads)->default_value(threads), "CPU threads for the fast backend (the run's train.threads)")
+      ("seconds", po::value<double>(&seconds)->default_value(seconds), "minimum time spent timing compute steps")
+      ("bytes", po::value<std::size_t>(&bytes)->default_value(0), "bandwidth message size (default: the model's parameter bytes)")
+      ("round-trips", po::value<std::size_t>(&round_trips)->default_value(round_trips), "1-byte round trips for latency")
+      ("out,o", po::value<std::string>(&out), "write the YAML fragment here (default: print it)");
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Error(e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << "usage: synclab calibrate [--model cnn] [--backend fast] [--out platform.yaml]\n\n"
+                 "Times the model's forward+backward step on this machine (flop/s achieved, from the cost\n"
+                 "model's FLOPs) and loopback TCP latency/bandwidth (ping-pong between two threads), and\n"
+                 "writes a YAML fragment: cluster.gpu {flops, efficiency: 1} and cluster.link {bandwidth,\n"
+                 "latency}. Merge it into a run config (sweep files: merge: [platform.yaml]) or use the\n"
+                 "--set line in its comments, so a simulated run predicts a real one on this machine.\n\n"
+              << opts;
+    return 0;
+  }
+  if (seconds <= 0) throw ConfigError("--seconds", "must be positive");
+  std::fprintf(stderr, "calibrate: timing %s forward+backward, batch %zu, backend %s ...\n", model.c_str(), batch,
+               backend.c_str());
+  const auto c = experiments::calibrate_compute(model, backend, batch, threads, seconds);
+  std::fprintf(stderr, "calibrate: %.4g ms per step, %.4g flop/s\n", c.step_s * 1e3, c.flops_per_s);
+  if (bytes == 0) bytes = cost_by_name(model).param_bytes;
+  std::fprintf(stderr, "calibrate: loopback TCP, %zu round trips, %zu-byte transfers ...\n", round_trips, bytes);
+  const auto n = experiments::calibrate_loopback(bytes, round_trips, 5);
+  std::fprintf(stderr, "calibrate: latency %.3g us, bandwidth %.4g bytes/s\n", n.latency_s * 1e6, n.bandwidth_Bps);
+  const auto yaml = experiments::calibration_yaml(c, n);
+  if (out.empty()) {
+    std::cout << yaml;
+  } else {
+    if (const auto parent = std::filesystem::path(out).parent_path(); !parent.empty())
+      std::filesystem::create_directories(parent);
+    experiments::write_file_atomic(out, yaml);
+    std::cout << out << "\n";
+  }
+  return 0;
+}
+
 }  // namespace synclab::app

@@ -1,0 +1,58 @@
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "core/common/error.hpp"
+#include "core/common/rng.hpp"
+#include "core/cost/cost_model.hpp"
+#include "core/backends/network.hpp"
+#include "core/models/model_spec.hpp"
+#include "experiments/calibrate.hpp"
+
+namespace synclab::experiments {
+
+ComputeCalibration calibrate_compute(const std::string& model, const std::string& backend, std::size_t batch,
+                                     int threads, double min_seconds) {
+  if (batch == 0) throw ConfigError("--batch", "must be positive");
+  if (threads < 1) throw ConfigError("--threads", "must be >= 1");
+  const ModelSpec spec = make_model_spec(model);
+  const ModelCost cost = cost_by_name(model);
+  NetworkOptions no;
+  no.max_batch = batch;
+  no.threads = threads;
+  auto net = make_network(spec, parse_backend(backend), no);
+
+  // Synthetic inputs cost exactly what real images cost and need no dataset on disk.
+  std::vector<float> params(spec.num_params()), grad(spec.num_params());
+  init_params(spec, params.data(), 1);
+  std::vector<float> x(batch * spec.input_size());
+  std::vector<std::uint8_t> y(batch);
+  Rng rng(7);
+  for (auto& v : x) v = static_cast<float>(rng.uniform());
+  for (auto& v : y) v = static_cast<std::uint8_t>(rng.below(static_cast<std::uint64_t>(spec.classes)));
+  const Batch b{x.data(), y.data(), batch};
+
+  for (int i = 0; i < 2; ++i) net->forward_backward(params, b, grad, static_cast<std::uint64_t>(i));  // warm-up
+  using Clock = std::chrono::steady_clock;
+  std::vector<double> times;
+  const auto start = Clock::now();
+  while (times.size() < 3 || std::chrono::duration<double>(Clock::now() - start).count() < min_seconds) {
+    const auto t0 = Clock::now();
+    net->forward_backward(params, b, grad, times.size());
+    times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    if (times.size() >= 10000) break;
+  }
+  std::sort(times.begin(), times.end());
+  ComputeCalibration c;
+  c.model = model;
+  c.backend = backend;
+  c.batch = batch;
+  c.threads = threads;
+  c.steps = times.size();
+  c.step_s = times[times.size() / 2];
+  c.step_flops = cost.step_flops(batch);
+  c.flops_per_s = c.step_s > 0 ? c.step_flops / c.step_s : 0;
+  return c;
+}
+
+}  // namespace synclab::experiments
