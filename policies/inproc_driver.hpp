@@ -1,0 +1,80 @@
+#pragma once
+// A deterministic in-process discrete-event driver: real ServerCores and WorkerCores, with
+// compute durations and message latencies scripted by the caller. Used by tests to check
+// every policy without SimGrid or sockets, and as the reference the other drivers match.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config/run_config.hpp"
+#include "policies/server_core.hpp"
+#include "policies/worker_core.hpp"
+
+namespace synclab {
+
+/// A scripted failure: the worker vanishes at `at` (its step in flight is lost) and, when
+/// rejoin_at >= 0, comes back then and pulls again.
+struct InprocFailure {
+  WorkerId worker = 0;
+  double at = 0;
+  double rejoin_at = -1;
+};
+
+struct InprocOptions {
+  PolicySpec policy;
+  OptimizerSpec optimizer;
+  int shards = 1;                      ///< parameter-server shards (contiguous ranges)
+  std::uint64_t max_updates = 10;      ///< stop once the model has this many versions
+  double max_time = 0;                 ///< also stop at this time; 0 = no limit
+  std::uint64_t max_events = 10'000'000;  ///< safety net against livelock
+  /// Seconds of compute of a worker's step (its clock-th push); default 1.
+  std::function<double(WorkerId worker, std::uint64_t clock)> compute_time;
+  /// One-way delay of the n-th message a worker sends or receives; default 0.
+  std::function<double(WorkerId worker, std::uint64_t message)> latency;
+  std::vector<InprocFailure> failures;
+};
+
+/// One observed event, in time order (ties in processing order).
+struct InprocEvent {
+  enum class Kind { PushArrived, PullArrived, Replied, Applied, Dropped, Cancelled, Lost, Joined, Timer, Note };
+  double time = 0;
+  Kind kind = Kind::Note;
+  WorkerId worker = -1;
+  std::uint64_t clock = 0;             ///< worker clock carried by the push/pull
+  Version version = 0;                 ///< version of the reply / created by the apply / base of the push
+  PushId push = 0;
+  std::int64_t staleness = 0;          ///< Applied only
+  std::string text;                    ///< Dropped reason, Note text
+};
+
+struct InprocResult {
+  std::vector<float> params;           ///< final flat params (all shards joined)
+  Version updates = 0;                 ///< model versions created
+  double time = 0;                     ///< time of the last processed event
+  std::vector<std::uint64_t> clocks;   ///< pushes sent per worker
+  std::vector<AppliedRecord> applied;  ///< updates.csv rows, in order
+  std::vector<double> applied_time;    ///< time of each applied row
+  std::vector<DroppedRecord> dropped;
+  std::vector<InprocEvent> events;     ///< full trace for property checks
+  std::optional<StopRun> stop;         ///< a policy's StopRun, if any
+  std::string stop_reason;             ///< "updates" | "time" | "policy" | "stalled" | "events"
+  bool mixed_versions = false;         ///< a pull got shards at different versions
+};
+
+class InprocDriver {
+ public:
+  /// One WorkerSetup per worker (network/sampler owned by the caller, or null for timing
+  /// mode). `initial` is the full flat buffer (may be empty in timing mode).
+  InprocDriver(InprocOptions options, std::vector<float> initial, std::vector<WorkerSetup> workers);
+  /// Runs until max_updates, max_time, a StopRun, or nothing is left to happen ("stalled").
+  InprocResult run();
+
+ private:
+  InprocOptions options_;
+  std::vector<float> initial_;
+  std::vector<WorkerSetup> setups_;
+};
+
+}  // namespace synclab
