@@ -1,7 +1,36 @@
-// synclab train: not built yet; replaced by its owner.
+// synclab train: single-process training of one config into a run directory.
+#include <unistd.h>
+
+#include <iostream>
+
+#include <fmt/format.h>
+
 #include "app/commands.hpp"
-#include "core/common/error.hpp"
+#include "app/run_args.hpp"
+#include "core/config/run_config.hpp"
+#include "core/run/train_loop.hpp"
 
 namespace synclab::app {
-int cmd_train(int, char**) { throw Error("'train' is not available in this build yet"); }
+
+int cmd_train(int argc, char** argv) {
+  const RunArgs args = parse_run_args(
+      argc, argv, "train",
+      "Trains one model in this process (no parameter server, no policy) with the config's\n"
+      "data, optimizer and stop limits, and writes a run directory: config.yaml, updates.csv,\n"
+      "evals.csv, summary.json (backend \"train\"). Progress goes to stderr.");
+  if (args.help) return 0;
+  const RunConfig config = load_run_config(args.config, args.overrides);
+  const std::filesystem::path dir = args.out.empty() ? default_run_dir(args.config) : std::filesystem::path(args.out);
+  TrainOptions options;
+  options.live_progress = isatty(STDERR_FILENO) != 0;
+  std::cerr << fmt::format("train: {} on {} ({} backend), batch {}, {}; run directory {}\n", config.model,
+                           config.data.source.dataset, config.train.backend, config.data.batch,
+                           config.train.optimizer.name, dir.string());
+  const RunSummary s = train_run(config, dir, options);
+  std::cerr << fmt::format("train: stopped on {} after {} updates in {:.1f}s: test accuracy {:.4f}, loss {:.4f}\n",
+                           s.stop_reason, s.updates, s.time_s, s.final_test_accuracy, s.final_test_loss);
+  std::cout << dir.string() << "\n";
+  return 0;
+}
+
 }  // namespace synclab::app
