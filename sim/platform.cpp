@@ -56,7 +56,7 @@ Platform from_xml(const RunConfig& config) {
 }  // namespace
 
 std::string worker_host_name(int w) { return "worker-" + std::to_string(w); }
-std::string server_host_name(int s) { return "ps-" + std::to_string(s); }
+std::string server_host_name(int s) { return "server-" + std::to_string(s); }
 
 double worker_speed(const RunConfig& config, int w) {
   const auto& c = config.cluster;

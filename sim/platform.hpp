@@ -16,7 +16,7 @@ namespace synclab::sim {
 /// Hosts of a simulated run, in rank order.
 struct Platform {
   std::vector<simgrid::s4u::Host*> workers;  ///< "worker-0" .. "worker-(W-1)"
-  std::vector<simgrid::s4u::Host*> servers;  ///< "ps-0" .. "ps-(S-1)"
+  std::vector<simgrid::s4u::Host*> servers;  ///< "server-0" .. "server-(S-1)"
 };
 
 /// Host name of worker w / shard s, in built platforms and required in XML platforms.

@@ -1,0 +1,496 @@
+// The simulated run. Design notes (docs/simulator.md has the user-facing version):
+// - One actor per worker drives its WorkerCore. A parameter-server shard is a host plus a
+//   ServerCore; a push is simulated as a transfer worker -> shard host and handed to the
+//   core the instant it arrives; a reply is a transfer shard host -> worker started the
+//   instant the core decides it. Transfers use Comm::sendto, so no receiving actor has to
+//   post a get (no rendezvous delays, no per-mailbox search with 10,000 workers).
+// - The pull request rides on the push (as a real PS client sends both together), so
+//   one iteration costs compute + push transfer + reply transfer.
+// - All actors run in one OS thread: cores are called without locks.
+// - Math (gradients, optimizer steps, evaluations) takes no simulated time; only the
+//   step-time model and transfers advance the clock.
+#include "sim/simulation.hpp"
+
+#include <simgrid/s4u.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "core/common/error.hpp"
+#include "policies/registry.hpp"
+#include "policies/server_core.hpp"
+#include "policies/worker_core.hpp"
+#include "sim/network_model.hpp"
+#include "sim/platform.hpp"
+#include "sim/step_time.hpp"
+#include "sim/training_setup.hpp"
+
+namespace sg = simgrid::s4u;
+
+namespace synclab::sim {
+namespace {
+
+constexpr double kFloatBytes = 4.0;
+
+struct Shard {
+  std::unique_ptr<ServerCore> core;
+  sg::Host* host = nullptr;
+  Range range;
+  std::uint64_t bytes = 0;  // simulated size of a push or a reply for this shard
+};
+
+// A reply on its way to a worker: started by whoever released it, waited by the worker.
+struct InFlight {
+  sg::CommPtr comm;
+  PullReply reply;
+  double started = 0;
+};
+
+struct Worker {
+  sg::Host* host = nullptr;
+  std::unique_ptr<WorkerCore> core;
+  sg::ActorPtr actor;
+  sg::SemaphorePtr arrived;                 // released once per reply started towards us
+  std::vector<std::optional<InFlight>> replies;  // per shard
+  std::vector<std::uint32_t> samples_by_clock;   // samples behind each push, for summary.samples
+  bool cancel = false;
+  bool failed = false;
+  bool waiting = false;                      // blocked on the server's replies
+  std::uint64_t steps = 0;
+  double compute_s = 0, wait_s = 0, communicate_s = 0;
+  std::uint64_t pushes = 0, cancelled = 0;
+};
+
+class Simulation {
+ public:
+  Simulation(const RunConfig& config, const std::filesystem::path& dir, const SimOptions& options)
+      : config_(config), dir_(dir), options_(options), log_(options.log ? *options.log : std::cerr) {}
+
+  RunSummary run();
+
+ private:
+  void build();
+  void worker_main(int w);
+  void issue_pull(int w);
+  void receive_replies(int w);
+  void drain(int s);
+  void after_update();
+  void evaluate();
+  void stop(const std::string& reason, bool is_error, const std::string& error = {});
+  void fail_worker(int w);
+  double now() const { return sg::Engine::get_clock(); }
+  std::vector<float> joined_params() const;
+  std::string blocked_workers() const;
+
+  const RunConfig& config_;
+  std::filesystem::path dir_;
+  SimOptions options_;
+  std::ostream& log_;
+
+  TrainingSetup setup_;
+  Platform platform_;
+  std::unique_ptr<StepTimeModel> steps_;
+  std::unique_ptr<RunWriter> writer_;
+  std::vector<Shard> shards_;
+  std::vector<Worker> workers_;
+  std::string policy_description_;
+
+  bool stopping_ = false;
+  std::string stop_reason_, error_;
+  double stop_time_ = 0;
+  std::uint64_t updates_ = 0, samples_ = 0, bytes_sent_ = 0, transfers_ = 0, dropped_ = 0, notes_ = 0;
+  std::uint64_t last_eval_update_ = 0, next_progress_ = 0;
+  bool evaluated_ = false;
+  TestResult last_eval_{};
+  std::chrono::steady_clock::time_point wall_start_;
+};
+
+void Simulation::build() {
+  const auto& c = config_.cluster;
+  setup_ = make_training_setup(config_);
+  validate_policy(config_.policy, c.workers);
+  platform_ = build_platform(config_);
+
+  std::vector<double> base(static_cast<std::size_t>(c.workers));
+  const double step_flops = setup_.cost.step_flops(config_.data.batch);
+  for (int w = 0; w < c.workers; ++w) {
+    const double speed = platform_.workers[static_cast<std::size_t>(w)]->get_speed();
+    base[static_cast<std::size_t>(w)] = step_flops / speed;
+  }
+  steps_ = std::make_unique<StepTimeModel>(c.straggler, config_.train.seed, std::move(base));
+
+  const std::vector<Range> ranges = shard_ranges(setup_.num_params(), c.servers);
+  PolicyInstance first = make_policy(config_.policy, c.workers);
+  policy_description_ = first.server->describe();
+  const WorkerPolicy worker_policy = first.worker;
+  for (int s = 0; s < c.servers; ++s) {
+    Shard shard;
+    shard.host = platform_.servers[static_cast<std::size_t>(s)];
+    shard.range = ranges[static_cast<std::size_t>(s)];
+    shard.bytes = static_cast<std::uint64_t>(kFloatBytes * static_cast<double>(shard.range.size()));
+    ServerCoreOptions o;
+    o.range = shard.range;
+    o.optimizer = config_.train.optimizer;
+    o.timing_only = !setup_.full;
+    std::unique_ptr<ServerPolicy> policy = s == 0 ? std::move(first.server) : make_policy(config_.policy, c.workers).server;
+    std::span<const float> initial;
+    if (setup_.full) initial = std::span<const float>(setup_.initial).subspan(shard.range.begin, shard.range.size());
+    shard.core = std::make_unique<ServerCore>(std::move(policy), initial, o);
+    shards_.push_back(std::move(shard));
+  }
+
+  auto setups = make_worker_setups(config_, setup_, worker_policy);
+  workers_.resize(static_cast<std::size_t>(c.workers));
+  for (int w = 0; w < c.workers; ++w) {
+    Worker& wk = workers_[static_cast<std::size_t>(w)];
+    wk.host = platform_.workers[static_cast<std::size_t>(w)];
+    wk.core = std::make_unique<WorkerCore>(setups[static_cast<std::size_t>(w)]);
+    wk.arrived = sg::Semaphore::create(0);
+    wk.replies.resize(shards_.size());
+  }
+  for (const auto& f : c.failures)
+    if (f.worker < 0 || f.worker >= c.workers)
+      throw ConfigError("cluster.failures", fmt::format("worker {} does not exist", f.worker));
+}
+
+// The pull request reaches every shard at once (it rides on the push or, for the first
+// pull, costs nothing); each shard replies now or holds it.
+void Simulation::issue_pull(int w) {
+  Worker& wk = workers_[static_cast<std::size_t>(w)];
+  const PullInfo pull = wk.core->next_pull();
+  for (std::size_t s = 0; s < shards_.size() && !stopping_; ++s) {
+    shards_[s].core->pull(pull);
+    drain(static_cast<int>(s));
+  }
+}
+
+void Simulation::receive_replies(int w) {
+  Worker& wk = workers_[static_cast<std::size_t>(w)];
+  const double t0 = now();
+  wk.waiting = true;
+  for (std::size_t s = 0; s < shards_.size(); ++s) wk.arrived->acquire();
+  wk.waiting = false;
+  if (stopping_) return;
+  double last_start = t0;
+  Version version = 0;
+  std::optional<int> hint;
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    InFlight& in = *wk.replies[s];
+    in.comm->wait();
+    last_start = std::max(last_start, in.started);
+    if (setup_.full) {
+      const Range& r = shards_[s].range;
+      std::copy(in.reply.params->begin(), in.reply.params->end(), wk.core->params().begin() + static_cast<std::ptrdiff_t>(r.begin));
+    }
+    if (s == 0) {
+      version = in.reply.version;
+      hint = in.reply.local_steps;
+    }
+    wk.replies[s].reset();
+  }
+  wk.wait_s += last_start - t0;
+  wk.communicate_s += now() - last_start;
+  wk.core->on_params(PulledParams{version, hint});
+}
+
+void Simulation::worker_main(int w) {
+  Worker& wk = workers_[static_cast<std::size_t>(w)];
+  WorkerCore& core = *wk.core;
+  issue_pull(w);
+  while (!stopping_) {
+    receive_replies(w);
+    if (stopping_) return;
+    WorkerPush push = core.compute();  // the math; no simulated time
+    const int local = std::max(1, push.info.local_steps);
+    double seconds = 0;
+    for (int i = 0; i < local; ++i) seconds += steps_->seconds(w, wk.steps + static_cast<std::uint64_t>(i), now());
+    wk.steps += static_cast<std::uint64_t>(local);
+    sg::this_actor::sleep_for(seconds);
+    wk.compute_s += seconds;
+    if (stopping_) return;
+    if (wk.cancel) {
+      wk.cancel = false;
+      ++wk.cancelled;
+      core.cancelled();
+      issue_pull(w);
+      continue;
+    }
+    // Hand the push over to every shard at once; each shard sees it when its bytes arrive.
+    const double t1 = now();
+    std::vector<sg::CommPtr> comms;
+    comms.reserve(shards_.size());
+    for (auto& shard : shards_) {
+      comms.push_back(sg::Comm::sendto_async(wk.host, shard.host, shard.bytes));
+      bytes_sent_ += shard.bytes;
+      ++transfers_;
+    }
+    const PushInfo info = push.info;
+    wk.samples_by_clock.push_back(static_cast<std::uint32_t>(push.samples));
+    core.pushed();
+    ++wk.pushes;
+    if (options_.on_push) options_.on_push(now(), w, core.clock());
+    const PullInfo pull = core.next_pull();
+    std::vector<int> shard_of(comms.size());
+    for (std::size_t i = 0; i < comms.size(); ++i) shard_of[i] = static_cast<int>(i);
+    while (!comms.empty()) {
+      const auto i = static_cast<std::size_t>(sg::Comm::wait_any(comms));
+      const int s = shard_of[i];
+      comms.erase(comms.begin() + static_cast<std::ptrdiff_t>(i));
+      shard_of.erase(shard_of.begin() + static_cast<std::ptrdiff_t>(i));
+      if (stopping_) return;
+      Shard& shard = shards_[static_cast<std::size_t>(s)];
+      std::span<const float> payload;
+      if (!push.payload.empty()) payload = push.payload.subspan(shard.range.begin, shard.range.size());
+      shard.core->push(info, payload);
+      drain(s);
+      if (stopping_) return;
+      shard.core->pull(pull);
+      drain(s);
+      if (stopping_) return;
+    }
+    wk.communicate_s += now() - t1;
+  }
+}
+
+// Executes what a shard decided: replies start their transfers now, timers become daemon
+// actors, applied pushes become updates.csv rows (shard 0 speaks for the model version).
+void Simulation::drain(int s) {
+  Shard& shard = shards_[static_cast<std::size_t>(s)];
+  ServerOutbox out = shard.core->take_outbox();
+  if (out.empty()) return;
+  for (const auto& note : out.notes) {
+    ++notes_;
+    log_ << fmt::format("sim: t={:.6f} shard {}: {}\n", now(), s, note);
+  }
+  if (s == 0) {
+    dropped_ += out.dropped.size();
+    for (const auto& a : out.applied) {
+      writer_->update(now(), a.update, a.worker, a.staleness, a.loss);
+      const auto clock = static_cast<std::size_t>(a.push & 0xffffffffULL);
+      const auto& per_clock = workers_[static_cast<std::size_t>(a.worker)].samples_by_clock;
+      samples_ += clock < per_clock.size() ? per_clock[clock] : config_.data.batch;
+    }
+  }
+  for (const auto& reply : out.replies) {
+    Worker& wk = workers_[static_cast<std::size_t>(reply.worker)];
+    if (wk.failed) continue;
+    InFlight in;
+    in.comm = sg::Comm::sendto_async(shard.host, wk.host, shard.bytes);
+    in.reply = reply;
+    in.started = now();
+    bytes_sent_ += shard.bytes;
+    ++transfers_;
+    wk.replies[static_cast<std::size_t>(s)] = std::move(in);
+    wk.arrived->release();
+  }
+  for (WorkerId w : out.cancels) workers_[static_cast<std::size_t>(w)].cancel = true;
+  for (const auto& t : out.timers) {
+    const TimerId id = t.id;
+    sg::Actor::create("timer", shard.host, [this, s, id, seconds = t.seconds] {
+      sg::this_actor::sleep_for(seconds);
+      if (stopping_) return;
+      shards_[static_cast<std::size_t>(s)].core->timer(id);
+      drain(s);
+    })->daemonize();
+  }
+  if (out.stop) {
+    stop(out.stop->is_error ? "error" : "policy", out.stop->is_error, out.stop->reason);
+    return;
+  }
+  if (s == 0 && shard.core->version() != updates_) {
+    updates_ = shard.core->version();
+    after_update();
+  }
+}
+
+void Simulation::after_update() {
+  const auto& t = config_.train;
+  evaluated_ = false;
+  if (setup_.full && t.eval_every && updates_ % t.eval_every == 0) evaluate();
+  if (options_.log_progress && t.stop_updates && updates_ >= next_progress_) {
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+    log_ << fmt::format("sim: update {}/{} at {:.3f} simulated s ({:.1f} s wall){}\n", updates_, t.stop_updates,
+                        now(), wall,
+                        evaluated_ ? fmt::format(", test accuracy {:.4f}", last_eval_.accuracy) : std::string());
+    next_progress_ = updates_ + std::max<std::uint64_t>(1, t.stop_updates / 10);
+  }
+  if (t.stop_updates && updates_ >= t.stop_updates) stop("updates", false);
+  else if (t.stop_accuracy > 0 && evaluated_ && last_eval_.accuracy >= t.stop_accuracy) stop("accuracy", false);
+}
+
+std::vector<float> Simulation::joined_params() const {
+  std::vector<float> all(setup_.full ? setup_.num_params() : 0);
+  if (!setup_.full) return all;
+  for (const auto& shard : shards_) {
+    const auto p = shard.core->params();
+    std::copy(p.begin(), p.end(), all.begin() + static_cast<std::ptrdiff_t>(shard.range.begin));
+  }
+  return all;
+}
+
+// Evaluations are free in simulated time: the PS model is scored as of this instant.
+void Simulation::evaluate() {
+  const std::vector<float> params = joined_params();
+  last_eval_ = evaluate_dataset(*setup_.network, params, setup_.data.test, config_.data.eval_samples, kEvalChunk);
+  writer_->eval(now(), updates_, samples_, last_eval_.loss, last_eval_.accuracy);
+  last_eval_update_ = updates_;
+  evaluated_ = true;
+}
+
+void Simulation::stop(const std::string& reason, bool is_error, const std::string& error) {
+  if (stopping_) return;
+  stopping_ = true;
+  stop_reason_ = reason;
+  error_ = error;
+  stop_time_ = now();
+  if (!is_error && !error.empty()) log_ << fmt::format("sim: policy ended the run: {}\n", error);
+  // Ends every other actor (workers blocked on replies, timers, failure schedules) at once.
+  sg::Actor::kill_all();
+}
+
+void Simulation::fail_worker(int w) {
+  Worker& wk = workers_[static_cast<std::size_t>(w)];
+  if (wk.failed || stopping_) return;
+  wk.failed = true;
+  log_ << fmt::format("sim: t={:.6f} worker {} fails\n", now(), w);
+  if (wk.actor) wk.actor->kill();
+  // The crashed process's connections close: every shard learns of it at once.
+  for (std::size_t s = 0; s < shards_.size() && !stopping_; ++s) {
+    shards_[s].core->worker_lost(w);
+    drain(static_cast<int>(s));
+  }
+}
+
+std::string Simulation::blocked_workers() const {
+  std::string list;
+  int n = 0;
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    if (!workers_[w].waiting || workers_[w].failed) continue;
+    if (n < 8) list += (n ? "," : "") + std::to_string(w);
+    ++n;
+  }
+  if (n > 8) list += fmt::format(",... ({} in all)", n);
+  return list;
+}
+
+RunSummary Simulation::run() {
+  wall_start_ = std::chrono::steady_clock::now();
+  sg::Engine engine("synclab");
+  configure_engine(options_.simgrid_settings);
+  build();
+  writer_ = std::make_unique<RunWriter>(dir_, config_);
+  if (setup_.full) evaluate();
+
+  for (int w = 0; w < config_.cluster.workers; ++w) {
+    Worker& wk = workers_[static_cast<std::size_t>(w)];
+    wk.actor = sg::Actor::create(worker_host_name(w), wk.host, [this, w] { worker_main(w); });
+  }
+  for (const auto& f : config_.cluster.failures) {
+    const int w = f.worker;
+    sg::Actor::create("failure", platform_.servers[0], [this, w, at = f.at] {
+      sg::this_actor::sleep_for(at);
+      fail_worker(w);
+    })->daemonize();
+  }
+  if (config_.train.stop_time > 0) {
+    sg::Actor::create("clock", platform_.servers[0], [this] {
+      sg::this_actor::sleep_for(config_.train.stop_time);
+      stop("time", false);
+    })->daemonize();
+  }
+  engine.run();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+
+  bool all_failed = true;
+  for (const auto& wk : workers_) all_failed = all_failed && wk.failed;
+  if (!stopping_) {
+    stop_time_ = now();
+    if (all_failed) {
+      stop_reason_ = "failed";
+      error_ = "every worker failed";
+    } else {
+      stop_reason_ = "deadlock";
+      error_ = fmt::format("deadlock at {:.6f} simulated s after {} updates: worker(s) {} wait for replies that "
+                           "policy {} never sends",
+                           stop_time_, updates_, blocked_workers(), policy_description_);
+    }
+  }
+  if (setup_.full && (!evaluated_ || last_eval_update_ != updates_ || config_.data.eval_samples != 0)) {
+    const std::vector<float> params = joined_params();
+    last_eval_ = evaluate_dataset(*setup_.network, params, setup_.data.test, 0, kEvalChunk);
+    if (last_eval_update_ != updates_) writer_->eval(stop_time_, updates_, samples_, last_eval_.loss, last_eval_.accuracy);
+  }
+
+  RunSummary s;
+  s.backend = "sim";
+  s.policy = config_.policy.name;
+  s.workers = config_.cluster.workers;
+  s.updates = updates_;
+  s.samples = samples_;
+  s.time_s = stop_time_;
+  s.final_test_accuracy = setup_.full ? last_eval_.accuracy : 0.0;
+  s.final_test_loss = setup_.full ? last_eval_.loss : 0.0;
+  s.mean_staleness = writer_->mean_staleness();
+  s.max_staleness = writer_->max_staleness();
+  s.bytes_sent = bytes_sent_;
+  s.final_params_sha256 = setup_.full ? sha256_hex(joined_params()) : "";
+  s.stop_reason = stop_reason_;
+  nlohmann::json per_worker = nlohmann::json::array();
+  double compute = 0, wait = 0, comm = 0;
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
+    const Worker& wk = workers_[w];
+    compute += wk.compute_s;
+    wait += wk.wait_s;
+    comm += wk.communicate_s;
+    per_worker.push_back({{"worker", w}, {"compute_s", wk.compute_s}, {"wait_s", wk.wait_s},
+                          {"communicate_s", wk.communicate_s}, {"steps", wk.steps}, {"pushes", wk.pushes},
+                          {"cancelled", wk.cancelled}, {"failed", wk.failed}});
+  }
+  std::uint64_t applied = 0, dropped_all = 0;
+  for (const auto& shard : shards_) {
+    applied += shard.core->applied_pushes();
+    dropped_all += shard.core->dropped_pushes();
+  }
+  s.extra = {{"mode", config_.sim.mode},
+             {"model", config_.model},
+             {"num_params", setup_.num_params()},
+             {"param_bytes", static_cast<std::uint64_t>(kFloatBytes * static_cast<double>(setup_.num_params()))},
+             {"step_flops", setup_.cost.step_flops(config_.data.batch)},
+             {"servers", config_.cluster.servers},
+             {"policy_description", policy_description_},
+             {"updates_per_s", stop_time_ > 0 ? static_cast<double>(updates_) / stop_time_ : 0.0},
+             {"compute_s", compute},
+             {"wait_s", wait},
+             {"communicate_s", comm},
+             {"per_worker", per_worker},
+             {"applied_pushes_shard0", shards_.empty() ? 0 : shards_[0].core->applied_pushes()},
+             {"dropped_pushes", dropped_},
+             {"policy_notes", notes_},
+             {"transfers", transfers_},
+             {"wall_s", wall},
+             {"network_model", "CM02 exact (crosstraffic 0, TCP-gamma 0)"},
+             {"simgrid_settings", options_.simgrid_settings},
+             {"evaluation", "free in simulated time"},
+             {"seed", config_.train.seed}};
+  if (!error_.empty()) s.extra["error"] = error_;
+  (void)applied;
+  (void)dropped_all;
+  writer_->finish(s);
+  if (stop_reason_ == "deadlock" || stop_reason_ == "failed" || stop_reason_ == "error") throw Error(error_);
+  return s;
+}
+
+}  // namespace
+
+RunSummary simulate(const RunConfig& config, const std::filesystem::path& dir, const SimOptions& options) {
+  Simulation sim(config, dir, options);
+  return sim.run();
+}
+
+}  // namespace synclab::sim
