@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/backends/batch_checks.hpp"
-#include "core/backends/fast/blas_dense.hpp"
+#include "core/backends/fast/gemm_dense.hpp"
 #include "core/backends/fast/cpu_threads.hpp"
 #include "core/backends/fast/dnnl_conv2d.hpp"
 #include "core/backends/fast/dnnl_maxpool.hpp"
@@ -112,7 +112,7 @@ class FastNetwork final : public Network {
       switch (layer.kind) {
         case LayerKind::Dense:
           make_plain();
-          push(fast::make_blas_dense(ctx_, spec_, layer, *current));
+          push(fast::make_gemm_dense(ctx_, spec_, layer, *current));
           break;
         case LayerKind::Conv2d: {
           // A ReLU right after a convolution runs as the convolution's post-op.

@@ -1,5 +1,5 @@
 #pragma once
-// The "fast" CPU backend: OpenBLAS SGEMM for dense layers, oneDNN for convolution, pooling
+// The "fast" CPU backend: oneDNN for dense layers (its SGEMM), convolution, pooling
 // and ReLU; primitives and buffers are built once per batch size and reused.
 #include <memory>
 

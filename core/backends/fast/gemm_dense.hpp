@@ -1,5 +1,6 @@
 #pragma once
-// Fully connected layer on OpenBLAS SGEMM; input and output are plain [n, features].
+// Fully connected layer on oneDNN's SGEMM (JIT, picks AVX-512 where present); input and
+// output are plain [n, features].
 #include <memory>
 
 #include "core/backends/fast/fast_tensor.hpp"
@@ -8,7 +9,7 @@
 namespace synclab::fast {
 
 /// y = x W + b over a plain input tensor; W, b are the layer's blocks of the flat buffer.
-std::unique_ptr<FastOp> make_blas_dense(FastContext& ctx, const ModelSpec& spec, const LayerSpec& layer,
+std::unique_ptr<FastOp> make_gemm_dense(FastContext& ctx, const ModelSpec& spec, const LayerSpec& layer,
                                         FastTensor& input);
 
 }  // namespace synclab::fast
