@@ -88,6 +88,9 @@ const std::vector<ConfigKey>& config_schema() {
       text("real.checkpoint_dir", "", "where server checkpoints go; empty = <run dir>/checkpoints"),
       key("real.checkpoint_every", T::Count, "0", 0, kMaxInt, false, "server updates between checkpoints; 0 = none"),
       key("real.timeout", T::Duration, "30s", 0, kInf, true, "seconds without a message before a peer counts as lost"),
+      key("real.checkpoint_interval", T::Duration, "0", 0, kInf, false, "seconds between server checkpoints; 0 = none"),
+      key("real.frame_timeout", T::Duration, "30s", 0, kInf, true, "a started frame must arrive completely within this (slow peers are dropped)"),
+      key("real.heartbeat", T::Duration, "1s", 0, kInf, true, "interval of heartbeats on an otherwise quiet connection"),
   };
   return schema;
 }

@@ -536,6 +536,9 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   c.real.checkpoint_dir = r.str("real.checkpoint_dir");
   c.real.checkpoint_every = static_cast<std::uint64_t>(r.integer("real.checkpoint_every"));
   c.real.timeout = r.real("real.timeout");
+  c.real.checkpoint_interval = r.real("real.checkpoint_interval");
+  c.real.frame_timeout = r.real("real.frame_timeout");
+  c.real.heartbeat = r.real("real.heartbeat");
 
   c.resolved = r.resolved();
   return c;

@@ -92,6 +92,9 @@ struct RunConfig {
     std::string checkpoint_dir;         ///< empty = <run dir>/checkpoints
     std::uint64_t checkpoint_every = 0; ///< server updates between checkpoints; 0 = none
     double timeout = 30;                ///< seconds of silence before a peer counts as lost
+    double checkpoint_interval = 0;     ///< seconds between checkpoints; 0 = none
+    double frame_timeout = 30;          ///< seconds a started frame may take to arrive
+    double heartbeat = 1;               ///< seconds between heartbeats on a quiet connection
   } real;
   YAML::Node resolved;                  ///< the full config with defaults, as written to config.yaml
 };

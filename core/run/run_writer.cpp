@@ -83,4 +83,9 @@ void RunWriter::finish(const RunSummary& s) {
   write_file_atomic(dir_ / "summary.json", j.dump(2) + "\n");
 }
 
+void RunWriter::flush() {
+  updates_.flush();
+  evals_.flush();
+}
+
 }  // namespace synclab

@@ -39,6 +39,8 @@ class RunWriter {
   void update(double time_s, std::uint64_t update, int worker, std::int64_t staleness, double loss);
   /// One evaluation: time_s,update,samples,test_loss,test_accuracy.
   void eval(double time_s, std::uint64_t update, std::uint64_t samples, double test_loss, double test_accuracy);
+  /// Pushes buffered CSV rows to the files (a checkpointing server calls it before each checkpoint).
+  void flush();
   /// Flushes the CSVs and writes summary.json atomically (temp file + rename).
   void finish(const RunSummary& summary);
   const std::filesystem::path& dir() const { return dir_; }

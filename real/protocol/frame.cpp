@@ -45,11 +45,10 @@ std::uint32_t crc32_of(std::initializer_list<std::span<const std::uint8_t>> part
   return crc;
 }
 
-std::array<std::uint8_t, kHeaderSize> encode_header(MsgType type, std::uint8_t flags,
-                                                    std::initializer_list<std::span<const std::uint8_t>> parts) {
-  std::size_t len = 0;
-  for (auto part : parts) len += part.size();
-  const std::uint32_t magic = kFrameMagic, payload_len = static_cast<std::uint32_t>(len), pcrc = crc32_of(parts);
+namespace {
+
+std::array<std::uint8_t, kHeaderSize> seal_header(MsgType type, std::uint8_t flags, std::size_t len, std::uint32_t pcrc) {
+  const std::uint32_t magic = kFrameMagic, payload_len = static_cast<std::uint32_t>(len);
   const std::uint16_t version = kProtocolVersion;
   std::array<std::uint8_t, kHeaderSize> h{};
   std::memcpy(h.data() + 0, &magic, 4);
@@ -61,6 +60,22 @@ std::array<std::uint8_t, kHeaderSize> encode_header(MsgType type, std::uint8_t f
   const std::uint32_t hcrc = crc_bytes(crc_bytes(0, nullptr, 0), h.data(), 16);
   std::memcpy(h.data() + 16, &hcrc, 4);
   return h;
+}
+
+}  // namespace
+
+std::array<std::uint8_t, kHeaderSize> encode_header(MsgType type, std::uint8_t flags,
+                                                    std::initializer_list<std::span<const std::uint8_t>> parts) {
+  std::size_t len = 0;
+  for (auto part : parts) len += part.size();
+  return seal_header(type, flags, len, crc32_of(parts));
+}
+
+std::array<std::uint8_t, kHeaderSize> encode_header_known_crc(MsgType type, std::uint8_t flags, std::span<const std::uint8_t> meta,
+                                                              std::uint32_t tail_crc, std::size_t tail_len) {
+  const std::uint32_t head = crc32_of({meta});
+  const std::uint32_t crc = tail_len ? static_cast<std::uint32_t>(crc32_combine(head, tail_crc, static_cast<z_off_t>(tail_len))) : head;
+  return seal_header(type, flags, meta.size() + tail_len, crc);
 }
 
 std::vector<std::uint8_t> encode_frame(MsgType type, std::span<const std::uint8_t> payload, std::uint8_t flags) {

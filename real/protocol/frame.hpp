@@ -64,6 +64,11 @@ std::uint32_t crc32_of(std::initializer_list<std::span<const std::uint8_t>> part
 std::array<std::uint8_t, kHeaderSize> encode_header(MsgType type, std::uint8_t flags,
                                                     std::initializer_list<std::span<const std::uint8_t>> parts);
 
+/// Same, when the payload is meta followed by a large part whose crc32 is already known
+/// (a parameter snapshot sent to many workers is checksummed once).
+std::array<std::uint8_t, kHeaderSize> encode_header_known_crc(MsgType type, std::uint8_t flags, std::span<const std::uint8_t> meta,
+                                                              std::uint32_t tail_crc, std::size_t tail_len);
+
 /// Header + payload in one buffer (tests and small messages).
 std::vector<std::uint8_t> encode_frame(MsgType type, std::span<const std::uint8_t> payload, std::uint8_t flags = 0);
 

@@ -189,6 +189,19 @@ Encoded encode_params(const ParamsReply& m, std::span<const float> values) {
 }
 Encoded encode(const ParamsReply& m) { return encode_params(m, m.values); }
 
+std::uint32_t floats_crc(std::span<const float> values) { return crc32_of({bytes_of(values)}); }
+
+Encoded encode_params(const ParamsReply& m, std::span<const float> values, std::uint32_t values_crc) {
+  Encoded e;
+  WireWriter w(e.meta);
+  w.u64(m.version);
+  w.i32(m.tau_hint);
+  w.u32(static_cast<std::uint32_t>(values.size()));
+  e.floats = values;
+  e.header = encode_header_known_crc(MsgType::Params, 0, e.meta, values_crc, values.size_bytes());
+  return e;
+}
+
 std::optional<ParamsReply> decode_params(std::span<const std::uint8_t> p, std::size_t max_floats) {
   WireReader r(p);
   ParamsReply m;

@@ -126,6 +126,10 @@ Encoded encode(const WorkerReport& m);
 /// A push / params reply whose floats live elsewhere (no copy into the message).
 Encoded encode_push(const Push& meta_only, std::span<const float> values);
 Encoded encode_params(const ParamsReply& meta_only, std::span<const float> values);
+/// Params reply whose values' crc32 (of their raw bytes) was computed once for many replies.
+Encoded encode_params(const ParamsReply& meta_only, std::span<const float> values, std::uint32_t values_crc);
+/// crc32 of a float array's raw bytes, for encode_params above.
+std::uint32_t floats_crc(std::span<const float> values);
 
 /// Decoders: nullopt when the payload is truncated, has trailing bytes, or violates a bound
 /// (strings over 4 KiB, float arrays over max_floats, unknown enum values).

@@ -1,0 +1,128 @@
+#include "real/checkpoint/checkpoint_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include "core/common/error.hpp"
+
+namespace synclab::real {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'Y', 'N', 'C', 'K', 'P', 'T', '1'};
+constexpr std::size_t kSealHead = 8 + 8;  // magic + length
+constexpr std::size_t kSealTail = 4;      // crc32 of the body
+
+std::uint32_t crc_of(const std::uint8_t* p, std::size_t n) {
+  return n ? static_cast<std::uint32_t>(crc32_z(crc32_z(0, nullptr, 0), p, n)) : 0u;
+}
+
+void write_all(int fd, const void* data, std::size_t n, const std::filesystem::path& file) {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) throw Error(fmt::format("{}: write failed: {}", file.string(), std::strerror(errno)));
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+void fsync_dir(const std::filesystem::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
+CheckpointStore::CheckpointStore(std::filesystem::path dir, int shard, int keep) : dir_(std::move(dir)), shard_(shard), keep_(std::max(1, keep)) {}
+
+std::filesystem::path CheckpointStore::write(std::uint64_t sequence, const std::vector<std::uint8_t>& bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw Error(fmt::format("{}: cannot create checkpoint directory: {}", dir_.string(), ec.message()));
+  const auto final_path = dir_ / fmt::format("shard-{}-{:012}.ckpt", shard_, sequence);
+  const auto tmp = dir_ / fmt::format(".shard-{}-{:012}.ckpt.tmp", shard_, sequence);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(fmt::format("{}: cannot create: {}", tmp.string(), std::strerror(errno)));
+  try {
+    const std::uint64_t len = bytes.size();
+    const std::uint32_t crc = crc_of(bytes.data(), bytes.size());
+    write_all(fd, kMagic, sizeof kMagic, tmp);
+    write_all(fd, &len, sizeof len, tmp);
+    write_all(fd, bytes.data(), bytes.size(), tmp);
+    write_all(fd, &crc, sizeof crc, tmp);
+    // The data must be on disk before the rename makes it visible under its final name.
+    if (::fsync(fd) != 0) throw Error(fmt::format("{}: fsync failed: {}", tmp.string(), std::strerror(errno)));
+  } catch (...) {
+    ::close(fd);
+    std::filesystem::remove(tmp, ec);
+    throw;
+  }
+  ::close(fd);
+  std::filesystem::rename(tmp, final_path, ec);
+  if (ec) throw Error(fmt::format("{}: rename failed: {}", final_path.string(), ec.message()));
+  fsync_dir(dir_);
+  // Older checkpoints go only after the new one is durable.
+  auto all = list();
+  for (std::size_t i = static_cast<std::size_t>(keep_); i < all.size(); ++i) std::filesystem::remove(all[i].second, ec);
+  return final_path;
+}
+
+std::vector<std::pair<std::uint64_t, std::filesystem::path>> CheckpointStore::list() const {
+  std::vector<std::pair<std::uint64_t, std::filesystem::path>> out;
+  std::error_code ec;
+  const std::string prefix = fmt::format("shard-{}-", shard_);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0 || entry.path().extension() != ".ckpt") continue;
+    const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - 5);
+    if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+    out.emplace_back(std::stoull(digits), entry.path());
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  return out;
+}
+
+std::optional<CheckpointStore::Loaded> CheckpointStore::load_newest(std::vector<std::string>* skipped) const {
+  for (const auto& [seq, path] : list()) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<std::uint8_t> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto skip = [&](const std::string& why) {
+      if (skipped) skipped->push_back(fmt::format("{}: {}", path.string(), why));
+    };
+    if (all.size() < kSealHead + kSealTail || std::memcmp(all.data(), kMagic, sizeof kMagic) != 0) {
+      skip("not a synclab checkpoint or truncated");
+      continue;
+    }
+    std::uint64_t len = 0;
+    std::memcpy(&len, all.data() + 8, 8);
+    if (len != all.size() - kSealHead - kSealTail) {
+      skip(fmt::format("length {} does not match file size {}", len, all.size()));
+      continue;
+    }
+    std::uint32_t crc = 0;
+    std::memcpy(&crc, all.data() + kSealHead + len, 4);
+    if (crc != crc_of(all.data() + kSealHead, len)) {
+      skip("checksum mismatch");
+      continue;
+    }
+    Loaded l;
+    l.sequence = seq;
+    l.file = path;
+    l.bytes.assign(all.begin() + kSealHead, all.begin() + static_cast<std::ptrdiff_t>(kSealHead + len));
+    return l;
+  }
+  return std::nullopt;
+}
+
+}  // namespace synclab::real

@@ -1,0 +1,596 @@
+#include "real/ps/ps_server.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include "core/data/dataset.hpp"
+#include "core/run/run_writer.hpp"
+#include "real/checkpoint/checkpoint_store.hpp"
+#include "real/protocol/fingerprint.hpp"
+#include "real/ps/server_logic.hpp"
+#include "real/ps/shard_files.hpp"
+
+namespace synclab::real {
+namespace {
+
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+struct WorkerSlot {
+  std::shared_ptr<Connection> conn;
+  std::uint32_t incarnation = 0;
+  bool ever_joined = false, lost = false, said_bye = false, reported = false;
+  WorkerReport report;
+  std::uint64_t pushes = 0;
+};
+
+bool same_token(const std::string& a, const std::string& b) {
+  // Constant-time comparison so the token cannot be guessed byte by byte from timings.
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+class Shard {
+ public:
+  explicit Shard(const PsOptions& o)
+      : o_(o),
+        spec_(make_model_spec(o.config.model)),
+        acceptor_(io_),
+        signals_(io_, SIGINT, SIGTERM),
+        status_timer_(io_),
+        checkpoint_timer_(io_),
+        stop_timer_(io_),
+        eval_pool_(1) {
+    const auto ranges = shard_ranges(spec_.num_params(), o_.shards);
+    if (o_.shard < 0 || o_.shard >= o_.shards) throw ConfigError("--shard", fmt::format("{} not in [0, {})", o_.shard, o_.shards));
+    range_ = ranges[static_cast<std::size_t>(o_.shard)];
+    limits_ = o_.limits;
+    limits_.max_param_payload = max_param_payload(range_.size());
+    fingerprint_ = model_fingerprint(spec_);
+    workers_.resize(static_cast<std::size_t>(o_.config.cluster.workers));
+    logic_ = make_server_logic(o_.config, spec_, range_);
+    name_ = fmt::format("ps{}", o_.shard);
+  }
+
+  int run() {
+    if (o_.token.empty()) throw ConfigError("real.token", "empty job token (set real.token or SYNCLAB_TOKEN)");
+    resume_from_checkpoint();
+    open_outputs();
+    listen();
+    start_ = Clock::now();
+    asio::co_spawn(io_, accept_loop(), asio::detached);
+    asio::co_spawn(io_, status_loop(), asio::detached);
+    if (o_.checkpoint_seconds > 0 && !o_.checkpoint_dir.empty()) asio::co_spawn(io_, checkpoint_loop(), asio::detached);
+    signals_.async_wait([this](const asio::error_code& ec, int sig) {
+      if (ec) return;
+      spdlog::warn("{}: signal {} received, shutting down", name_, sig);
+      exit_code_ = 128 + sig;
+      io_.stop();
+    });
+    if (o_.shard == 0 && version() == 0 && writer_) schedule_eval(0);
+    if (o_.config.train.stop_updates && version() >= o_.config.train.stop_updates) begin_stop("updates");
+    io_.run();
+    eval_pool_.join();
+    if (exit_code_ == 0 || finished_) finish();
+    return exit_code_;
+  }
+
+ private:
+  // ---- time -------------------------------------------------------------------------
+  double now() const { return time_offset_ + std::chrono::duration<double>(Clock::now() - start_).count(); }
+  std::uint64_t version() const { return logic_->version(); }
+
+  // ---- outputs ----------------------------------------------------------------------
+  void open_outputs() {
+    if (o_.shard != 0) return;
+    // A resumed shard re-emits the rows it had written up to its checkpoint, so the run
+    // directory reads as one continuous run.
+    auto old_updates = read_csv_rows(o_.run_dir / "updates.csv", version());
+    auto old_evals = read_csv_rows(o_.run_dir / "evals.csv", version());
+    writer_ = std::make_unique<RunWriter>(o_.run_dir, o_.config);
+    for (const auto& r : old_updates) writer_->update(r.time_s, r.update, static_cast<int>(r.a), static_cast<std::int64_t>(r.b), r.c);
+    for (const auto& r : old_evals) writer_->eval(r.time_s, r.update, static_cast<std::uint64_t>(r.a), r.b, r.c);
+    if (!old_evals.empty()) last_eval_ = TestResult{old_evals.back().b, old_evals.back().c, 0};
+    const DataSplit data = load_data(o_.config.data.source, o_.config.train.seed);
+    test_ = std::make_unique<Dataset>(data.test);
+    NetworkOptions no;
+    no.max_batch = 100;
+    no.threads = 1;
+    eval_net_ = make_network(spec_, BackendKind::Fast, no);
+  }
+
+  void listen() {
+    asio::error_code ec;
+    const auto addr = asio::ip::make_address(o_.bind, ec);
+    if (ec) throw ConfigError("--bind", fmt::format("'{}' is not an IP address", o_.bind));
+    tcp::endpoint ep(addr, o_.port);
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    acceptor_.bind(ep, ec);
+    if (ec) throw Error(fmt::format("{}: cannot listen on {}:{}: {}", name_, o_.bind, o_.port, ec.message()));
+    acceptor_.listen(64);
+    const auto port = acceptor_.local_endpoint().port();
+    spdlog::info("{}: serving range [{}, {}) of {} ({} floats) on {}:{}, policy {}, {} workers, version {}", name_, range_.begin,
+                 range_.end, spec_.name, range_.size(), o_.bind, port, logic_->policy_name(), workers_.size(), version());
+    if (!o_.port_file.empty()) write_file_atomic(o_.port_file, fmt::format("{}\n", port));
+  }
+
+  // ---- checkpoints ------------------------------------------------------------------
+  void resume_from_checkpoint() {
+    if (o_.checkpoint_dir.empty()) return;
+    CheckpointStore store(o_.checkpoint_dir, o_.shard);
+    std::vector<std::string> skipped;
+    auto loaded = store.load_newest(&skipped);
+    for (const auto& s : skipped) spdlog::warn("{}: skipping checkpoint {}", name_, s);
+    if (!loaded) return;
+    std::istringstream in(std::string(loaded->bytes.begin(), loaded->bytes.end()));
+    CheckpointHeader h = read_checkpoint_header(in);
+    if (h.fingerprint != fingerprint_ || h.range_begin != range_.begin || h.range_end != range_.end)
+      throw Error(fmt::format("{}: checkpoint {} is for another model or shard layout", name_, loaded->file.string()));
+    logic_->load(in);
+    time_offset_ = h.run_time;
+    samples_ = h.samples;
+    last_checkpoint_version_ = version();
+    spdlog::info("{}: resumed from checkpoint {} (version {}, {:.2f} s into the run)", name_, loaded->file.string(), version(), h.run_time);
+  }
+
+  void write_checkpoint() {
+    if (o_.checkpoint_dir.empty() || version() == last_checkpoint_version_) return;
+    std::ostringstream out;
+    CheckpointHeader h{fingerprint_, range_.begin, range_.end, now(), samples_};
+    write_checkpoint_header(out, h);
+    logic_->save(out);
+    const std::string s = out.str();
+    CheckpointStore store(o_.checkpoint_dir, o_.shard);
+    if (writer_) writer_->flush();
+    const auto path = store.write(version(), std::vector<std::uint8_t>(s.begin(), s.end()));
+    last_checkpoint_version_ = version();
+    spdlog::info("{}: checkpoint {} ({} bytes, version {})", name_, path.filename().string(), s.size(), version());
+  }
+
+  asio::awaitable<void> checkpoint_loop() {
+    while (!stopping_) {
+      checkpoint_timer_.expires_after(seconds_d(o_.checkpoint_seconds));
+      asio::error_code ec;
+      co_await checkpoint_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || stopping_) break;
+      write_checkpoint();
+    }
+  }
+
+  // ---- accepting and handshakes -----------------------------------------------------
+  asio::awaitable<void> accept_loop() {
+    while (acceptor_.is_open()) {
+      asio::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (!acceptor_.is_open()) break;
+        spdlog::warn("{}: accept failed: {}", name_, ec.message());
+        continue;
+      }
+      std::string peer = "peer";
+      auto remote = socket.remote_endpoint(ec);
+      if (!ec) peer = fmt::format("{}:{}", remote.address().to_string(), remote.port());
+      auto conn = std::make_shared<Connection>(std::move(socket), limits_, peer);
+      conn->start();
+      asio::co_spawn(io_, session(conn), asio::detached);
+    }
+  }
+
+  void refuse(const std::shared_ptr<Connection>& c, RefuseReason reason, const std::string& detail) {
+    spdlog::warn("{}: refused {}: {}: {}", name_, c->peer(), refuse_reason_name(reason), detail);
+    c->send(encode(Refuse{reason, detail}));
+  }
+
+  asio::awaitable<void> session(std::shared_ptr<Connection> c) {
+    int worker = -1;
+    try {
+      Frame f = co_await c->read_frame();
+      if (f.header.type != MsgType::Hello) throw ConnectionError(fmt::format("{}: first frame is {}, expected hello", c->peer(), msg_type_name(static_cast<std::uint8_t>(f.header.type))));
+      auto hello = decode_hello(f.payload);
+      if (!hello) throw ConnectionError(fmt::format("{}: malformed hello", c->peer()));
+      const int w = hello->worker;
+      const bool observer = hello->role == PeerRole::Observer;
+      std::optional<std::pair<RefuseReason, std::string>> why;
+      if (hello->protocol != kProtocolVersion)
+        why = {RefuseReason::BadVersion, fmt::format("peer protocol {}, server protocol {}", hello->protocol, kProtocolVersion)};
+      else if (!same_token(hello->token, o_.token))
+        why = {RefuseReason::BadToken, "job token does not match"};
+      else if (hello->model_fingerprint != fingerprint_)
+        why = {RefuseReason::BadModel, fmt::format("peer model '{}' (fingerprint {:016x}), server model '{}' ({:016x})", hello->model,
+                                                  hello->model_fingerprint, spec_.name, fingerprint_)};
+      else if (hello->shard != static_cast<std::uint32_t>(o_.shard) || hello->range_begin != range_.begin || hello->range_end != range_.end)
+        why = {RefuseReason::BadShard, fmt::format("peer expects shard {} range [{}, {}), this is shard {} range [{}, {})", hello->shard,
+                                                  hello->range_begin, hello->range_end, o_.shard, range_.begin, range_.end)};
+      else if (!observer && (w < 0 || w >= static_cast<int>(workers_.size())))
+        why = {RefuseReason::BadWorker, fmt::format("worker id {} not in [0, {})", w, workers_.size())};
+      if (why) {
+        refuse(c, why->first, why->second);
+        co_await c->flush();
+        c->close("refused");
+        co_return;
+      }
+      if (stopping_) {
+        c->send(encode(Stop{stop_reason_, version()}));
+        co_await c->flush();
+        c->close("job is stopping");
+        co_return;
+      }
+      if (!observer) {
+        worker = w;
+        auto& slot = workers_[static_cast<std::size_t>(w)];
+        if (slot.conn && slot.conn->open()) {
+          spdlog::warn("{}: worker {} reconnected (incarnation {}); dropping its old connection", name_, w, hello->incarnation);
+          slot.conn->close("replaced by a newer connection of the same worker");
+        }
+        slot.conn = c;
+        slot.incarnation = hello->incarnation;
+        const bool rejoin = slot.ever_joined;
+        slot.ever_joined = true;
+        slot.lost = false;
+        slot.said_bye = false;
+        c->set_peer(fmt::format("worker {} ({})", w, c->peer()));
+        spdlog::info("{}: worker {} {} from {}", name_, w, rejoin ? "rejoined" : "joined", c->peer());
+      }
+      HelloAck ack;
+      ack.shard = static_cast<std::uint32_t>(o_.shard);
+      ack.shards = static_cast<std::uint32_t>(o_.shards);
+      ack.version = version();
+      ack.workers = static_cast<std::int32_t>(workers_.size());
+      ack.policy = logic_->policy_name();
+      ack.run_time = now();
+      c->send(encode(ack));
+      if (worker >= 0) execute(logic_->on_worker_joined(worker, now()));
+
+      for (;;) {
+        Frame fr = co_await c->read_frame();
+        switch (fr.header.type) {
+          case MsgType::Heartbeat: break;
+          case MsgType::Push: {
+            auto push = decode_push(fr.payload, range_.size());
+            if (!push || push->values.size() != range_.size() || push->worker != worker)
+              throw ConnectionError(fmt::format("{}: malformed push (expected {} floats from worker {})", c->peer(), range_.size(), worker));
+            c->recycle(std::move(fr.payload));
+            ++workers_[static_cast<std::size_t>(worker)].pushes;
+            if (!stopping_) {
+              samples_ += push->samples;
+              execute(logic_->on_push(std::move(*push), now()));
+            }
+            break;
+          }
+          case MsgType::PullRequest: {
+            auto pull = decode_pull(fr.payload);
+            if (!pull) throw ConnectionError(fmt::format("{}: malformed pull request", c->peer()));
+            if (observer) {
+              reply_params(c, -1);
+            } else if (pull->worker != worker) {
+              throw ConnectionError(fmt::format("{}: pull request names worker {}", c->peer(), pull->worker));
+            } else if (!stopping_) {
+              execute(logic_->on_pull(*pull, now()));
+            }
+            break;
+          }
+          case MsgType::Report: {
+            auto rep = decode_report(fr.payload);
+            if (!rep || rep->worker != worker) throw ConnectionError(fmt::format("{}: malformed report", c->peer()));
+            auto& slot = workers_[static_cast<std::size_t>(worker)];
+            slot.report = *rep;
+            slot.reported = true;
+            break;
+          }
+          case MsgType::Bye: {
+            if (observer) {
+              spdlog::info("{}: observer {} done", name_, c->peer());
+              c->close("observer done");
+              if (o_.shard != 0) begin_stop("coordinator done");
+              co_return;
+            }
+            workers_[static_cast<std::size_t>(worker)].said_bye = true;
+            spdlog::info("{}: worker {} said bye", name_, worker);
+            c->close("bye");
+            on_worker_gone(worker, "left");
+            co_return;
+          }
+          case MsgType::Stop: {
+            // Shard 0 tells the other shards the job is over.
+            auto st = decode_stop(fr.payload);
+            begin_stop(st ? st->reason : "stop");
+            break;
+          }
+          default:
+            throw ConnectionError(fmt::format("{}: unexpected {} frame", c->peer(), msg_type_name(static_cast<std::uint8_t>(fr.header.type))));
+        }
+      }
+    } catch (const ConnectionError& e) {
+      if (!stopping_ || worker < 0) spdlog::warn("{}: closing connection: {}", name_, e.what());
+      c->close(e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("{}: connection {} failed: {}", name_, c->peer(), e.what());
+      c->close(e.what());
+    }
+    if (worker >= 0 && workers_[static_cast<std::size_t>(worker)].conn == c) on_worker_gone(worker, "lost");
+  }
+
+  void on_worker_gone(int w, const char* how) {
+    auto& slot = workers_[static_cast<std::size_t>(w)];
+    if (slot.lost) return;
+    slot.lost = true;
+    if (stopping_) {
+      maybe_finish();
+      return;
+    }
+    spdlog::warn("{}: worker {} {} ({}); the policy decides", name_, w, how, slot.conn ? slot.conn->close_reason() : "");
+    execute(logic_->on_worker_lost(w, now()));
+    if (connected_workers() == 0 && !all_gone_since_) {
+      all_gone_since_ = Clock::now();
+      spdlog::warn("{}: no worker connected; waiting up to {:g} s for one to (re)join", name_, o_.lost_grace);
+    }
+  }
+
+  int connected_workers() const {
+    int n = 0;
+    for (const auto& s : workers_) n += (s.conn && s.conn->open() && !s.lost) ? 1 : 0;
+    return n;
+  }
+
+  // ---- executing policy decisions ---------------------------------------------------
+  void execute(ShardDecisions&& d) {
+    for (const auto& line : d.log) spdlog::info("{}: policy: {}", name_, line);
+    if (!d.fatal.empty()) {
+      spdlog::error("{}: the policy cannot continue: {}", name_, d.fatal);
+      failure_ = d.fatal;
+      begin_stop("error: " + d.fatal);
+      return;
+    }
+    const double t = now();
+    if (writer_)
+      for (const auto& a : d.applied) writer_->update(t, a.update, a.worker, a.staleness, a.loss);
+    if (d.new_updates > 0) {
+      all_gone_since_.reset();
+      after_update();
+    }
+    for (const auto& timer : d.timers) schedule_timer(timer);
+    if (stopping_) return;
+    for (int w : d.cancels) {
+      auto& slot = workers_[static_cast<std::size_t>(w)];
+      if (slot.conn && slot.conn->open()) slot.conn->send(encode(Cancel{slot.pushes}));
+    }
+    for (const auto& r : d.replies) {
+      auto& slot = workers_[static_cast<std::size_t>(r.worker)];
+      if (slot.conn && slot.conn->open()) send_snapshot(slot.conn, r);
+    }
+    if (!d.stop.empty()) begin_stop(d.stop);
+  }
+
+  // Observers (shard 0 gathering other shards) get a private copy of the current params.
+  void reply_params(const std::shared_ptr<Connection>& c, std::int32_t tau_hint) {
+    const auto p = logic_->params();
+    send_snapshot(c, ParamsToSend{-1, version(), std::make_shared<const std::vector<float>>(p.begin(), p.end()), tau_hint});
+  }
+
+  // The crc of a snapshot is computed once however many workers receive it.
+  void send_snapshot(const std::shared_ptr<Connection>& c, const ParamsToSend& r) {
+    if (snapshot_params_ != r.params) {
+      snapshot_params_ = r.params;
+      snapshot_crc_ = floats_crc(*r.params);
+    }
+    ParamsReply meta;
+    meta.version = r.version;
+    meta.tau_hint = r.tau_hint;
+    c->send(encode_params(meta, *r.params, snapshot_crc_), r.params);
+  }
+
+  void after_update() {
+    const auto v = version();
+    const auto& tc = o_.config.train;
+    if (writer_ && tc.eval_every && v / tc.eval_every > last_eval_bucket_) {
+      last_eval_bucket_ = v / tc.eval_every;
+      schedule_eval(v);
+    }
+    if (o_.checkpoint_every && v >= last_checkpoint_version_ + o_.checkpoint_every) write_checkpoint();
+    if (tc.stop_updates && v >= tc.stop_updates) begin_stop("updates");
+    else if (tc.stop_time > 0 && now() >= tc.stop_time) begin_stop("time");
+  }
+
+  void schedule_timer(const TimerRequest& r) {
+    auto timer = std::make_shared<asio::steady_timer>(io_);
+    timer->expires_after(seconds_d(std::max(0.0, r.at - now())));
+    timer->async_wait([this, timer, id = r.id](const asio::error_code& ec) {
+      if (ec || stopping_) return;
+      execute(logic_->on_timer(id, now()));
+    });
+  }
+
+  // ---- evaluation (shard 0, on its own thread so the server keeps serving) ----------
+  void schedule_eval(std::uint64_t v) {
+    if (!writer_ || o_.shards != 1) return;
+    const auto p = logic_->params();
+    auto copy = std::make_shared<std::vector<float>>(p.begin(), p.end());
+    const double t = now();
+    const std::uint64_t samples = samples_;
+    ++evals_in_flight_;
+    asio::post(eval_pool_, [this, copy, v, t, samples]() {
+      const TestResult r = evaluate_dataset(*eval_net_, *copy, *test_, o_.config.data.eval_samples);
+      asio::post(io_, [this, r, v, t, samples]() {
+        --evals_in_flight_;
+        writer_->eval(t, v, samples, r.loss, r.accuracy);
+        last_eval_ = r;
+        spdlog::info("{}: version {} test accuracy {:.4f} loss {:.4f} ({:.1f} s)", name_, v, r.accuracy, r.loss, t);
+        if (o_.config.train.stop_accuracy > 0 && r.accuracy >= o_.config.train.stop_accuracy) begin_stop("accuracy");
+        maybe_finish();
+      });
+    });
+  }
+
+  // ---- stopping ---------------------------------------------------------------------
+  void begin_stop(const std::string& reason) {
+    if (stopping_) return;
+    stopping_ = true;
+    stop_reason_ = reason;
+    stop_time_ = now();
+    spdlog::info("{}: stopping at version {} ({:.2f} s): {}", name_, version(), stop_time_, reason);
+    for (auto& s : workers_)
+      if (s.conn && s.conn->open()) s.conn->send(encode(Stop{reason, version()}));
+    checkpoint_timer_.cancel();
+    stop_timer_.expires_after(seconds_d(o_.final_wait));
+    stop_timer_.async_wait([this](const asio::error_code& ec) {
+      if (ec) return;
+      std::vector<int> missing;
+      for (std::size_t w = 0; w < workers_.size(); ++w)
+        if (workers_[w].conn && workers_[w].conn->open()) missing.push_back(static_cast<int>(w));
+      spdlog::warn("{}: gave up waiting {:g} s for {} worker(s) to say bye", name_, o_.final_wait, missing.size());
+      shutdown();
+    });
+    maybe_finish();
+  }
+
+  void maybe_finish() {
+    if (!stopping_ || finished_) return;
+    for (const auto& s : workers_)
+      if (s.conn && s.conn->open()) return;
+    if (evals_in_flight_ > 0) return;
+    shutdown();
+  }
+
+  void shutdown() {
+    if (finished_) return;
+    finished_ = true;
+    asio::error_code ec;
+    acceptor_.close(ec);
+    stop_timer_.cancel();
+    status_timer_.cancel();
+    checkpoint_timer_.cancel();
+    signals_.cancel(ec);
+    for (auto& s : workers_)
+      if (s.conn) s.conn->close("job finished");
+    io_.stop();
+  }
+
+  asio::awaitable<void> status_loop() {
+    while (!finished_) {
+      status_timer_.expires_after(std::chrono::seconds(10));
+      asio::error_code ec;
+      co_await status_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || finished_) break;
+      spdlog::info("{}: {:.1f} s, version {}, {} of {} workers connected", name_, now(), version(), connected_workers(), workers_.size());
+      if (all_gone_since_ && !stopping_ && Clock::now() - *all_gone_since_ > seconds_d(o_.lost_grace)) {
+        failure_ = fmt::format("no worker connected for {:g} s", o_.lost_grace);
+        spdlog::error("{}: {}", name_, failure_);
+        begin_stop("error: " + failure_);
+      }
+    }
+  }
+
+  void finish() {
+    if (!failure_.empty()) exit_code_ = 3;
+    write_checkpoint();
+    const auto p = logic_->params();
+    write_shard_params(o_.run_dir, o_.shard, range_, p);
+    if (!writer_) return;
+    TestResult final_eval = last_eval_;
+    if (o_.shards == 1) final_eval = evaluate_dataset(*eval_net_, p, *test_, 0);
+    RunSummary s;
+    s.backend = "real";
+    s.policy = logic_->policy_name();
+    s.workers = static_cast<int>(workers_.size());
+    s.updates = version();
+    s.time_s = stop_time_ > 0 ? stop_time_ : now();
+    s.final_test_accuracy = final_eval.accuracy;
+    s.final_test_loss = final_eval.loss;
+    s.mean_staleness = writer_->mean_staleness();
+    s.max_staleness = writer_->max_staleness();
+    s.stop_reason = stop_reason_;
+    s.final_params_sha256 = o_.shards == 1 ? sha256_hex(p) : std::string();
+    nlohmann::json per_worker = nlohmann::json::array();
+    std::uint64_t samples = 0, bytes = 0;
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
+      const auto& r = workers_[w].report;
+      samples += r.samples;
+      bytes += r.bytes_sent;
+      per_worker.push_back({{"worker", w},
+                            {"compute_s", r.compute_s},
+                            {"wait_s", r.wait_s},
+                            {"communicate_s", r.communicate_s},
+                            {"steps", r.steps},
+                            {"pushes", r.pushes},
+                            {"samples", r.samples},
+                            {"bytes_sent", r.bytes_sent},
+                            {"device", r.device},
+                            {"reported", workers_[w].reported}});
+    }
+    s.samples = std::max(samples, samples_);
+    s.bytes_sent = bytes + ps_bytes_sent();
+    s.extra = {{"model", spec_.name},
+               {"shards", o_.shards},
+               {"num_params", spec_.num_params()},
+               {"batch", o_.config.data.batch},
+               {"seed", o_.config.train.seed},
+               {"updates_per_s", s.time_s > 0 ? static_cast<double>(s.updates) / s.time_s : 0.0},
+               {"per_worker", per_worker},
+               {"resumed_from_time_s", time_offset_},
+               {"failure", failure_}};
+    writer_->finish(s);
+    spdlog::info("{}: run directory {} written (final accuracy {:.4f})", name_, o_.run_dir.string(), s.final_test_accuracy);
+  }
+
+  std::uint64_t ps_bytes_sent() const {
+    std::uint64_t b = 0;
+    for (const auto& s : workers_)
+      if (s.conn) b += s.conn->bytes_sent();
+    return b;
+  }
+
+  PsOptions o_;
+  ModelSpec spec_;
+  Range range_;
+  ConnectionLimits limits_;
+  std::uint64_t fingerprint_ = 0;
+  std::string name_;
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+  asio::steady_timer status_timer_, checkpoint_timer_, stop_timer_;
+  asio::thread_pool eval_pool_;
+  std::unique_ptr<ServerLogic> logic_;
+  std::vector<WorkerSlot> workers_;
+  std::shared_ptr<const std::vector<float>> snapshot_params_;
+  std::uint32_t snapshot_crc_ = 0;
+  std::unique_ptr<RunWriter> writer_;
+  std::unique_ptr<Dataset> test_;
+  std::unique_ptr<Network> eval_net_;
+  TestResult last_eval_{};
+  std::uint64_t last_eval_bucket_ = 0, last_checkpoint_version_ = 0, samples_ = 0;
+  int evals_in_flight_ = 0;
+  Clock::time_point start_ = Clock::now();
+  double time_offset_ = 0, stop_time_ = 0;
+  std::optional<Clock::time_point> all_gone_since_;
+  bool stopping_ = false, finished_ = false;
+  std::string stop_reason_, failure_;
+  int exit_code_ = 0;
+};
+
+}  // namespace
+
+int run_ps(const PsOptions& options) {
+  Shard shard(options);
+  return shard.run();
+}
+
+}  // namespace synclab::real

@@ -1,0 +1,99 @@
+#include "real/ps/server_logic.hpp"
+
+#include <fmt/format.h>
+
+#include "core/common/error.hpp"
+#include "policies/registry.hpp"
+#include "policies/server_core.hpp"
+
+namespace synclab::real {
+namespace {
+
+// The policies' ServerCore behind the driver's event interface: the real driver adds the
+// wall clock (timers become absolute run times) and turns the outbox into ShardDecisions.
+class CoreLogic final : public ServerLogic {
+ public:
+  CoreLogic(const RunConfig& config, const ModelSpec& spec, Range range) {
+    PolicyInstance policy = make_policy(config.policy, config.cluster.workers);
+    // Every shard initialises the whole model from the seed and keeps its range, so the
+    // start point is the same as in the in-process and simulated drivers.
+    std::vector<float> all(spec.num_params());
+    init_params(spec, all.data(), config.train.seed);
+    ServerCoreOptions options;
+    options.range = range;
+    options.optimizer = config.train.optimizer;
+    core_ = std::make_unique<ServerCore>(std::move(policy.server), std::span<const float>(all).subspan(range.begin, range.size()), options);
+  }
+
+  ShardDecisions on_push(Push&& p, double now) override {
+    PushInfo info;
+    info.id = make_push_id(p.worker, p.clock);
+    info.worker = p.worker;
+    info.base_version = p.base_version;
+    info.worker_clock = p.clock;
+    info.loss = p.loss;
+    info.kind = p.kind == PayloadKind::Gradient ? synclab::PayloadKind::Gradient : synclab::PayloadKind::ModelDelta;
+    info.local_steps = static_cast<int>(p.steps);
+    std::vector<float> values = std::move(p.values);
+    try {
+      core_->push(info, std::move(values));
+    } catch (const Error& e) {
+      ShardDecisions d;
+      d.log.push_back(fmt::format("push from worker {} rejected: {}", p.worker, e.what()));
+      return d;
+    }
+    return drain(now);
+  }
+  ShardDecisions on_pull(const PullRequest& p, double now) override {
+    core_->pull(PullInfo{p.worker, p.clock});
+    return drain(now);
+  }
+  ShardDecisions on_worker_lost(int worker, double now) override {
+    core_->worker_lost(worker);
+    return drain(now);
+  }
+  ShardDecisions on_worker_joined(int worker, double now) override {
+    core_->worker_joined(worker);
+    return drain(now);
+  }
+  ShardDecisions on_timer(std::uint64_t id, double now) override {
+    core_->timer(id);
+    return drain(now);
+  }
+  std::span<const float> params() const override { return core_->params(); }
+  std::uint64_t version() const override { return core_->version(); }
+  std::string policy_name() const override { return core_->policy().name(); }
+  void save(std::ostream& out) const override { core_->save(out); }
+  void load(std::istream& in) override {
+    core_->load(in);
+    last_version_ = core_->version();
+  }
+
+ private:
+  ShardDecisions drain(double now) {
+    const auto before = last_version_;
+    ServerOutbox box = core_->take_outbox();
+    ShardDecisions d;
+    for (const auto& a : box.applied) d.applied.push_back(AppliedGradient{a.worker, a.staleness, a.loss, a.update});
+    last_version_ = core_->version();
+    d.new_updates = last_version_ - before;
+    for (auto& r : box.replies) d.replies.push_back(ParamsToSend{r.worker, r.version, std::move(r.params), r.local_steps ? *r.local_steps : -1});
+    d.cancels = box.cancels;
+    for (const auto& t : box.timers) d.timers.push_back(TimerRequest{t.id, now + t.seconds});
+    for (const auto& x : box.dropped) d.log.push_back(fmt::format("dropped push of worker {}: {}", x.worker, x.reason));
+    for (auto& n : box.notes) d.log.push_back(std::move(n));
+    if (box.stop) (box.stop->is_error ? d.fatal : d.stop) = box.stop->reason;
+    return d;
+  }
+
+  std::unique_ptr<ServerCore> core_;
+  std::uint64_t last_version_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<ServerLogic> make_server_logic(const RunConfig& config, const ModelSpec& spec, Range range) {
+  return std::make_unique<CoreLogic>(config, spec, range);
+}
+
+}  // namespace synclab::real

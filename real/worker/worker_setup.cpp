@@ -1,0 +1,73 @@
+#include "real/worker/worker_setup.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "core/common/error.hpp"
+#include "core/common/rng.hpp"
+#include "core/cost/cost_model.hpp"
+#include "policies/registry.hpp"
+
+namespace synclab::real {
+
+std::uint64_t worker_sampler_seed(std::uint64_t seed, int worker) { return derive_seed(seed, 0x5a3, static_cast<std::uint64_t>(worker)); }
+
+namespace {
+
+std::unique_ptr<Network> make_on_device(const ModelSpec& spec, const std::string& device, const NetworkOptions& base, std::string& chosen) {
+  NetworkOptions o = base;
+  if (device == "cpu") {
+    chosen = "cpu";
+    return make_network(spec, BackendKind::Fast, o);
+  }
+  if (device == "auto" || device == "cuda" || device.rfind("cuda:", 0) == 0) {
+    if (device.rfind("cuda:", 0) == 0) {
+      try {
+        o.device = std::stoi(device.substr(5));
+      } catch (const std::exception&) {
+        throw ConfigError("worker.device", fmt::format("'{}' is not cuda:N", device));
+      }
+    }
+    try {
+      auto net = make_network(spec, BackendKind::Cuda, o);
+      chosen = fmt::format("cuda:{}", o.device);
+      return net;
+    } catch (const Error& e) {
+      if (device != "auto") throw;
+      spdlog::info("worker.device auto: no usable GPU ({}); using the CPU backend", e.what());
+      chosen = "cpu";
+      return make_network(spec, BackendKind::Fast, base);
+    }
+  }
+  throw ConfigError("worker.device", fmt::format("'{}' is not auto, cpu, cuda or cuda:N", device));
+}
+
+}  // namespace
+
+std::unique_ptr<WorkerResources> make_worker_resources(const RunConfig& config, int worker, const std::string& device) {
+  const int workers = config.cluster.workers;
+  if (worker < 0 || worker >= workers) throw ConfigError("--task_index", fmt::format("worker {} not in [0, {})", worker, workers));
+  auto r = std::make_unique<WorkerResources>();
+  r->spec = make_model_spec(config.model);
+  r->data = load_data(config.data.source, config.train.seed);
+  auto shards = shard_indices(r->data.train, workers, config.data.sharding, config.data.classes_per_worker, config.train.seed);
+  r->sampler = std::make_unique<BatchSampler>(r->data.train, std::move(shards[static_cast<std::size_t>(worker)]), config.data.batch,
+                                              worker_sampler_seed(config.train.seed, worker));
+  NetworkOptions no;
+  no.max_batch = config.data.batch;
+  no.threads = std::max(1, config.train.threads);
+  r->network = make_on_device(r->spec, device, no, r->device);
+  WorkerSetup& s = r->setup;
+  s.worker = worker;
+  s.seed = config.train.seed;
+  s.policy = make_policy(config.policy, workers).worker;
+  s.lr = config.train.optimizer.lr;
+  s.num_params = r->spec.num_params();
+  s.step_flops = model_cost(r->spec).step_flops(config.data.batch);
+  s.batch = config.data.batch;
+  s.network = r->network.get();
+  s.sampler = r->sampler.get();
+  return r;
+}
+
+}  // namespace synclab::real
