@@ -1,0 +1,329 @@
+#include "policies/inproc_driver.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <queue>
+
+#include <fmt/format.h>
+
+#include "core/common/error.hpp"
+#include "policies/registry.hpp"
+
+namespace synclab {
+
+namespace {
+
+enum class Ev { PullArrive, ReplyArrive, ComputeDone, PushArrive, Timer, Fail, Rejoin };
+
+struct Event {
+  double time = 0;
+  std::uint64_t seq = 0;  // ties break in scheduling order: deterministic
+  Ev kind = Ev::PullArrive;
+  WorkerId worker = -1;
+  std::uint64_t gen = 0;  // worker incarnation the message belongs to
+  int shard = 0;
+  PullInfo pull;
+  PushInfo push;
+  std::shared_ptr<std::vector<float>> payload;
+  PullReply reply;
+  TimerId timer = 0;
+};
+
+struct Later {
+  bool operator()(const Event& a, const Event& b) const { return a.time != b.time ? a.time > b.time : a.seq > b.seq; }
+};
+
+struct WorkerSlot {
+  std::unique_ptr<WorkerCore> core;
+  bool alive = true;
+  std::uint64_t gen = 0;
+  std::uint64_t messages = 0;             // messages sent or received, for the latency script
+  double last_to_server = 0, last_to_worker = 0;  // FIFO channels
+  std::vector<std::optional<PullReply>> replies;  // by shard, for the pull in flight
+  int got = 0;                                    // replies received
+  WorkerPush pending;                     // computed, waiting for ComputeDone
+};
+
+class Run {
+ public:
+  Run(const InprocOptions& o, const std::vector<float>& initial, const std::vector<WorkerSetup>& setups) : o_(o) {
+    if (setups.empty()) throw Error("inproc driver: no workers");
+    if (o_.shards < 1) throw Error("inproc driver: shards must be >= 1");
+    timing_ = setups.front().network == nullptr;
+    num_params_ = setups.front().num_params;
+    if (!timing_ && initial.size() != num_params_)
+      throw Error(fmt::format("inproc driver: initial params have {} floats, model has {}", initial.size(), num_params_));
+    const int workers = static_cast<int>(setups.size());
+    ranges_ = shard_ranges(num_params_, o_.shards);
+    for (int s = 0; s < o_.shards; ++s) {
+      ServerCoreOptions so;
+      so.range = ranges_[static_cast<std::size_t>(s)];
+      so.optimizer = o_.optimizer;
+      so.timing_only = timing_;
+      std::span<const float> init;
+      if (!timing_) init = std::span<const float>(initial).subspan(so.range.begin, so.range.size());
+      cores_.push_back(std::make_unique<ServerCore>(make_policy(o_.policy, workers).server, init, so));
+    }
+    for (const auto& setup : setups) {
+      WorkerSlot slot;
+      slot.core = std::make_unique<WorkerCore>(setup);
+      slots_.push_back(std::move(slot));
+    }
+  }
+
+  InprocResult go() {
+    for (WorkerId w = 0; w < static_cast<WorkerId>(slots_.size()); ++w) send_pull(w, 0);
+    for (const auto& f : o_.failures) {
+      Event e;
+      e.kind = Ev::Fail;
+      e.worker = f.worker;
+      schedule(f.at, e);
+      if (f.rejoin_at >= 0) {
+        e.kind = Ev::Rejoin;
+        schedule(f.rejoin_at, e);
+      }
+    }
+    std::uint64_t processed = 0;
+    while (true) {
+      if (res_.stop) {
+        res_.stop_reason = "policy";
+        break;
+      }
+      if (cores_[0]->version() >= o_.max_updates && o_.max_updates > 0) {
+        res_.stop_reason = "updates";
+        break;
+      }
+      if (queue_.empty()) {
+        res_.stop_reason = "stalled";
+        break;
+      }
+      if (o_.max_time > 0 && queue_.top().time > o_.max_time) {
+        res_.stop_reason = "time";
+        break;
+      }
+      if (++processed > o_.max_events) {
+        res_.stop_reason = "events";
+        break;
+      }
+      Event e = queue_.top();
+      queue_.pop();
+      now_ = e.time;
+      handle(e);
+    }
+    res_.time = now_;
+    res_.updates = cores_[0]->version();
+    for (const auto& s : slots_) res_.clocks.push_back(s.core->clock());
+    if (!timing_) {
+      res_.params.resize(num_params_);
+      for (std::size_t s = 0; s < cores_.size(); ++s) {
+        auto p = cores_[s]->params();
+        std::copy(p.begin(), p.end(), res_.params.begin() + static_cast<std::ptrdiff_t>(ranges_[s].begin));
+      }
+    }
+    return std::move(res_);
+  }
+
+ private:
+  void schedule(double t, Event e) {
+    e.time = t;
+    e.seq = seq_++;
+    queue_.push(std::move(e));
+  }
+
+  double latency(WorkerId w) {
+    auto& slot = slots_[static_cast<std::size_t>(w)];
+    const std::uint64_t n = slot.messages++;
+    return o_.latency ? o_.latency(w, n) : 0.0;
+  }
+
+  void log(InprocEvent::Kind kind, WorkerId w, std::uint64_t clock, Version v, PushId push = 0, std::int64_t st = 0,
+           std::string text = {}) {
+    res_.events.push_back(InprocEvent{now_, kind, w, clock, v, push, st, std::move(text)});
+  }
+
+  void send_pull(WorkerId w, double at) {
+    auto& slot = slots_[static_cast<std::size_t>(w)];
+    slot.replies.assign(static_cast<std::size_t>(o_.shards), std::nullopt);
+    slot.got = 0;
+    Event e;
+    e.kind = Ev::PullArrive;
+    e.worker = w;
+    e.gen = slot.gen;
+    e.pull = slot.core->next_pull();
+    const double t = std::max(at + latency(w), slot.last_to_server);
+    slot.last_to_server = t;
+    for (int s = 0; s < o_.shards; ++s) {
+      e.shard = s;
+      schedule(t, e);
+    }
+  }
+
+  void send_push(WorkerId w) {
+    auto& slot = slots_[static_cast<std::size_t>(w)];
+    const double t = std::max(now_ + latency(w), slot.last_to_server);
+    slot.last_to_server = t;
+    for (int s = 0; s < o_.shards; ++s) {
+      Event e;
+      e.kind = Ev::PushArrive;
+      e.worker = w;
+      e.gen = slot.gen;
+      e.shard = s;
+      e.push = slot.pending.info;
+      const Range r = ranges_[static_cast<std::size_t>(s)];
+      if (!timing_)
+        e.payload = std::make_shared<std::vector<float>>(slot.pending.payload.begin() + static_cast<std::ptrdiff_t>(r.begin),
+                                                         slot.pending.payload.begin() + static_cast<std::ptrdiff_t>(r.end));
+      schedule(t, e);
+    }
+    slot.core->pushed();
+  }
+
+  bool current(const Event& e) const {
+    const auto& slot = slots_[static_cast<std::size_t>(e.worker)];
+    return slot.alive && slot.gen == e.gen;
+  }
+
+  void drain(int shard) {
+    ServerOutbox out = cores_[static_cast<std::size_t>(shard)]->take_outbox();
+    for (auto& r : out.replies) {
+      auto& slot = slots_[static_cast<std::size_t>(r.worker)];
+      if (shard == 0) log(InprocEvent::Kind::Replied, r.worker, slot.core->clock(), r.version);
+      if (!slot.alive) continue;
+      Event e;
+      e.kind = Ev::ReplyArrive;
+      e.worker = r.worker;
+      e.gen = slot.gen;
+      e.shard = shard;
+      e.reply = std::move(r);
+      const double t = std::max(now_ + latency(e.worker), slot.last_to_worker);
+      slot.last_to_worker = t;
+      schedule(t, std::move(e));
+    }
+    for (const auto& t : out.timers) {
+      Event e;
+      e.kind = Ev::Timer;
+      e.shard = shard;
+      e.timer = t.id;
+      schedule(now_ + t.seconds, e);
+    }
+    if (shard != 0) return;  // every shard decides alike; shard 0 keeps the records
+    for (const auto& a : out.applied) {
+      res_.applied.push_back(a);
+      res_.applied_time.push_back(now_);
+      log(InprocEvent::Kind::Applied, a.worker, 0, a.update, a.push, a.staleness);
+    }
+    for (const auto& d : out.dropped) {
+      res_.dropped.push_back(d);
+      log(InprocEvent::Kind::Dropped, d.worker, 0, 0, d.push, 0, d.reason);
+    }
+    for (WorkerId w : out.cancels) log(InprocEvent::Kind::Cancelled, w, 0, 0);
+    for (auto& n : out.notes) log(InprocEvent::Kind::Note, -1, 0, 0, 0, 0, n);
+    if (out.stop) res_.stop = out.stop;
+  }
+
+  void handle(Event& e) {
+    switch (e.kind) {
+      case Ev::PullArrive:
+        if (!current(e)) return;
+        if (e.shard == 0) log(InprocEvent::Kind::PullArrived, e.worker, e.pull.worker_clock, cores_[0]->version());
+        cores_[static_cast<std::size_t>(e.shard)]->pull(e.pull);
+        drain(e.shard);
+        return;
+      case Ev::PushArrive:
+        if (!current(e)) return;
+        if (e.shard == 0) log(InprocEvent::Kind::PushArrived, e.worker, e.push.worker_clock, e.push.base_version, e.push.id);
+        if (e.payload)
+          cores_[static_cast<std::size_t>(e.shard)]->push(e.push, std::move(*e.payload));
+        else
+          cores_[static_cast<std::size_t>(e.shard)]->push(e.push, std::span<const float>());
+        drain(e.shard);
+        return;
+      case Ev::ReplyArrive: {
+        if (!current(e)) return;
+        auto& slot = slots_[static_cast<std::size_t>(e.worker)];
+        auto& got = slot.replies[static_cast<std::size_t>(e.shard)];
+        if (!got) ++slot.got;
+        got = std::move(e.reply);
+        if (slot.got < o_.shards) return;
+        const Version v = slot.replies.front()->version;
+        auto params = slot.core->params();
+        for (std::size_t s = 0; s < slot.replies.size(); ++s) {
+          const PullReply& r = *slot.replies[s];
+          if (r.version != v) res_.mixed_versions = true;
+          if (!timing_) std::copy(r.params->begin(), r.params->end(), params.begin() + static_cast<std::ptrdiff_t>(ranges_[s].begin));
+        }
+        const std::optional<int> hint = slot.replies.front()->local_steps;
+        slot.replies.assign(slot.replies.size(), std::nullopt);
+        slot.got = 0;
+        slot.core->on_params(PulledParams{v, hint});
+        slot.pending = slot.core->compute();
+        const double d = o_.compute_time ? o_.compute_time(e.worker, slot.core->clock()) : 1.0;
+        Event c;
+        c.kind = Ev::ComputeDone;
+        c.worker = e.worker;
+        c.gen = slot.gen;
+        schedule(now_ + d, c);
+        return;
+      }
+      case Ev::ComputeDone:
+        if (!current(e)) return;
+        send_push(e.worker);
+        send_pull(e.worker, now_);
+        return;
+      case Ev::Timer:
+        if (e.shard == 0) log(InprocEvent::Kind::Timer, -1, 0, cores_[0]->version());
+        cores_[static_cast<std::size_t>(e.shard)]->timer(e.timer);
+        drain(e.shard);
+        return;
+      case Ev::Fail: {
+        auto& slot = slots_[static_cast<std::size_t>(e.worker)];
+        if (!slot.alive) return;
+        slot.alive = false;
+        ++slot.gen;
+        log(InprocEvent::Kind::Lost, e.worker, slot.core->clock(), cores_[0]->version());
+        for (int s = 0; s < o_.shards; ++s) {
+          cores_[static_cast<std::size_t>(s)]->worker_lost(e.worker);
+          drain(s);
+        }
+        return;
+      }
+      case Ev::Rejoin: {
+        auto& slot = slots_[static_cast<std::size_t>(e.worker)];
+        if (slot.alive) return;
+        slot.alive = true;
+        ++slot.gen;
+        slot.last_to_server = slot.last_to_worker = now_;
+        log(InprocEvent::Kind::Joined, e.worker, slot.core->clock(), cores_[0]->version());
+        for (int s = 0; s < o_.shards; ++s) {
+          cores_[static_cast<std::size_t>(s)]->worker_joined(e.worker);
+          drain(s);
+        }
+        send_pull(e.worker, now_);
+        return;
+      }
+    }
+  }
+
+  const InprocOptions& o_;
+  bool timing_ = false;
+  std::size_t num_params_ = 0;
+  std::vector<Range> ranges_;
+  std::vector<std::unique_ptr<ServerCore>> cores_;
+  std::vector<WorkerSlot> slots_;
+  std::priority_queue<Event, std::vector<Event>, Later> queue_;
+  std::uint64_t seq_ = 0;
+  double now_ = 0;
+  InprocResult res_;
+};
+
+}  // namespace
+
+InprocDriver::InprocDriver(InprocOptions options, std::vector<float> initial, std::vector<WorkerSetup> workers)
+    : options_(std::move(options)), initial_(std::move(initial)), setups_(std::move(workers)) {}
+
+InprocResult InprocDriver::run() {
+  Run r(options_, initial_, setups_);
+  return r.go();
+}
+
+}  // namespace synclab
