@@ -129,6 +129,20 @@ TEST(FastBackend, SameSeedSameResultAcrossBatchSizes) {
   EXPECT_NE(g1, g4) << "the dropout seed must matter";
 }
 
+TEST(FastBackend, TwoThreadsAreDeterministic) {
+  const ModelSpec spec = make_model_spec("cnn");
+  const Data d = make_data(spec, 6, 8);
+  NetworkOptions options;
+  options.max_batch = 6;
+  options.threads = 2;
+  auto a = make_network(spec, BackendKind::Fast, options);
+  auto b = make_network(spec, BackendKind::Fast, options);
+  std::vector<float> ga(spec.num_params()), gb(spec.num_params());
+  const Batch batch{d.x.data(), d.y.data(), 6};
+  EXPECT_EQ(a->forward_backward(d.params, batch, ga, 4), b->forward_backward(d.params, batch, gb, 4));
+  EXPECT_EQ(ga, gb);
+}
+
 TEST(FastBackend, EvaluateChunksLargeBatches) {
   const ModelSpec spec = make_model_spec("mlp");
   const Data d = make_data(spec, 250, 4);

@@ -3,7 +3,7 @@
 // backward-weights primitives built once per batch size, in layouts oneDNN picks.
 #include <memory>
 
-#include "core/backends/fast/fast_tensor.hpp"
+#include "core/backends/fast/fast_op.hpp"
 #include "core/models/model_spec.hpp"
 
 namespace synclab::fast {

@@ -2,7 +2,7 @@
 // 2x2 max pooling, stride 2, on oneDNN (forward keeps a workspace of argmax positions).
 #include <memory>
 
-#include "core/backends/fast/fast_tensor.hpp"
+#include "core/backends/fast/fast_op.hpp"
 #include "core/models/model_spec.hpp"
 
 namespace synclab::fast {

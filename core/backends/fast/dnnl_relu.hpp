@@ -2,7 +2,7 @@
 // ReLU on oneDNN, in place on its input tensor (any layout; padding stays zero).
 #include <memory>
 
-#include "core/backends/fast/fast_tensor.hpp"
+#include "core/backends/fast/fast_op.hpp"
 
 namespace synclab::fast {
 

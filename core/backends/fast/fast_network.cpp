@@ -10,7 +10,7 @@
 #include "core/backends/fast/dnnl_conv2d.hpp"
 #include "core/backends/fast/dnnl_maxpool.hpp"
 #include "core/backends/fast/dnnl_relu.hpp"
-#include "core/backends/fast/fast_tensor.hpp"
+#include "core/backends/fast/fast_op.hpp"
 #include "core/backends/fast/plain_elementwise.hpp"
 #include "core/backends/fast/to_plain.hpp"
 #include "core/common/error.hpp"

@@ -3,7 +3,6 @@
 // (plain NCHW / NC, or a blocked layout a oneDNN primitive chose). Buffers are allocated
 // once per batch size and reused every step.
 #include <cstddef>
-#include <cstdint>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -32,26 +31,5 @@ dnnl::memory::desc plain_desc(const dnnl::memory::dims& dims);
 
 /// A tensor with library-allocated value (and grad when with_grad) buffers.
 FastTensor make_tensor(const FastContext& ctx, const dnnl::memory::desc& desc, bool with_grad);
-
-/// What every op sees during one step.
-struct StepArgs {
-  const float* params = nullptr;  ///< flat parameter buffer
-  float* grad = nullptr;          ///< flat gradient buffer (backward only)
-  std::uint64_t seed = 0;         ///< dropout seed
-  bool training = true;           ///< false: inference (dropout off)
-};
-
-/// One layer (or layout change) of the fast backend.
-class FastOp {
- public:
-  virtual ~FastOp() = default;
-  /// Tensor holding this op's result (may be the input tensor itself for in-place ops).
-  virtual FastTensor& output() = 0;
-  /// Computes output() from the input.
-  virtual void forward(FastContext& ctx, const StepArgs& args) = 0;
-  /// From output().grad: writes parameter gradients into args.grad and, when
-  /// need_input_grad, the input tensor's grad.
-  virtual void backward(FastContext& ctx, const StepArgs& args, bool need_input_grad) = 0;
-};
 
 }  // namespace synclab::fast

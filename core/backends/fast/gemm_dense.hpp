@@ -3,7 +3,7 @@
 // output are plain [n, features].
 #include <memory>
 
-#include "core/backends/fast/fast_tensor.hpp"
+#include "core/backends/fast/fast_op.hpp"
 #include "core/models/model_spec.hpp"
 
 namespace synclab::fast {

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "core/backends/fast/fast_tensor.hpp"
+#include "core/backends/fast/fast_op.hpp"
 #include "core/models/model_spec.hpp"
 
 namespace synclab::fast {

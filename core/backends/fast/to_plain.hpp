@@ -2,7 +2,7 @@
 // Layout change to plain row-major (NCHW) before ops that need it (dense, loss).
 #include <memory>
 
-#include "core/backends/fast/fast_tensor.hpp"
+#include "core/backends/fast/fast_op.hpp"
 
 namespace synclab::fast {
 
