@@ -215,7 +215,7 @@ TEST(GpuOps, RangePackerGathersAndScattersRanges) {
     for (std::size_t i = r.begin; i < r.end; ++i) want.push_back(static_cast<float>(i));
   EXPECT_EQ(to_host(packed), want);
   cuda::DeviceBuffer<float> back(flat.size());
-  cuda::check(cudaMemset(back.data(), 0, flat.size() * sizeof(float)), "cudaMemset");
+  cuda::check(cudaMemsetAsync(back.data(), 0, flat.size() * sizeof(float), ctx.stream()), "cudaMemsetAsync");
   packer.unpack(packed.data(), back.data());
   const auto host = to_host(back);
   for (const Range& r : ranges)

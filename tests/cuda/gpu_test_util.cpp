@@ -18,12 +18,16 @@ std::vector<float> random_floats(std::size_t n, std::uint64_t seed, double scale
 cuda::DeviceBuffer<float> to_device(const std::vector<float>& host) {
   cuda::DeviceBuffer<float> dev(host.size());
   cuda::check(cudaMemcpy(dev.data(), host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy");
+  // A pageable-memory cudaMemcpy may return before the data lands; the ops under test run
+  // on a non-blocking stream that would not wait for it.
+  cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
   return dev;
 }
 
 cuda::DeviceBuffer<std::uint8_t> to_device(const std::vector<std::uint8_t>& host) {
   cuda::DeviceBuffer<std::uint8_t> dev(host.size());
   cuda::check(cudaMemcpy(dev.data(), host.data(), host.size(), cudaMemcpyHostToDevice), "cudaMemcpy");
+  cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
   return dev;
 }
 

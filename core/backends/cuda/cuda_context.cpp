@@ -75,6 +75,8 @@ void* CudaContext::workspace(std::size_t bytes) {
   return workspace_.data();
 }
 
+void CudaContext::activate() { check(cudaSetDevice(device_), "cudaSetDevice"); }
+
 void CudaContext::synchronize() { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
 
 }  // namespace synclab::cuda

@@ -42,6 +42,9 @@ class CudaContext {
   void* workspace(std::size_t bytes);
   /// Blocks until the stream is idle; throws Error on an asynchronous failure.
   void synchronize();
+  /// Makes this GPU current for the calling thread (each entry point calls it: the caller's
+  /// thread may differ from the constructing one, and the CUDA current device is per thread).
+  void activate();
 
  private:
   int device_;

@@ -84,6 +84,7 @@ class CudaNetwork final : public Network {
     check_network_args(spec_, params, batch);
     check_grad_size(spec_, grad);
     check_batch(batch.n);
+    ctx_.activate();
     const std::size_t n = batch.n, P = spec_.num_params();
     upload_params(params);
     const StagedBatch staged = stage(batch, true, dropout_seed);
@@ -105,6 +106,7 @@ class CudaNetwork final : public Network {
 
   EvalStats evaluate(std::span<const float> params, const Batch& batch) override {
     check_network_args(spec_, params, batch);
+    ctx_.activate();
     upload_params(params);
     EvalStats stats;
     for (std::size_t first = 0; first < batch.n; first += max_batch_) {

@@ -19,12 +19,16 @@ RangePacker::RangePacker(CudaContext& ctx, const std::vector<Range>& ranges) : c
   total_ = prefix.back();
   begins_ = DeviceBuffer<std::size_t>(begins.size());
   prefix_ = DeviceBuffer<std::size_t>(prefix.size());
-  // Synchronous copies: the tables are tiny and built once.
+  // Copied on the context's stream (which does not wait for the legacy default stream) and
+  // waited for: the tables are tiny, built once, and the host vectors die with this scope.
   if (!begins.empty()) {
-    check(cudaMemcpy(begins_.data(), begins.data(), begins.size() * sizeof(std::size_t), cudaMemcpyHostToDevice),
-          "cudaMemcpy (range table)");
-    check(cudaMemcpy(prefix_.data(), prefix.data(), prefix.size() * sizeof(std::size_t), cudaMemcpyHostToDevice),
-          "cudaMemcpy (range table)");
+    check(cudaMemcpyAsync(begins_.data(), begins.data(), begins.size() * sizeof(std::size_t), cudaMemcpyHostToDevice,
+                          ctx.stream()),
+          "cudaMemcpyAsync (range table)");
+    check(cudaMemcpyAsync(prefix_.data(), prefix.data(), prefix.size() * sizeof(std::size_t), cudaMemcpyHostToDevice,
+                          ctx.stream()),
+          "cudaMemcpyAsync (range table)");
+    ctx.synchronize();
   }
 }
 
