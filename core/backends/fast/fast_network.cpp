@@ -88,7 +88,12 @@ class FastNetwork final : public Network {
     auto it = plans_.find(n);
     if (it != plans_.end()) return *it->second;
     auto plan = std::make_unique<Plan>();
-    build(*plan, n);
+    try {
+      build(*plan, n);
+    } catch (const dnnl::error& e) {
+      throw Error("fast backend: oneDNN cannot run model " + spec_.name + " at batch " + std::to_string(n) + ": " +
+                  e.what());
+    }
     return *plans_.emplace(n, std::move(plan)).first->second;
   }
 
