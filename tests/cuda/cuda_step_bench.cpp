@@ -1,11 +1,14 @@
 // CNN training step on the cuda backend (pull + forward + backward + push), batch 100 and
-// 1000: step time, achieved FLOP/s (cost model FLOPs / step time) and the fraction of the
-// GPU's FP32 peak. Exits with a message where no CUDA device is present.
+// 1000: step time, achieved FLOP/s (cost model FLOPs / step time) and the GPU's FP32 peak;
+// plus the parameter/gradient copy floor of a step. Exits with a message where no CUDA
+// device is present.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
+#include "core/backends/cuda/cuda_check.hpp"
 #include "core/backends/cuda/cuda_context.hpp"
 #include "core/backends/cuda/cuda_network.hpp"
 #include "core/common/rng.hpp"
@@ -38,6 +41,26 @@ void BM_CnnStep(benchmark::State& state) {
   state.SetLabel(info.name);
 }
 BENCHMARK(BM_CnnStep)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The copy floor inside every step: the CNN's parameters in and its gradient out, between
+// pinned host buffers and the device on one stream. Step time minus this is compute.
+void BM_PullPushCopies(benchmark::State& state) {
+  const std::size_t count = make_model_spec("cnn").num_params();
+  cuda::CudaContext ctx(0);
+  cuda::PinnedBuffer<float> host_in(count), host_out(count);
+  cuda::DeviceBuffer<float> params(count), grad(count);
+  std::fill(host_in.data(), host_in.data() + count, 1.f);
+  for (auto _ : state) {
+    cuda::check(cudaMemcpyAsync(params.data(), host_in.data(), count * sizeof(float), cudaMemcpyHostToDevice, ctx.stream()),
+                "cudaMemcpyAsync");
+    cuda::check(cudaMemcpyAsync(host_out.data(), grad.data(), count * sizeof(float), cudaMemcpyDeviceToHost, ctx.stream()),
+                "cudaMemcpyAsync");
+    ctx.synchronize();
+  }
+  state.counters["bytes/s"] =
+      benchmark::Counter(2.0 * static_cast<double>(count * sizeof(float)), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_PullPushCopies)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace synclab

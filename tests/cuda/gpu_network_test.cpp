@@ -78,7 +78,8 @@ TEST(GpuNetwork, EvaluateMatchesTheReferenceAcrossChunks) {
   auto gpu = make_network(spec, BackendKind::Cuda, {10, 1, 0});
   const EvalStats a = ref->evaluate(params, in.batch()), b = gpu->evaluate(params, in.batch());
   EXPECT_EQ(b.count, 25u);
-  EXPECT_EQ(b.correct, a.correct);
+  // Argmax near-ties may flip under a different summation order.
+  EXPECT_NEAR(static_cast<double>(b.correct), static_cast<double>(a.correct), 1.0);
   EXPECT_NEAR(b.loss_sum, a.loss_sum, 1e-3 * std::fabs(a.loss_sum));
 }
 
