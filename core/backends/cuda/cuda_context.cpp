@@ -48,21 +48,31 @@ CudaContext::CudaContext(int device) : device_(device) {
   check(cudaSetDevice(device), "cudaSetDevice");
   const char* tf32 = std::getenv("SYNCLAB_CUDA_TF32");
   tf32_ = tf32 != nullptr && std::string(tf32) == "1";
-  check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-  check(cudnnCreate(&cudnn_), "cudnnCreate");
-  check(cudnnSetStream(cudnn_, stream_), "cudnnSetStream");
-  check(cublasCreate(&cublas_), "cublasCreate");
-  check(cublasSetStream(cublas_, stream_), "cublasSetStream");
-  // Plain FP32 GEMMs unless TF32 was asked for, so results track the CPU reference closely.
-  check(cublasSetMathMode(cublas_, tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  try {
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cudnnCreate(&cudnn_), "cudnnCreate");
+    check(cudnnSetStream(cudnn_, stream_), "cudnnSetStream");
+    check(cublasCreate(&cublas_), "cublasCreate");
+    check(cublasSetStream(cublas_, stream_), "cublasSetStream");
+    // Plain FP32 GEMMs unless TF32 was asked for, so results track the CPU reference closely.
+    check(cublasSetMathMode(cublas_, tf32_ ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+  } catch (...) {
+    release();  // a throwing constructor gets no destructor call
+    throw;
+  }
 }
 
-CudaContext::~CudaContext() {
+CudaContext::~CudaContext() { release(); }
+
+void CudaContext::release() noexcept {
   if (stream_ != nullptr) cudaStreamSynchronize(stream_);
   workspace_ = DeviceBuffer<unsigned char>();
   if (cublas_ != nullptr) cublasDestroy(cublas_);
   if (cudnn_ != nullptr) cudnnDestroy(cudnn_);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  cublas_ = nullptr;
+  cudnn_ = nullptr;
+  stream_ = nullptr;
 }
 
 void* CudaContext::workspace(std::size_t bytes) {

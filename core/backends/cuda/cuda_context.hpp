@@ -47,6 +47,7 @@ class CudaContext {
   void activate();
 
  private:
+  void release() noexcept;  // destroys handles, stream and workspace (idempotent)
   int device_;
   bool tf32_ = false;
   cudaStream_t stream_ = nullptr;
