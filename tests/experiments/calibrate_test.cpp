@@ -43,3 +43,15 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_DOUBLE_EQ(cfg.cluster.link.bandwidth, 2.5e9);
   EXPECT_DOUBLE_EQ(cfg.cluster.link.latency, 1.25e-5);
 }
+
+TEST(Calibrate, ComputeTimesATrainingStepOnTheCpuBackend) {
+  const auto c = ex::calibrate_compute("softmax", "fast", 16, 1, 0.01);
+  EXPECT_EQ(c.model, "softmax");
+  EXPECT_GE(c.steps, 3u);
+  EXPECT_GT(c.step_s, 0.0);
+  // softmax regression: 784 x 10 weights, forward + backward FLOPs per sample from the cost model.
+  EXPECT_GT(c.step_flops, 16 * 2.0 * 784 * 10);
+  EXPECT_DOUBLE_EQ(c.flops_per_s, c.step_flops / c.step_s);
+  EXPECT_THROW(ex::calibrate_compute("no-such-model", "fast", 16, 1, 0.01), synclab::ConfigError);
+  EXPECT_THROW(ex::calibrate_compute("softmax", "abacus", 16, 1, 0.01), synclab::ConfigError);
+}
