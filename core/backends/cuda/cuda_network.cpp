@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/backends/batch_checks.hpp"
+#include "core/backends/cuda/batch_staging.hpp"
 #include "core/backends/cuda/cublas_dense.hpp"
 #include "core/backends/cuda/cuda_check.hpp"
 #include "core/backends/cuda/cuda_context.hpp"
@@ -18,7 +19,6 @@
 #include "core/backends/cuda/device_buffer.hpp"
 #include "core/backends/cuda/kernels.hpp"
 #include "core/common/error.hpp"
-#include "core/layers/dropout.hpp"
 
 namespace synclab {
 
@@ -42,13 +42,6 @@ struct LayerOp {
   std::unique_ptr<CudnnActivation> act;
 };
 
-// Where the parts of one staged batch lie in the pinned and device input buffers (bytes).
-struct StagedBatch {
-  std::size_t labels = 0;              // offset of the labels, after x
-  std::vector<std::size_t> masks;      // per layer: offset of its dropout mask, or 0
-  std::size_t bytes = 0;               // total bytes to copy
-};
-
 class CudaNetwork final : public Network {
  public:
   CudaNetwork(const ModelSpec& spec, const NetworkOptions& options)
@@ -58,7 +51,7 @@ class CudaNetwork final : public Network {
     grad_ = DeviceBuffer<float>(P + 2);  // the gradient, then loss sum and correct count
     host_params_ = PinnedBuffer<float>(P);
     host_grad_ = PinnedBuffer<float>(P + 2);
-    const StagedBatch full = layout(max_batch_, true);
+    const StagedLayout full = staged_layout(spec_, max_batch_, true);
     host_in_ = PinnedBuffer<unsigned char>(full.bytes);
     in_ = DeviceBuffer<unsigned char>(full.bytes);
     acts_.resize(L + 1);
@@ -87,7 +80,7 @@ class CudaNetwork final : public Network {
     ctx_.activate();
     const std::size_t n = batch.n, P = spec_.num_params();
     upload_params(params);
-    const StagedBatch staged = stage(batch, true, dropout_seed);
+    const StagedLayout staged = stage(batch, true, dropout_seed);
     std::vector<LayerOp>& ops = ops_for(n);
     const std::vector<const float*> act = forward(ops, staged, n, true);
     float* delta = delta_[0].data();
@@ -112,7 +105,7 @@ class CudaNetwork final : public Network {
     for (std::size_t first = 0; first < batch.n; first += max_batch_) {
       const std::size_t n = std::min(max_batch_, batch.n - first);
       const Batch part{batch.x + first * spec_.input_size(), batch.y + first, n};
-      const StagedBatch staged = stage(part, false, 0);
+      const StagedLayout staged = stage(part, false, 0);
       std::vector<LayerOp>& ops = ops_for(n);
       const std::vector<const float*> act = forward(ops, staged, n, false);
       softmax_xent(act.back(), in_.data() + staged.labels, n, spec_.classes, nullptr, row_loss_.data(),
@@ -136,21 +129,6 @@ class CudaNetwork final : public Network {
                   std::to_string(max_batch_));
   }
 
-  StagedBatch layout(std::size_t n, bool training) const {
-    StagedBatch s;
-    s.labels = n * spec_.input_size() * sizeof(float);
-    std::size_t end = s.labels + n;
-    s.masks.assign(spec_.layers.size(), 0);
-    if (training)
-      for (std::size_t l = 0; l < spec_.layers.size(); ++l)
-        if (spec_.layers[l].kind == LayerKind::Dropout) {
-          s.masks[l] = end;
-          end += n * spec_.layers[l].out_size();
-        }
-    s.bytes = end;
-    return s;
-  }
-
   // The pull: parameters enter the device in one asynchronous copy from pinned memory.
   void upload_params(std::span<const float> params) {
     std::memcpy(host_params_.data(), params.data(), params.size_bytes());
@@ -159,18 +137,11 @@ class CudaNetwork final : public Network {
           "cudaMemcpyAsync (parameters to device)");
   }
 
-  // Inputs, labels and dropout masks travel together in one copy. The masks are drawn on the
-  // host by layers::dropout_mask, the CPU backends' own function: its generator is a
-  // sequential stream, and drawing it here keeps the masks identical bit for bit.
-  StagedBatch stage(const Batch& batch, bool training, std::uint64_t seed) {
-    const StagedBatch s = layout(batch.n, training);
-    unsigned char* host = host_in_.data();
-    std::memcpy(host, batch.x, s.labels);
-    std::memcpy(host + s.labels, batch.y, batch.n);
-    for (std::size_t l = 0; l < spec_.layers.size(); ++l)
-      if (s.masks[l] != 0)
-        layers::dropout_mask(seed, l, spec_.layers[l].dropout, batch.n * spec_.layers[l].out_size(), host + s.masks[l]);
-    check(cudaMemcpyAsync(in_.data(), host, s.bytes, cudaMemcpyHostToDevice, ctx_.stream()),
+  // Inputs, labels and dropout masks travel together in one copy (batch_staging.hpp).
+  StagedLayout stage(const Batch& batch, bool training, std::uint64_t seed) {
+    const StagedLayout s = staged_layout(spec_, batch.n, training);
+    stage_batch(spec_, batch, seed, s, host_in_.data());
+    check(cudaMemcpyAsync(in_.data(), host_in_.data(), s.bytes, cudaMemcpyHostToDevice, ctx_.stream()),
           "cudaMemcpyAsync (batch to device)");
     return s;
   }
@@ -207,7 +178,7 @@ class CudaNetwork final : public Network {
 
   // Returns act[l], the input of layer l (act[0] = x, act[L] = logits). Inference dropout is
   // the identity, so its output simply aliases its input.
-  std::vector<const float*> forward(std::vector<LayerOp>& ops, const StagedBatch& staged, std::size_t n, bool training) {
+  std::vector<const float*> forward(std::vector<LayerOp>& ops, const StagedLayout& staged, std::size_t n, bool training) {
     const std::size_t L = spec_.layers.size();
     std::vector<const float*> act(L + 1);
     act[0] = reinterpret_cast<const float*>(in_.data());
@@ -234,7 +205,7 @@ class CudaNetwork final : public Network {
   }
 
   // delta_[0] holds d(mean loss)/d(logits) on entry; the two delta buffers alternate.
-  void backward(std::vector<LayerOp>& ops, const StagedBatch& staged, const std::vector<const float*>& act,
+  void backward(std::vector<LayerOp>& ops, const StagedLayout& staged, const std::vector<const float*>& act,
                 std::size_t n) {
     int cur = 0;
     for (std::size_t l = spec_.layers.size(); l-- > 0;) {
