@@ -91,6 +91,17 @@ TEST(FastBackend, StandaloneReluAndOddPool) {
   compare_backends(b.done(3), 4, 1e-5);
 }
 
+TEST(FastBackend, ReluBeforePoolWithoutConv) {
+  // The ReLU's forward runs on its own, its backward moves into the second pooling.
+  SpecBuilder b("pool-relu-pool", 2, 8, 8);
+  b.conv("conv", 16, 3);
+  b.maxpool("pool1");
+  b.relu("relu");
+  b.maxpool("pool2");
+  b.dense("fc", 3);
+  compare_backends(b.done(3), 4, 1e-5);
+}
+
 TEST(FastBackend, SigmoidAndDropout) {
   SpecBuilder b("sigmoid-dropout", 1, 6, 6);
   b.dense("fc1", 20);

@@ -9,7 +9,7 @@ using dnnl::memory;
 
 class DnnlRelu final : public FastOp {
  public:
-  DnnlRelu(FastContext& ctx, FastTensor& input, bool fused_forward) : tensor_(input), fused_(fused_forward) {
+  DnnlRelu(FastContext& ctx, FastTensor& input, ReluPasses passes) : tensor_(input), passes_(passes) {
     const dnnl::eltwise_forward::desc fwd_desc(dnnl::prop_kind::forward_training, dnnl::algorithm::eltwise_relu,
                                                input.desc, 0.f, 0.f);
     const dnnl::eltwise_forward::primitive_desc fwd_pd(fwd_desc, ctx.engine);
@@ -26,20 +26,20 @@ class DnnlRelu final : public FastOp {
   FastTensor& output() override { return tensor_; }
 
   void forward(FastContext& ctx, const StepArgs&) override {
-    if (fused_) return;
+    if (!passes_.forward) return;
     fwd_.execute(ctx.stream, fwd_args_);
     ctx.stream.wait();
   }
 
   void backward(FastContext& ctx, const StepArgs&, bool need_input_grad) override {
-    if (!need_input_grad) return;
+    if (!need_input_grad || !passes_.backward) return;
     bwd_.execute(ctx.stream, bwd_args_);
     ctx.stream.wait();
   }
 
  private:
   FastTensor& tensor_;
-  bool fused_;
+  ReluPasses passes_;
   dnnl::eltwise_forward fwd_;
   dnnl::eltwise_backward bwd_;
   std::unordered_map<int, memory> fwd_args_, bwd_args_;
@@ -47,8 +47,8 @@ class DnnlRelu final : public FastOp {
 
 }  // namespace
 
-std::unique_ptr<FastOp> make_dnnl_relu(FastContext& ctx, FastTensor& input, bool fused_forward) {
-  return std::make_unique<DnnlRelu>(ctx, input, fused_forward);
+std::unique_ptr<FastOp> make_dnnl_relu(FastContext& ctx, FastTensor& input, ReluPasses passes) {
+  return std::make_unique<DnnlRelu>(ctx, input, passes);
 }
 
 }  // namespace synclab::fast

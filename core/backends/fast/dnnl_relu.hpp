@@ -6,8 +6,13 @@
 
 namespace synclab::fast {
 
-/// fused_forward: the producer already applied ReLU (a conv post-op), so forward does
-/// nothing and backward masks the gradient with the output.
-std::unique_ptr<FastOp> make_dnnl_relu(FastContext& ctx, FastTensor& input, bool fused_forward);
+/// Which directions the op runs: forward=false when the producer already applied ReLU (a
+/// conv post-op); backward=false when a following max pooling masks the gradient instead.
+struct ReluPasses {
+  bool forward = true;
+  bool backward = true;
+};
+
+std::unique_ptr<FastOp> make_dnnl_relu(FastContext& ctx, FastTensor& input, ReluPasses passes);
 
 }  // namespace synclab::fast

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "core/backends/batch_checks.hpp"
@@ -111,6 +112,7 @@ class FastNetwork final : public Network {
       if (!current->plain()) push(fast::make_to_plain(ctx_, *current));
     };
     const auto& layers = spec_.layers;
+    auto kind_at = [&](std::size_t l) { return l < layers.size() ? std::optional<LayerKind>(layers[l].kind) : std::nullopt; };
     for (std::size_t l = 0; l < layers.size(); ++l) {
       const LayerSpec& layer = layers[l];
       const bool first = plan.ops.empty();
@@ -119,20 +121,23 @@ class FastNetwork final : public Network {
           make_plain();
           push(fast::make_gemm_dense(ctx_, spec_, layer, *current));
           break;
-        case LayerKind::Conv2d: {
+        case LayerKind::Conv2d:
           // A ReLU right after a convolution runs as the convolution's post-op.
-          const bool fuse = l + 1 < layers.size() && layers[l + 1].kind == LayerKind::Relu;
-          push(fast::make_dnnl_conv2d(ctx_, spec_, layer, *current, fuse, !first));
-          if (fuse) push(fast::make_dnnl_relu(ctx_, *current, true));
-          if (fuse) ++l;
+          push(fast::make_dnnl_conv2d(ctx_, spec_, layer, *current, kind_at(l + 1) == LayerKind::Relu, !first));
           break;
-        }
-        case LayerKind::MaxPool2x2: push(fast::make_dnnl_maxpool(ctx_, layer, *current)); break;
-        case LayerKind::Relu:
+        case LayerKind::MaxPool2x2:
+          push(fast::make_dnnl_maxpool(ctx_, layer, *current, l > 0 && layers[l - 1].kind == LayerKind::Relu));
+          break;
+        case LayerKind::Relu: {
+          fast::ReluPasses passes;
+          passes.forward = !(l > 0 && layers[l - 1].kind == LayerKind::Conv2d);  // fused into the conv
+          passes.backward = kind_at(l + 1) != LayerKind::MaxPool2x2;             // done by the pooling
+          if (!passes.forward && !passes.backward) break;                        // nothing left to do
           // ReLU runs in place: never on the caller's input batch.
           if (current == &plan.input) push(fast::make_to_plain(ctx_, *current));
-          push(fast::make_dnnl_relu(ctx_, *current, false));
+          push(fast::make_dnnl_relu(ctx_, *current, passes));
           break;
+        }
         case LayerKind::Sigmoid:
           make_plain();
           push(fast::make_plain_sigmoid(ctx_, *current));
