@@ -89,7 +89,7 @@ class Run {
         res_.stop_reason = "policy";
         break;
       }
-      if (cores_[0]->version() >= o_.max_updates && o_.max_updates > 0) {
+      if (o_.max_updates > 0 && min_version() >= o_.max_updates) {
         res_.stop_reason = "updates";
         break;
       }
@@ -124,6 +124,13 @@ class Run {
   }
 
  private:
+  // Every shard must have reached the limit: shards see the same event a moment apart.
+  Version min_version() const {
+    Version v = cores_[0]->version();
+    for (const auto& c : cores_) v = std::min(v, c->version());
+    return v;
+  }
+
   void schedule(double t, Event e) {
     e.time = t;
     e.seq = seq_++;
@@ -185,6 +192,20 @@ class Run {
 
   void drain(int shard) {
     ServerOutbox out = cores_[static_cast<std::size_t>(shard)]->take_outbox();
+    if (shard == 0) {  // every shard decides alike; shard 0 keeps the records
+      for (const auto& a : out.applied) {
+        res_.applied.push_back(a);
+        res_.applied_time.push_back(now_);
+        log(InprocEvent::Kind::Applied, a.worker, 0, a.update, a.push, a.staleness);
+      }
+      for (const auto& d : out.dropped) {
+        res_.dropped.push_back(d);
+        log(InprocEvent::Kind::Dropped, d.worker, 0, 0, d.push, 0, d.reason);
+      }
+      for (WorkerId w : out.cancels) log(InprocEvent::Kind::Cancelled, w, 0, 0);
+      for (auto& n : out.notes) log(InprocEvent::Kind::Note, -1, 0, 0, 0, 0, n);
+      if (out.stop) res_.stop = out.stop;
+    }
     for (auto& r : out.replies) {
       auto& slot = slots_[static_cast<std::size_t>(r.worker)];
       if (shard == 0) log(InprocEvent::Kind::Replied, r.worker, slot.core->clock(), r.version);
@@ -206,19 +227,6 @@ class Run {
       e.timer = t.id;
       schedule(now_ + t.seconds, e);
     }
-    if (shard != 0) return;  // every shard decides alike; shard 0 keeps the records
-    for (const auto& a : out.applied) {
-      res_.applied.push_back(a);
-      res_.applied_time.push_back(now_);
-      log(InprocEvent::Kind::Applied, a.worker, 0, a.update, a.push, a.staleness);
-    }
-    for (const auto& d : out.dropped) {
-      res_.dropped.push_back(d);
-      log(InprocEvent::Kind::Dropped, d.worker, 0, 0, d.push, 0, d.reason);
-    }
-    for (WorkerId w : out.cancels) log(InprocEvent::Kind::Cancelled, w, 0, 0);
-    for (auto& n : out.notes) log(InprocEvent::Kind::Note, -1, 0, 0, 0, 0, n);
-    if (out.stop) res_.stop = out.stop;
   }
 
   void handle(Event& e) {
