@@ -13,6 +13,7 @@
 #include "core/backends/cuda/cublas_dense.hpp"
 #include "core/backends/cuda/cuda_check.hpp"
 #include "core/backends/cuda/cuda_context.hpp"
+#include "core/backends/cuda/cuda_event.hpp"
 #include "core/backends/cuda/cudnn_activation.hpp"
 #include "core/backends/cuda/cudnn_conv2d.hpp"
 #include "core/backends/cuda/cudnn_maxpool.hpp"
@@ -66,6 +67,7 @@ class CudaNetwork final : public Network {
     row_correct_ = DeviceBuffer<int>(max_batch_);
     stats_ = DeviceBuffer<float>(2);
     host_stats_ = PinnedBuffer<float>(2);
+    pushed_.resize(L);
     ops_for(max_batch_);  // descriptors and algorithms of the training size: errors surface here
   }
 
@@ -79,35 +81,43 @@ class CudaNetwork final : public Network {
     check_batch(batch.n);
     ctx_.activate();
     const std::size_t n = batch.n, P = spec_.num_params();
-    upload_params(params);
     const StagedLayout staged = stage(batch, true, dropout_seed);
     std::vector<LayerOp>& ops = ops_for(n);
-    const std::vector<const float*> act = forward(ops, staged, n, true);
-    float* delta = delta_[0].data();
+    const std::vector<const float*> act = forward(ops, staged, n, true, params.data());
     const auto* labels = in_.data() + staged.labels;
-    softmax_xent(act.back(), labels, n, spec_.classes, delta, row_loss_.data(), row_correct_.data(), ctx_.stream());
+    softmax_xent(act.back(), labels, n, spec_.classes, delta_[0].data(), row_loss_.data(), row_correct_.data(),
+                 ctx_.stream());
     sum_rows(row_loss_.data(), row_correct_.data(), n, grad_.data() + P, ctx_.stream());
-    backward(ops, staged, act, n);
-    // The push: gradient and loss leave the device in one copy.
-    check(cudaMemcpyAsync(host_grad_.data(), grad_.data(), (P + 2) * sizeof(float), cudaMemcpyDeviceToHost,
+    check(cudaMemcpyAsync(host_grad_.data() + P, grad_.data() + P, 2 * sizeof(float), cudaMemcpyDeviceToHost,
                           ctx_.stream()),
-          "cudaMemcpyAsync (gradient to host)");
+          "cudaMemcpyAsync (loss to host)");
+    backward(ops, staged, act, n);
+    // Collect each layer's gradient as soon as it is on the host, in the order backward made them.
+    for (std::size_t l = spec_.layers.size(); l-- > 0;) {
+      const LayerSpec& ls = spec_.layers[l];
+      if (ls.weight_block < 0) continue;
+      pushed_[l].wait();
+      for (const int index : {ls.weight_block, ls.bias_block}) {
+        if (index < 0) continue;
+        const ParamBlock& b = spec_.layout.blocks[static_cast<std::size_t>(index)];
+        std::memcpy(grad.data() + b.offset, host_grad_.data() + b.offset, b.count * sizeof(float));
+      }
+    }
     ctx_.synchronize();
-    std::memcpy(grad.data(), host_grad_.data(), P * sizeof(float));
     return host_grad_.data()[P] / static_cast<float>(n);
   }
 
   EvalStats evaluate(std::span<const float> params, const Batch& batch) override {
     check_network_args(spec_, params, batch);
     ctx_.activate();
-    upload_params(params);
     EvalStats stats;
     for (std::size_t first = 0; first < batch.n; first += max_batch_) {
       const std::size_t n = std::min(max_batch_, batch.n - first);
       const Batch part{batch.x + first * spec_.input_size(), batch.y + first, n};
       const StagedLayout staged = stage(part, false, 0);
       std::vector<LayerOp>& ops = ops_for(n);
-      const std::vector<const float*> act = forward(ops, staged, n, false);
+      // The parameters are pulled with the first chunk only.
+      const std::vector<const float*> act = forward(ops, staged, n, false, first == 0 ? params.data() : nullptr);
       softmax_xent(act.back(), in_.data() + staged.labels, n, spec_.classes, nullptr, row_loss_.data(),
                    row_correct_.data(), ctx_.stream());
       sum_rows(row_loss_.data(), row_correct_.data(), n, stats_.data(), ctx_.stream());
@@ -129,12 +139,32 @@ class CudaNetwork final : public Network {
                   std::to_string(max_batch_));
   }
 
-  // The pull: parameters enter the device in one asynchronous copy from pinned memory.
-  void upload_params(std::span<const float> params) {
-    std::memcpy(host_params_.data(), params.data(), params.size_bytes());
-    check(cudaMemcpyAsync(params_.data(), host_params_.data(), params.size_bytes(), cudaMemcpyHostToDevice,
-                          ctx_.stream()),
+  // The pull, block by block: each parameter block goes through pinned memory and one
+  // asynchronous copy just before the first layer that reads it is queued, so the host's
+  // copying of the large later blocks (fc1) overlaps the GPU's work on the early layers.
+  // Every parameter still crosses exactly once per pull.
+  void pull_block(const float* params, int index) {
+    if (index < 0) return;
+    const ParamBlock& b = spec_.layout.blocks[static_cast<std::size_t>(index)];
+    std::memcpy(host_params_.data() + b.offset, params + b.offset, b.count * sizeof(float));
+    check(cudaMemcpyAsync(params_.data() + b.offset, host_params_.data() + b.offset, b.count * sizeof(float),
+                          cudaMemcpyHostToDevice, ctx_.stream()),
           "cudaMemcpyAsync (parameters to device)");
+  }
+
+  // The push, layer by layer: a layer's gradient blocks are queued for the host right after
+  // its backward, and an event tells the host when they have arrived, so the host copies
+  // them out while the GPU is still on the earlier layers. Once per gradient float.
+  void push_layer(std::size_t l) {
+    const LayerSpec& ls = spec_.layers[l];
+    for (const int index : {ls.weight_block, ls.bias_block}) {
+      if (index < 0) continue;
+      const ParamBlock& b = spec_.layout.blocks[static_cast<std::size_t>(index)];
+      check(cudaMemcpyAsync(host_grad_.data() + b.offset, grad_.data() + b.offset, b.count * sizeof(float),
+                            cudaMemcpyDeviceToHost, ctx_.stream()),
+            "cudaMemcpyAsync (gradient to host)");
+    }
+    pushed_[l].record(ctx_.stream());
   }
 
   // Inputs, labels and dropout masks travel together in one copy (batch_staging.hpp).
@@ -177,8 +207,10 @@ class CudaNetwork final : public Network {
   float* grad_block(int index) { return grad_.data() + spec_.layout.blocks[static_cast<std::size_t>(index)].offset; }
 
   // Returns act[l], the input of layer l (act[0] = x, act[L] = logits). Inference dropout is
-  // the identity, so its output simply aliases its input.
-  std::vector<const float*> forward(std::vector<LayerOp>& ops, const StagedLayout& staged, std::size_t n, bool training) {
+  // the identity, so its output simply aliases its input. host_params: pull each block just
+  // before its layer; null when the device copy is already current.
+  std::vector<const float*> forward(std::vector<LayerOp>& ops, const StagedLayout& staged, std::size_t n, bool training,
+                                    const float* host_params) {
     const std::size_t L = spec_.layers.size();
     std::vector<const float*> act(L + 1);
     act[0] = reinterpret_cast<const float*>(in_.data());
@@ -186,6 +218,10 @@ class CudaNetwork final : public Network {
       const LayerSpec& ls = spec_.layers[l];
       float* out = acts_[l + 1].data();
       act[l + 1] = out;
+      if (host_params != nullptr && ls.weight_block >= 0) {
+        pull_block(host_params, ls.weight_block);
+        pull_block(host_params, ls.bias_block);
+      }
       switch (ls.kind) {
         case LayerKind::Dense: ops[l].dense->forward(act[l], block(ls.weight_block), block(ls.bias_block), out); break;
         case LayerKind::Conv2d: ops[l].conv->forward(act[l], block(ls.weight_block), block(ls.bias_block), out); break;
@@ -216,10 +252,12 @@ class CudaNetwork final : public Network {
         case LayerKind::Dense:
           ops[l].dense->backward(act[l], block(ls.weight_block), dy, dx, grad_block(ls.weight_block),
                                  grad_block(ls.bias_block));
+          push_layer(l);
           break;
         case LayerKind::Conv2d:
           ops[l].conv->backward(act[l], block(ls.weight_block), dy, dx, grad_block(ls.weight_block),
                                 grad_block(ls.bias_block));
+          push_layer(l);
           break;
         case LayerKind::MaxPool2x2:
           if (dx != nullptr) ops[l].pool->backward(act[l], act[l + 1], dy, dx);
@@ -250,6 +288,7 @@ class CudaNetwork final : public Network {
   DeviceBuffer<float> stats_;
   PinnedBuffer<float> host_stats_;
   std::map<std::size_t, std::vector<LayerOp>> ops_;
+  std::vector<CudaEvent> pushed_;  // per layer: its gradient blocks have reached host_grad_
 };
 
 }  // namespace
