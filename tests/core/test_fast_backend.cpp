@@ -71,6 +71,15 @@ TEST(FastBackend, ConvWithInputGradient) {
   compare_backends(b.done(4), 4, 1e-5);
 }
 
+TEST(FastBackend, ConvOnPlainManyChannelInput) {
+  // A plain 16-channel source makes the convolution reorder it (and its gradient back).
+  SpecBuilder b("relu-conv", 16, 6, 6);
+  b.relu("relu");
+  b.conv("conv", 16, 3);
+  b.dense("fc", 3);
+  compare_backends(b.done(3), 3, 1e-5);
+}
+
 TEST(FastBackend, ConvReluFusedAndPool) {
   SpecBuilder b("conv-relu-pool", 1, 8, 8);
   b.conv("conv1", 16, 3);

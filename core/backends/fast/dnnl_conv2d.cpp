@@ -23,8 +23,7 @@ class DnnlConv2d final : public FastOp {
  public:
   DnnlConv2d(FastContext& ctx, const ModelSpec& spec, const LayerSpec& layer, FastTensor& input, bool fuse_relu,
              bool need_input_grad)
-      : input_(input),
-        w_off_(spec.layout.blocks.at(static_cast<std::size_t>(layer.weight_block)).offset),
+      : w_off_(spec.layout.blocks.at(static_cast<std::size_t>(layer.weight_block)).offset),
         b_off_(spec.layout.blocks.at(static_cast<std::size_t>(layer.bias_block)).offset),
         need_input_grad_(need_input_grad) {
     const memory::dims in_dims = input.desc.dims();
@@ -55,7 +54,11 @@ class DnnlConv2d final : public FastOp {
     if (fwd_pd.src_desc() != input.desc) {
       src_ = make_tensor(ctx, fwd_pd.src_desc(), need_input_grad);
       src_in_ = dnnl::reorder(input.value, src_.value);
-      if (need_input_grad) src_out_ = dnnl::reorder(src_.grad, input.grad);
+      src_in_args_ = {{DNNL_ARG_FROM, input.value}, {DNNL_ARG_TO, src_.value}};
+      if (need_input_grad) {
+        src_out_ = dnnl::reorder(src_.grad, input.grad);
+        src_out_args_ = {{DNNL_ARG_FROM, src_.grad}, {DNNL_ARG_TO, input.grad}};
+      }
       src = src_.value;
       reorder_src_ = true;
     }
@@ -106,7 +109,7 @@ class DnnlConv2d final : public FastOp {
 
   void forward(FastContext& ctx, const StepArgs& args) override {
     set_params(args);
-    if (reorder_src_) src_in_.execute(ctx.stream, input_.value, src_.value);
+    if (reorder_src_) src_in_.execute(ctx.stream, src_in_args_);
     if (fwd_w_in_) fwd_w_in_.execute(ctx.stream, fwd_w_args_);
     fwd_.execute(ctx.stream, fwd_args_);
     ctx.stream.wait();
@@ -122,7 +125,7 @@ class DnnlConv2d final : public FastOp {
       if (!need_input_grad_) throw std::logic_error("fast conv2d: built without an input gradient");
       if (bwd_w_in_) bwd_w_in_.execute(ctx.stream, bwd_w_args_);
       bwd_.execute(ctx.stream, bwd_args_);
-      if (reorder_src_) src_out_.execute(ctx.stream, src_.grad, input_.grad);
+      if (reorder_src_) src_out_.execute(ctx.stream, src_out_args_);
     }
     ctx.stream.wait();
   }
@@ -133,7 +136,6 @@ class DnnlConv2d final : public FastOp {
     user_b_.set_data_handle(const_cast<float*>(args.params + b_off_));
   }
 
-  FastTensor& input_;
   FastTensor output_, src_;
   std::size_t w_off_, b_off_;
   bool need_input_grad_, reorder_src_ = false;
@@ -142,7 +144,7 @@ class DnnlConv2d final : public FastOp {
   dnnl::convolution_backward_weights bww_;
   dnnl::convolution_backward_data bwd_;
   dnnl::reorder src_in_, src_out_, fwd_w_in_, bwd_w_in_, dw_out_;
-  Args fwd_args_, bww_args_, bwd_args_, fwd_w_args_, bwd_w_args_, dw_args_;
+  Args fwd_args_, bww_args_, bwd_args_, fwd_w_args_, bwd_w_args_, dw_args_, src_in_args_, src_out_args_;
 };
 
 }  // namespace
