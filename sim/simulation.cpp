@@ -57,9 +57,10 @@ struct Worker {
   std::unique_ptr<WorkerCore> core;
   sg::ActorPtr actor;
   sg::SemaphorePtr arrived;                 // released once per reply started towards us
+  sg::SemaphorePtr cancel_sem;              // released by a CancelStep: ends the step early
   std::vector<std::optional<InFlight>> replies;  // per shard
   std::vector<std::uint32_t> samples_by_clock;   // samples behind each push, for summary.samples
-  bool cancel = false;
+  bool computing = false;                   // a CancelStep now aborts the current step
   bool failed = false;
   bool waiting = false;                      // blocked on the server's replies
   std::uint64_t steps = 0;
@@ -152,6 +153,7 @@ void Simulation::build() {
     wk.host = platform_.workers[static_cast<std::size_t>(w)];
     wk.core = std::make_unique<WorkerCore>(setups[static_cast<std::size_t>(w)]);
     wk.arrived = sg::Semaphore::create(0);
+    wk.cancel_sem = sg::Semaphore::create(0);
     wk.replies.resize(shards_.size());
   }
   for (const auto& f : c.failures)
@@ -211,11 +213,14 @@ void Simulation::worker_main(int w) {
     double seconds = 0;
     for (int i = 0; i < local; ++i) seconds += steps_->seconds(w, wk.steps + static_cast<std::uint64_t>(i), now());
     wk.steps += static_cast<std::uint64_t>(local);
-    sg::this_actor::sleep_for(seconds);
-    wk.compute_s += seconds;
+    // The step is a timed wait on the cancel semaphore: a CancelStep cuts it short.
+    const double t_start = now();
+    wk.computing = true;
+    const bool finished = wk.cancel_sem->acquire_timeout(seconds);
+    wk.computing = false;
+    wk.compute_s += now() - t_start;
     if (stopping_) return;
-    if (wk.cancel) {
-      wk.cancel = false;
+    if (!finished) {
       ++wk.cancelled;
       core.cancelled();
       issue_pull(w);
@@ -289,7 +294,13 @@ void Simulation::drain(int s) {
     wk.replies[static_cast<std::size_t>(s)] = std::move(in);
     wk.arrived->release();
   }
-  for (WorkerId w : out.cancels) workers_[static_cast<std::size_t>(w)].cancel = true;
+  for (WorkerId w : out.cancels) {
+    Worker& wk = workers_[static_cast<std::size_t>(w)];
+    if (wk.computing && !wk.failed) {
+      wk.computing = false;  // one release per step, even if cancelled twice
+      wk.cancel_sem->release();
+    }
+  }
   for (const auto& t : out.timers) {
     const TimerId id = t.id;
     sg::Actor::create("timer", shard.host, [this, s, id, seconds = t.seconds] {
@@ -337,7 +348,7 @@ std::vector<float> Simulation::joined_params() const {
 // Evaluations are free in simulated time: the PS model is scored as of this instant.
 void Simulation::evaluate() {
   const std::vector<float> params = joined_params();
-  last_eval_ = evaluate_dataset(*setup_.network, params, setup_.data.test, config_.data.eval_samples, kEvalChunk);
+  last_eval_ = evaluate_dataset(*setup_.network, params, setup_.data->test, config_.data.eval_samples, kEvalChunk);
   writer_->eval(now(), updates_, samples_, last_eval_.loss, last_eval_.accuracy);
   last_eval_update_ = updates_;
   evaluated_ = true;
@@ -405,6 +416,8 @@ RunSummary Simulation::run() {
     })->daemonize();
   }
   engine.run();
+  // Replies still in flight belong to the engine: release them while it exists.
+  for (auto& wk : workers_) wk.replies.clear();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
 
   bool all_failed = true;
@@ -423,7 +436,7 @@ RunSummary Simulation::run() {
   }
   if (setup_.full && (!evaluated_ || last_eval_update_ != updates_ || config_.data.eval_samples != 0)) {
     const std::vector<float> params = joined_params();
-    last_eval_ = evaluate_dataset(*setup_.network, params, setup_.data.test, 0, kEvalChunk);
+    last_eval_ = evaluate_dataset(*setup_.network, params, setup_.data->test, 0, kEvalChunk);
     if (last_eval_update_ != updates_) writer_->eval(stop_time_, updates_, samples_, last_eval_.loss, last_eval_.accuracy);
   }
 

@@ -24,23 +24,23 @@ TrainingSetup make_training_setup(const RunConfig& config) {
   if (!s.cost.trainable)
     throw ConfigError("model", fmt::format("'{}' is a cost-only profile: use sim.mode timing", config.model));
   s.spec = make_model_spec(config.model);
-  s.data = load_data(config.data.source, config.train.seed);
-  if (s.spec.input_size() != s.data.train.sample_size())
+  s.data = std::make_unique<DataSplit>(load_data(config.data.source, config.train.seed));
+  if (s.spec.input_size() != s.data->train.sample_size())
     throw ConfigError("model", fmt::format("{} expects {} inputs per sample but {} samples have {}", s.spec.name,
-                                           s.spec.input_size(), s.data.train.name, s.data.train.sample_size()));
+                                           s.spec.input_size(), s.data->train.name, s.data->train.sample_size()));
   NetworkOptions net;
   net.max_batch = std::max(config.data.batch, kEvalChunk);
   net.threads = config.train.threads > 0 ? config.train.threads
                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   s.network = make_network(s.spec, parse_backend(config.train.backend), net);
   const int workers = config.cluster.workers;
-  auto shards = shard_indices(s.data.train, workers, config.data.sharding, config.data.classes_per_worker,
+  auto shards = shard_indices(s.data->train, workers, config.data.sharding, config.data.classes_per_worker,
                               config.train.seed);
   s.samplers.reserve(static_cast<std::size_t>(workers));
   for (int w = 0; w < workers; ++w) {
     auto& idx = shards[static_cast<std::size_t>(w)];
     if (idx.empty()) throw ConfigError("cluster.workers", fmt::format("worker {} has no training samples", w));
-    s.samplers.emplace_back(s.data.train, std::move(idx), config.data.batch,
+    s.samplers.emplace_back(s.data->train, std::move(idx), config.data.batch,
                             derive_seed(config.train.seed, kSamplerStream, static_cast<std::uint64_t>(w)));
   }
   s.initial.resize(s.spec.num_params());

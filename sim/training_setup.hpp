@@ -19,7 +19,7 @@ struct TrainingSetup {
   bool full = true;                       ///< sim.mode == full
   ModelCost cost;                         ///< FLOPs and bytes of config.model
   ModelSpec spec;                         ///< full mode only
-  DataSplit data;                         ///< full mode only
+  std::unique_ptr<DataSplit> data;        ///< full mode only; heap-held so samplers' pointers survive moves
   std::unique_ptr<Network> network;       ///< shared by every worker and the evaluations
   std::vector<BatchSampler> samplers;     ///< one per worker, over its shard of the training set
   std::vector<float> initial;             ///< initial flat params (full mode)
