@@ -77,8 +77,7 @@ json bar_spec(const json& rows, const std::string& x_title) {
       {{"name", "y"}, {"type", "band"}, {"domain", order}, {"range", "height"}, {"padding", 0.2}},
       {{"name", "x"}, {"type", "linear"}, {"domain", {{"data", "bars"}, {"fields", json::array({"value", "hi"})}}}, {"range", "width"}, {"nice", true}, {"zero", true}},
   });
-  spec["axes"] = json::array({axis("bottom", "x", x_title, true), axis("left", "y", "", false)});
-  spec["axes"][1].erase("title");
+  spec["axes"] = json::array({axis("bottom", "x", x_title, true), axis("left", "y", "config (seeds aggregated)", false)});
   spec["axes"][1]["labelLimit"] = 260;
   spec["marks"] = json::array({
       {{"type", "rect"},
@@ -162,8 +161,8 @@ json breakdown_spec(const ReportModel& m) {
       {{"name", "x"}, {"type", "linear"}, {"domain", {{"data", "parts"}, {"field", "y1"}}}, {"range", "width"}, {"nice", true}, {"zero", true}},
       {{"name", "color"}, {"type", "ordinal"}, {"domain", json::array({"compute", "communicate", "wait"})}, {"range", json::array({"#4c78a8", "#f58518", "#bab0ac"})}},
   });
-  spec["axes"] = json::array({axis("bottom", "x", "time per worker (s, mean over seeds)", true), axis("left", "y", "", false)});
-  spec["axes"][1].erase("title");
+  spec["axes"] = json::array({axis("bottom", "x", "time per worker (s, mean over seeds)", true),
+                              axis("left", "y", "config / worker (index)", false)});
   spec["axes"][1]["labelLimit"] = 300;
   spec["legends"] = json::array({{{"fill", "color"}, {"title", "time spent"}, {"orient", "right"}}});
   spec["marks"] = json::array({{{"type", "rect"},

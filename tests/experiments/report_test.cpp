@@ -133,12 +133,12 @@ TEST_F(ReportFixture, HtmlInlinesVegaAndHasOneViewPerChart) {
   const std::vector<std::string> want = {"accuracy-vs-time", "accuracy-vs-updates", "final-accuracy", "throughput",
                                          "time-to-target", "staleness", "worker-breakdown", "sim-vs-real"};
   EXPECT_EQ(ids, want);
-  // Every axis carries a unit or says what it counts.
+  // Every axis has a title with its unit or what it counts, in parentheses.
   for (const auto& c : charts)
-    for (const auto& a : c.spec["axes"])
-      if (a.contains("title")) {
-        EXPECT_NE(a["title"].get<std::string>().find('('), std::string::npos) << c.id;
-      }
+    for (const auto& a : c.spec["axes"]) {
+      ASSERT_TRUE(a.contains("title")) << c.id;
+      EXPECT_NE(a["title"].get<std::string>().find('('), std::string::npos) << c.id;
+    }
 
   const auto files = ex::write_report(m, tmp.path() / "out" / "cmp.html");
   EXPECT_EQ(files.markdown, tmp.path() / "out" / "cmp.md");
