@@ -1,7 +1,36 @@
-// synclab launch: not built yet; replaced by its owner.
+// synclab launch: one whole real run (PS shards + workers), local processes by default.
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
 #include "app/commands.hpp"
-#include "core/common/error.hpp"
+#include "app/run_args.hpp"
+#include "real/launch/launcher.hpp"
+
+namespace po = boost::program_options;
 
 namespace synclab::app {
-int cmd_launch(int, char**) { throw Error("'launch' is not available in this build yet"); }
+
+int cmd_launch(int argc, char** argv) {
+  double timeout = 0;
+  bool no_slurm = false;
+  po::options_description extra("launch options");
+  extra.add_options()
+      ("timeout", po::value<double>(&timeout), "seconds for the whole job before everything is killed (default: from the stop condition)")
+      ("no-slurm", po::bool_switch(&no_slurm), "ignore SLURM_* variables and launch local processes");
+  auto args = parse_run_args(argc, argv, "launch",
+                             "Runs one real job: PS shard(s) and cluster.workers workers as local processes over\n"
+                             "loopback (free ports, generated token); with real.hosts over ssh on those hosts; under\n"
+                             "Slurm (srun synclab launch ...) each rank takes its role (ranks < cluster.servers are PS shards).",
+                             extra);
+  if (args.help) return 0;
+  real::LaunchOptions o;
+  o.config_path = args.config;
+  o.overrides = args.overrides;
+  o.run_dir = args.out.empty() ? default_run_dir(args.config) : std::filesystem::path(args.out);
+  o.timeout = timeout;
+  o.allow_slurm = !no_slurm;
+  spdlog::set_pattern("[%H:%M:%S.%e] %v");
+  return real::launch(o);
+}
+
 }  // namespace synclab::app

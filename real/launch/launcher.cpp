@@ -1,0 +1,276 @@
+#include "real/launch/launcher.hpp"
+
+#include <csignal>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/common/error.hpp"
+#include "core/data/dataset.hpp"
+#include "core/run/run_writer.hpp"
+#include "real/launch/child_process.hpp"
+#include "real/launch/cluster_spec.hpp"
+#include "real/launch/job_options.hpp"
+#include "real/ps/ps_server.hpp"
+#include "real/ps/shard_files.hpp"
+#include "real/worker/worker_process.hpp"
+
+namespace synclab::real {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out.append("'\\''");
+    else out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+class Job {
+ public:
+  Job(const LaunchOptions& o, RunConfig config) : o_(o), config_(std::move(config)) {}
+
+  ~Job() { kill_all(); }
+
+  int run() {
+    token_ = job_token(config_);
+    if (token_.empty()) token_ = generate_token();
+    std::filesystem::create_directories(logs());
+    start_ = Clock::now();
+    const int shards = config_.cluster.servers, workers = config_.cluster.workers;
+    const bool remote = !config_.real.hosts.empty();
+    if (remote && static_cast<int>(config_.real.hosts.size()) < shards + workers)
+      throw ConfigError("real.hosts", fmt::format("{} hosts for {} PS shard(s) + {} workers", config_.real.hosts.size(), shards, workers));
+
+    std::vector<Endpoint> ps;
+    for (int s = 0; s < shards; ++s) {
+      std::vector<std::string> args = role_args("ps");
+      args.insert(args.end(), {"--shard", std::to_string(s)});
+      if (remote) {
+        Endpoint ep = host_endpoint(config_.real.hosts[static_cast<std::size_t>(s)], s);
+        args.insert(args.end(), {"--port", std::to_string(ep.port)});
+        start_child(fmt::format("ps{}", s), ep.host, args);
+        ps.push_back(ep);
+      } else {
+        const auto port_file = logs() / fmt::format("ps{}.port", s);
+        std::filesystem::remove(port_file);
+        const int port = config_.real.port ? config_.real.port + s : 0;
+        args.insert(args.end(), {"--bind", "127.0.0.1", "--port", std::to_string(port), "--port-file", port_file.string()});
+        start_child(fmt::format("ps{}", s), "", args);
+        ps.push_back(Endpoint{"127.0.0.1", wait_for_port(port_file, s)});
+      }
+    }
+    std::string ps_hosts;
+    for (const auto& e : ps) {
+      if (!ps_hosts.empty()) ps_hosts.push_back(',');
+      ps_hosts.append(e.str());
+    }
+    for (int w = 0; w < workers; ++w) {
+      std::vector<std::string> args = role_args("worker");
+      args.insert(args.end(), {"--ps_hosts", ps_hosts, "--task_index", std::to_string(w)});
+      const std::string host = remote ? host_endpoint(config_.real.hosts[static_cast<std::size_t>(shards + w)], 0).host : "";
+      start_child(fmt::format("worker{}", w), host, args);
+    }
+    spdlog::info("launch: {} PS shard(s) at {} and {} worker(s) started; logs in {}", shards, ps_hosts, workers, logs().string());
+    supervise();
+    if (shards > 1) merge_shards();
+    spdlog::info("launch: run directory {} ({:.1f} s)", o_.run_dir.string(), since(start_));
+    return 0;
+  }
+
+ private:
+  std::filesystem::path logs() const { return o_.run_dir / "logs"; }
+
+  std::vector<std::string> role_args(const char* role) const {
+    std::vector<std::string> a = {self_executable(), role, std::filesystem::absolute(o_.config_path).string()};
+    for (const auto& s : o_.overrides) a.insert(a.end(), {"--set", s});
+    a.insert(a.end(), {"--out", std::filesystem::absolute(o_.run_dir).string()});
+    return a;
+  }
+
+  Endpoint host_endpoint(const std::string& entry, int shard) const {
+    if (entry.find(':') != std::string::npos) return parse_endpoint("real.hosts", entry);
+    const int base = config_.real.port ? config_.real.port : 29500;
+    return Endpoint{entry, static_cast<std::uint16_t>(base + shard)};
+  }
+
+  void start_child(const std::string& name, const std::string& host, const std::vector<std::string>& args) {
+    const auto log = logs() / (name + ".log");
+    std::map<std::string, std::string> env = {{kTokenEnv, token_}};
+    if (host.empty()) {
+      children_.push_back(std::make_unique<ChildProcess>(name, args, env, log));
+    } else {
+      // Remote roles run through ssh; the token travels in the remote command's environment.
+      std::string cmd = fmt::format("{}={} ", kTokenEnv, token_);
+      for (const auto& a : args) cmd.append(shell_quote(a)).append(" ");
+      children_.push_back(std::make_unique<ChildProcess>(name, std::vector<std::string>{"/usr/bin/ssh", "-o", "BatchMode=yes", host, cmd}, std::map<std::string, std::string>{}, log));
+    }
+  }
+
+  std::uint16_t wait_for_port(const std::filesystem::path& file, int shard) {
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    auto& child = *children_.back();
+    while (Clock::now() < deadline) {
+      std::ifstream in(file);
+      int port = 0;
+      if (in >> port && port > 0) return static_cast<std::uint16_t>(port);
+      if (child.poll()) fail(child, fmt::format("PS shard {} ended before listening", shard));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    fail(child, fmt::format("PS shard {} did not report its port within 60 s (waiting for {})", shard, file.string()));
+  }
+
+  [[noreturn]] void fail(ChildProcess& culprit, const std::string& why) {
+    const std::string tail = tail_lines(culprit.log(), 8);
+    kill_all();
+    throw Error(fmt::format("launch: {} ({}; log {}):\n{}", why, culprit.describe(), culprit.log().string(), tail));
+  }
+
+  void kill_all() {
+    for (auto& c : children_) c->signal(SIGTERM);
+    for (auto& c : children_) c->terminate(2.0);
+  }
+
+  double job_deadline() const {
+    if (o_.timeout > 0) return o_.timeout;
+    if (config_.train.stop_time > 0) return config_.train.stop_time * 2 + 120;
+    return 6 * 3600.0;
+  }
+
+  // Waits for shard 0 to finish, reacting to every child's exit; all waits are bounded.
+  void supervise() {
+    const int shards = config_.cluster.servers;
+    const double deadline = job_deadline();
+    auto last_status = Clock::now();
+    bool ps0_done = false;
+    Clock::time_point ps0_done_at{};
+    for (;;) {
+      bool any_running = false;
+      for (std::size_t i = 0; i < children_.size(); ++i) {
+        auto& c = *children_[i];
+        const bool was_running = c.running();
+        const auto st = c.poll();
+        if (!st) {
+          any_running = true;
+          continue;
+        }
+        if (!was_running) continue;
+        const bool is_ps = static_cast<int>(i) < shards;
+        const bool ok = c.describe() == "exit 0";
+        if (is_ps && !ok) fail(c, fmt::format("{} failed", c.name()));
+        if (is_ps && i == 0) {
+          ps0_done = true;
+          ps0_done_at = Clock::now();
+        }
+        if (!is_ps && !ok) spdlog::warn("launch: {} ended ({}); the policy decides whether the job carries on", c.name(), c.describe());
+        else spdlog::info("launch: {} finished", c.name());
+      }
+      if (!any_running) break;
+      if (ps0_done && since(ps0_done_at) > 15) {
+        std::string left;
+        for (auto& c : children_)
+          if (c->running()) left.append(" ").append(c->name());
+        spdlog::warn("launch: ps0 finished 15 s ago; stopping what is left:{}", left);
+        kill_all();
+        break;
+      }
+      if (since(start_) > deadline) {
+        kill_all();
+        throw Error(fmt::format("launch: the job did not finish within {:g} s (logs in {})", deadline, logs().string()));
+      }
+      if (since(last_status) > 30) {
+        last_status = Clock::now();
+        int running = 0;
+        for (auto& c : children_) running += c->running() ? 1 : 0;
+        spdlog::info("launch: {:.0f} s, waiting for ps0 to stop the job ({} processes running)", since(start_), running);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!std::filesystem::exists(o_.run_dir / "summary.json")) fail(*children_[0], "ps0 ended without writing summary.json");
+  }
+
+  // Several shards: the final flat buffer is assembled from the shards' files, then hashed
+  // and evaluated here, and the summary completed.
+  void merge_shards() {
+    const ModelSpec spec = make_model_spec(config_.model);
+    const auto params = read_all_shard_params(o_.run_dir, config_.cluster.servers, spec.num_params());
+    const DataSplit data = load_data(config_.data.source, config_.train.seed);
+    NetworkOptions no;
+    no.max_batch = 100;
+    auto net = make_network(spec, BackendKind::Fast, no);
+    const TestResult r = evaluate_dataset(*net, params, data.test, 0);
+    const auto file = o_.run_dir / "summary.json";
+    std::ifstream in(file);
+    nlohmann::json j = nlohmann::json::parse(in);
+    j["final_params_sha256"] = sha256_hex(params);
+    j["final_test_accuracy"] = r.accuracy;
+    j["final_test_loss"] = r.loss;
+    write_file_atomic(file, j.dump(2) + "\n");
+  }
+
+  LaunchOptions o_;
+  RunConfig config_;
+  std::string token_;
+  std::vector<std::unique_ptr<ChildProcess>> children_;
+  Clock::time_point start_;
+};
+
+int run_slurm_role(const LaunchOptions& o, const RunConfig& config, const RoleAssignment& role) {
+  const std::string token = job_token(config);
+  if (token.empty()) throw ConfigError("real.token", "under Slurm every rank needs the same token: set real.token or SYNCLAB_TOKEN");
+  spdlog::info("launch: Slurm rank is {} {} (PS shards at {}{})", role.job, role.index, role.ps[0].str(), role.ps.size() > 1 ? ", ..." : "");
+  if (role.job == "ps") {
+    PsOptions p;
+    p.config = config;
+    p.shard = role.index;
+    p.shards = static_cast<int>(role.ps.size());
+    p.port = role.ps[static_cast<std::size_t>(role.index)].port;
+    p.token = token;
+    p.run_dir = o.run_dir;
+    p.checkpoint_dir = config.real.checkpoint_dir.empty() ? std::filesystem::path() : std::filesystem::path(config.real.checkpoint_dir);
+    p.checkpoint_every = config.real.checkpoint_every;
+    p.checkpoint_seconds = config.real.checkpoint_interval;
+    p.lost_grace = config.real.timeout;
+    p.limits = connection_limits(config);
+    return run_ps(p);
+  }
+  WorkerOptions w;
+  w.config = config;
+  w.worker = role.index;
+  w.ps = role.ps;
+  w.token = token;
+  w.device = config.worker.device;
+  w.reconnect_timeout = config.real.timeout;
+  w.limits = connection_limits(config);
+  return run_worker(w);
+}
+
+}  // namespace
+
+int launch(const LaunchOptions& o) {
+  RunConfig config = load_run_config(o.config_path, o.overrides);
+  if (o.allow_slurm) {
+    const auto env = slurm_environment();
+    const int base = config.real.port ? config.real.port : 29500;
+    if (auto role = role_from_slurm(env, config.cluster.servers, static_cast<std::uint16_t>(base))) {
+      auto overrides = o.overrides;
+      overrides.push_back("cluster.workers=" + std::to_string(role->workers));
+      return run_slurm_role(o, load_run_config(o.config_path, overrides), *role);
+    }
+  }
+  Job job(o, std::move(config));
+  return job.run();
+}
+
+}  // namespace synclab::real

@@ -1,0 +1,24 @@
+#pragma once
+// `synclab launch`: runs a whole real job. Locally (default): PS shard(s) and W workers as
+// child processes on loopback with free ports and a generated token. With real.hosts:
+// the same roles over ssh on the listed hosts. Under Slurm (SLURM_PROCID set): this
+// process takes the role of its rank. Results land in one run directory.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace synclab::real {
+
+struct LaunchOptions {
+  std::string config_path;
+  std::vector<std::string> overrides;  ///< --set a.b=v, passed on to every role
+  std::filesystem::path run_dir;
+  double timeout = 0;                  ///< seconds for the whole job; 0 = derived from the stop condition
+  bool allow_slurm = true;             ///< take the role from SLURM_* when present
+};
+
+/// Runs the job to completion; returns 0 on success. On any failure every child is killed
+/// and the reason (with the failing child's last log lines) is in the thrown Error.
+int launch(const LaunchOptions& options);
+
+}  // namespace synclab::real
