@@ -158,11 +158,15 @@ RunData load_run(const fs::path& dir, const std::string& name) {
   }
   r.evals = read_evals(dir / "evals.csv");
   r.staleness_counts = read_staleness(dir / "updates.csv");
-  // Backends may nest their extra fields under "extra" or write them at the top level.
+  // Backends may nest their extra fields under "extra" or write them at the top level;
+  // `per_worker` (same entry fields) is accepted as another name for `workers_breakdown`.
   const nlohmann::json* wb = nullptr;
-  if (r.summary.contains("workers_breakdown")) wb = &r.summary["workers_breakdown"];
-  else if (r.summary.contains("extra") && r.summary["extra"].contains("workers_breakdown"))
-    wb = &r.summary["extra"]["workers_breakdown"];
+  for (const char* field : {"workers_breakdown", "per_worker"}) {
+    if (wb) break;
+    if (r.summary.contains(field)) wb = &r.summary[field];
+    else if (r.summary.contains("extra") && r.summary["extra"].is_object() && r.summary["extra"].contains(field))
+      wb = &r.summary["extra"][field];
+  }
   if (wb && wb->is_array()) {
     for (const auto& w : *wb) {
       if (!w.is_object()) continue;

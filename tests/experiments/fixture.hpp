@@ -29,7 +29,8 @@ struct FixtureRun {
   double step_s = 0.5;          ///< time per update; the run has 10 updates, evals every 2
   double acc_scale = 1.0;       ///< accuracy at update u: acc_scale * (0.5 + 0.04 * u)
   std::int64_t max_staleness = 0;
-  bool breakdown = true;        ///< write workers_breakdown into summary.json
+  bool breakdown = true;        ///< write the per-worker breakdown into summary.json
+  std::string breakdown_field = "workers_breakdown";  ///< or "per_worker", the simulator's name
 };
 
 /// Writes config.yaml, evals.csv, updates.csv and summary.json into dir.

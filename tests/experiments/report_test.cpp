@@ -70,6 +70,7 @@ TEST_F(ReportFixture, GroupsSeedsAndLabelsByWhatDiffers) {
   ASSERT_EQ(bsp.breakdown.size(), 2u);
   EXPECT_DOUBLE_EQ(bsp.breakdown[1].compute_s, 4.0);
   EXPECT_DOUBLE_EQ(bsp.breakdown[1].wait_s, 1.0);
+  EXPECT_EQ(group(m, "sim: bsp workers=3").breakdown.size(), 3u);  // read from per_worker
   // The failed run of the sweep is listed with its error.
   ASSERT_EQ(m.failed.size(), 1u);
   EXPECT_EQ(m.failed[0].name, "policies/policy=boom_seed=1");
