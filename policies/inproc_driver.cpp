@@ -13,7 +13,7 @@ namespace synclab {
 
 namespace {
 
-enum class Ev { PullArrive, ReplyArrive, ComputeDone, PushArrive, Timer, Fail, Rejoin };
+enum class Ev { PullArrive, ReplyArrive, ComputeDone, PushArrive, CancelArrive, Timer, Fail, Rejoin };
 
 struct Event {
   double time = 0;
@@ -27,6 +27,7 @@ struct Event {
   std::shared_ptr<std::vector<float>> payload;
   PullReply reply;
   TimerId timer = 0;
+  std::uint64_t step = 0;  // ComputeDone / CancelArrive: which step of the worker
 };
 
 struct Later {
@@ -42,6 +43,8 @@ struct WorkerSlot {
   std::vector<std::optional<PullReply>> replies;  // by shard, for the pull in flight
   int got = 0;                                    // replies received
   WorkerPush pending;                     // computed, waiting for ComputeDone
+  bool computing = false;                 // a ComputeDone for `step` is scheduled
+  std::uint64_t step = 0;                 // steps started, to recognise a cancelled one
 };
 
 class Run {
@@ -69,6 +72,7 @@ class Run {
       slot.core = std::make_unique<WorkerCore>(setup);
       slots_.push_back(std::move(slot));
     }
+    cancel_sent_.assign(slots_.size(), ~0ULL);
   }
 
   InprocResult go() {
@@ -202,7 +206,6 @@ class Run {
         res_.dropped.push_back(d);
         log(InprocEvent::Kind::Dropped, d.worker, 0, 0, d.push, 0, d.reason);
       }
-      for (WorkerId w : out.cancels) log(InprocEvent::Kind::Cancelled, w, 0, 0);
       for (auto& n : out.notes) log(InprocEvent::Kind::Note, -1, 0, 0, 0, 0, n);
       if (out.stop) res_.stop = out.stop;
     }
@@ -219,6 +222,19 @@ class Run {
       const double t = std::max(now_ + latency(e.worker), slot.last_to_worker);
       slot.last_to_worker = t;
       schedule(t, std::move(e));
+    }
+    for (WorkerId w : out.cancels) {
+      auto& slot = slots_[static_cast<std::size_t>(w)];
+      if (!o_.honor_cancel || !slot.alive || !slot.computing || cancel_sent_[static_cast<std::size_t>(w)] == slot.step) continue;
+      cancel_sent_[static_cast<std::size_t>(w)] = slot.step;  // every shard advises; one message suffices
+      Event e;
+      e.kind = Ev::CancelArrive;
+      e.worker = w;
+      e.gen = slot.gen;
+      e.step = slot.step;
+      const double t = std::max(now_ + latency(w), slot.last_to_worker);
+      slot.last_to_worker = t;
+      schedule(t, e);
     }
     for (const auto& t : out.timers) {
       Event e;
@@ -270,14 +286,30 @@ class Run {
         c.kind = Ev::ComputeDone;
         c.worker = e.worker;
         c.gen = slot.gen;
+        c.step = ++slot.step;
+        slot.computing = true;
         schedule(now_ + d, c);
         return;
       }
-      case Ev::ComputeDone:
+      case Ev::ComputeDone: {
         if (!current(e)) return;
+        auto& slot = slots_[static_cast<std::size_t>(e.worker)];
+        if (e.step != slot.step || !slot.computing) return;  // this step was cancelled
+        slot.computing = false;
         send_push(e.worker);
         send_pull(e.worker, now_);
         return;
+      }
+      case Ev::CancelArrive: {
+        if (!current(e)) return;
+        auto& slot = slots_[static_cast<std::size_t>(e.worker)];
+        if (!slot.computing || e.step != slot.step) return;  // finished before the advice came
+        slot.computing = false;
+        slot.core->cancelled();
+        log(InprocEvent::Kind::Cancelled, e.worker, slot.core->clock(), cores_[0]->version());
+        send_pull(e.worker, now_);
+        return;
+      }
       case Ev::Timer:
         if (e.shard == 0) log(InprocEvent::Kind::Timer, -1, 0, cores_[0]->version());
         cores_[static_cast<std::size_t>(e.shard)]->timer(e.timer);
@@ -287,6 +319,7 @@ class Run {
         auto& slot = slots_[static_cast<std::size_t>(e.worker)];
         if (!slot.alive) return;
         slot.alive = false;
+        slot.computing = false;
         ++slot.gen;
         log(InprocEvent::Kind::Lost, e.worker, slot.core->clock(), cores_[0]->version());
         for (int s = 0; s < o_.shards; ++s) {
@@ -318,6 +351,7 @@ class Run {
   std::vector<Range> ranges_;
   std::vector<std::unique_ptr<ServerCore>> cores_;
   std::vector<WorkerSlot> slots_;
+  std::vector<std::uint64_t> cancel_sent_;  // step each worker was last advised to cancel
   std::priority_queue<Event, std::vector<Event>, Later> queue_;
   std::uint64_t seq_ = 0;
   double now_ = 0;

@@ -34,6 +34,7 @@ struct InprocOptions {
   /// One-way delay of the n-th message a worker sends or receives; default 0.
   std::function<double(WorkerId worker, std::uint64_t message)> latency;
   std::vector<InprocFailure> failures;
+  bool honor_cancel = true;            ///< a CancelStep reaching a computing worker aborts its step
 };
 
 /// One observed event, in time order (ties in processing order).
@@ -42,7 +43,7 @@ struct InprocEvent {
   double time = 0;
   Kind kind = Kind::Note;
   WorkerId worker = -1;
-  std::uint64_t clock = 0;             ///< worker clock carried by the push/pull
+  std::uint64_t clock = 0;             ///< worker clock carried by the push/pull (Cancelled: the worker's)
   Version version = 0;                 ///< version of the reply / created by the apply / base of the push
   PushId push = 0;
   std::int64_t staleness = 0;          ///< Applied only

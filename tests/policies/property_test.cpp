@@ -12,8 +12,9 @@ namespace synclab {
 namespace {
 
 InprocResult run_timing(const PolicySpec& spec, int workers, std::uint64_t updates, std::uint64_t seed,
-                        std::vector<InprocFailure> failures = {}) {
+                        std::vector<InprocFailure> failures = {}, bool honor_cancel = true) {
   InprocOptions o;
+  o.honor_cancel = honor_cancel;
   o.policy = spec;
   o.max_updates = updates;
   o.failures = std::move(failures);
@@ -155,6 +156,12 @@ TEST(KSync, RoundsTakeTheFirstKOfTheCurrentVersion) {
     EXPECT_EQ(r.applied.size(), 2 * r.updates);
     for (const auto& a : r.applied) EXPECT_EQ(a.staleness, 0);
     EXPECT_GT(test::count_events(r, InprocEvent::Kind::Cancelled), 0u);
+    // Ignoring the advice changes nothing but wasted work: late pushes arrive and are dropped.
+    const InprocResult ignored = run_timing(test::policy_spec("ksync", {{"k", "2"}}), 4, 40, seed, {}, false);
+    ASSERT_EQ(ignored.stop_reason, "updates");
+    expect_exactly_once(ignored, "ksync ignoring cancels");
+    EXPECT_EQ(test::count_events(ignored, InprocEvent::Kind::Cancelled), 0u);
+    EXPECT_GT(ignored.dropped.size(), r.dropped.size());
     const InprocResult kb = run_timing(test::policy_spec("kbatch-sync", {{"k", "5"}}), 3, 40, seed);
     ASSERT_EQ(kb.stop_reason, "updates");
     expect_exactly_once(kb, "kbatch-sync");

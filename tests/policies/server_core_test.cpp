@@ -118,6 +118,25 @@ TEST(ServerCore, LateAndDuplicatePushesAreDroppedWithAReason) {
   EXPECT_THROW(core.push(push(1, 0, 1), std::vector<float>{1.0f, 2.0f}), Error);
 }
 
+TEST(ServerCore, APullOvertakingItsPushWaitsForIt) {
+  for (const char* name : {"bsp", "ssp", "async", "kasync"}) {
+    ServerCore core = make_core(test::policy_spec(name, std::string(name) == "kasync" ? std::map<std::string, std::string>{{"k", "2"}}
+                                                                                   : std::map<std::string, std::string>{}),
+                                2, {0.0f});
+    core.pull(PullInfo{0, 0});
+    core.pull(PullInfo{1, 0});
+    (void)core.take_outbox();
+    core.pull(PullInfo{0, 1});  // sent after push (0, 0), which is still on its way
+    EXPECT_TRUE(core.take_outbox().replies.empty()) << name;
+    core.push(push(0, 0, 0), std::vector<float>{1.0f});
+    core.push(push(1, 0, 0), std::vector<float>{1.0f});
+    const auto out = core.take_outbox();
+    ASSERT_EQ(out.replies.size(), 1u) << name;
+    EXPECT_EQ(out.replies[0].worker, 0);
+    EXPECT_GE(out.replies[0].version, 1u) << name;
+  }
+}
+
 TEST(ServerCore, RepliesShareOneSnapshotPerVersion) {
   ServerCore core = make_core(test::policy_spec("async"), 2, {3.0f});
   core.pull(PullInfo{0, 0});
