@@ -314,9 +314,14 @@ void Simulation::drain(int s) {
     stop(out.stop->is_error ? "error" : "policy", out.stop->is_error, out.stop->reason);
     return;
   }
-  if (s == 0 && shard.core->version() != updates_) {
-    updates_ = shard.core->version();
-    after_update();
+  // The model has version v once every shard has applied v updates.
+  if (shard.core->version() > updates_) {
+    Version lowest = shard.core->version();
+    for (const auto& other : shards_) lowest = std::min(lowest, other.core->version());
+    if (lowest != updates_) {
+      updates_ = lowest;
+      after_update();
+    }
   }
 }
 
