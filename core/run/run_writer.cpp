@@ -64,7 +64,8 @@ void RunWriter::finish(const RunSummary& s) {
   updates_.flush();
   evals_.flush();
   if (!updates_ || !evals_) throw Error(dir_.string() + ": writing the CSV files failed");
-  nlohmann::json j = {
+  // ordered_json keeps the fields in DESIGN.md's order, backend-specific extras after them.
+  nlohmann::ordered_json j = {
       {"backend", s.backend},
       {"policy", s.policy},
       {"workers", s.workers},
