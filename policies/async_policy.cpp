@@ -32,7 +32,9 @@ std::string RuleConfig::describe() const {
 }
 
 AsyncPolicy::AsyncPolicy(AsyncConfig config, int workers, LossHandling handling)
-    : config_(std::move(config)), members_(workers, handling, config_.name), state_(static_cast<std::size_t>(workers)) {}
+    : config_(std::move(config)), members_(workers, handling, config_.name), state_(static_cast<std::size_t>(workers)) {
+  rebuild_clocks();
+}
 
 std::string AsyncPolicy::describe() const {
   std::string s = config_.name + "(";
@@ -41,13 +43,24 @@ std::string AsyncPolicy::describe() const {
 }
 
 std::optional<std::uint64_t> AsyncPolicy::slowest_clock() const {
-  std::optional<std::uint64_t> m;
+  if (clocks_.empty()) return std::nullopt;
+  return *clocks_.begin();
+}
+
+void AsyncPolicy::set_clock(WorkerId w, std::uint64_t clock) {
+  auto& st = state_[static_cast<std::size_t>(w)];
+  if (members_.counted(w)) {
+    clocks_.erase(clocks_.find(st.clock));
+    clocks_.insert(clock);
+  }
+  st.clock = clock;
+}
+
+// Membership changed: rebuild the counted clocks (rare, so O(W log W)).
+void AsyncPolicy::rebuild_clocks() {
+  clocks_.clear();
   for (int w = 0; w < members_.workers(); ++w)
-    if (members_.counted(w)) {
-      const auto c = state_[static_cast<std::size_t>(w)].clock;
-      m = m ? std::min(*m, c) : c;
-    }
-  return m;
+    if (members_.counted(w)) clocks_.insert(state_[static_cast<std::size_t>(w)].clock);
 }
 
 void AsyncPolicy::try_release(WorkerId w, Decisions& out) {
@@ -61,14 +74,16 @@ void AsyncPolicy::try_release(WorkerId w, Decisions& out) {
     if (slowest && members_.counted(w) && st.clock > *slowest + *config_.staleness) return;
   }
   st.held = false;
+  held_.erase(w);
   out.push_back(ReplyPull{w, std::nullopt});
 }
 
 void AsyncPolicy::release_all(Decisions& out) {
-  for (int w = 0; w < members_.workers(); ++w) try_release(w, out);
+  const std::vector<WorkerId> waiting(held_.begin(), held_.end());
+  for (WorkerId w : waiting) try_release(w, out);
 }
 
-void AsyncPolicy::try_apply(Version version, Decisions& out) {
+void AsyncPolicy::try_apply(Version version, Decisions& out, std::vector<WorkerId>& applied) {
   const int counted = members_.counted_count();
   const auto needed = static_cast<std::size_t>(std::max(1, config_.k));
   // K-async with fewer than k workers left still makes progress with what the others send.
@@ -88,6 +103,7 @@ void AsyncPolicy::try_apply(Version version, Decisions& out) {
     if (config_.rule.rule == GradientRule::StalenessLr && buffer_.size() == 1) up.lr_scale = 1.0 / staleness;
     up.weights.push_back(weight);
     --state_[static_cast<std::size_t>(p.worker)].buffered;
+    applied.push_back(p.worker);
   }
   if (config_.rule.rule == GradientRule::DcAsgd) {
     up.rule = UpdateRule::DcAsgd;
@@ -107,12 +123,21 @@ Decisions AsyncPolicy::on_push(const PushInfo& p, Version version) {
   } else if (p.base_version > version) {
     out.push_back(DropPush{p.id, fmt::format("base version {} is ahead of the server ({})", p.base_version, version)});
   } else {
-    ++st.clock;
+    const auto before = slowest_clock();
+    set_clock(p.worker, st.clock + 1);
     ++st.buffered;
     buffer_.push_back(p);
-    try_apply(version, out);
+    std::vector<WorkerId> applied;
+    try_apply(version, out, applied);
+    // Only three kinds of pull can become answerable: the pusher's own, those of workers
+    // whose pushes were just applied (kasync), and all held ones when the slowest advanced (ssp).
+    if (config_.staleness && slowest_clock() != before) {
+      release_all(out);
+    } else {
+      for (WorkerId w : applied) try_release(w, out);
+    }
   }
-  release_all(out);
+  try_release(p.worker, out);
   return out;
 }
 
@@ -126,6 +151,7 @@ Decisions AsyncPolicy::on_pull(const PullInfo& pull, Version) {
   }
   st.held = true;
   st.held_clock = pull.worker_clock;
+  held_.insert(pull.worker);
   try_release(pull.worker, out);
   return out;
 }
@@ -134,8 +160,11 @@ Decisions AsyncPolicy::on_worker_lost(WorkerId worker, Version version) {
   bool changed = false;
   Decisions out = members_.lost(worker, changed);
   state_[static_cast<std::size_t>(worker)].held = false;
+  held_.erase(worker);
   if (changed) {
-    try_apply(version, out);
+    rebuild_clocks();
+    std::vector<WorkerId> applied;
+    try_apply(version, out, applied);
     release_all(out);
   }
   return out;
@@ -154,9 +183,12 @@ Decisions AsyncPolicy::on_worker_joined(WorkerId worker, Version version) {
   Decisions out = members_.joined(worker, changed);
   if (others) st.clock = std::max(st.clock, *others);
   st.held = false;
+  held_.erase(worker);
   st.resync = true;
+  rebuild_clocks();
   if (changed) {
-    try_apply(version, out);
+    std::vector<WorkerId> applied;
+    try_apply(version, out, applied);
     release_all(out);
   }
   return out;
@@ -166,7 +198,9 @@ Decisions AsyncPolicy::on_timer(TimerId id, Version version) {
   bool changed = false;
   Decisions out = members_.timer(id, changed);
   if (changed) {
-    try_apply(version, out);
+    rebuild_clocks();
+    std::vector<WorkerId> applied;
+    try_apply(version, out, applied);
     release_all(out);
   }
   return out;
@@ -186,6 +220,10 @@ void AsyncPolicy::load(std::istream& in) {
   if (state.size() != state_.size()) throw Error("checkpoint: worker count differs from the configured policy");
   state_ = std::move(state);
   buffer_ = bin::get_vector<PushInfo>(in, "policy.buffer");
+  rebuild_clocks();
+  held_.clear();
+  for (int w = 0; w < members_.workers(); ++w)
+    if (state_[static_cast<std::size_t>(w)].held) held_.insert(w);
 }
 
 }  // namespace synclab

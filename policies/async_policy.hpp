@@ -4,6 +4,7 @@
 // Pulls are answered at once, or held until the worker's own pushes are applied (kasync),
 // or until the worker is at most `staleness` clocks ahead of the slowest counted worker (ssp).
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,15 +61,19 @@ class AsyncPolicy : public ServerPolicy {
     std::uint64_t held_clock = 0;
     bool resync = false;
   };
-  void try_apply(Version version, Decisions& out);
+  void try_apply(Version version, Decisions& out, std::vector<WorkerId>& applied);
   void release_all(Decisions& out);
   void try_release(WorkerId w, Decisions& out);
   std::optional<std::uint64_t> slowest_clock() const;
+  void set_clock(WorkerId w, std::uint64_t clock);
+  void rebuild_clocks();
 
   AsyncConfig config_;
   Membership members_;
   std::vector<WorkerState> state_;
   std::vector<PushInfo> buffer_;
+  std::multiset<std::uint64_t> clocks_;  // ssp clocks of the counted workers: O(log W) slowest
+  std::set<WorkerId> held_;              // workers whose pull waits
 };
 
 }  // namespace synclab

@@ -20,13 +20,7 @@ std::string LossHandling::describe() const {
 
 Membership::Membership(int workers, LossHandling handling, std::string policy_name)
     : handling_(handling), policy_(std::move(policy_name)),
-      alive_(static_cast<std::size_t>(workers), 1), counted_(static_cast<std::size_t>(workers), 1) {}
-
-int Membership::counted_count() const {
-  int n = 0;
-  for (char c : counted_) n += c ? 1 : 0;
-  return n;
-}
+      alive_(static_cast<std::size_t>(workers), 1), counted_(static_cast<std::size_t>(workers), 1), counted_n_(workers) {}
 
 void Membership::check(WorkerId w) const {
   if (w < 0 || w >= workers())
@@ -45,6 +39,7 @@ Decisions Membership::lost(WorkerId w, bool& changed) {
   }
   if (handling_.timeout <= 0) {
     counted_[i] = 0;
+    --counted_n_;
     changed = true;
     out.push_back(Note{fmt::format("worker {} lost; continuing with {} workers", w, counted_count())});
   } else {
@@ -67,6 +62,7 @@ Decisions Membership::joined(WorkerId w, bool& changed) {
   for (auto it = timers_.begin(); it != timers_.end();) it = it->second == w ? timers_.erase(it) : std::next(it);
   if (!counted_[i]) {
     counted_[i] = 1;
+    ++counted_n_;
     changed = true;
   }
   if (!was_alive) out.push_back(Note{fmt::format("worker {} rejoined; {} workers counted", w, counted_count())});
@@ -82,6 +78,7 @@ Decisions Membership::timer(TimerId id, bool& changed) {
   const auto i = static_cast<std::size_t>(w);
   if (alive_[i] || !counted_[i]) return out;
   counted_[i] = 0;
+  --counted_n_;
   changed = true;
   out.push_back(Note{fmt::format("worker {} did not rejoin within {} s; continuing with {} workers", w,
                                  handling_.timeout, counted_count())});
@@ -110,6 +107,8 @@ void Membership::load(std::istream& in) {
     throw Error(fmt::format("checkpoint: policy {} has {} workers, checkpoint has {}", policy_, alive_.size(), alive.size()));
   alive_ = std::move(alive);
   counted_ = std::move(counted);
+  counted_n_ = 0;
+  for (char c : counted_) counted_n_ += c ? 1 : 0;
   timers_.clear();
   const auto n = bin::get<std::uint64_t>(in, "membership.timers");
   for (std::uint64_t k = 0; k < n; ++k) {

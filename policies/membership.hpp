@@ -28,7 +28,7 @@ class Membership {
   bool alive(WorkerId w) const { return alive_.at(static_cast<std::size_t>(w)) != 0; }
   /// Counted workers are waited for: alive ones plus lost ones still within their timeout.
   bool counted(WorkerId w) const { return counted_.at(static_cast<std::size_t>(w)) != 0; }
-  int counted_count() const;
+  int counted_count() const { return counted_n_; }
   /// Throws Error when w is outside [0, workers).
   void check(WorkerId w) const;
   /// Event handlers; `changed` becomes true when the counted set changed.
@@ -43,6 +43,7 @@ class Membership {
   LossHandling handling_;
   std::string policy_;
   std::vector<char> alive_, counted_;
+  int counted_n_ = 0;  // workers with counted_ set
   std::map<TimerId, WorkerId> timers_;
   TimerId next_timer_ = 1;
 };

@@ -42,11 +42,7 @@ bool SyncRoundPolicy::round_complete() const {
   if (round_.empty()) return false;
   const int counted = members_.counted_count();
   if (counted == 0) return false;
-  if (config_.quorum == 0) {
-    for (int w = 0; w < members_.workers(); ++w)
-      if (members_.counted(w) && state_[static_cast<std::size_t>(w)].in_round == 0) return false;
-    return true;
-  }
+  if (config_.quorum == 0) return contributors_ >= counted;
   const auto needed = static_cast<std::size_t>(config_.one_push_per_worker ? std::min(config_.quorum, counted) : config_.quorum);
   return round_.size() >= needed;
 }
@@ -79,6 +75,7 @@ void SyncRoundPolicy::try_close(Version version, Decisions& out) {
     }
   }
   round_.clear();
+  contributors_ = 0;
   for (auto& st : state_) st.in_round = 0;
   for (int w = 0; w < members_.workers(); ++w) {
     auto& st = state_[static_cast<std::size_t>(w)];
@@ -89,6 +86,13 @@ void SyncRoundPolicy::try_close(Version version, Decisions& out) {
     }
   }
   (void)version;
+}
+
+// Membership changed: who counts among the contributors changed too (rare, so O(W)).
+void SyncRoundPolicy::recount() {
+  contributors_ = 0;
+  for (int w = 0; w < members_.workers(); ++w)
+    if (members_.counted(w) && state_[static_cast<std::size_t>(w)].in_round > 0) ++contributors_;
 }
 
 Decisions SyncRoundPolicy::on_push(const PushInfo& p, Version version) {
@@ -108,6 +112,7 @@ Decisions SyncRoundPolicy::on_push(const PushInfo& p, Version version) {
     out.push_back(DropPush{p.id, fmt::format("duplicate: worker {} already pushed for version {}", p.worker, version)});
   } else {
     round_.push_back(p);
+    if (st.in_round == 0 && members_.counted(p.worker)) ++contributors_;
     ++st.in_round;
   }
   try_close(version, out);
@@ -135,7 +140,10 @@ Decisions SyncRoundPolicy::on_worker_lost(WorkerId worker, Version version) {
   auto& st = state_[static_cast<std::size_t>(worker)];
   st.held = false;
   st.computing = false;
-  if (changed) try_close(version, out);
+  if (changed) {
+    recount();
+    try_close(version, out);
+  }
   return out;
 }
 
@@ -146,14 +154,20 @@ Decisions SyncRoundPolicy::on_worker_joined(WorkerId worker, Version version) {
   st.held = false;
   st.computing = false;
   st.resync = true;
-  if (changed) try_close(version, out);
+  if (changed) {
+    recount();
+    try_close(version, out);
+  }
   return out;
 }
 
 Decisions SyncRoundPolicy::on_timer(TimerId id, Version version) {
   bool changed = false;
   Decisions out = members_.timer(id, changed);
-  if (changed) try_close(version, out);
+  if (changed) {
+    recount();
+    try_close(version, out);
+  }
   return out;
 }
 
@@ -180,6 +194,7 @@ void SyncRoundPolicy::load(std::istream& in) {
   first_loss_ = has_loss ? std::optional<double>(loss) : std::nullopt;
   rounds_ = bin::get<std::uint64_t>(in, "policy.rounds");
   tau_ = bin::get<int>(in, "policy.tau");
+  recount();
 }
 
 }  // namespace synclab

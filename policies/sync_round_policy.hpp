@@ -57,7 +57,9 @@ class SyncRoundPolicy : public ServerPolicy {
   SyncRoundConfig config_;
   Membership members_;
   std::vector<WorkerState> state_;
+  void recount();
   std::vector<PushInfo> round_;     // pushes of the open round, arrival order
+  int contributors_ = 0;            // counted workers with a push in the open round
   std::optional<double> first_loss_;
   std::uint64_t rounds_ = 0;
   int tau_ = 1;
