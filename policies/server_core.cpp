@@ -42,7 +42,14 @@ void ServerCore::push(const PushInfo& info, std::vector<float>&& payload) {
   if (pending_.count(info.id)) throw Error(fmt::format("server core: duplicate push id {} from worker {}", info.id, info.worker));
   if (options_.timing_only) payload.clear();
   pending_.emplace(info.id, Pending{info, std::move(payload)});
-  execute(policy_->on_push(info, version_));
+  Decisions decisions;
+  try {
+    decisions = policy_->on_push(info, version_);
+  } catch (...) {
+    pending_.erase(info.id);  // a rejected push (e.g. unknown worker id) leaves no trace
+    throw;
+  }
+  execute(std::move(decisions));
 }
 
 void ServerCore::pull(const PullInfo& info) { execute(policy_->on_pull(info, version_)); }

@@ -116,6 +116,9 @@ TEST(ServerCore, LateAndDuplicatePushesAreDroppedWithAReason) {
   EXPECT_NE(out.dropped[0].reason.find("late"), std::string::npos);
   EXPECT_EQ(core.version(), 1u);
   EXPECT_THROW(core.push(push(1, 0, 1), std::vector<float>{1.0f, 2.0f}), Error);
+  EXPECT_THROW(core.push(push(7, 0, 1), std::vector<float>{1.0f}), Error);  // no worker 7
+  EXPECT_EQ(core.pending_pushes(), 0u);
+  EXPECT_THROW(core.pull(PullInfo{-1, 0}), Error);
 }
 
 TEST(ServerCore, APullOvertakingItsPushWaitsForIt) {
