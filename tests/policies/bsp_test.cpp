@@ -71,8 +71,8 @@ TEST(Bsp, BitIdenticalAcrossSchedulesAndShards) {
     opt.lr = 0.05;
     const InprocResult base = run_bsp(3, 4, 8, opt, 1, 0);
     for (std::uint64_t seed = 1; seed <= 6; ++seed) {
-      // Adam's update loop is vectorised with a scalar tail, so its rounding depends on where a
-      // shard starts: sharding is checked with sgd, schedules with both.
+      // The core Adam loop rounds some elements differently with the buffer's length and
+      // alignment (vector vs scalar path): sharding is checked with sgd, schedules with both.
       const int shards = std::string(opt_name) == "sgd" ? 1 + static_cast<int>(seed % 3) : 1;
       const InprocResult other = run_bsp(3, 4, 8, opt, shards, seed);
       ASSERT_EQ(other.stop_reason, "updates");
