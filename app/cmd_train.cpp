@@ -23,9 +23,6 @@ int cmd_train(int argc, char** argv) {
   const std::filesystem::path dir = args.out.empty() ? default_run_dir(args.config) : std::filesystem::path(args.out);
   TrainOptions options;
   options.live_progress = isatty(STDERR_FILENO) != 0;
-  std::cerr << fmt::format("train: {} on {} ({} backend), batch {}, {}; run directory {}\n", config.model,
-                           config.data.source.dataset, config.train.backend, config.data.batch,
-                           config.train.optimizer.name, dir.string());
   const RunSummary s = train_run(config, dir, options);
   std::cerr << fmt::format("train: stopped on {} after {} updates in {:.1f}s: test accuracy {:.4f}, loss {:.4f}\n",
                            s.stop_reason, s.updates, s.time_s, s.final_test_accuracy, s.final_test_loss);

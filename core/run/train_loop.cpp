@@ -72,6 +72,11 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
   std::iota(all.begin(), all.end(), 0u);
   BatchSampler sampler(data.train, std::move(all), batch, derive_seed(tc.seed, 0x7a1, 0));
   RunWriter writer(dir, config);
+  // Announced only once everything loaded, so a failing setup prints just its error line.
+  log << fmt::format("train: {} ({} parameters) on {} ({} train / {} test samples), {} backend x{} threads, batch {}, {} lr {}; run directory {}\n",
+                     spec.name, spec.num_params(), data.train.name, data.train.size(), data.test.size(), to_string(net->kind()),
+                     net_opts.threads, batch, tc.optimizer.name, tc.optimizer.lr, dir.string())
+      << std::flush;
 
   TrainClock clock;
   TestResult last{};
