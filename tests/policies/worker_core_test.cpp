@@ -138,6 +138,45 @@ TEST(WorkerCore, TimingModeComputesNothingButAccountsFlops) {
   EXPECT_EQ(wc.next_pull().worker_clock, 1u);
 }
 
+/// Scripted driver: every third step is cancelled; records what was pushed.
+class CancellingDriver : public WorkerDriver {
+ public:
+  double now() override { return t_; }
+  std::optional<PulledParams> pull(const PullInfo& pull, std::span<float>) override {
+    pulls.push_back(pull.worker_clock);
+    t_ += 1;
+    return PulledParams{pull.worker_clock, std::nullopt};
+  }
+  void compute(double) override { t_ += 2; }
+  void push(const PushInfo& info, std::span<const float>) override { pushes.push_back(info); }
+  bool cancelled() override { return ++steps_ % 3 == 0; }
+  std::vector<std::uint64_t> pulls;
+  std::vector<PushInfo> pushes;
+
+ private:
+  double t_ = 0;
+  int steps_ = 0;
+};
+
+TEST(WorkerCore, CancelledStepsAreNotPushedAndKeepTheClock) {
+  WorkerSetup ws;
+  ws.worker = 1;
+  ws.num_params = 5;
+  ws.step_flops = 1;
+  WorkerCore wc(ws);
+  CancellingDriver d;
+  wc.run(d, 4);
+  ASSERT_EQ(d.pushes.size(), 4u);
+  for (std::size_t i = 0; i < d.pushes.size(); ++i) {
+    EXPECT_EQ(d.pushes[i].worker_clock, i);
+    EXPECT_EQ(d.pushes[i].id, make_push_id(1, i));
+  }
+  EXPECT_EQ(wc.stats().cancelled, 1u);
+  EXPECT_EQ(d.pulls, (std::vector<std::uint64_t>{0, 1, 2, 2, 3}));
+  EXPECT_DOUBLE_EQ(wc.stats().wait_s, 5.0);
+  EXPECT_DOUBLE_EQ(wc.stats().compute_s, 10.0);
+}
+
 TEST(WorkerCore, FullModeNeedsNetworkAndSampler) {
   test::TinyProblem p(1, 4, 1);
   WorkerSetup ws = p.setups(WorkerPolicy{}, 0.1)[0];
