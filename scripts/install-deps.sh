@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages synclab needs to build, test and run (only those missing).
+# SYNCLAB_TEST_DEPS=1 adds what some tests use (headless browser, network tools).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
@@ -17,8 +18,14 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 echo "synclab: installing ${missing[*]}" >&2
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "synclab: missing packages (${missing[*]}) and no sudo to install them; install them as root" >&2
+    exit 1
+  fi
+  SUDO=(sudo)
+fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q >&2 || echo "synclab: apt-get update failed; trying the cached package lists" >&2
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+"${SUDO[@]}" apt-get update -q >&2 || echo "synclab: apt-get update failed; trying the cached package lists" >&2
+"${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >&2

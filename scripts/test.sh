@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The test command of the README: installs what is missing, builds, runs every test.
+# The README's test command: installs what is missing, builds, runs every test with CTest.
+# Extra arguments go to ctest (e.g. scripts/test.sh -R config).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export SYNCLAB_TEST_DEPS=1
 "$root/scripts/build.sh"
 build=${SYNCLAB_BUILD_DIR:-$root/build}
-ctest --test-dir "$build" --output-on-failure -j "$(nproc)" --timeout 900 "$@"
+ctest --test-dir "$build" --output-on-failure -j "${SYNCLAB_JOBS:-$(nproc)}" --timeout 900 "$@"
