@@ -97,6 +97,23 @@ TEST(AsyncFamily, EveryGradientAppliedExactlyOnce) {
   }
 }
 
+TEST(AsyncFamily, AsyncAndKbatchAsyncAnswerEveryPullAtOnce) {
+  for (const char* name : {"async", "kbatch-async", "dc-asgd", "staleness-lr"}) {
+    const InprocResult r = run_timing(test::policy_spec(name), 4, 100, 9);
+    ASSERT_EQ(r.stop_reason, "updates");
+    std::map<WorkerId, double> pulled;
+    std::size_t replies = 0;
+    for (const auto& e : r.events) {
+      if (e.kind == InprocEvent::Kind::PullArrived) pulled[e.worker] = e.time;
+      if (e.kind == InprocEvent::Kind::Replied) {
+        ASSERT_EQ(e.time, pulled.at(e.worker)) << name;
+        ++replies;
+      }
+    }
+    EXPECT_EQ(replies, test::count_events(r, InprocEvent::Kind::PullArrived)) << name;
+  }
+}
+
 TEST(AsyncFamily, KasyncWorkersWaitOnlyForTheirOwnGradient) {
   const InprocResult k = run_timing(test::policy_spec("kasync", {{"k", "2"}}), 4, 80, 3);
   ASSERT_EQ(k.stop_reason, "updates");
