@@ -1,6 +1,8 @@
 // synclab train: single-process training of one config into a run directory.
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -11,6 +13,11 @@
 #include "core/run/train_loop.hpp"
 
 namespace synclab::app {
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_interrupt(int) { g_interrupted.store(true); }
+}  // namespace
 
 int cmd_train(int argc, char** argv) {
   const RunArgs args = parse_run_args(
@@ -23,11 +30,15 @@ int cmd_train(int argc, char** argv) {
   const std::filesystem::path dir = args.out.empty() ? default_run_dir(args.config) : std::filesystem::path(args.out);
   TrainOptions options;
   options.live_progress = isatty(STDERR_FILENO) != 0;
+  // Ctrl-C ends the run cleanly: the run directory still gets its final evaluation and summary.
+  options.cancel = &g_interrupted;
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
   const RunSummary s = train_run(config, dir, options);
-  std::cerr << fmt::format("train: stopped on {} after {} updates in {:.1f}s: test accuracy {:.4f}, loss {:.4f}\n",
+  std::cerr << fmt::format("train: stopped ({}) after {} updates in {:.1f}s: test accuracy {:.4f}, loss {:.4f}\n",
                            s.stop_reason, s.updates, s.time_s, s.final_test_accuracy, s.final_test_loss);
   std::cout << dir.string() << "\n";
-  return 0;
+  return s.stop_reason == "interrupted" ? 130 : 0;
 }
 
 }  // namespace synclab::app

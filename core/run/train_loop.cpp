@@ -1,6 +1,8 @@
 // The single-process training loop behind `synclab train`.
 #include "core/run/train_loop.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -46,6 +48,14 @@ std::string format_eta(double s) {
 
 }  // namespace
 
+int usable_cpus() {
+  // hardware_concurrency counts every online CPU, also those a container or taskset forbids.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, const TrainOptions& options) {
   std::ostream& log = options.log ? *options.log : std::cerr;
   const auto& tc = config.train;
@@ -62,7 +72,7 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
   constexpr std::size_t kEvalChunk = 100;
   NetworkOptions net_opts;
   net_opts.max_batch = std::max(batch, kEvalChunk);
-  net_opts.threads = tc.threads > 0 ? tc.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  net_opts.threads = tc.threads > 0 ? tc.threads : usable_cpus();
   auto net = make_network(spec, parse_backend(tc.backend), net_opts);
   std::vector<float> params(spec.num_params()), grad(spec.num_params());
   init_params(spec, params.data(), tc.seed);
@@ -114,6 +124,7 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
     if (tc.stop_updates && update >= tc.stop_updates) stop_reason = "updates";
     else if (tc.stop_time > 0 && clock.seconds() >= tc.stop_time) stop_reason = "time";
     else if (tc.stop_accuracy > 0 && evaluated && last.accuracy >= tc.stop_accuracy) stop_reason = "accuracy";
+    else if (options.cancel && options.cancel->load()) stop_reason = "interrupted";
 
     const double rate = static_cast<double>(update) / std::max(clock.seconds(), 1e-9);
     double eta = -1;

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/common/error.hpp"
 #include "core/data/dataset.hpp"
 #include "core/run/train_loop.hpp"
 
@@ -71,7 +72,6 @@ TEST(Train, SameSeedSameParameters) {
   std::ostringstream log;
   TrainOptions opt;
   opt.log = &log;
-  const std::string shorter = "";
   RunConfig cfg = small_config();
   cfg.train.stop_updates = 40;
   cfg.train.eval_every = 0;
@@ -97,6 +97,28 @@ TEST(Train, StopsOnAccuracy) {
   EXPECT_LT(s.updates, 300u);
   EXPECT_EQ(s.updates % 10, 0u);
   fs::remove_all(dir);
+}
+
+TEST(Train, CancelStopsAfterTheCurrentStep) {
+  const auto dir = temp_dir("cancel");
+  std::ostringstream log;
+  const std::atomic<bool> cancel{true};
+  TrainOptions opt;
+  opt.log = &log;
+  opt.cancel = &cancel;
+  const auto s = train_run(small_config(), dir, opt);
+  EXPECT_EQ(s.stop_reason, "interrupted");
+  EXPECT_EQ(s.updates, 1u);
+  EXPECT_TRUE(fs::exists(dir / "summary.json"));
+  fs::remove_all(dir);
+}
+
+TEST(Train, SetupErrorsNameTheirKey) {
+  const auto dir = temp_dir("bad");
+  RunConfig cfg = small_config();
+  cfg.model = "resnet50";  // a cost-only profile cannot be trained
+  EXPECT_THROW(train_run(cfg, dir, {}), ConfigError);
+  EXPECT_FALSE(fs::exists(dir)) << "no run directory for a run that never started";
 }
 
 }  // namespace
