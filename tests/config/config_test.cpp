@@ -1,5 +1,6 @@
 // Run-config loading: defaults, units, overrides, every class of error, round trip.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -256,7 +257,7 @@ TEST(Config, ResolvedYamlRoundTrips) {
 }
 
 TEST(Config, LoadFileErrorsNameTheFile) {
-  const auto dir = std::filesystem::temp_directory_path() / "synclab-config-test";
+  const auto dir = std::filesystem::temp_directory_path() / ("synclab-config-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   try {
     load_run_config((dir / "missing.yaml").string());

@@ -1,5 +1,6 @@
 // Run directories: file names, CSV headers and rows, summary.json, digests, evaluation.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>

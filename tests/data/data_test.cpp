@@ -1,5 +1,6 @@
 // IDX reading (good and bad files), synthetic data, sharding and batch sampling.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -35,8 +36,9 @@ std::string labels_bytes(std::uint32_t n, std::uint8_t max_label = 9) {
 class IdxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("synclab-idx-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-                                        "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    // The pid keeps concurrent runs of this suite (other build trees) apart.
+    dir_ = fs::temp_directory_path() / ("synclab-idx-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
