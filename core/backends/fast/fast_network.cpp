@@ -6,12 +6,12 @@
 #include <vector>
 
 #include "core/backends/batch_checks.hpp"
-#include "core/backends/fast/gemm_dense.hpp"
 #include "core/backends/fast/cpu_threads.hpp"
 #include "core/backends/fast/dnnl_conv2d.hpp"
 #include "core/backends/fast/dnnl_maxpool.hpp"
 #include "core/backends/fast/dnnl_relu.hpp"
 #include "core/backends/fast/fast_op.hpp"
+#include "core/backends/fast/gemm_dense.hpp"
 #include "core/backends/fast/plain_elementwise.hpp"
 #include "core/backends/fast/to_plain.hpp"
 #include "core/common/error.hpp"
