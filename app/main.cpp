@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <string>
 #include <string_view>
 
 #include "app/commands.hpp"
@@ -48,7 +49,12 @@ int main(int argc, char** argv) {
     try {
       return c.run(argc - 1, argv + 1);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "synclab %s: error: %s\n", c.name, e.what());
+      // The contract is one line per error, whatever library wrote the message.
+      std::string what = e.what();
+      for (char& ch : what) {
+        if (ch == '\n' || ch == '\r') ch = ' ';
+      }
+      std::fprintf(stderr, "synclab %s: error: %s\n", c.name, what.c_str());
       return 1;
     }
   }
