@@ -240,6 +240,12 @@ class Shard {
           spdlog::warn("{}: worker {} reconnected (incarnation {}); dropping its old connection", name_, w, hello->incarnation);
           slot.conn->close("replaced by a newer connection of the same worker");
         }
+        // The run clock starts when the first worker arrives, not when this process did:
+        // data loading and process start-up are not training time (as in the simulator).
+        if (!clock_started_) {
+          clock_started_ = true;
+          start_ = Clock::now();
+        }
         slot.conn = c;
         slot.incarnation = hello->incarnation;
         const bool rejoin = slot.ever_joined;
@@ -581,7 +587,7 @@ class Shard {
   Clock::time_point start_ = Clock::now();
   double time_offset_ = 0, stop_time_ = 0;
   std::optional<Clock::time_point> all_gone_since_;
-  bool stopping_ = false, finished_ = false;
+  bool stopping_ = false, finished_ = false, clock_started_ = false;
   std::string stop_reason_, failure_;
   int exit_code_ = 0;
 };

@@ -10,7 +10,8 @@
 
 namespace synclab::real {
 
-std::uint64_t worker_sampler_seed(std::uint64_t seed, int worker) { return derive_seed(seed, 0x5a3, static_cast<std::uint64_t>(worker)); }
+// The simulator's stream tag, so a real run and a simulated one draw the same batches.
+std::uint64_t worker_sampler_seed(std::uint64_t seed, int worker) { return derive_seed(seed, 0x5a3b1e, static_cast<std::uint64_t>(worker)); }
 
 namespace {
 

@@ -82,6 +82,17 @@ TEST(Frame, DirectPayloadReads) {
   EXPECT_EQ(d->values, r.values);
 }
 
+TEST(Frame, KnownCrcParamsEqualPlainEncoding) {
+  ParamsReply r;
+  r.version = 4;
+  r.tau_hint = 3;
+  r.values.assign(300, 0.125f);
+  r.values[7] = -9.f;
+  const auto plain = encode(r).flatten();
+  const auto cached = encode_params(ParamsReply{4, 3, {}}, r.values, floats_crc(r.values)).flatten();
+  EXPECT_EQ(plain, cached);
+}
+
 TEST(Frame, RejectsBadMagicAfterFourBytes) {
   const std::uint8_t http[] = {'G', 'E', 'T', ' ', '/', ' '};
   FrameParser p(kLimit);

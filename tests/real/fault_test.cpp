@@ -1,0 +1,136 @@
+// Faults in a running job: kill -9 of a worker under async and under bsp with a timeout
+// (the job completes with the survivors), and kill -9 of the PS followed by a restart
+// (it resumes from its newest checkpoint and the workers reconnect).
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tests/real/job_fixture.hpp"
+
+namespace synclab::real {
+namespace {
+
+using namespace test;
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string mlp_config(const std::string& policy, const std::string& stop, const std::string& real_extra = "") {
+  return "model: mlp\n"
+         "data: {dataset: fashion-mnist, batch: 100, train_limit: 12000, test_limit: 1000}\n"
+         "train: {optimizer: {name: sgd, lr: 0.1}, stop: " + stop + ", eval_every: 200, seed: 3}\n"
+         "policy: " + policy + "\n"
+         "cluster: {workers: 3, servers: 1}\n"
+         "real: {timeout: 10s, heartbeat: 200ms, frame_timeout: 5s" + real_extra + "}\n";
+}
+
+struct Job {
+  std::filesystem::path dir, cfg;
+  int port = 0;
+  std::unique_ptr<ChildProcess> ps;
+  std::vector<std::unique_ptr<ChildProcess>> workers;
+
+  void start_ps(const char* log = "ps.log") {
+    ps = spawn("ps", {"ps", cfg.string(), "--out", (dir / "run").string(), "--port", std::to_string(port), "--bind", "127.0.0.1",
+                      "--port-file", (dir / "port").string()},
+               dir / log);
+  }
+  void start_workers() {
+    for (int w = 0; w < 3; ++w)
+      workers.push_back(spawn("worker", {"worker", cfg.string(), "--ps_hosts", "127.0.0.1:" + std::to_string(port), "--task_index", std::to_string(w)},
+                              dir / ("worker" + std::to_string(w) + ".log")));
+  }
+  // Waits until the PS log shows `text` (bounded).
+  bool wait_log(const std::string& file, const std::string& text, double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+      if (read_text(dir / file).find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+};
+
+void kill_worker_and_complete(const std::string& policy) {
+  Job j;
+  j.dir = temp_dir("killworker");
+  j.cfg = write_text(j.dir / "job.yaml", mlp_config(policy, "{sim_time: 5}"));
+  j.port = free_port();
+  j.start_ps();
+  ASSERT_GT(wait_for_port(j.dir / "port", *j.ps), 0) << read_text(j.dir / "ps.log");
+  j.start_workers();
+  ASSERT_TRUE(j.wait_log("ps.log", "worker 2 joined", 30) && j.wait_log("ps.log", "worker 1 joined", 30)) << read_text(j.dir / "ps.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(j.ps->running()) << "job ended before the kill";
+  j.workers[1]->signal(SIGKILL);
+  EXPECT_EQ(wait_for(*j.ps, 60), "exit 0") << read_text(j.dir / "ps.log");
+  const std::string log = read_text(j.dir / "ps.log");
+  EXPECT_NE(log.find("worker 1 lost"), std::string::npos) << log;
+  const auto s = read_json(j.dir / "run/summary.json");
+  EXPECT_EQ(s["stop_reason"], "time");
+  EXPECT_GT(s["final_test_accuracy"].get<double>(), 0.5);
+  // Updates went on after the kill: the last update is well past the kill time.
+  const auto rows = csv_rows(j.dir / "run/updates.csv");
+  ASSERT_FALSE(rows.empty());
+  EXPECT_GT(std::stod(rows.back()), 3.5);
+  for (int w : {0, 2}) EXPECT_EQ(wait_for(*j.workers[static_cast<std::size_t>(w)], 20), "exit 0");
+  std::filesystem::remove_all(j.dir);
+}
+
+TEST(Faults, WorkerKilledUnderAsyncJobCompletes) { kill_worker_and_complete("{name: async}"); }
+
+TEST(Faults, WorkerKilledUnderBspWithTimeoutJobCompletes) { kill_worker_and_complete("{name: bsp, timeout: 1s}"); }
+
+TEST(Faults, PsKilledAndRestartedResumesFromCheckpoint) {
+  Job j;
+  j.dir = temp_dir("killps");
+  j.cfg = write_text(j.dir / "job.yaml", mlp_config("{name: bsp}", "{updates: 1500}", ", checkpoint_every: 100"));
+  j.port = free_port();
+  j.start_ps();
+  ASSERT_GT(wait_for_port(j.dir / "port", *j.ps), 0) << read_text(j.dir / "ps.log");
+  j.start_workers();
+  ASSERT_TRUE(j.wait_log("ps.log", "checkpoint shard-0-000000000200.ckpt", 60)) << read_text(j.dir / "ps.log");
+  ASSERT_TRUE(j.ps->running());
+  j.ps->signal(SIGKILL);
+  EXPECT_EQ(wait_for(*j.ps, 10), "killed by signal 9");
+  std::filesystem::remove(j.dir / "port");
+  j.start_ps("ps-restarted.log");
+  EXPECT_EQ(wait_for(*j.ps, 90), "exit 0") << read_text(j.dir / "ps-restarted.log");
+  const std::string log = read_text(j.dir / "ps-restarted.log");
+  EXPECT_NE(log.find("resumed from checkpoint"), std::string::npos) << log;
+  const auto s = read_json(j.dir / "run/summary.json");
+  EXPECT_EQ(s["updates"].get<int>(), 1500);
+  EXPECT_GT(s["final_test_accuracy"].get<double>(), 0.6);
+  // One continuous history: update numbers never go backwards and end at the stop.
+  const auto rows = csv_rows(j.dir / "run/updates.csv");
+  ASSERT_FALSE(rows.empty());
+  long last = 0;
+  for (const auto& r : rows) {
+    const long u = std::stol(r.substr(r.find(',') + 1));
+    EXPECT_GE(u, last);
+    last = u;
+  }
+  EXPECT_EQ(last, 1500);
+  for (auto& w : j.workers) EXPECT_EQ(wait_for(*w, 30), "exit 0");
+  for (int w = 0; w < 3; ++w) {
+    const std::string wl = read_text(j.dir / ("worker" + std::to_string(w) + ".log"));
+    EXPECT_NE(wl.find("retrying"), std::string::npos) << wl;
+  }
+  std::filesystem::remove_all(j.dir);
+}
+
+}  // namespace
+}  // namespace synclab::real

@@ -1,0 +1,194 @@
+// A PS under hostile or mistaken peers: wrong token / version / model are refused with a
+// reason on both sides; garbage, a 4 GB frame claim and a slowloris peer lose only their
+// own connection; a good worker is served throughout and the job completes.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <limits>
+
+#include "core/models/model_spec.hpp"
+#include "real/protocol/fingerprint.hpp"
+#include "real/protocol/messages.hpp"
+#include "tests/real/job_fixture.hpp"
+
+namespace synclab::real {
+namespace {
+
+using namespace test;
+
+// A raw TCP peer speaking whatever bytes a test wants.
+class RawPeer {
+ public:
+  explicit RawPeer(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~RawPeer() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  bool send(const std::vector<std::uint8_t>& b) { return ::send(fd_, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size()); }
+  /// Reads until one frame parses, the peer closes, or `seconds` pass.
+  std::optional<Frame> read_frame(double seconds) {
+    FrameParser p(1 << 20);
+    std::uint8_t buf[4096];
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd pfd{fd_, POLLIN, 0};
+      if (::poll(&pfd, 1, 50) <= 0) continue;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        return std::nullopt;
+      }
+      p.feed(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)));
+      if (p.has_frame()) return p.take();
+    }
+    return std::nullopt;
+  }
+  /// True when the server closed the connection within `seconds` (frames before EOF are skipped).
+  bool closed_within(double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    std::uint8_t buf[4096];
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd pfd{fd_, POLLIN, 0};
+      if (::poll(&pfd, 1, 50) <= 0) continue;
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return true;
+    }
+    return closed_;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false, closed_ = false;
+};
+
+Hello good_hello(const std::string& token) {
+  const ModelSpec spec = make_model_spec("softmax");
+  Hello h;
+  h.model_fingerprint = model_fingerprint(spec);
+  h.model = "softmax";
+  h.token = token;
+  h.worker = 0;
+  h.range_begin = 0;
+  h.range_end = spec.num_params();
+  return h;
+}
+
+RefuseReason refusal_of(RawPeer& peer) {
+  auto f = peer.read_frame(5);
+  EXPECT_TRUE(f.has_value()) << "no answer";
+  if (!f) return RefuseReason::Busy;
+  EXPECT_EQ(f->header.type, MsgType::Refuse);
+  auto r = decode_refuse(f->payload);
+  EXPECT_TRUE(r.has_value());
+  return r ? r->reason : RefuseReason::Busy;
+}
+
+class HostilePeers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = temp_dir("hostile");
+    cfg_ = write_text(dir_ / "job.yaml", small_config("{name: async}", 1, 60, "").append(""));
+    ps_ = spawn("ps", {"ps", cfg_.string(), "--out", (dir_ / "run").string(), "--port", "0", "--bind", "127.0.0.1", "--port-file",
+                       (dir_ / "port").string(), "--set", "real.frame_timeout=1s"},
+                dir_ / "ps.log");
+    port_ = wait_for_port(dir_ / "port", *ps_);
+    ASSERT_GT(port_, 0) << read_text(dir_ / "ps.log");
+  }
+  void TearDown() override {
+    ps_.reset();  // kills and reaps if still running
+    std::filesystem::remove_all(dir_);
+  }
+  // Runs the one good worker to completion; the PS must then finish the job normally.
+  void expect_good_worker_completes() {
+    auto w = spawn("worker", {"worker", cfg_.string(), "--ps_hosts", "127.0.0.1:" + std::to_string(port_), "--task_index", "0"}, dir_ / "worker.log");
+    EXPECT_EQ(wait_for(*w, 60), "exit 0") << read_text(dir_ / "worker.log");
+    EXPECT_EQ(wait_for(*ps_, 30), "exit 0") << read_text(dir_ / "ps.log");
+    EXPECT_EQ(read_json(dir_ / "run/summary.json")["updates"].get<int>(), 60);
+  }
+  std::filesystem::path dir_, cfg_;
+  std::unique_ptr<ChildProcess> ps_;
+  int port_ = 0;
+};
+
+TEST_F(HostilePeers, WrongTokenVersionModelAreRefusedWithAReason) {
+  {
+    RawPeer p(port_);
+    ASSERT_TRUE(p.connected());
+    p.send(encode(good_hello("not-the-token")).flatten());
+    EXPECT_EQ(refusal_of(p), RefuseReason::BadToken);
+  }
+  {
+    RawPeer p(port_);
+    Hello h = good_hello("test-token");
+    h.model_fingerprint ^= 1;
+    h.model = "mlp";
+    p.send(encode(h).flatten());
+    EXPECT_EQ(refusal_of(p), RefuseReason::BadModel);
+  }
+  {
+    RawPeer p(port_);
+    auto bytes = encode(good_hello("test-token")).flatten();
+    const std::uint16_t v = 99;
+    std::memcpy(bytes.data() + 4, &v, 2);
+    const auto crc = crc32_of({std::span<const std::uint8_t>(bytes.data(), 16)});
+    std::memcpy(bytes.data() + 16, &crc, 4);
+    p.send(bytes);
+    EXPECT_EQ(refusal_of(p), RefuseReason::BadVersion);
+  }
+  const std::string log = read_text(dir_ / "ps.log");
+  EXPECT_NE(log.find("wrong job token"), std::string::npos) << log;
+  EXPECT_NE(log.find("model mismatch"), std::string::npos) << log;
+  EXPECT_NE(log.find("protocol version 99"), std::string::npos) << log;
+  expect_good_worker_completes();
+}
+
+TEST_F(HostilePeers, WorkerWithWrongTokenExitsWithOneLine) {
+  auto w = spawn("worker", {"worker", cfg_.string(), "--ps_hosts", "127.0.0.1:" + std::to_string(port_)}, dir_ / "bad.log", "wrong");
+  EXPECT_EQ(wait_for(*w, 30), "exit 1");
+  EXPECT_NE(read_text(dir_ / "bad.log").find("refused by ps0"), std::string::npos) << read_text(dir_ / "bad.log");
+  expect_good_worker_completes();
+}
+
+TEST_F(HostilePeers, GarbageHugeFrameAndSlowlorisLoseOnlyTheirConnection) {
+  RawPeer garbage(port_), huge(port_), slow(port_);
+  garbage.send({'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P', '/', '1', '.', '1', '\r', '\n', '\r', '\n'});
+  EXPECT_TRUE(garbage.closed_within(3));
+  // A push claiming 4 GB right after a valid hello: refused before any allocation.
+  huge.send(encode(good_hello("test-token")).flatten());
+  auto ack = huge.read_frame(5);
+  ASSERT_TRUE(ack && ack->header.type == MsgType::HelloAck);
+  auto h = encode_header(MsgType::Push, 0, {});
+  const std::uint32_t len = std::numeric_limits<std::uint32_t>::max();
+  std::memcpy(h.data() + 8, &len, 4);
+  const auto crc = crc32_of({std::span<const std::uint8_t>(h.data(), 16)});
+  std::memcpy(h.data() + 16, &crc, 4);
+  huge.send({h.begin(), h.end()});
+  EXPECT_TRUE(huge.closed_within(3));
+  // Slowloris: a hello trickled one byte every 150 ms outlives the 1 s frame deadline.
+  const auto hello = encode(Hello{}).flatten();
+  bool dropped = false;
+  for (std::size_t i = 0; i < hello.size() && !dropped; ++i) {
+    if (!slow.send({hello[i]})) dropped = true;
+    if (slow.closed_within(0.15)) dropped = true;
+  }
+  EXPECT_TRUE(dropped);
+  const std::string log = read_text(dir_ / "ps.log");
+  EXPECT_NE(log.find("bad frame magic"), std::string::npos) << log;
+  EXPECT_NE(log.find("4294967295"), std::string::npos) << log;
+  EXPECT_NE(log.find("frame not completed"), std::string::npos) << log;
+  expect_good_worker_completes();
+}
+
+}  // namespace
+}  // namespace synclab::real
