@@ -237,7 +237,7 @@ std::vector<Chart> build_charts(const ReportModel& m) {
   if (!m.pairs.empty()) {
     json pts = json::array();
     for (const auto& p : m.pairs) {
-      const auto name = p.real->label;
+      const auto name = pair_label(p);
       for (auto& x : curve_points(*p.sim, true, "sim: " + name, "sim")) pts.push_back(x);
       for (auto& x : curve_points(*p.real, true, "real: " + name, "real")) pts.push_back(x);
     }

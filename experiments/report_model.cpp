@@ -176,6 +176,12 @@ bool is_backend_specific(const std::string& key) {
   return key == "sim" || key == "cluster.platform" || key == "train.backend" || key == "train.threads";
 }
 
+std::string pair_label(const SimRealPair& pair) {
+  const std::string prefix = pair.real->backend + ": ";
+  const auto& label = pair.real->label;
+  return label.starts_with(prefix) && label.size() > prefix.size() ? label.substr(prefix.size()) : label;
+}
+
 double default_target(const std::vector<RunGroup>& groups) {
   double best = 0;
   for (const auto& g : groups) best = std::max(best, g.final_accuracy.mean);

@@ -79,6 +79,9 @@ ReportModel build_report_model(const std::vector<std::filesystem::path>& inputs,
 /// Same over runs already loaded (tests, other front ends).
 ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& options);
 
+/// The config of a pair without the "real: " prefix of its group label.
+std::string pair_label(const SimRealPair& pair);
+
 /// Default target: 95% of the best group's mean final accuracy, rounded down to 0.01.
 double default_target(const std::vector<RunGroup>& groups);
 

@@ -119,6 +119,14 @@ Discovery discover_runs(const std::vector<fs::path>& inputs) {
     if (fs::exists(in / "index.csv")) {
       const auto t = read_csv(in / "index.csv");
       const int cr = t.column("run"), cs = t.column("status"), ce = t.column("error");
+      // Keep the sweep's own order (its expansion order) rather than the alphabetical one.
+      std::map<std::string, std::size_t> position;
+      for (std::size_t i = 0; i < t.rows.size(); ++i)
+        if (cr >= 0 && static_cast<std::size_t>(cr) < t.rows[i].size()) position[t.rows[i][static_cast<std::size_t>(cr)]] = i;
+      std::stable_sort(d.runs.begin() + static_cast<std::ptrdiff_t>(before), d.runs.end(), [&](const fs::path& a, const fs::path& b) {
+        const auto pa = position.find(a.filename().string()), pb = position.find(b.filename().string());
+        return (pa == position.end() ? t.rows.size() : pa->second) < (pb == position.end() ? t.rows.size() : pb->second);
+      });
       for (const auto& r : t.rows) {
         if (cr < 0 || cs < 0 || static_cast<std::size_t>(std::max(cr, cs)) >= r.size()) continue;
         const auto& status = r[static_cast<std::size_t>(cs)];

@@ -240,12 +240,16 @@ void write_index(const std::vector<SweepRun>& runs, const SweepSpec& spec, const
   std::vector<std::string> keys;
   for (const auto& a : spec.grid) keys.push_back(a.key);
   for (const auto& a : spec.zip) keys.push_back(a.key);
-  std::vector<std::string> header = {"run", "status", "backend"};
-  header.insert(header.end(), keys.begin(), keys.end());
-  for (const char* h : {"seed", "policy", "workers", "updates", "samples", "time_s", "final_test_accuracy",
-                        "final_test_loss", "mean_staleness", "max_staleness", "bytes_sent", "updates_per_s",
-                        "samples_per_s", "stop_reason", "error"})
-    header.push_back(h);
+  // Fixed columns keep their names; a swept key that has the same name (e.g. `policy` swept
+  // as a whole map, or `backend`) is written as "sweep.<key>".
+  static const std::vector<std::string> fixed = {"run", "status", "backend", "seed", "policy", "workers", "updates",
+                                                 "samples", "time_s", "final_test_accuracy", "final_test_loss",
+                                                 "mean_staleness", "max_staleness", "bytes_sent", "updates_per_s",
+                                                 "samples_per_s", "stop_reason", "error"};
+  std::vector<std::string> header(fixed.begin(), fixed.begin() + 3);
+  for (const auto& k : keys)
+    header.push_back(std::find(fixed.begin(), fixed.end(), k) != fixed.end() ? "sweep." + k : k);
+  header.insert(header.end(), fixed.begin() + 3, fixed.end());
   std::string text = csv_line(header) + "\n";
   for (const auto& r : runs) {
     std::vector<std::string> row = {r.name};

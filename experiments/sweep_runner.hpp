@@ -39,9 +39,10 @@ struct SweepOutcome {
 SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options);
 
 /// Rebuilds out/index.csv from what is on disk (also the merge step after Slurm shards).
-/// Columns: run, status (ok | failed | pending), backend, one per swept key, seed, then
-/// policy, workers, updates, samples, time_s, final_test_accuracy, final_test_loss,
-/// mean_staleness, max_staleness, bytes_sent, updates_per_s, samples_per_s, stop_reason, error.
+/// Columns: run, status (ok | failed | pending), backend, one per swept key (named
+/// "sweep.<key>" when the key clashes with a fixed column), seed, then policy, workers,
+/// updates, samples, time_s, final_test_accuracy, final_test_loss, mean_staleness,
+/// max_staleness, bytes_sent, updates_per_s, samples_per_s, stop_reason, error.
 void write_index(const std::vector<SweepRun>& runs, const SweepSpec& spec, const std::filesystem::path& out);
 
 /// Writes out/sweep.sbatch (a job array of `shards` tasks, each `synclab sweep --shard i/n`)

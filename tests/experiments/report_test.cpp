@@ -121,7 +121,7 @@ TEST_F(ReportFixture, MarkdownSummaryHasTheTables) {
   for (const char* s : {"# synclab report", "## Results per config", "final accuracy (fraction)", "throughput (updates/s)",
                         "time to 0.86 accuracy (s)", "| sim: bsp workers=2 | sim | 2 | 0.903 [0.902, 0.904] |",
                         "not reached (0/2 seeds)", "## Per-worker time breakdown", "## Simulation vs real runs",
-                        "+25.0%", "-20.0%", "## Runs without results", "unknown policy 'boom'",
+                        "| bsp workers=3 | 5 | 4 | +25.0% |", "-20.0%", "## Runs without results", "unknown policy 'boom'",
                         "Fastest to 0.86 accuracy", "`policies/policy=bsp_seed=1`"})
     EXPECT_NE(md.find(s), std::string::npos) << "missing: " << s << "\n" << md;
 }

@@ -190,3 +190,14 @@ TEST(SweepRunner, TailKeepsTheLastLines) {
   EXPECT_EQ(ex::tail_lines(tmp.path() / "log", 3, 100), "c | progress 2 | d");
   EXPECT_EQ(ex::tail_lines(tmp.path() / "missing", 3, 100), "");
 }
+
+TEST(SweepRunner, SweptKeysThatClashWithIndexColumnsArePrefixed) {
+  Fixture f;
+  const auto spec = spec_of("grid: {backend: [sim], policy: [{name: bsp}, {name: ssp, staleness: 2}]}\n");
+  EXPECT_EQ(ex::run_sweep(spec, f.options()).ran, 2u);
+  const auto index = ex::read_csv(f.out / "index.csv");
+  EXPECT_EQ(cell(index, 1, "sweep.policy"), "{name: ssp, staleness: 2}");
+  EXPECT_EQ(cell(index, 1, "sweep.backend"), "sim");
+  EXPECT_EQ(cell(index, 1, "policy"), "p");  // the summary's policy field
+  EXPECT_EQ(cell(index, 1, "backend"), "sim");
+}
