@@ -67,7 +67,7 @@ struct Job {
 void kill_worker_and_complete(const std::string& policy) {
   Job j;
   j.dir = temp_dir("killworker");
-  j.cfg = write_text(j.dir / "job.yaml", mlp_config(policy, "{sim_time: 5}"));
+  j.cfg = write_text(j.dir / "job.yaml", mlp_config(policy, "{updates: 0, sim_time: 5}"));
   j.port = free_port();
   j.start_ps();
   ASSERT_GT(wait_for_port(j.dir / "port", *j.ps), 0) << read_text(j.dir / "ps.log");
