@@ -16,6 +16,7 @@ LayerCost layer_cost(const ModelSpec& spec, const LayerSpec& l, bool first) {
     return index < 0 ? std::size_t{0} : spec.layout.blocks[static_cast<std::size_t>(index)].count;
   };
   c.params = block(l.weight_block) + block(l.bias_block);
+  c.activation_bytes = 4 * l.out_size();
   switch (l.kind) {
     case LayerKind::Dense:
     case LayerKind::Conv2d: {
@@ -62,6 +63,7 @@ ModelCost model_cost(const ModelSpec& spec) {
   for (const auto& l : m.layers) {
     m.forward_flops += l.forward_flops;
     m.backward_flops += l.backward_flops;
+    m.activation_bytes += l.activation_bytes;
   }
   return m;
 }

@@ -14,6 +14,7 @@ struct LayerCost {
   double forward_flops = 0;   ///< per sample (a multiply-add counts 2)
   double backward_flops = 0;  ///< per sample: grad w.r.t. input and weights
   std::size_t params = 0;
+  std::size_t activation_bytes = 0;  ///< per sample: the layer's output (fp32), kept for backward
 };
 
 struct ModelCost {
@@ -22,6 +23,7 @@ struct ModelCost {
   std::size_t param_bytes = 0;        ///< fp32: 4 * num_params
   double forward_flops = 0;           ///< per sample
   double backward_flops = 0;          ///< per sample
+  std::size_t activation_bytes = 0;   ///< per sample, summed over layers; 0 for cost-only profiles
   std::vector<LayerCost> layers;      ///< empty for cost-only profiles
   std::string source;                 ///< where the figures come from (paper) for profiles
   bool trainable = false;             ///< false: cost-only, timing mode only

@@ -32,6 +32,10 @@ TEST(CostModel, CnnByHand) {
   double fwd = 0;
   for (const auto& l : c.layers) fwd += l.forward_flops;
   EXPECT_DOUBLE_EQ(fwd, c.forward_flops);
+  // Outputs per sample: conv1/relu1 32x28x28, pool1 32x14x14, conv2/relu2 64x14x14,
+  // pool2 64x7x7, fc1/relu3/dropout 1024, fc2 10 floats.
+  EXPECT_EQ(c.layers[0].activation_bytes, 4u * 25088);
+  EXPECT_EQ(c.activation_bytes, 4u * (2 * 25088 + 6272 + 2 * 12544 + 3136 + 3 * 1024 + 10));
 }
 
 TEST(CostModel, SmallModels) {
