@@ -187,6 +187,23 @@ TEST(FastBackend, TwoThreadsAreDeterministic) {
   EXPECT_EQ(ga, gb);
 }
 
+TEST(FastBackend, ManyBatchSizesKeepResults) {
+  // More batch sizes than the plan cache holds: evicted plans are rebuilt identically.
+  const ModelSpec spec = test::tiny_cnn();
+  const Data d = make_data(spec, 8, 6);
+  NetworkOptions options;
+  options.max_batch = 8;
+  auto net = make_network(spec, BackendKind::Fast, options);
+  std::vector<std::vector<float>> first(9, std::vector<float>(spec.num_params()));
+  std::vector<float> again(spec.num_params());
+  for (int round = 0; round < 2; ++round)
+    for (std::size_t n = 1; n <= 8; ++n) {
+      auto& g = round == 0 ? first[n] : again;
+      net->forward_backward(d.params, {d.x.data(), d.y.data(), n}, g, 2);
+      if (round == 1) EXPECT_EQ(again, first[n]) << "batch " << n;
+    }
+}
+
 TEST(FastBackend, EvaluateChunksLargeBatches) {
   const ModelSpec spec = make_model_spec("mlp");
   const Data d = make_data(spec, 250, 4);

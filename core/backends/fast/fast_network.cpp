@@ -33,6 +33,8 @@ struct Plan {
 };
 
 class FastNetwork final : public Network {
+  static constexpr std::size_t kMaxPlans = 4;
+
  public:
   FastNetwork(const ModelSpec& spec, const NetworkOptions& options)
       : spec_(spec), max_batch_(std::max<std::size_t>(options.max_batch, 1)),
@@ -88,6 +90,9 @@ class FastNetwork final : public Network {
   Plan& plan_for(std::size_t n) {
     auto it = plans_.find(n);
     if (it != plans_.end()) return *it->second;
+    // Callers use one or two batch sizes (training, the last evaluation chunk); a caller
+    // cycling through many would otherwise grow the cache without bound.
+    if (plans_.size() >= kMaxPlans) std::erase_if(plans_, [&](const auto& p) { return p.first != max_batch_; });
     auto plan = std::make_unique<Plan>();
     try {
       build(*plan, n);
