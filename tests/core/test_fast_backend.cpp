@@ -200,7 +200,9 @@ TEST(FastBackend, ManyBatchSizesKeepResults) {
     for (std::size_t n = 1; n <= 8; ++n) {
       auto& g = round == 0 ? first[n] : again;
       net->forward_backward(d.params, {d.x.data(), d.y.data(), n}, g, 2);
-      if (round == 1) EXPECT_EQ(again, first[n]) << "batch " << n;
+      if (round == 1) {
+        EXPECT_EQ(again, first[n]) << "batch " << n;
+      }
     }
 }
 
