@@ -24,7 +24,9 @@ bench=$build/tests/bench/synclab_bench_core
 if [ ! -x "$bench" ]; then
   "$root/scripts/install-deps.sh"
   if [ ! -f "$build/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
+    gen=()
+    command -v ninja >/dev/null && gen=(-G Ninja)
+    cmake -S "$root" -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release >&2
   fi
   cmake --build "$build" -j "$(nproc)" --target synclab_bench_core >&2
 fi
