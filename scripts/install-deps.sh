@@ -8,6 +8,7 @@ packages=(
   libfmt-dev libspdlog-dev libboost-program-options-dev libasio-dev libsimgrid-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist libjs-vega
+  libdeflate-dev
 )
 if [ "${SYNCLAB_TEST_DEPS:-0}" = 1 ]; then
   packages+=(chromium iproute2 iperf3)

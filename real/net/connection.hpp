@@ -58,6 +58,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::uint64_t bytes_received() const { return bytes_received_; }
   /// Gives a payload buffer back to the parser for reuse.
   void recycle(std::vector<std::uint8_t>&& buffer) { parser_.recycle(std::move(buffer)); }
+  void recycle(std::vector<float>&& floats) { parser_.recycle(std::move(floats)); }
   asio::ip::tcp::socket& socket() { return socket_; }
 
  private:

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include "real/protocol/crc32.hpp"
+
 namespace synclab::real {
 namespace {
 
@@ -23,12 +25,7 @@ std::uint16_t load_u16(const std::uint8_t* p) {
   return v;
 }
 
-// zlib's crc32 returns its initial value when given a null buffer, which would silently
-// reset a running checksum on an empty part; empty parts therefore leave crc unchanged.
-std::uint32_t crc_bytes(std::uint32_t crc, const std::uint8_t* p, std::size_t n) {
-  if (n == 0) return crc;
-  return static_cast<std::uint32_t>(crc32_z(crc, p, n));
-}
+std::uint32_t crc_bytes(std::uint32_t crc, const std::uint8_t* p, std::size_t n) { return crc32_update(crc, p, n); }
 
 }  // namespace
 
@@ -38,6 +35,15 @@ std::string msg_type_name(std::uint8_t type) {
 }
 
 bool carries_params(MsgType type) { return type == MsgType::Push || type == MsgType::Params; }
+
+// Must match the encoders in messages.cpp (a test checks it).
+std::size_t fixed_meta_size(MsgType type) {
+  switch (type) {
+    case MsgType::Push: return 4 + 8 + 8 + 4 + 1 + 4 + 4 + 4;
+    case MsgType::Params: return 8 + 4 + 4;
+    default: return 0;
+  }
+}
 
 std::uint32_t crc32_of(std::initializer_list<std::span<const std::uint8_t>> parts) {
   std::uint32_t crc = crc_bytes(0, nullptr, 0);
@@ -147,25 +153,44 @@ void FrameParser::header_complete() {
   // A recycled buffer keeps its old size, so resizing to an equal length does not re-zero it.
   frame_.payload = std::move(spare_);
   spare_ = {};
-  frame_.payload.resize(h.payload_len);
+  total_ = h.payload_len;
+  const std::size_t meta = fixed_meta_size(h.type);
+  frame_.split = meta > 0 && h.payload_len >= meta && (h.payload_len - meta) % sizeof(float) == 0;
+  if (frame_.split) {
+    frame_.payload.resize(meta);
+    frame_.floats = std::move(spare_floats_);
+    spare_floats_ = {};
+    frame_.floats.resize((h.payload_len - meta) / sizeof(float));
+  } else {
+    frame_.payload.resize(h.payload_len);
+  }
   have_ = 0;
+  running_crc_ = 0;
   state_ = State::Payload;
   if (h.payload_len == 0) payload_complete();
 }
 
 std::span<std::uint8_t> FrameParser::payload_space() {
   if (state_ != State::Payload) return {};
-  return std::span<std::uint8_t>(frame_.payload).subspan(have_);
+  const std::size_t meta = frame_.payload.size();
+  if (have_ < meta) return std::span<std::uint8_t>(frame_.payload).subspan(have_);
+  auto* f = reinterpret_cast<std::uint8_t*>(frame_.floats.data());
+  return {f + (have_ - meta), total_ - have_};
 }
 
 void FrameParser::commit(std::size_t n) {
   if (state_ != State::Payload) return;
-  have_ = std::min(have_ + n, frame_.payload.size());
-  if (have_ == frame_.payload.size()) payload_complete();
+  auto space = payload_space();
+  n = std::min(n, space.size());
+  // Checksumming each chunk as it lands works on cache-warm bytes instead of a second
+  // pass over the whole payload.
+  running_crc_ = crc_bytes(running_crc_, space.data(), n);
+  have_ += n;
+  if (have_ == total_) payload_complete();
 }
 
 void FrameParser::payload_complete() {
-  const auto crc = crc_bytes(crc_bytes(0, nullptr, 0), frame_.payload.data(), frame_.payload.size());
+  const auto crc = running_crc_;
   if (crc != frame_.header.payload_crc)
     return fail(FrameError::BadPayloadCrc, fmt::format("payload checksum mismatch in {} frame", msg_type_name(static_cast<std::uint8_t>(frame_.header.type))));
   state_ = State::Done;
@@ -181,6 +206,10 @@ Frame FrameParser::take() {
 
 void FrameParser::recycle(std::vector<std::uint8_t>&& buffer) {
   if (buffer.capacity() > spare_.capacity()) spare_ = std::move(buffer);
+}
+
+void FrameParser::recycle(std::vector<float>&& floats) {
+  if (floats.capacity() > spare_floats_.capacity()) spare_floats_ = std::move(floats);
 }
 
 }  // namespace synclab::real

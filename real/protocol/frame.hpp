@@ -54,8 +54,14 @@ struct FrameHeader {
 
 struct Frame {
   FrameHeader header;
-  std::vector<std::uint8_t> payload;
+  std::vector<std::uint8_t> payload;  ///< the payload; for a split frame only its metadata part
+  std::vector<float> floats;          ///< split frame: the trailing float array, received apart
+  bool split = false;                 ///< push/params whose floats were received into `floats`
 };
+
+/// Bytes of metadata (count field included) before the float array of a push / params
+/// payload; 0 for other types.
+std::size_t fixed_meta_size(MsgType type);
 
 /// zlib crc32 over several byte ranges in order, as if they were one.
 std::uint32_t crc32_of(std::initializer_list<std::span<const std::uint8_t>> parts);
@@ -86,6 +92,8 @@ enum class FrameError {
 /// Incremental frame parser. Feed any chunks (down to single bytes); it yields whole frames
 /// whose header and payload checksums verified, or stops at the first error. The payload
 /// is allocated only after the header checked out and its length is within the limit.
+/// Push and params payloads are split: metadata into `payload`, the float array straight
+/// into `floats`, so decoding them moves the array instead of copying it.
 class FrameParser {
  public:
   /// max_param_payload bounds messages that carry parameters; control messages are capped
@@ -109,6 +117,8 @@ class FrameParser {
   Frame take();
   /// Gives a payload buffer back for reuse so large frames do not reallocate every time.
   void recycle(std::vector<std::uint8_t>&& buffer);
+  /// Same for the float array of split frames.
+  void recycle(std::vector<float>&& floats);
 
   FrameError error() const { return error_; }
   /// One-line description of the error ("frame claims 4294967295 payload bytes for push, limit 13098548").
@@ -127,8 +137,11 @@ class FrameParser {
   State state_ = State::Header;
   std::array<std::uint8_t, kHeaderSize> head_{};
   std::size_t have_ = 0;  // bytes of the current header or payload received
+  std::uint32_t running_crc_ = 0;  // crc32 of the payload bytes received so far
   Frame frame_;
   std::vector<std::uint8_t> spare_;
+  std::vector<float> spare_floats_;
+  std::size_t total_ = 0;  // payload bytes expected (meta + floats for a split frame)
   FrameError error_ = FrameError::None;
   std::string error_text_;
   std::uint16_t peer_version_ = 0;

@@ -161,6 +161,26 @@ std::optional<Push> decode_push(std::span<const std::uint8_t> p, std::size_t max
   return finish(r, std::move(m));
 }
 
+std::optional<Push> decode_push(Frame& f, std::size_t max_floats) {
+  if (!f.split) return decode_push(f.payload, max_floats);
+  WireReader r(f.payload);
+  Push m;
+  m.worker = r.i32();
+  m.base_version = r.u64();
+  m.clock = r.u64();
+  m.loss = r.f32();
+  const auto kind = r.u8();
+  if (kind > 2) return std::nullopt;
+  m.kind = static_cast<PayloadKind>(kind);
+  m.steps = r.u32();
+  m.samples = r.u32();
+  const std::size_t count = r.u32();
+  if (!r.done() || count != f.floats.size() || count > max_floats) return std::nullopt;
+  m.values = std::move(f.floats);
+  f.floats = {};
+  return m;
+}
+
 Encoded encode(const PullRequest& m) {
   return make(MsgType::PullRequest, [&](WireWriter& w) {
     w.i32(m.worker);
@@ -209,6 +229,19 @@ std::optional<ParamsReply> decode_params(std::span<const std::uint8_t> p, std::s
   m.tau_hint = r.i32();
   m.values = read_floats(r, max_floats);
   return finish(r, std::move(m));
+}
+
+std::optional<ParamsReply> decode_params(Frame& f, std::size_t max_floats) {
+  if (!f.split) return decode_params(f.payload, max_floats);
+  WireReader r(f.payload);
+  ParamsReply m;
+  m.version = r.u64();
+  m.tau_hint = r.i32();
+  const std::size_t count = r.u32();
+  if (!r.done() || count != f.floats.size() || count > max_floats) return std::nullopt;
+  m.values = std::move(f.floats);
+  f.floats = {};
+  return m;
 }
 
 Encoded encode(const Cancel& m) {

@@ -146,6 +146,11 @@ std::optional<Bye> decode_bye(std::span<const std::uint8_t> p);
 std::optional<ErrorMsg> decode_error(std::span<const std::uint8_t> p);
 std::optional<WorkerReport> decode_report(std::span<const std::uint8_t> p);
 
+/// Push / params from a parsed frame: a split frame's float array is moved, not copied
+/// (the frame's floats are left empty); an unsplit one is decoded from its payload.
+std::optional<Push> decode_push(Frame& frame, std::size_t max_floats);
+std::optional<ParamsReply> decode_params(Frame& frame, std::size_t max_floats);
+
 /// Bytes of payload a frame needs for n floats of parameter data (the parser's limit).
 constexpr std::size_t max_param_payload(std::size_t floats) { return floats * sizeof(float) + 256; }
 

@@ -270,7 +270,7 @@ class Shard {
         switch (fr.header.type) {
           case MsgType::Heartbeat: break;
           case MsgType::Push: {
-            auto push = decode_push(fr.payload, range_.size());
+            auto push = decode_push(fr, range_.size());
             if (!push || push->values.size() != range_.size() || push->worker != worker)
               throw ConnectionError(fmt::format("{}: malformed push (expected {} floats from worker {})", c->peer(), range_.size(), worker));
             c->recycle(std::move(fr.payload));

@@ -95,6 +95,7 @@ class TcpDriver final : public WorkerDriver {
       std::memcpy(params.data() + l.range.begin, r.values.data(), r.values.size() * sizeof(float));
       out.version = std::min(out.version, r.version);
       if (r.tau_hint >= 0) out.local_steps = r.tau_hint;
+      if (l.conn) l.conn->recycle(std::move(r.values));  // the next reply lands in the same buffer
     }
     have_version_ = out.version;
     return out;
@@ -265,7 +266,7 @@ class TcpDriver final : public WorkerDriver {
         switch (f.header.type) {
           case MsgType::Heartbeat: break;
           case MsgType::Params: {
-            auto r = decode_params(f.payload, l.range.size());
+            auto r = decode_params(f, l.range.size());
             if (!r) throw ConnectionError(fmt::format("{}: malformed params", conn->peer()));
             conn->recycle(std::move(f.payload));
             l.reply = std::move(*r);

@@ -77,8 +77,7 @@ void kill_worker_and_complete(const std::string& policy) {
   ASSERT_TRUE(j.ps->running()) << "job ended before the kill";
   j.workers[1]->signal(SIGKILL);
   EXPECT_EQ(wait_for(*j.ps, 60), "exit 0") << read_text(j.dir / "ps.log");
-  const std::string log = read_text(j.dir / "ps.log");
-  EXPECT_NE(log.find("worker 1 lost"), std::string::npos) << log;
+  EXPECT_TRUE(log_shows(j.dir / "ps.log", "worker 1 lost")) << read_text(j.dir / "ps.log");
   const auto s = read_json(j.dir / "run/summary.json");
   EXPECT_EQ(s["stop_reason"], "time");
   EXPECT_GT(s["final_test_accuracy"].get<double>(), 0.5);

@@ -17,11 +17,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t used = parser.feed(rest.first(std::min(chunk, rest.size())));
     rest = rest.subspan(used);
     if (!parser.has_frame()) continue;
-    const Frame f = parser.take();
+    Frame f = parser.take();
     switch (f.header.type) {
       case MsgType::Hello: (void)decode_hello(f.payload); break;
-      case MsgType::Push: (void)decode_push(f.payload, 256); break;
-      case MsgType::Params: (void)decode_params(f.payload, 256); break;
+      case MsgType::Push: (void)decode_push(f, 256); break;
+      case MsgType::Params: (void)decode_params(f, 256); break;
       case MsgType::Report: (void)decode_report(f.payload); break;
       case MsgType::Stop: (void)decode_stop(f.payload); break;
       default: (void)decode_refuse(f.payload); break;

@@ -78,6 +78,16 @@ inline int wait_for_port(const std::filesystem::path& file, ChildProcess& ps) {
   return 0;
 }
 
+/// Waits up to `seconds` for `text` to appear in a log file (a process logs after acting).
+inline bool log_shows(const std::filesystem::path& file, const std::string& text, double seconds = 5) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  do {
+    if (read_text(file).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
+}
+
 /// Data rows of a CSV (header excluded).
 inline std::vector<std::string> csv_rows(const std::filesystem::path& file) {
   std::vector<std::string> rows;

@@ -4,6 +4,10 @@
 #include <cstring>
 #include <limits>
 
+#include <zlib.h>
+
+#include "core/common/rng.hpp"
+#include "real/protocol/crc32.hpp"
 #include "real/protocol/frame.hpp"
 #include "real/protocol/messages.hpp"
 
@@ -17,6 +21,22 @@ Frame parse_all(FrameParser& p, const std::vector<std::uint8_t>& bytes) {
   EXPECT_TRUE(p.has_frame()) << p.error_text();
   EXPECT_EQ(used, bytes.size());
   return p.take();
+}
+
+TEST(Crc32, MatchesZlibInPiecesAndWhole) {
+  Rng rng(5);
+  std::vector<std::uint8_t> data(100'003);
+  for (auto& b : data) b = static_cast<std::uint8_t>(rng.next_u64());
+  const auto zlib = static_cast<std::uint32_t>(crc32_z(crc32_z(0, nullptr, 0), data.data(), data.size()));
+  EXPECT_EQ(crc32_update(0, data.data(), data.size()), zlib);
+  std::uint32_t pieces = 0;
+  for (std::size_t at = 0; at < data.size();) {
+    const std::size_t n = std::min<std::size_t>(1 + rng.below(5000), data.size() - at);
+    pieces = crc32_update(pieces, data.data() + at, n);
+    at += n;
+  }
+  EXPECT_EQ(pieces, zlib);
+  EXPECT_EQ(crc32_update(zlib, nullptr, 0), zlib);
 }
 
 TEST(Frame, RoundTripWholeBuffer) {
@@ -44,7 +64,8 @@ TEST(Frame, ByteByByteAndBackToBack) {
     if (p.has_frame()) frames.push_back(p.take());
   }
   ASSERT_EQ(frames.size(), 2u);
-  auto d = decode_push(frames[0].payload, 1000);
+  EXPECT_TRUE(frames[0].split);
+  auto d = decode_push(frames[0], 1000);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->worker, 3);
   EXPECT_EQ(d->values, push.values);
@@ -71,12 +92,19 @@ TEST(Frame, DirectPayloadReads) {
   const auto bytes = encode(r).flatten();
   FrameParser p(kLimit);
   EXPECT_EQ(p.feed(std::span(bytes).first(kHeaderSize)), kHeaderSize);
-  auto space = p.payload_space();
-  ASSERT_EQ(space.size(), bytes.size() - kHeaderSize);
-  std::memcpy(space.data(), bytes.data() + kHeaderSize, space.size());
-  p.commit(space.size());
+  // Metadata first, then the float array, each received straight into place.
+  std::size_t at = kHeaderSize;
+  while (!p.has_frame() && !p.failed()) {
+    auto space = p.payload_space();
+    ASSERT_FALSE(space.empty());
+    std::memcpy(space.data(), bytes.data() + at, space.size());
+    at += space.size();
+    p.commit(space.size());
+  }
+  EXPECT_EQ(at, bytes.size());
   ASSERT_TRUE(p.has_frame());
-  auto d = decode_params(p.take().payload, 1000);
+  Frame f = p.take();
+  auto d = decode_params(f, 1000);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->version, 9u);
   EXPECT_EQ(d->values, r.values);
@@ -162,11 +190,32 @@ TEST(Frame, RecycledBufferIsReused) {
   FrameParser p(kLimit);
   p.feed(bytes);
   Frame f = p.take();
-  const auto* data = f.payload.data();
-  p.recycle(std::move(f.payload));
+  auto d = decode_params(f, 1000);
+  ASSERT_TRUE(d);
+  const auto* data = d->values.data();
+  p.recycle(std::move(d->values));
   p.feed(bytes);
   ASSERT_TRUE(p.has_frame());
-  EXPECT_EQ(p.take().payload.data(), data);
+  EXPECT_EQ(p.take().floats.data(), data);
+}
+
+TEST(Frame, FixedMetaSizesMatchEncoders) {
+  Push push;
+  EXPECT_EQ(encode(push).meta.size(), fixed_meta_size(MsgType::Push));
+  EXPECT_EQ(encode(ParamsReply{}).meta.size(), fixed_meta_size(MsgType::Params));
+}
+
+TEST(Frame, SplitFrameWithWrongCountIsRejected) {
+  Push push;
+  push.values = {1.f, 2.f};
+  auto e = encode(push);
+  e.meta[e.meta.size() - 4] = 3;  // count says 3, two floats follow
+  e.header = encode_header(MsgType::Push, 0, {e.meta, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(push.values.data()), 8)});
+  FrameParser p(kLimit);
+  p.feed(e.flatten());
+  ASSERT_TRUE(p.has_frame());
+  Frame f = p.take();
+  EXPECT_FALSE(decode_push(f, 10));
 }
 
 std::vector<std::uint8_t> payload_of(const Encoded& e) {
