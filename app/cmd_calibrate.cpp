@@ -18,7 +18,8 @@ namespace synclab::app {
 
 int cmd_calibrate(int argc, char** argv) {
   po::options_description opts("options");
-  std::string model = "cnn", backend = "fast", out;
+  std::string model = "cnn", backend = "fast", out, peer;
+  int serve_port = -1, clients = 0;
   std::size_t batch = 100, bytes = 0, round_trips = 2000;
   int threads = 1;
   double seconds = 3.0;
@@ -31,6 +32,9 @@ int cmd_calibrate(int argc, char** argv) {
       ("seconds", po::value<double>(&seconds)->default_value(seconds), "minimum time spent timing compute steps")
       ("bytes", po::value<std::size_t>(&bytes)->default_value(0), "bandwidth message size (default: the model's parameter bytes)")
       ("round-trips", po::value<std::size_t>(&round_trips)->default_value(round_trips), "1-byte round trips for latency")
+      ("peer", po::value<std::string>(&peer), "measure the network to HOST:PORT (a `synclab calibrate --serve PORT`) instead of loopback")
+      ("serve", po::value<int>(&serve_port), "only serve network measurements on PORT for --peer clients")
+      ("clients", po::value<int>(&clients)->default_value(0), "with --serve: exit after this many clients (0 = never)")
       ("out,o", po::value<std::string>(&out), "write the YAML fragment here (default: print it)");
   po::variables_map vm;
   try {
@@ -42,7 +46,8 @@ int cmd_calibrate(int argc, char** argv) {
   if (vm.count("help")) {
     std::cout << "usage: synclab calibrate [--model cnn] [--backend fast] [--out platform.yaml]\n\n"
                  "Times the model's forward+backward step on this machine (flop/s achieved, from the cost\n"
-                 "model's FLOPs) and loopback TCP latency/bandwidth (ping-pong between two threads), and\n"
+                 "model's FLOPs) and TCP latency/bandwidth (ping-pong between two threads over loopback,\n"
+                 "or to another host running `synclab calibrate --serve PORT` with --peer HOST:PORT), and\n"
                  "writes a YAML fragment: cluster.gpu {flops, efficiency: 1} and cluster.link {bandwidth,\n"
                  "latency}. Merge it into a run config (sweep files: merge: [platform.yaml]) or use the\n"
                  "--set line in its comments, so a simulated run predicts a real one on this machine.\n\n"
@@ -50,13 +55,33 @@ int cmd_calibrate(int argc, char** argv) {
     return 0;
   }
   if (seconds <= 0) throw ConfigError("--seconds", "must be positive");
+  if (vm.count("serve")) {
+    experiments::serve_calibration(serve_port, clients, [](int port) {
+      std::fprintf(stderr, "calibrate: serving network measurements on port %d\n", port);
+    });
+    return 0;
+  }
+  std::string peer_host;
+  int peer_port = 0;
+  if (!peer.empty()) {
+    const auto colon = peer.rfind(':');
+    try {
+      if (colon == std::string::npos || colon == 0) throw std::invalid_argument(peer);
+      peer_host = peer.substr(0, colon);
+      peer_port = std::stoi(peer.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw ConfigError("--peer", "'" + peer + "' is not HOST:PORT");
+    }
+  }
   std::fprintf(stderr, "calibrate: timing %s forward+backward, batch %zu, backend %s ...\n", model.c_str(), batch,
                backend.c_str());
   const auto c = experiments::calibrate_compute(model, backend, batch, threads, seconds);
   std::fprintf(stderr, "calibrate: %.4g ms per step, %.4g flop/s\n", c.step_s * 1e3, c.flops_per_s);
   if (bytes == 0) bytes = cost_by_name(model).param_bytes;
-  std::fprintf(stderr, "calibrate: loopback TCP, %zu round trips, %zu-byte transfers ...\n", round_trips, bytes);
-  const auto n = experiments::calibrate_loopback(bytes, round_trips, 5);
+  std::fprintf(stderr, "calibrate: TCP to %s, %zu round trips, %zu-byte transfers ...\n",
+               peer.empty() ? "loopback" : peer.c_str(), round_trips, bytes);
+  const auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 5)
+                              : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 5);
   std::fprintf(stderr, "calibrate: latency %.3g us, bandwidth %.4g bytes/s\n", n.latency_s * 1e6, n.bandwidth_Bps);
   const auto yaml = experiments::calibration_yaml(c, n);
   if (out.empty()) {

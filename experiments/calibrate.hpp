@@ -23,6 +23,7 @@ struct NetworkCalibration {
   double bandwidth_Bps = 0;     ///< best one-way rate of message_bytes transfers, bytes/s
   std::size_t message_bytes = 0;
   std::size_t round_trips = 0;
+  std::string peer;             ///< "host:port" measured against; empty = loopback
 };
 
 /// Times forward+backward of model on a synthetic batch (after warm-up) until min_seconds
@@ -33,6 +34,15 @@ ComputeCalibration calibrate_compute(const std::string& model, const std::string
 /// Ping-pong between two threads over a loopback TCP connection: round_trips 1-byte
 /// exchanges for latency, then `repeats` transfers of message_bytes for bandwidth.
 NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t round_trips, int repeats);
+
+/// The same measurement against `synclab calibrate --serve PORT` running on host.
+/// Throws Error naming host:port when it cannot connect or the peer breaks off.
+NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t message_bytes,
+                                  std::size_t round_trips, int repeats);
+
+/// Serves measurements on port (all interfaces), one client at a time; returns after
+/// `clients` clients (0 = forever). on_ready is called with the bound port.
+void serve_calibration(int port, int clients, void (*on_ready)(int port));
 
 /// The YAML fragment (with comments saying what was measured and how to use it).
 std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibration& n);

@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <ctime>
 #include <thread>
 #include <vector>
@@ -22,63 +24,86 @@ double median(std::vector<double> v) {
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
+// Wire protocol of one measurement: the client sends three u64 in host order (round
+// trips, message bytes, repeats); the server echoes each 1-byte ping, then acknowledges
+// each bulk message with one byte once it has all of it, so the client's clock covers the
+// whole transfer.
+constexpr std::uint64_t kMaxMessage = 1ULL << 32;
+
+void serve_one(tcp::socket& s) {
+  s.set_option(tcp::no_delay(true));
+  std::uint64_t header[3] = {0, 0, 0};
+  asio::read(s, asio::buffer(header, sizeof header));
+  if (header[1] == 0 || header[1] > kMaxMessage || header[2] > 1000) throw Error("calibrate: bad request from peer");
+  char b = 0;
+  for (std::uint64_t i = 0; i < header[0]; ++i) {
+    asio::read(s, asio::buffer(&b, 1));
+    asio::write(s, asio::buffer(&b, 1));
+  }
+  std::vector<char> buf(header[1]);
+  for (std::uint64_t r = 0; r < header[2]; ++r) {
+    asio::read(s, asio::buffer(buf));
+    asio::write(s, asio::buffer(&b, 1));
+  }
+}
+
+NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_t round_trips, int repeats) {
+  s.set_option(tcp::no_delay(true));
+  const std::uint64_t header[3] = {round_trips, message_bytes, static_cast<std::uint64_t>(repeats)};
+  asio::write(s, asio::buffer(header, sizeof header));
+  NetworkCalibration out;
+  out.message_bytes = message_bytes;
+  out.round_trips = round_trips;
+  char b = 1;
+  std::vector<double> rtt;
+  rtt.reserve(round_trips);
+  for (std::size_t i = 0; i < round_trips; ++i) {
+    const auto t0 = Clock::now();
+    asio::write(s, asio::buffer(&b, 1));
+    asio::read(s, asio::buffer(&b, 1));
+    rtt.push_back(seconds_since(t0));
+  }
+  out.latency_s = median(rtt) / 2;
+  std::vector<char> buf(message_bytes, 'x');
+  double best = 0;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = Clock::now();
+    asio::write(s, asio::buffer(buf));
+    asio::read(s, asio::buffer(&b, 1));
+    // The acknowledgement's return trip is latency, not bandwidth.
+    const double t = std::max(1e-9, seconds_since(t0) - out.latency_s);
+    best = std::max(best, static_cast<double>(message_bytes) / t);
+  }
+  out.bandwidth_Bps = best;
+  return out;
+}
+
+void check_sizes(std::size_t message_bytes, std::size_t round_trips, int repeats) {
+  if (message_bytes == 0 || message_bytes > kMaxMessage || round_trips == 0 || repeats <= 0 || repeats > 1000)
+    throw Error("calibrate: network sizes must be positive (message at most 4 GiB, at most 1000 repeats)");
+}
+
 }  // namespace
 
 NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t round_trips, int repeats) {
-  if (message_bytes == 0 || round_trips == 0 || repeats <= 0) throw Error("calibrate: network sizes must be positive");
+  check_sizes(message_bytes, round_trips, repeats);
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-  const auto endpoint = acceptor.local_endpoint();
-  // The peer echoes each 1-byte ping, then acknowledges each bulk message with one byte
-  // once it has all of it, so the sender's clock covers the whole transfer.
   std::exception_ptr peer_error;
   std::thread peer([&] {
     try {
       tcp::socket s(io);
       acceptor.accept(s);
-      s.set_option(tcp::no_delay(true));
-      char b = 0;
-      for (std::size_t i = 0; i < round_trips; ++i) {
-        asio::read(s, asio::buffer(&b, 1));
-        asio::write(s, asio::buffer(&b, 1));
-      }
-      std::vector<char> buf(message_bytes);
-      for (int r = 0; r < repeats; ++r) {
-        asio::read(s, asio::buffer(buf));
-        asio::write(s, asio::buffer(&b, 1));
-      }
+      serve_one(s);
     } catch (...) {
       peer_error = std::current_exception();
     }
   });
   NetworkCalibration out;
-  out.message_bytes = message_bytes;
-  out.round_trips = round_trips;
   try {
     tcp::socket s(io);
-    s.connect(endpoint);
-    s.set_option(tcp::no_delay(true));
-    char b = 1;
-    std::vector<double> rtt;
-    rtt.reserve(round_trips);
-    for (std::size_t i = 0; i < round_trips; ++i) {
-      const auto t0 = Clock::now();
-      asio::write(s, asio::buffer(&b, 1));
-      asio::read(s, asio::buffer(&b, 1));
-      rtt.push_back(seconds_since(t0));
-    }
-    out.latency_s = median(rtt) / 2;
-    std::vector<char> buf(message_bytes, 'x');
-    double best = 0;
-    for (int r = 0; r < repeats; ++r) {
-      const auto t0 = Clock::now();
-      asio::write(s, asio::buffer(buf));
-      asio::read(s, asio::buffer(&b, 1));
-      // The acknowledgement's return trip is latency, not bandwidth.
-      const double t = std::max(1e-9, seconds_since(t0) - out.latency_s);
-      best = std::max(best, static_cast<double>(message_bytes) / t);
-    }
-    out.bandwidth_Bps = best;
+    s.connect(acceptor.local_endpoint());
+    out = measure(s, message_bytes, round_trips, repeats);
   } catch (const std::exception& e) {
     acceptor.close();
     peer.join();
@@ -87,6 +112,44 @@ NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t rou
   peer.join();
   if (peer_error) std::rethrow_exception(peer_error);
   return out;
+}
+
+NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t message_bytes,
+                                  std::size_t round_trips, int repeats) {
+  check_sizes(message_bytes, round_trips, repeats);
+  const std::string where = host + ":" + std::to_string(port);
+  try {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    tcp::socket s(io);
+    asio::connect(s, resolver.resolve(host, std::to_string(port)));
+    auto out = measure(s, message_bytes, round_trips, repeats);
+    out.peer = where;
+    return out;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error("calibrate: peer " + where + ": " + e.what());
+  }
+}
+
+void serve_calibration(int port, int clients, void (*on_ready)(int port)) {
+  if (port < 0 || port > 65535) throw ConfigError("--serve", "port must be in 0..65535");
+  asio::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(tcp::v4(), static_cast<unsigned short>(port)));
+  if (on_ready) on_ready(acceptor.local_endpoint().port());
+  for (int served = 0; clients == 0 || served < clients; ++served) {
+    tcp::socket s(io);
+    acceptor.accept(s);
+    asio::error_code ec;
+    const auto who = s.remote_endpoint(ec);
+    try {
+      serve_one(s);
+    } catch (const std::exception& e) {
+      // One broken client must not stop the server: say so and wait for the next.
+      std::fprintf(stderr, "calibrate: client %s: %s\n", ec ? "?" : who.address().to_string().c_str(), e.what());
+    }
+  }
 }
 
 std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibration& n) {
@@ -102,7 +165,8 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("#   (median of {} steps) = {:.4g} FLOP per step / step time = {:.4g} flop/s achieved.\n", c.steps,
                    c.step_flops, c.flops_per_s);
   y += "#   flops is that achieved rate, so efficiency is 1.\n";
-  y += fmt::format("# network: loopback TCP, latency = half the median round trip of {} 1-byte messages;\n", n.round_trips);
+  y += fmt::format("# network: TCP to {}, latency = half the median round trip of {} 1-byte messages;\n",
+                   n.peer.empty() ? "loopback" : n.peer, n.round_trips);
   y += fmt::format("#   bandwidth = best rate of {} byte transfers.\n", n.message_bytes);
   y += "# Use: `merge: [this file]` in a sweep, paste into a run config, or pass as\n";
   y += fmt::format("#   --set cluster.gpu.flops={:.6g} --set cluster.gpu.efficiency=1 --set cluster.link.bandwidth={:.6g} "

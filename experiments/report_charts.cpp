@@ -24,12 +24,14 @@ json axis(const char* orient, const char* scale, const std::string& title, bool 
 }
 
 // Lines with a min/max band per series; points: {series, x, y, lo, hi, style}.
-json line_band_spec(const json& points, const std::string& x_title, const std::string& y_title, bool dashed_style) {
+json line_band_spec(const json& points, const std::string& x_title, const std::string& y_title, bool dashed_style,
+                    bool log_x = false, const std::string& y_name = "accuracy") {
   auto spec = base_spec(320);
   spec["data"] = json::array({{{"name", "points"}, {"values", points}}});
   spec["scales"] = json::array({
-      {{"name", "x"}, {"type", "linear"}, {"domain", {{"data", "points"}, {"field", "x"}}}, {"range", "width"}, {"nice", true}, {"zero", true}},
-      {{"name", "y"}, {"type", "linear"}, {"domain", {{"data", "points"}, {"fields", json::array({"lo", "hi", "y"})}}}, {"range", "height"}, {"nice", true}, {"zero", false}},
+      log_x ? json{{"name", "x"}, {"type", "log"}, {"domain", {{"data", "points"}, {"field", "x"}}}, {"range", "width"}, {"nice", true}}
+            : json{{"name", "x"}, {"type", "linear"}, {"domain", {{"data", "points"}, {"field", "x"}}}, {"range", "width"}, {"nice", true}, {"zero", true}},
+      {{"name", "y"}, {"type", "linear"}, {"domain", {{"data", "points"}, {"fields", json::array({"lo", "hi", "y"})}}}, {"range", "height"}, {"nice", true}, {"zero", y_name != "accuracy"}},
       {{"name", "color"}, {"type", "ordinal"}, {"domain", {{"data", "points"}, {"field", "series"}}}, {"range", "category"}},
   });
   spec["axes"] = json::array({axis("bottom", "x", x_title, true), axis("left", "y", y_title, true)});
@@ -61,7 +63,7 @@ json line_band_spec(const json& points, const std::string& x_title, const std::s
                                     {"y", {{"scale", "y"}, {"field", "y"}}},
                                     {"fill", {{"scale", "color"}, {"field", "series"}}},
                                     {"size", {{"value", 16}}},
-                                    {"tooltip", {{"signal", "{'run': datum.series, 'x': datum.x, 'accuracy': format(datum.y, '.4f')}"}}}}}}}},
+                                    {"tooltip", {{"signal", "{'run': datum.series, 'x': datum.x, '" + y_name + "': format(datum.y, '.4~g')}"}}}}}}}},
        })},
   }});
   return spec;
@@ -188,36 +190,50 @@ json curve_points(const RunGroup& g, bool by_time, const std::string& series, co
 
 std::vector<Chart> build_charts(const ReportModel& m) {
   std::vector<Chart> charts;
-  json by_time = json::array(), by_update = json::array();
-  for (const auto& g : m.groups) {
-    for (auto& p : curve_points(g, true, g.label, g.backend)) by_time.push_back(p);
-    for (auto& p : curve_points(g, false, g.label, g.backend)) by_update.push_back(p);
-  }
-  const std::string time_axis = "time (s; simulated time for sim runs, wall time for real runs)";
   const std::string acc_axis = "test accuracy (fraction correct)";
-  charts.push_back({"accuracy-vs-time", "Test accuracy vs time",
-                    "Mean over seeds; the band spans the lowest and highest seed.",
-                    line_band_spec(by_time, time_axis, acc_axis, false)});
-  charts.push_back({"accuracy-vs-updates", "Test accuracy vs server updates",
-                    "One update is one new server model version; band = min/max over seeds.",
-                    line_band_spec(by_update, "server updates (model versions)", acc_axis, false)});
-
+  if (m.has_accuracy) {
+    json by_time = json::array(), by_update = json::array();
+    for (const auto& g : m.groups) {
+      for (auto& p : curve_points(g, true, g.label, g.backend)) by_time.push_back(p);
+      for (auto& p : curve_points(g, false, g.label, g.backend)) by_update.push_back(p);
+    }
+    charts.push_back({"accuracy-vs-time", "Test accuracy vs time",
+                      "Mean over seeds; the band spans the lowest and highest seed.",
+                      line_band_spec(by_time, "time (s; simulated time for sim runs, wall time for real runs)", acc_axis, false)});
+    charts.push_back({"accuracy-vs-updates", "Test accuracy vs server updates",
+                      "One update is one new server model version; band = min/max over seeds.",
+                      line_band_spec(by_update, "server updates (model versions)", acc_axis, false)});
+  }
   json fa = json::array(), thr = json::array(), tta = json::array();
   for (const auto& g : m.groups) {
     fa.push_back({{"label", g.label}, {"value", g.final_accuracy.mean}, {"lo", g.final_accuracy.min},
                   {"hi", g.final_accuracy.max}, {"text", fmt::format("{}: {:.4f}", g.label, g.final_accuracy.mean)}});
-    thr.push_back({{"label", g.label}, {"value", g.updates_per_s.mean}, {"lo", g.updates_per_s.min},
-                   {"hi", g.updates_per_s.max},
-                   {"text", fmt::format("{}: {:.4g} updates/s, {:.4g} samples/s", g.label, g.updates_per_s.mean, g.samples_per_s.mean)}});
+    thr.push_back({{"label", g.label}, {"value", g.samples_per_s.mean}, {"lo", g.samples_per_s.min},
+                   {"hi", g.samples_per_s.max},
+                   {"text", fmt::format("{}: {:.4g} samples/s, {:.4g} updates/s", g.label, g.samples_per_s.mean, g.updates_per_s.mean)}});
     if (g.time_to_target)
       tta.push_back({{"label", g.label}, {"value", *g.time_to_target}, {"lo", *g.time_to_target}, {"hi", *g.time_to_target},
                      {"text", fmt::format("{}: {:.4g} s", g.label, *g.time_to_target)}});
   }
-  charts.push_back({"final-accuracy", "Final test accuracy", "Mean over seeds, whisker = min/max.",
-                    bar_spec(fa, "final test accuracy (fraction correct)")});
-  charts.push_back({"throughput", "Throughput", "Server updates per second of (simulated or wall) time; whisker = min/max over seeds.",
-                    bar_spec(thr, "throughput (server updates/s)")});
-  if (!tta.empty())
+  if (m.has_accuracy)
+    charts.push_back({"final-accuracy", "Final test accuracy", "Mean over seeds, whisker = min/max.",
+                      bar_spec(fa, "final test accuracy (fraction correct)")});
+  charts.push_back({"throughput", "Throughput",
+                    "Training samples processed per second of (simulated or wall) time, which compares policies fairly "
+                    "(a bsp update carries every worker's gradient); whisker = min/max over seeds.",
+                    bar_spec(thr, "throughput (samples/s)")});
+  if (m.numeric_axis) {
+    const auto& a = *m.numeric_axis;
+    json pts = json::array();
+    for (const auto& p : a.points)
+      pts.push_back({{"series", p.series}, {"x", p.x}, {"y", p.samples_per_s}, {"lo", p.lo}, {"hi", p.hi}, {"style", "sim"}});
+    std::stable_sort(pts.begin(), pts.end(), [](const json& l, const json& r) { return l["x"].get<double>() < r["x"].get<double>(); });
+    charts.push_back({"throughput-vs-" + a.key, "Throughput vs " + a.key,
+                      std::string("Samples per second against the swept ") + a.key +
+                          (a.log_x ? " (log scale)" : "") + "; band = min/max over seeds.",
+                      line_band_spec(pts, a.title, "throughput (samples/s)", false, a.log_x, "samples/s")});
+  }
+  if (m.has_accuracy && !tta.empty())
     charts.push_back({"time-to-target", fmt::format("Time to {:.2f} test accuracy", m.target),
                       "First evaluation at or above the target, mean over seeds; runs where a seed missed it are left out.",
                       bar_spec(tta, fmt::format("time to reach accuracy {:.2f} (s)", m.target))});

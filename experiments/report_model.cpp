@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 
 #include <fmt/format.h>
@@ -116,8 +117,43 @@ void apply_target(RunGroup& g, double target) {
   }
 }
 
+// Config values as people write them: bandwidths in bit/s with a prefix, durations in s/ms/us.
+std::string display_value(const std::string& key, const std::string& value) {
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || end != value.c_str() + value.size()) return value;
+  const auto k = short_key(key);
+  if (k == "bandwidth") {
+    const double bits = v * 8;
+    if (bits >= 1e9) return fmt::format("{:g}Gbps", bits / 1e9);
+    if (bits >= 1e6) return fmt::format("{:g}Mbps", bits / 1e6);
+    return fmt::format("{:g}bps", bits);
+  }
+  if (k == "latency" || k == "mean" || k == "period" || k == "duration" || k == "timeout") {
+    if (v == 0 || v >= 1) return fmt::format("{:g}s", v);
+    if (v >= 1e-3) return fmt::format("{:g}ms", v * 1e3);
+    return fmt::format("{:g}us", v * 1e6);
+  }
+  return value;
+}
+
+std::string make_label(const RunGroup& g, const std::vector<std::string>& keys, bool with_backend,
+                       const std::string& skip = "") {
+  std::string label;
+  for (const auto& k : keys) {
+    const auto it = g.config.find(k);
+    if (k == skip || it == g.config.end()) continue;
+    const bool name_only = short_key(k) == "name" || k == "model";
+    if (!label.empty()) label += ' ';
+    if (!name_only) label.append(short_key(k)).append("=");
+    label += display_value(k, it->second);
+  }
+  if (with_backend) label = g.backend + (label.empty() ? "" : ": " + label);
+  return label;
+}
+
 // Labels name only what differs between groups, so a policy sweep reads "bsp", "ssp staleness=2".
-void label_groups(std::vector<RunGroup>& groups) {
+std::vector<std::string> label_groups(std::vector<RunGroup>& groups) {
   std::set<std::string> keys;
   for (const auto& g : groups)
     for (const auto& [k, v] : g.config) keys.insert(k);
@@ -143,20 +179,50 @@ void label_groups(std::vector<RunGroup>& groups) {
     if (!(backends.size() > 1 && is_backend_specific(k))) shown.push_back(k);
   std::map<std::string, int> used;
   for (auto& g : groups) {
-    std::string label;
-    for (const auto& k : shown) {
-      const auto it = g.config.find(k);
-      if (it == g.config.end()) continue;
-      const bool name_only = short_key(k) == "name" || k == "model";
-      if (!label.empty()) label += ' ';
-      if (!name_only) label.append(short_key(k)).append("=");
-      label += it->second;
-    }
-    if (backends.size() > 1) label = g.backend + (label.empty() ? "" : ": " + label);
+    auto label = make_label(g, shown, backends.size() > 1);
     if (label.empty()) label = g.runs.empty() ? "run" : (g.runs.front()->summary.value("policy", std::string("run")));
     if (++used[label] > 1) label += fmt::format(" #{}", used[label]);
     g.label = label;
   }
+  return shown;
+}
+
+// A swept numeric key (workers, bandwidth, ...) with at least three values becomes the x axis
+// of a throughput chart; every other difference between groups makes the series.
+std::optional<NumericAxis> find_numeric_axis(const std::vector<RunGroup>& groups, const std::vector<std::string>& shown) {
+  std::set<std::string> backends;
+  for (const auto& g : groups) backends.insert(g.backend);
+  for (const auto& k : shown) {
+    if (k.starts_with("policy.")) continue;
+    NumericAxis axis;
+    axis.key = k;
+    std::set<double> distinct;
+    bool ok = true;
+    for (const auto& g : groups) {
+      const auto it = g.config.find(k);
+      char* end = nullptr;
+      const double v = it == g.config.end() ? 0 : std::strtod(it->second.c_str(), &end);
+      if (it == g.config.end() || it->second.empty() || end != it->second.c_str() + it->second.size()) {
+        ok = false;
+        break;
+      }
+      // Bandwidths are stored in bytes/s; show them in bit/s like the config is written.
+      const bool bits = short_key(k) == "bandwidth";
+      const double x = bits ? v * 8 / 1e9 : v;
+      distinct.insert(x);
+      axis.points.push_back({make_label(g, shown, backends.size() > 1, k), x, g.samples_per_s.mean,
+                             g.samples_per_s.min, g.samples_per_s.max});
+      axis.title = bits ? k + " (Gbit/s)" : k + " (value)";
+      if (short_key(k) == "workers") axis.title = "workers (count)";
+      if (short_key(k) == "servers") axis.title = "parameter-server shards (count)";
+    }
+    if (!ok || distinct.size() < 3) continue;
+    for (auto& p : axis.points)
+      if (p.series.empty()) p.series = "all";
+    axis.log_x = *distinct.begin() > 0 && *distinct.rbegin() / *distinct.begin() >= 20;
+    return axis;
+  }
+  return std::nullopt;
 }
 
 std::map<std::string, std::string> comparable(const std::map<std::string, std::string>& config) {
@@ -210,7 +276,9 @@ ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& o
     m.groups[it->second].runs.push_back(&r);
   }
   for (auto& g : m.groups) aggregate(g);
-  label_groups(m.groups);
+  const auto shown = label_groups(m.groups);
+  m.numeric_axis = find_numeric_axis(m.groups, shown);
+  for (const auto& r : m.runs) m.has_accuracy |= !r.evals.empty();
   m.target_given = options.target.has_value();
   m.target = options.target ? *options.target : default_target(m.groups);
   for (auto& g : m.groups) apply_target(g, m.target);

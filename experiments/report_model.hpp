@@ -51,6 +51,19 @@ struct SimRealPair {
   double accuracy_diff = 0;                   ///< sim - real final accuracy (fraction)
 };
 
+/// Throughput against one swept numeric key (workers, a bandwidth, ...).
+struct NumericAxis {
+  struct Point {
+    std::string series;         ///< the group's label without this key
+    double x = 0;               ///< the key's value (bandwidths in Gbit/s)
+    double samples_per_s = 0, lo = 0, hi = 0;  ///< mean, min, max over seeds
+  };
+  std::string key;              ///< dotted config key
+  std::string title;            ///< axis title with unit
+  bool log_x = false;           ///< values span 20x or more
+  std::vector<Point> points;
+};
+
 struct ReportOptions {
   std::optional<double> target;               ///< target accuracy; default: see default_target
   std::string title = "synclab report";
@@ -71,6 +84,8 @@ struct ReportModel {
   std::vector<FailedRun> failed;
   double target = 0;
   bool target_given = false;
+  bool has_accuracy = false;                  ///< some run has evaluations (not timing mode)
+  std::optional<NumericAxis> numeric_axis;    ///< when a numeric key with >= 3 values is swept
 };
 
 /// Reads every run below the inputs and computes the model. Throws Error on bad input.

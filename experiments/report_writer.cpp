@@ -61,16 +61,30 @@ std::string pct_text(double p) { return fmt::format("{:+.1f}%", p); }
 using Table = std::vector<std::vector<std::string>>;  // first row is the header
 
 Table runs_table(const ReportModel& m) {
-  Table t = {{"config", "backend", "seeds", "final accuracy (fraction)", "time (s)", "updates",
-              "throughput (updates/s)", "throughput (samples/s)", "mean staleness (versions)",
-              "max staleness (versions)", fmt::format("time to {:.2f} accuracy (s)", m.target),
-              fmt::format("updates to {:.2f}", m.target)}};
+  // Timing-mode runs have no evaluations: their tables leave the accuracy columns out.
+  const bool acc = m.has_accuracy;
+  std::vector<std::string> head = {"config", "backend", "seeds"};
+  if (acc) head.push_back("final accuracy (fraction)");
+  for (const char* h : {"time (s)", "updates", "throughput (updates/s)", "throughput (samples/s)",
+                        "mean staleness (versions)", "max staleness (versions)"})
+    head.push_back(h);
+  if (acc) {
+    head.push_back(fmt::format("time to {:.2f} accuracy (s)", m.target));
+    head.push_back(fmt::format("updates to {:.2f}", m.target));
+  }
+  Table t = {head};
   for (const auto& g : m.groups) {
     const auto n = g.runs.size();
-    t.push_back({g.label, g.backend, std::to_string(n), spread_text(g.final_accuracy, n), spread_text(g.time_s, n),
-                 num(g.updates, 6), spread_text(g.updates_per_s, n), spread_text(g.samples_per_s, n),
-                 num(g.mean_staleness, 3), num(g.max_staleness, 6), tta_text(g),
-                 g.updates_to_target ? num(*g.updates_to_target, 6) : "-"});
+    std::vector<std::string> row = {g.label, g.backend, std::to_string(n)};
+    if (acc) row.push_back(spread_text(g.final_accuracy, n));
+    for (auto&& v : {spread_text(g.time_s, n), num(g.updates, 6), spread_text(g.updates_per_s, n),
+                     spread_text(g.samples_per_s, n), num(g.mean_staleness, 3), num(g.max_staleness, 6)})
+      row.push_back(v);
+    if (acc) {
+      row.push_back(tta_text(g));
+      row.push_back(g.updates_to_target ? num(*g.updates_to_target, 6) : "-");
+    }
+    t.push_back(row);
   }
   return t;
 }
@@ -155,22 +169,30 @@ std::string render_markdown(const ReportModel& m) {
     md += " from ";
     for (std::size_t i = 0; i < m.inputs.size(); ++i) md += (i ? ", `" : "`") + m.inputs[i] + "`";
   }
-  md += ". " + target_note(m) + " Seeds of one config are aggregated: mean [min, max].\n";
+  md += ". " + (m.has_accuracy ? target_note(m) + " " : std::string()) + "Seeds of one config are aggregated: mean [min, max].\n";
   md += "Times are seconds of simulated time for sim runs and wall time for real runs. Charts are in the HTML report.\n\n";
   md += "## Results per config\n\n" + md_table(runs_table(m)) + "\n";
   if (!m.groups.empty()) {
     const RunGroup* fastest = nullptr;
     const RunGroup* best = &m.groups.front();
+    const RunGroup* busiest = &m.groups.front();
     for (const auto& g : m.groups) {
       if (g.time_to_target && (!fastest || *g.time_to_target < *fastest->time_to_target)) fastest = &g;
       if (g.final_accuracy.mean > best->final_accuracy.mean) best = &g;
+      if (g.samples_per_s.mean > busiest->samples_per_s.mean) busiest = &g;
     }
     md += "## Highlights\n\n";
-    if (fastest)
-      md += fmt::format("- Fastest to {:.2f} accuracy: **{}** ({} s).\n", m.target, md_escape(fastest->label),
-                        num(*fastest->time_to_target));
-    else md += fmt::format("- No config reached {:.2f} accuracy with every seed.\n", m.target);
-    md += fmt::format("- Best final accuracy: **{}** ({:.4f}).\n\n", md_escape(best->label), best->final_accuracy.mean);
+    if (m.has_accuracy) {
+      if (fastest)
+        md += fmt::format("- Fastest to {:.2f} accuracy: **{}** ({} s).\n", m.target, md_escape(fastest->label),
+                          num(*fastest->time_to_target));
+      else md += fmt::format("- No config reached {:.2f} accuracy with every seed.\n", m.target);
+      md += fmt::format("- Best final accuracy: **{}** ({:.4f}).\n", md_escape(best->label), best->final_accuracy.mean);
+    } else {
+      md += "- No evaluations in these runs (timing mode): throughput only.\n";
+    }
+    md += fmt::format("- Highest throughput: **{}** ({} samples/s).\n\n", md_escape(busiest->label),
+                      num(busiest->samples_per_s.mean));
   }
   const auto bt = breakdown_table(m);
   if (bt.size() > 1) md += "## Per-worker time breakdown\n\n" + md_table(bt) + "\n";
@@ -207,7 +229,7 @@ std::string render_html(const ReportModel& m, const std::vector<Chart>& charts, 
   h += fmt::format("<body data-charts-total=\"{}\" data-charts-rendered=\"0\">\n", charts.size());
   h += "<h1>" + html_escape(m.title) + "</h1>\n";
   h += "<p>" + html_escape(fmt::format("{} runs in {} configs, generated {}. ", m.runs.size(), m.groups.size(), now_utc()) +
-                           target_note(m)) +
+                           (m.has_accuracy ? target_note(m) : std::string("No evaluations (timing mode): throughput only."))) +
        " Seeds of one config are aggregated: mean [min, max]. Times are seconds of simulated time for sim runs and "
        "wall time for real runs.</p>\n";
   h += "<pre id=\"report-errors\"></pre>\n";

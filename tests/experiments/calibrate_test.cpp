@@ -1,5 +1,8 @@
 // Calibration: the loopback measurement gives sane figures and the fragment it writes is a
-// config the loader accepts with exactly the measured numbers.
+// config the loader accepts with exactly the measured numbers; peer mode against a server.
+#include <atomic>
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -54,4 +57,23 @@ TEST(Calibrate, ComputeTimesATrainingStepOnTheCpuBackend) {
   EXPECT_DOUBLE_EQ(c.flops_per_s, c.step_flops / c.step_s);
   EXPECT_THROW(ex::calibrate_compute("no-such-model", "fast", 16, 1, 0.01), synclab::ConfigError);
   EXPECT_THROW(ex::calibrate_compute("softmax", "abacus", 16, 1, 0.01), synclab::ConfigError);
+}
+
+TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
+  static std::atomic<int> port{0};
+  std::thread server([] { ex::serve_calibration(0, 1, [](int p) { port = p; }); });
+  while (port.load() == 0) std::this_thread::yield();
+  const int p = port.load();
+  const auto n = ex::calibrate_peer("127.0.0.1", p, 1 << 16, 50, 2);
+  server.join();
+  EXPECT_EQ(n.peer, "127.0.0.1:" + std::to_string(p));
+  EXPECT_GT(n.latency_s, 0.0);
+  EXPECT_GT(n.bandwidth_Bps, 0.0);
+  EXPECT_NE(ex::calibration_yaml({}, n).find("TCP to 127.0.0.1:"), std::string::npos);
+  try {
+    ex::calibrate_peer("127.0.0.1", 1, 16, 1, 1);  // nothing listens on port 1
+    ADD_FAILURE() << "no error";
+  } catch (const synclab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
+  }
 }

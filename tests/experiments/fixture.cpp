@@ -37,7 +37,7 @@ void write_fixture_run(const fs::path& dir, const FixtureRun& r) {
   cfg += fmt::format("policy:\n  name: {}\n", r.policy);
   if (r.staleness > 0) cfg += fmt::format("  staleness: {}\n", r.staleness);
   cfg += fmt::format("cluster:\n  workers: {}\n  link: {{bandwidth: {}, latency: 5.0e-05}}\n", r.workers,
-                     r.backend == "real" ? "2.5e9" : "1.25e9");
+                     r.bandwidth > 0 ? fmt::format("{:g}", r.bandwidth) : (r.backend == "real" ? "2.5e9" : "1.25e9"));
   cfg += fmt::format("sim:\n  mode: {}\n", r.backend == "real" ? "full" : "timing");
   write(dir / "config.yaml", cfg);
   std::string evals = "time_s,update,samples,test_loss,test_accuracy\n";
@@ -47,7 +47,7 @@ void write_fixture_run(const fs::path& dir, const FixtureRun& r) {
     const double acc = r.acc_scale * (0.5 + 0.04 * u) + 0.002 * static_cast<double>(r.seed);
     const std::int64_t s = r.max_staleness ? (u % (r.max_staleness + 1)) : 0;
     updates += fmt::format("{},{},{},{},{}\n", t, u, u % r.workers, s, 1.0 / u);
-    if (u % 2 == 0) evals += fmt::format("{},{},{},{},{}\n", t, u, u * 100 * r.workers, 1.0 - acc, acc);
+    if (u % 2 == 0 && r.with_evals) evals += fmt::format("{},{},{},{},{}\n", t, u, u * 100 * r.workers, 1.0 - acc, acc);
   }
   write(dir / "evals.csv", evals);
   write(dir / "updates.csv", updates);

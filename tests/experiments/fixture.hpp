@@ -31,6 +31,8 @@ struct FixtureRun {
   std::int64_t max_staleness = 0;
   bool breakdown = true;        ///< write the per-worker breakdown into summary.json
   std::string breakdown_field = "workers_breakdown";  ///< or "per_worker", the simulator's name
+  bool with_evals = true;       ///< false: evals.csv has only its header (timing mode)
+  double bandwidth = 0;         ///< cluster.link.bandwidth in bytes/s; 0 = by backend
 };
 
 /// Writes config.yaml, evals.csv, updates.csv and summary.json into dir.

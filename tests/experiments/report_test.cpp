@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "core/common/error.hpp"
@@ -183,4 +184,32 @@ TEST_F(ReportFixture, BadInputsNameTheDirectory) {
   } catch (const synclab::Error& e) {
     EXPECT_NE(std::string(e.what()).find("summary.json"), std::string::npos) << e.what();
   }
+}
+
+TEST(ReportTimingMode, ThroughputOnlyWithANumericAxis) {
+  synclab::testing::TempDir tmp("timing");
+  const auto sweep = tmp.path() / "scaling";
+  for (int w : {2, 4, 8})
+    for (const char* policy : {"bsp", "async"})
+      synclab::testing::write_fixture_run(sweep / fmt::format("{}-{}", policy, w),
+                                          {.policy = policy, .workers = w, .step_s = 1.0 / w, .with_evals = false});
+  synclab::testing::write_fixture_run(sweep / "bsp-8-slow-link",
+                                      {.policy = "bsp", .workers = 8, .with_evals = false, .bandwidth = 1.25e8});
+  const auto m = ex::build_report_model({sweep}, {});
+  EXPECT_FALSE(m.has_accuracy);
+  group(m, "bsp bandwidth=1Gbps workers=8");   // bytes/s shown as bit/s
+  group(m, "async bandwidth=10Gbps workers=4");
+  ASSERT_TRUE(m.numeric_axis.has_value());
+  EXPECT_EQ(m.numeric_axis->key, "cluster.workers");
+  EXPECT_EQ(m.numeric_axis->title, "workers (count)");
+  EXPECT_FALSE(m.numeric_axis->log_x);
+  EXPECT_EQ(m.numeric_axis->points.size(), 7u);
+  std::vector<std::string> ids;
+  for (const auto& c : ex::build_charts(m)) ids.push_back(c.id);
+  const std::vector<std::string> want = {"throughput", "throughput-vs-cluster.workers", "staleness", "worker-breakdown"};
+  EXPECT_EQ(ids, want);
+  const auto md = ex::render_markdown(m);
+  EXPECT_EQ(md.find("final accuracy"), std::string::npos) << md;
+  EXPECT_EQ(md.find("Target accuracy"), std::string::npos) << md;
+  EXPECT_NE(md.find("Highest throughput: **async bandwidth=10Gbps workers=8**"), std::string::npos) << md;
 }
