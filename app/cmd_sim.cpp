@@ -6,6 +6,7 @@
 
 #include "app/commands.hpp"
 #include "app/run_args.hpp"
+#include "core/common/error.hpp"
 #include "core/config/run_config.hpp"
 #include "sim/simulation.hpp"
 
@@ -21,7 +22,10 @@ int cmd_sim(int argc, char** argv) {
   extra.add_options()(
       "cfg", po::value<std::vector<std::string>>(&options.simgrid_settings)->composing(),
       "SimGrid setting key:value, applied after synclab's exact network model (repeatable), e.g. "
-      "--cfg network/model:LV08 for SimGrid's TCP-calibrated model");
+      "--cfg network/model:LV08 for SimGrid's TCP-calibrated model")(
+      "time-quantum", po::value<double>(&options.time_quantum)->default_value(0.0),
+      "round every step time to a multiple of this many simulated seconds (0 = exact); speeds up "
+      "runs of thousands of workers that saturate a PS link");
   const RunArgs args = parse_run_args(
       argc, argv, "sim",
       "Simulates one run of the config on SimGrid: one actor per worker, parameter-server shards\n"
@@ -31,6 +35,7 @@ int cmd_sim(int argc, char** argv) {
       "Exit status 1 with a reason on a bad config, a deadlock or a policy error.",
       extra);
   if (args.help) return 0;
+  if (!(options.time_quantum >= 0)) throw ConfigError("--time-quantum", "must not be negative");
   const RunConfig config = load_run_config(args.config, args.overrides);
   const std::filesystem::path dir = args.out.empty() ? default_run_dir(args.config) : std::filesystem::path(args.out);
   std::cerr << fmt::format("sim: {} ({} mode), {} workers, {} server(s), policy {}; run directory {}\n", config.model,

@@ -110,6 +110,7 @@ class Simulation {
   bool evaluated_ = false;
   TestResult last_eval_{};
   std::chrono::steady_clock::time_point wall_start_;
+  double eval_wall_ = 0;  // wall seconds spent in evaluations (free in simulated time)
 };
 
 void Simulation::build() {
@@ -213,6 +214,10 @@ void Simulation::worker_main(int w) {
     double seconds = 0;
     for (int i = 0; i < local; ++i) seconds += steps_->seconds(w, wk.steps + static_cast<std::uint64_t>(i), now());
     wk.steps += static_cast<std::uint64_t>(local);
+    if (options_.time_quantum > 0) {
+      const double q = options_.time_quantum;
+      seconds = q * std::max(1.0, std::nearbyint(seconds / q));
+    }
     // The step is a timed wait on the cancel semaphore: a CancelStep cuts it short.
     const double t_start = now();
     wk.computing = true;
@@ -352,11 +357,13 @@ std::vector<float> Simulation::joined_params() const {
 
 // Evaluations are free in simulated time: the PS model is scored as of this instant.
 void Simulation::evaluate() {
+  const auto t0 = std::chrono::steady_clock::now();
   const std::vector<float> params = joined_params();
   last_eval_ = evaluate_dataset(*setup_.network, params, setup_.data->test, config_.data.eval_samples, kEvalChunk);
   writer_->eval(now(), updates_, samples_, last_eval_.loss, last_eval_.accuracy);
   last_eval_update_ = updates_;
   evaluated_ = true;
+  eval_wall_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 void Simulation::stop(const std::string& reason, bool is_error, const std::string& error) {
@@ -420,7 +427,10 @@ RunSummary Simulation::run() {
       stop("time", false);
     })->daemonize();
   }
+  eval_wall_ = 0;  // count only the evaluations made during the run
+  const auto run_start = std::chrono::steady_clock::now();
   engine.run();
+  const double run_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   // Replies still in flight belong to the engine: release them while it exists.
   for (auto& wk : workers_) wk.replies.clear();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
@@ -492,8 +502,11 @@ RunSummary Simulation::run() {
              {"policy_notes", notes_},
              {"transfers", transfers_},
              {"wall_s", wall},
+             {"wall_run_s", run_wall},
+             {"wall_eval_s", eval_wall_},
              {"network_model", "CM02 exact (crosstraffic 0, TCP-gamma 0)"},
              {"simgrid_settings", options_.simgrid_settings},
+             {"time_quantum_s", options_.time_quantum},
              {"evaluation", "free in simulated time"},
              {"seed", config_.train.seed}};
   if (!error_.empty()) s.extra["error"] = error_;

@@ -17,6 +17,11 @@ struct SimOptions {
   std::vector<std::string> simgrid_settings;  ///< "key:value" SimGrid settings applied after ours (--cfg)
   std::ostream* log = nullptr;                ///< progress and policy notes; nullptr = std::cerr
   bool log_progress = true;                   ///< a progress line every ~10% of the run
+  /// > 0: every step time is rounded to a multiple of this many seconds (at least one).
+  /// Steps that end together start their transfers together, so SimGrid solves bandwidth
+  /// sharing once per batch instead of once per transfer: much faster with thousands of
+  /// saturating workers, at the cost of this much resolution in compute times.
+  double time_quantum = 0;
   /// Called when a worker hands a push over: (simulated time, worker, its clock after the push).
   std::function<void(double, int, std::uint64_t)> on_push;
 };

@@ -1,0 +1,104 @@
+// Simulator speed (Google Benchmark). Each simulation runs in a forked child because
+// SimGrid allows one engine per process; the wall time of the child's simulate() call is
+// reported through manual timing.
+//  - BM_SimTimingSsp/W/U: timing mode, ssp(3), exponential stragglers on every step, W
+//    workers x U updates each; counters: simulated transfers per wall second.
+//  - BM_SimFullVsPlain/W: full mode, bsp over W workers, against a plain loop computing the
+//    same number of gradients with the same network (ratio counter = sim / plain).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config/run_config.hpp"
+#include "sim/simulation.hpp"
+#include "sim/training_setup.hpp"
+#include "tests/sim/run_in_child.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+nlohmann::json run_child(const synclab::RunConfig& config, const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("synclab-bench-sim-" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  const std::string text = synclab::sim::testing::run_in_child([&] {
+    std::ostringstream log;
+    synclab::sim::SimOptions o;
+    o.log = &log;
+    o.log_progress = false;
+    synclab::sim::simulate(config, dir, o);
+    std::ifstream in(dir / "summary.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  });
+  fs::remove_all(dir);
+  return nlohmann::json::parse(text, nullptr, false);
+}
+
+void BM_SimTimingSsp(benchmark::State& state) {
+  const auto workers = state.range(0), per_worker = state.range(1);
+  const auto config = synclab::load_run_config(
+      "", {"model=softmax", "sim.mode=timing", "policy.name=ssp", "policy.staleness=3",
+           "cluster.workers=" + std::to_string(workers), "train.stop.updates=" + std::to_string(workers * per_worker),
+           "cluster.straggler.dist=exponential", "cluster.straggler.mean=10ms", "cluster.link.bandwidth=10Gbps",
+           "cluster.ps_link.bandwidth=" + std::string(state.range(2) ? "100Gbps" : "10Gbps"), "train.eval_every=0"});
+  double transfers = 0, wall = 0;
+  for (auto _ : state) {
+    const auto s = run_child(config, "ssp");
+    if (s.is_discarded()) {
+      state.SkipWithError("simulation failed");
+      return;
+    }
+    wall = s["wall_s"].get<double>();
+    transfers = s["transfers"].get<double>();
+    state.SetIterationTime(wall);
+  }
+  state.counters["transfers_per_s"] = transfers / wall;
+  state.counters["events_per_s"] = 2 * transfers / wall;  // each transfer starts and ends once
+}
+BENCHMARK(BM_SimTimingSsp)->Args({100, 100, 1})->Args({1000, 100, 1})->Args({1000, 100, 0})->Args({10000, 10, 1})
+    ->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
+
+void BM_SimFullVsPlain(benchmark::State& state) {
+  const auto workers = state.range(0);
+  const int updates = 100;
+  const auto config = synclab::load_run_config(
+      "", {"model=mlp", "sim.mode=full", "policy.name=bsp", "cluster.workers=" + std::to_string(workers),
+           "train.stop.updates=" + std::to_string(updates), "train.eval_every=0", "data.eval_samples=100"});
+  double ratio = 0;
+  for (auto _ : state) {
+    // The plain loop: the same number of gradients on the same model, data and network.
+    auto setup = synclab::sim::make_training_setup(config);
+    std::vector<float> grad(setup.num_params());
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int u = 0; u < updates; ++u)
+      for (std::size_t w = 0; w < setup.samplers.size(); ++w) {
+        const synclab::Batch b = setup.samplers[w].next();
+        benchmark::DoNotOptimize(setup.network->forward_backward(setup.initial, b, grad, 1));
+      }
+    const double plain = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto s = run_child(config, "full");
+    if (s.is_discarded()) {
+      state.SkipWithError("simulation failed");
+      return;
+    }
+    // The engine's run minus in-run evaluations: what the W x updates gradients cost inside
+    // the simulator (data loading and the final evaluation happen outside it).
+    const double sim = s["wall_run_s"].get<double>() - s["wall_eval_s"].get<double>();
+    state.SetIterationTime(sim);
+    state.counters["plain_s"] = plain;
+    ratio = sim / plain;
+  }
+  state.counters["sim_over_plain"] = ratio;
+}
+BENCHMARK(BM_SimFullVsPlain)->Arg(4)->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
