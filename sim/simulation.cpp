@@ -11,6 +11,8 @@
 //   step-time model and transfers advance the clock.
 #include "sim/simulation.hpp"
 
+#include <malloc.h>
+
 #include <simgrid/s4u.hpp>
 
 #include <algorithm>
@@ -520,6 +522,12 @@ RunSummary Simulation::run() {
 }  // namespace
 
 RunSummary simulate(const RunConfig& config, const std::filesystem::path& dir, const SimOptions& options) {
+  // Pushes, snapshots and replies allocate and free model-sized buffers all the time. By
+  // default glibc maps each one freshly (page faults on every touch, a fifth of a CNN
+  // run); keeping them on the heap reuses the same pages. One simulation per process, so
+  // the process-wide setting is ours to choose.
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
   Simulation sim(config, dir, options);
   return sim.run();
 }

@@ -3,7 +3,7 @@
 // reported through manual timing.
 //  - BM_SimTimingSsp/W/U: timing mode, ssp(3), exponential stragglers on every step, W
 //    workers x U updates each; counters: simulated transfers per wall second.
-//  - BM_SimFullVsPlain/W: full mode, bsp over W workers, against a plain loop computing the
+//  - BM_SimFullVsPlain/W/cnn: full mode, bsp over W workers (mlp x 100 or cnn x 10 updates), against a plain loop computing the
 //    same number of gradients with the same network (ratio counter = sim / plain).
 #include <benchmark/benchmark.h>
 
@@ -67,9 +67,10 @@ BENCHMARK(BM_SimTimingSsp)->Args({100, 100, 1})->Args({1000, 100, 1})->Args({100
 
 void BM_SimFullVsPlain(benchmark::State& state) {
   const auto workers = state.range(0);
-  const int updates = 100;
+  const bool cnn = state.range(1) != 0;
+  const int updates = cnn ? 10 : 100;
   const auto config = synclab::load_run_config(
-      "", {"model=mlp", "sim.mode=full", "policy.name=bsp", "cluster.workers=" + std::to_string(workers),
+      "", {std::string("model=") + (cnn ? "cnn" : "mlp"), "sim.mode=full", "policy.name=bsp", "cluster.workers=" + std::to_string(workers),
            "train.stop.updates=" + std::to_string(updates), "train.eval_every=0", "data.eval_samples=100"});
   double ratio = 0;
   for (auto _ : state) {
@@ -97,7 +98,7 @@ void BM_SimFullVsPlain(benchmark::State& state) {
   }
   state.counters["sim_over_plain"] = ratio;
 }
-BENCHMARK(BM_SimFullVsPlain)->Arg(4)->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
+BENCHMARK(BM_SimFullVsPlain)->Args({4, 0})->Args({4, 1})->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
 
 }  // namespace
 
