@@ -222,7 +222,7 @@ TEST(FastBackend, EvaluateChunksLargeBatches) {
 
 TEST(FastBackend, BadArgumentsAreOneLineErrors) {
   const ModelSpec spec = make_model_spec("softmax");
-  Data d = make_data(spec, 2, 5);
+  Data d = make_data(spec, 3, 5);  // 3 samples, so that the too-large batch below is readable
   NetworkOptions options;
   options.max_batch = 2;
   auto net = make_network(spec, BackendKind::Fast, options);
