@@ -1,5 +1,7 @@
 #pragma once
-// ReLU on oneDNN, in place on its input tensor (any layout; padding stays zero).
+// ReLU on oneDNN, in place on its input tensor (any layout; padding stays zero). In place
+// is safe because no producer here reads its own output in backward (conv, dense, pooling,
+// dropout and reorders do not; sigmoid's output is positive, so ReLU leaves it unchanged).
 #include <memory>
 
 #include "core/backends/fast/fast_op.hpp"
