@@ -41,7 +41,7 @@ struct Setup {
 int threads_arg(const benchmark::State& state) { return static_cast<int>(state.range(0)); }
 
 void set_counters(benchmark::State& state, double flops_per_iteration) {
-  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP"] = benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void forward_backward(benchmark::State& state, const std::string& model, double flops) {
