@@ -8,6 +8,7 @@
 
 #include "core/backends/network.hpp"
 #include "core/common/rng.hpp"
+#include "core/cost/cost_model.hpp"
 #include "core/models/model_spec.hpp"
 #include "core/optim/optimizer.hpp"
 
@@ -44,7 +45,7 @@ void set_counters(benchmark::State& state, double flops_per_iteration) {
   state.counters["GFLOP"] = benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void forward_backward(benchmark::State& state, const std::string& model, double flops) {
+void forward_backward(benchmark::State& state, const std::string& model) {
   Setup s(model, threads_arg(state));
   std::uint64_t seed = 0;
   s.net->forward_backward(s.params, s.batch(), s.grad, seed++);  // warm-up: JIT, first touch
@@ -52,11 +53,11 @@ void forward_backward(benchmark::State& state, const std::string& model, double 
     benchmark::DoNotOptimize(s.net->forward_backward(s.params, s.batch(), s.grad, seed++));
     benchmark::ClobberMemory();
   }
-  set_counters(state, flops);
+  set_counters(state, cost_by_name(model).step_flops(kBatch));
 }
 
-void BM_CnnForwardBackward(benchmark::State& state) { forward_backward(state, "cnn", 8.22e9); }
-void BM_MlpForwardBackward(benchmark::State& state) { forward_backward(state, "mlp", 100 * 4.8e5); }
+void BM_CnnForwardBackward(benchmark::State& state) { forward_backward(state, "cnn"); }
+void BM_MlpForwardBackward(benchmark::State& state) { forward_backward(state, "mlp"); }
 
 void BM_AdamApply(benchmark::State& state) {
   const std::size_t n = make_model_spec("cnn").num_params();
@@ -84,7 +85,7 @@ void BM_CnnTrainStep(benchmark::State& state) {
     opt->step(s.params, s.grad);
     benchmark::ClobberMemory();
   }
-  set_counters(state, 8.22e9);
+  set_counters(state, cost_by_name("cnn").step_flops(kBatch));
 }
 
 void thread_args(benchmark::internal::Benchmark* b) {
