@@ -55,6 +55,7 @@ class Shard {
         acceptor_(io_),
         signals_(io_, SIGINT, SIGTERM),
         status_timer_(io_),
+        start_timer_(io_),
         checkpoint_timer_(io_),
         stop_timer_(io_),
         eval_pool_(1) {
@@ -240,11 +241,9 @@ class Shard {
           spdlog::warn("{}: worker {} reconnected (incarnation {}); dropping its old connection", name_, w, hello->incarnation);
           slot.conn->close("replaced by a newer connection of the same worker");
         }
-        // The run clock starts when the first worker arrives, not when this process did:
-        // data loading and process start-up are not training time (as in the simulator).
-        if (!clock_started_) {
-          clock_started_ = true;
-          start_ = Clock::now();
+        if (!first_join_) {
+          first_join_ = true;
+          arm_start_deadline();
         }
         slot.conn = c;
         slot.incarnation = hello->incarnation;
@@ -288,6 +287,10 @@ class Shard {
               reply_params(c, -1);
             } else if (pull->worker != worker) {
               throw ConnectionError(fmt::format("{}: pull request names worker {}", c->peer(), pull->worker));
+            } else if (!started_) {
+              std::erase_if(held_pulls_, [&](const PullRequest& h) { return h.worker == worker; });
+              held_pulls_.push_back(*pull);
+              maybe_start();
             } else if (!stopping_) {
               execute(logic_->on_pull(*pull, now()));
             }
@@ -332,6 +335,33 @@ class Shard {
       c->close(e.what());
     }
     if (worker >= 0 && workers_[static_cast<std::size_t>(worker)].conn == c) on_worker_gone(worker, "lost");
+  }
+
+  // Training starts once every worker has asked for parameters (or real.timeout after the
+  // first one arrived): process start-up and data loading differ by seconds between
+  // workers, and a run should start, as in the simulator, with everyone at time 0.
+  void maybe_start(bool deadline = false) {
+    if (started_ || stopping_) return;
+    if (!deadline && held_pulls_.size() < workers_.size()) return;
+    started_ = true;
+    start_ = Clock::now();
+    if (deadline)
+      spdlog::warn("{}: starting with {} of {} workers after waiting {:g} s for the rest", name_, held_pulls_.size(), workers_.size(), o_.lost_grace);
+    else
+      spdlog::info("{}: all {} workers ready; training starts", name_, workers_.size());
+    auto pulls = std::move(held_pulls_);
+    held_pulls_.clear();
+    for (const auto& p : pulls) {
+      const auto& slot = workers_[static_cast<std::size_t>(p.worker)];
+      if (slot.conn && slot.conn->open() && !stopping_) execute(logic_->on_pull(p, now()));
+    }
+  }
+
+  void arm_start_deadline() {
+    start_timer_.expires_after(seconds_d(o_.lost_grace));
+    start_timer_.async_wait([this](const asio::error_code& ec) {
+      if (!ec) maybe_start(true);
+    });
   }
 
   void on_worker_gone(int w, const char* how) {
@@ -482,6 +512,7 @@ class Shard {
     acceptor_.close(ec);
     stop_timer_.cancel();
     status_timer_.cancel();
+    start_timer_.cancel();
     checkpoint_timer_.cancel();
     signals_.cancel(ec);
     for (auto& s : workers_)
@@ -572,7 +603,7 @@ class Shard {
   asio::io_context io_;
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
-  asio::steady_timer status_timer_, checkpoint_timer_, stop_timer_;
+  asio::steady_timer status_timer_, start_timer_, checkpoint_timer_, stop_timer_;
   asio::thread_pool eval_pool_;
   std::unique_ptr<ServerLogic> logic_;
   std::vector<WorkerSlot> workers_;
@@ -587,7 +618,8 @@ class Shard {
   Clock::time_point start_ = Clock::now();
   double time_offset_ = 0, stop_time_ = 0;
   std::optional<Clock::time_point> all_gone_since_;
-  bool stopping_ = false, finished_ = false, clock_started_ = false;
+  bool stopping_ = false, finished_ = false, first_join_ = false, started_ = false;
+  std::vector<PullRequest> held_pulls_;
   std::string stop_reason_, failure_;
   int exit_code_ = 0;
 };

@@ -15,6 +15,7 @@ namespace {
 using namespace test;
 
 struct PolicyCase {
+  const char* name;
   const char* yaml;
   double min_accuracy;
 };
@@ -43,10 +44,15 @@ TEST_P(LaunchPolicy, ReachesSensibleAccuracy) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, LaunchPolicy,
-                         ::testing::Values(PolicyCase{"{name: bsp}", 0.6}, PolicyCase{"{name: async}", 0.6},
-                                           PolicyCase{"{name: ssp, staleness: 2}", 0.6}, PolicyCase{"{name: backup, backup: 1}", 0.6},
-                                           PolicyCase{"{name: ksync, k: 2}", 0.6}, PolicyCase{"{name: kasync, k: 2}", 0.6},
-                                           PolicyCase{"{name: local-sgd, tau: 2}", 0.6}, PolicyCase{"{name: dc-asgd}", 0.6}));
+                         ::testing::Values(PolicyCase{"bsp", "{name: bsp}", 0.6}, PolicyCase{"async", "{name: async}", 0.6},
+                                           PolicyCase{"ssp", "{name: ssp, staleness: 2}", 0.6},
+                                           PolicyCase{"backup", "{name: backup, backup: 1}", 0.6},
+                                           PolicyCase{"ksync", "{name: ksync, k: 2}", 0.6}, PolicyCase{"kasync", "{name: kasync, k: 2}", 0.6},
+                                           PolicyCase{"local_sgd", "{name: local-sgd, tau: 2}", 0.6},
+                                           PolicyCase{"adacomm", "{name: adacomm, tau: 2}", 0.6},
+                                           PolicyCase{"staleness_lr", "{name: staleness-lr}", 0.6},
+                                           PolicyCase{"dc_asgd", "{name: dc-asgd}", 0.6}),
+                         [](const ::testing::TestParamInfo<PolicyCase>& p) { return std::string(p.param.name); });
 
 // Replays the job in the in-process driver with the workers' own setup code.
 std::string inproc_sha(const RunConfig& config) {
