@@ -29,7 +29,11 @@ void configure_engine(const std::vector<std::string>& user_settings) {
     try {
       simgrid::s4u::Engine::set_config(setting);
     } catch (const std::exception& e) {
-      throw ConfigError("--cfg", "SimGrid rejected '" + setting + "': " + e.what());
+      // SimGrid appends the list of every known key; keep the first sentence only.
+      std::string why = e.what();
+      why = why.substr(0, why.find(" Existing config keys"));
+      why = why.substr(0, why.find('\n'));
+      throw ConfigError("--cfg", "SimGrid rejected '" + setting + "': " + why);
     }
   }
 }

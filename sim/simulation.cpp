@@ -61,6 +61,8 @@ struct Worker {
   sg::SemaphorePtr arrived;                 // released once per reply started towards us
   sg::SemaphorePtr cancel_sem;              // released by a CancelStep: ends the step early
   std::vector<std::optional<InFlight>> replies;  // per shard
+  std::vector<sg::CommPtr> in_flight;            // push transfers in flight, one per shard
+  std::vector<int> push_shards;                  // shard of each entry of pushes
   std::vector<std::uint32_t> samples_by_clock;   // samples behind each push, for summary.samples
   bool computing = false;                   // a CancelStep now aborts the current step
   bool failed = false;
@@ -235,8 +237,12 @@ void Simulation::worker_main(int w) {
     }
     // Hand the push over to every shard at once; each shard sees it when its bytes arrive.
     const double t1 = now();
-    std::vector<sg::CommPtr> comms;
-    comms.reserve(shards_.size());
+    // Kept in the worker, not on this stack: a kill unwinds the stack, and dropping an
+    // unfinished transfer there makes SimGrid print a backtrace per transfer.
+    std::vector<sg::CommPtr>& comms = wk.in_flight;
+    std::vector<int>& shard_of = wk.push_shards;
+    comms.clear();
+    shard_of.clear();
     for (auto& shard : shards_) {
       comms.push_back(sg::Comm::sendto_async(wk.host, shard.host, shard.bytes));
       bytes_sent_ += shard.bytes;
@@ -248,8 +254,7 @@ void Simulation::worker_main(int w) {
     ++wk.pushes;
     if (options_.on_push) options_.on_push(now(), w, core.clock());
     const PullInfo pull = core.next_pull();
-    std::vector<int> shard_of(comms.size());
-    for (std::size_t i = 0; i < comms.size(); ++i) shard_of[i] = static_cast<int>(i);
+    for (std::size_t i = 0; i < comms.size(); ++i) shard_of.push_back(static_cast<int>(i));
     while (!comms.empty()) {
       const auto i = static_cast<std::size_t>(sg::Comm::wait_any(comms));
       const int s = shard_of[i];
@@ -433,8 +438,18 @@ RunSummary Simulation::run() {
   const auto run_start = std::chrono::steady_clock::now();
   engine.run();
   const double run_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-  // Replies still in flight belong to the engine: release them while it exists.
-  for (auto& wk : workers_) wk.replies.clear();
+  // Transfers cut short by the stop stay unfinished forever, and releasing one makes
+  // SimGrid print a backtrace (thousands with thousands of workers). The process ends
+  // soon after a simulation (one engine per process), so they are handed to a holder that
+  // is never freed.
+  static auto* unfinished = new std::vector<sg::CommPtr>();
+  for (auto& wk : workers_) {
+    for (auto& c : wk.in_flight) unfinished->push_back(std::move(c));
+    for (auto& r : wk.replies)
+      if (r) unfinished->push_back(std::move(r->comm));
+    wk.in_flight.clear();
+    wk.replies.clear();
+  }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
 
   bool all_failed = true;
