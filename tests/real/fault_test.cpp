@@ -3,11 +3,7 @@
 // (it resumes from its newest checkpoint and the workers reconnect).
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "tests/real/job_fixture.hpp"
 
@@ -15,18 +11,6 @@ namespace synclab::real {
 namespace {
 
 using namespace test;
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::string mlp_config(const std::string& policy, const std::string& stop, const std::string& real_extra = "") {
   return "model: mlp\n"

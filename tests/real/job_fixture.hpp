@@ -50,10 +50,14 @@ inline std::string small_config(const std::string& policy_yaml, int workers, int
 
 /// Starts `synclab args...` with SYNCLAB_TOKEN=token, output to log.
 inline std::unique_ptr<ChildProcess> spawn(const std::string& name, std::vector<std::string> args, const std::filesystem::path& log,
-                                           const std::string& token = "test-token") {
+                                           const std::string& token = "test-token", std::map<std::string, std::string> env = {}) {
   args.insert(args.begin(), SYNCLAB_BIN);
-  return std::make_unique<ChildProcess>(name, args, std::map<std::string, std::string>{{"SYNCLAB_TOKEN", token}}, log);
+  env["SYNCLAB_TOKEN"] = token;
+  return std::make_unique<ChildProcess>(name, args, env, log);
 }
+
+/// A TCP port that was free a moment ago (bound to port 0, then released).
+int free_port();
 
 /// Waits up to `seconds` for the child to end; returns its description ("exit 0") or "timeout".
 inline std::string wait_for(ChildProcess& c, double seconds) {
