@@ -47,7 +47,11 @@ struct Shard {
   std::uint64_t bytes = 0;  // simulated size of a push or a reply for this shard
 };
 
-// A reply on its way to a worker: started by whoever released it, waited by the worker.
+// A reply to a worker: decided by a shard (in whichever actor fed it the event), then
+// transferred by the worker's own actor, which wakes at that same simulated instant. Each
+// actor thus owns only its own few transfers: SimGrid keeps an actor's activities in a
+// list searched linearly, so one actor starting thousands of replies (an ssp release of
+// 10,000 workers) would make every completion cost thousands of steps.
 struct InFlight {
   sg::CommPtr comm;
   PullReply reply;
@@ -181,7 +185,20 @@ void Simulation::receive_replies(int w) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   const double t0 = now();
   wk.waiting = true;
-  for (std::size_t s = 0; s < shards_.size(); ++s) wk.arrived->acquire();
+  // One release per reply: after S acquires every shard has replied, and each transfer
+  // started the moment its reply was decided.
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    wk.arrived->acquire();
+    if (stopping_) return;
+    for (std::size_t s = 0; s < shards_.size(); ++s) {
+      auto& slot = wk.replies[s];
+      if (!slot || slot->comm) continue;
+      slot->comm = sg::Comm::sendto_async(shards_[s].host, wk.host, shards_[s].bytes);
+      slot->started = now();
+      bytes_sent_ += shards_[s].bytes;
+      ++transfers_;
+    }
+  }
   wk.waiting = false;
   if (stopping_) return;
   double last_start = t0;
@@ -298,11 +315,7 @@ void Simulation::drain(int s) {
     Worker& wk = workers_[static_cast<std::size_t>(reply.worker)];
     if (wk.failed) continue;
     InFlight in;
-    in.comm = sg::Comm::sendto_async(shard.host, wk.host, shard.bytes);
     in.reply = reply;
-    in.started = now();
-    bytes_sent_ += shard.bytes;
-    ++transfers_;
     wk.replies[static_cast<std::size_t>(s)] = std::move(in);
     wk.arrived->release();
   }
@@ -446,7 +459,7 @@ RunSummary Simulation::run() {
   for (auto& wk : workers_) {
     for (auto& c : wk.in_flight) unfinished->push_back(std::move(c));
     for (auto& r : wk.replies)
-      if (r) unfinished->push_back(std::move(r->comm));
+      if (r && r->comm) unfinished->push_back(std::move(r->comm));
     wk.in_flight.clear();
     wk.replies.clear();
   }
