@@ -17,7 +17,7 @@ namespace synclab::app {
 
 int cmd_ps(int argc, char** argv) {
   int shard = -1;
-  std::string bind = "0.0.0.0", port_file, ps_hosts, worker_hosts, job_name;
+  std::string bind = "0.0.0.0", port_file, ps_hosts, worker_hosts, job_name, peers;
   int port = -1;
   po::options_description extra("parameter-server options");
   extra.add_options()
@@ -28,7 +28,8 @@ int cmd_ps(int argc, char** argv) {
       ("worker_hosts", po::value<std::string>(&worker_hosts), "TensorFlow-style h:p list of workers (sets cluster.workers)")
       ("port", po::value<int>(&port), "TCP port (default real.port; 0 = any free port)")
       ("bind", po::value<std::string>(&bind), "listen address (default 0.0.0.0)")
-      ("port-file", po::value<std::string>(&port_file), "write the bound port here once listening");
+      ("port-file", po::value<std::string>(&port_file), "write the bound port here once listening")
+      ("peers", po::value<std::string>(&peers), "shard 0 with several shards: h:p of shards 1..n-1 (default: from --ps_hosts), for evaluations");
   auto args = parse_run_args(argc, argv, "ps",
                              "Serves one shard of the parameters of a real run over TCP. The job token comes from\n"
                              "real.token or $SYNCLAB_TOKEN. Shard 0 writes the run directory (--out).",
@@ -50,6 +51,12 @@ int cmd_ps(int argc, char** argv) {
   o.bind = bind;
   o.port = static_cast<std::uint16_t>(port >= 0 ? port : (!ps.empty() ? ps[static_cast<std::size_t>(o.shard)].port : o.config.real.port));
   o.port_file = port_file;
+  if (!peers.empty()) {
+    o.peers = real::parse_endpoints("--peers", peers);
+  } else if (ps.size() > 1) {
+    for (std::size_t i = 0; i < ps.size(); ++i)
+      if (static_cast<int>(i) != o.shard) o.peers.push_back(ps[i]);
+  }
   o.token = real::job_token(o.config);
   o.run_dir = args.out.empty() ? default_run_dir(args.config) : std::filesystem::path(args.out);
   o.checkpoint_dir = o.config.real.checkpoint_dir.empty() ? (o.config.real.checkpoint_every || o.config.real.checkpoint_interval > 0 ? o.run_dir / "checkpoints" : std::filesystem::path())

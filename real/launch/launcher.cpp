@@ -53,22 +53,29 @@ class Job {
     if (remote && static_cast<int>(config_.real.hosts.size()) < shards + workers)
       throw ConfigError("real.hosts", fmt::format("{} hosts for {} PS shard(s) + {} workers", config_.real.hosts.size(), shards, workers));
 
-    std::vector<Endpoint> ps;
-    for (int s = 0; s < shards; ++s) {
+    // Shards 1..n-1 start first so shard 0 can be given their addresses (it gathers the
+    // whole model from them for evaluations).
+    std::vector<Endpoint> ps(static_cast<std::size_t>(shards));
+    for (int s = shards - 1; s >= 0; --s) {
       std::vector<std::string> args = role_args("ps");
       args.insert(args.end(), {"--shard", std::to_string(s)});
+      if (s == 0 && shards > 1) {
+        std::string peers;
+        for (int o = 1; o < shards; ++o) peers.append(o > 1 ? "," : "").append(ps[static_cast<std::size_t>(o)].str());
+        args.insert(args.end(), {"--peers", peers});
+      }
       if (remote) {
         Endpoint ep = host_endpoint(config_.real.hosts[static_cast<std::size_t>(s)], s);
         args.insert(args.end(), {"--port", std::to_string(ep.port)});
         start_child(fmt::format("ps{}", s), ep.host, args);
-        ps.push_back(ep);
+        ps[static_cast<std::size_t>(s)] = ep;
       } else {
         const auto port_file = logs() / fmt::format("ps{}.port", s);
         std::filesystem::remove(port_file);
         const int port = config_.real.port ? config_.real.port + s : 0;
         args.insert(args.end(), {"--bind", "127.0.0.1", "--port", std::to_string(port), "--port-file", port_file.string()});
         start_child(fmt::format("ps{}", s), "", args);
-        ps.push_back(Endpoint{"127.0.0.1", wait_for_port(port_file, s)});
+        ps[static_cast<std::size_t>(s)] = Endpoint{"127.0.0.1", wait_for_port(port_file, s)};
       }
     }
     std::string ps_hosts;
@@ -166,10 +173,10 @@ class Job {
           continue;
         }
         if (!was_running) continue;
-        const bool is_ps = static_cast<int>(i) < shards;
+        const bool is_ps = c.name().rfind("ps", 0) == 0;
         const bool ok = c.describe() == "exit 0";
         if (is_ps && !ok) fail(c, fmt::format("{} failed", c.name()));
-        if (is_ps && i == 0) {
+        if (c.name() == "ps0") {
           ps0_done = true;
           ps0_done_at = Clock::now();
         }
@@ -197,7 +204,7 @@ class Job {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    if (!std::filesystem::exists(o_.run_dir / "summary.json")) fail(*children_[0], "ps0 ended without writing summary.json");
+    if (!std::filesystem::exists(o_.run_dir / "summary.json")) fail(*children_[static_cast<std::size_t>(shards - 1)], "ps0 ended without writing summary.json");
   }
 
   // Several shards: the final flat buffer is assembled from the shards' files, then hashed
@@ -239,6 +246,8 @@ int run_slurm_role(const LaunchOptions& o, const RunConfig& config, const RoleAs
     p.token = token;
     p.run_dir = o.run_dir;
     p.checkpoint_dir = config.real.checkpoint_dir.empty() ? std::filesystem::path() : std::filesystem::path(config.real.checkpoint_dir);
+    for (std::size_t i = 0; i < role.ps.size(); ++i)
+      if (static_cast<int>(i) != role.index) p.peers.push_back(role.ps[i]);
     p.checkpoint_every = config.real.checkpoint_every;
     p.checkpoint_seconds = config.real.checkpoint_interval;
     p.lost_grace = config.real.timeout;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include <asio/co_spawn.hpp>
+#include <asio/connect.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
@@ -24,6 +25,7 @@
 #include "core/data/dataset.hpp"
 #include "core/run/run_writer.hpp"
 #include "real/checkpoint/checkpoint_store.hpp"
+#include "real/launch/cluster_spec.hpp"
 #include "real/protocol/fingerprint.hpp"
 #include "real/ps/server_logic.hpp"
 #include "real/ps/shard_files.hpp"
@@ -77,6 +79,7 @@ class Shard {
     listen();
     start_ = Clock::now();
     asio::co_spawn(io_, accept_loop(), asio::detached);
+    start_peer_links();
     asio::co_spawn(io_, status_loop(), asio::detached);
     if (o_.checkpoint_seconds > 0 && !o_.checkpoint_dir.empty()) asio::co_spawn(io_, checkpoint_loop(), asio::detached);
     signals_.async_wait([this](const asio::error_code& ec, int sig) {
@@ -85,7 +88,8 @@ class Shard {
       exit_code_ = 128 + sig;
       io_.stop();
     });
-    if (o_.shard == 0 && version() == 0 && writer_) schedule_eval(0);
+    // With several shards the first evaluation waits until the other shards are reachable.
+    if (o_.shard == 0 && o_.shards == 1 && version() == 0 && writer_) schedule_eval(0);
     if (o_.config.train.stop_updates && version() >= o_.config.train.stop_updates) begin_stop("updates");
     io_.run();
     eval_pool_.join();
@@ -456,14 +460,17 @@ class Shard {
 
   // ---- evaluation (shard 0, on its own thread so the server keeps serving) ----------
   void schedule_eval(std::uint64_t v) {
-    if (!writer_ || o_.shards != 1) return;
+    if (!writer_) return;
+    if (o_.shards > 1) return gather_for_eval(v);
     const auto p = logic_->params();
-    auto copy = std::make_shared<std::vector<float>>(p.begin(), p.end());
-    const double t = now();
-    const std::uint64_t samples = samples_;
     ++evals_in_flight_;
-    asio::post(eval_pool_, [this, copy, v, t, samples]() {
-      const TestResult r = evaluate_dataset(*eval_net_, *copy, *test_, o_.config.data.eval_samples);
+    run_eval(std::make_shared<std::vector<float>>(p.begin(), p.end()), v, now(), samples_);
+  }
+
+  // Evaluates a full parameter buffer on the helper thread; evals_in_flight_ was raised.
+  void run_eval(std::shared_ptr<std::vector<float>> full, std::uint64_t v, double t, std::uint64_t samples) {
+    asio::post(eval_pool_, [this, full, v, t, samples]() {
+      const TestResult r = evaluate_dataset(*eval_net_, *full, *test_, o_.config.data.eval_samples);
       asio::post(io_, [this, r, v, t, samples]() {
         --evals_in_flight_;
         writer_->eval(t, v, samples, r.loss, r.accuracy);
@@ -473,6 +480,144 @@ class Shard {
         maybe_finish();
       });
     });
+  }
+
+  // ---- the other shards, seen from shard 0 (evaluations need the whole model) ---------
+  struct PeerLink {
+    Endpoint endpoint;
+    Range range;
+    std::shared_ptr<Connection> conn;
+  };
+  struct Gather {
+    std::uint64_t version = 0, samples = 0;
+    double time = 0;
+    std::shared_ptr<std::vector<float>> full;
+    int missing = 0;
+  };
+
+  // Several shards: shard 0 asks every other shard (as an observer) for its range, joins
+  // them with its own and evaluates that. One gather at a time; versions of async shards
+  // may differ by a few updates, as they would for any reader of a sharded PS.
+  void gather_for_eval(std::uint64_t v) {
+    if (gather_) return;
+    for (std::size_t s = 1; s < peers_.size(); ++s)
+      if (!peers_[s].conn || !peers_[s].conn->open()) {
+        spdlog::info("{}: evaluation of version {} skipped: ps{} not connected", name_, v, s);
+        return;
+      }
+    if (peers_.size() < static_cast<std::size_t>(o_.shards)) return;
+    Gather g;
+    g.version = v;
+    g.time = now();
+    g.samples = samples_;
+    g.full = std::make_shared<std::vector<float>>(spec_.num_params());
+    const auto own = logic_->params();
+    std::copy(own.begin(), own.end(), g.full->begin() + static_cast<std::ptrdiff_t>(range_.begin));
+    g.missing = o_.shards - 1;
+    gather_ = std::move(g);
+    ++evals_in_flight_;
+    for (std::size_t s = 1; s < peers_.size(); ++s) peers_[s].conn->send(encode(PullRequest{-1, 0, 0}));
+  }
+
+  void on_peer_params(std::size_t s, ParamsReply&& r) {
+    if (!gather_ || r.values.size() != peers_[s].range.size()) return;
+    std::copy(r.values.begin(), r.values.end(), gather_->full->begin() + static_cast<std::ptrdiff_t>(peers_[s].range.begin));
+    if (--gather_->missing > 0) return;
+    Gather g = std::move(*gather_);
+    gather_.reset();
+    run_eval(g.full, g.version, g.time, g.samples);
+  }
+
+  asio::awaitable<void> connect_peer(std::size_t s) {
+    auto& p = peers_[s];
+    const auto deadline = Clock::now() + seconds_d(o_.lost_grace);
+    double backoff = 0.1;
+    asio::steady_timer wait(io_);
+    while (!finished_) {
+      try {
+        tcp::resolver resolver(io_);
+        auto eps = co_await resolver.async_resolve(p.endpoint.host, std::to_string(p.endpoint.port), asio::use_awaitable);
+        tcp::socket sock(io_);
+        co_await asio::async_connect(sock, eps, asio::use_awaitable);
+        ConnectionLimits l = limits_;
+        l.max_param_payload = max_param_payload(p.range.size());
+        auto conn = std::make_shared<Connection>(std::move(sock), l, fmt::format("ps{} ({})", s, p.endpoint.str()));
+        conn->start();
+        Hello h;
+        h.model_fingerprint = fingerprint_;
+        h.model = spec_.name;
+        h.token = o_.token;
+        h.role = PeerRole::Observer;
+        h.shard = static_cast<std::uint32_t>(s);
+        h.range_begin = p.range.begin;
+        h.range_end = p.range.end;
+        conn->send(encode(h));
+        Frame f = co_await conn->read_frame();
+        if (f.header.type != MsgType::HelloAck) {
+          auto r = f.header.type == MsgType::Refuse ? decode_refuse(f.payload) : std::nullopt;
+          spdlog::error("{}: ps{} refused the evaluation link: {}", name_, s, r ? r->message : msg_type_name(static_cast<std::uint8_t>(f.header.type)));
+          co_return;
+        }
+        p.conn = conn;
+        spdlog::info("{}: connected to ps{} at {} for evaluations", name_, s, p.endpoint.str());
+        bool all = true;
+        for (std::size_t o = 1; o < peers_.size(); ++o) all = all && peers_[o].conn;
+        if (all && version() == 0 && !first_eval_done_) {
+          first_eval_done_ = true;
+          gather_for_eval(0);
+        }
+        for (;;) {
+          Frame fr = co_await conn->read_frame();
+          if (fr.header.type == MsgType::Params) {
+            auto r = decode_params(fr, p.range.size());
+            if (r) on_peer_params(s, std::move(*r));
+          }
+        }
+      } catch (const std::exception& e) {
+        if (finished_) co_return;
+        if (p.conn) {
+          spdlog::warn("{}: lost the evaluation link to ps{}: {}", name_, s, e.what());
+          p.conn.reset();
+        }
+        if (gather_) {  // that gather cannot complete any more
+          gather_.reset();
+          --evals_in_flight_;
+          maybe_finish();
+        }
+        if (Clock::now() > deadline) {
+          spdlog::warn("{}: giving up on ps{} for evaluations: {}", name_, s, e.what());
+          co_return;
+        }
+      }
+      wait.expires_after(seconds_d(backoff));
+      backoff = std::min(2 * backoff, 2.0);
+      asio::error_code ec;
+      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  void start_peer_links() {
+    if (o_.shard != 0 || o_.shards < 2) return;
+    if (o_.peers.size() != static_cast<std::size_t>(o_.shards - 1)) {
+      spdlog::warn("{}: no addresses of the other {} shard(s) (--peers / --ps_hosts): evaluations only at the end", name_, o_.shards - 1);
+      return;
+    }
+    const auto ranges = shard_ranges(spec_.num_params(), o_.shards);
+    peers_.resize(static_cast<std::size_t>(o_.shards));
+    for (std::size_t s = 1; s < peers_.size(); ++s) {
+      peers_[s].endpoint = o_.peers[s - 1];
+      peers_[s].range = ranges[s];
+      asio::co_spawn(io_, connect_peer(s), asio::detached);
+    }
+  }
+
+  // Tells the other shards the job is over (they finish on it), then stops the loop.
+  asio::awaitable<void> release_peers_and_stop() {
+    for (std::size_t s = 1; s < peers_.size(); ++s)
+      if (peers_[s].conn && peers_[s].conn->open()) peers_[s].conn->send(encode(Bye{-1}));
+    for (std::size_t s = 1; s < peers_.size(); ++s)
+      if (peers_[s].conn && peers_[s].conn->open()) co_await peers_[s].conn->flush();
+    io_.stop();
   }
 
   // ---- stopping ---------------------------------------------------------------------
@@ -517,7 +662,11 @@ class Shard {
     signals_.cancel(ec);
     for (auto& s : workers_)
       if (s.conn) s.conn->close("job finished");
-    io_.stop();
+    if (peers_.empty()) {
+      io_.stop();
+    } else {
+      asio::co_spawn(io_, release_peers_and_stop(), asio::detached);
+    }
   }
 
   asio::awaitable<void> status_loop() {
@@ -620,6 +769,9 @@ class Shard {
   std::optional<Clock::time_point> all_gone_since_;
   bool stopping_ = false, finished_ = false, first_join_ = false, started_ = false;
   std::vector<PullRequest> held_pulls_;
+  std::vector<PeerLink> peers_;
+  std::optional<Gather> gather_;
+  bool first_eval_done_ = false;
   std::string stop_reason_, failure_;
   int exit_code_ = 0;
 };

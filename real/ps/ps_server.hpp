@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/config/run_config.hpp"
+#include "real/launch/cluster_spec.hpp"
 #include "real/net/connection.hpp"
 
 namespace synclab::real {
@@ -26,6 +27,7 @@ struct PsOptions {
   double lost_grace = 30;                  ///< seconds with no worker at all before the job fails
   double final_wait = 10;                  ///< seconds to wait for workers' reports after stop
   ConnectionLimits limits;                 ///< frame / idle timeouts (max_param_payload is set here)
+  std::vector<Endpoint> peers;             ///< shard 0: shards 1..n-1 in order (for evaluations); else unused
 };
 
 /// Runs the shard until the job stops; returns the process exit code (0: stopped by the

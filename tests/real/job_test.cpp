@@ -88,6 +88,8 @@ TEST(LaunchBsp, BitIdenticalToInProcessDriver) {
     const auto s = read_json(dir / "run/summary.json");
     const RunConfig config = load_run_config(cfg.string(), {"cluster.servers=" + std::to_string(shards)});
     EXPECT_EQ(s["final_params_sha256"].get<std::string>(), inproc_sha(config)) << "shards " << shards;
+    // Shard 0 evaluates the whole model, gathering the other shards' ranges when needed.
+    EXPECT_GE(csv_rows(dir / "run/evals.csv").size(), 1u) << "shards " << shards << read_text(dir / "run/logs/ps0.log");
     std::filesystem::remove_all(dir);
   }
 }
