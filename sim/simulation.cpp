@@ -331,8 +331,12 @@ void Simulation::drain(int s) {
     sg::Actor::create("timer", shard.host, [this, s, id, seconds = t.seconds] {
       sg::this_actor::sleep_for(seconds);
       if (stopping_) return;
-      shards_[static_cast<std::size_t>(s)].core->timer(id);
-      drain(s);
+      try {
+        shards_[static_cast<std::size_t>(s)].core->timer(id);
+        drain(s);
+      } catch (const std::exception& e) {
+        stop("error", true, fmt::format("shard {} timer at {:.6f} simulated s: {}", s, now(), e.what()));
+      }
     })->daemonize();
   }
   if (out.stop) {
@@ -432,13 +436,25 @@ RunSummary Simulation::run() {
 
   for (int w = 0; w < config_.cluster.workers; ++w) {
     Worker& wk = workers_[static_cast<std::size_t>(w)];
-    wk.actor = sg::Actor::create(worker_host_name(w), wk.host, [this, w] { worker_main(w); });
+    // An exception escaping an actor would abort the process: end the run with its
+    // reason instead. (SimGrid's kill exception is no std::exception and passes through.)
+    wk.actor = sg::Actor::create(worker_host_name(w), wk.host, [this, w] {
+      try {
+        worker_main(w);
+      } catch (const std::exception& e) {
+        stop("error", true, fmt::format("worker {} at {:.6f} simulated s: {}", w, now(), e.what()));
+      }
+    });
   }
   for (const auto& f : config_.cluster.failures) {
     const int w = f.worker;
     sg::Actor::create("failure", platform_.servers[0], [this, w, at = f.at] {
       sg::this_actor::sleep_for(at);
-      fail_worker(w);
+      try {
+        fail_worker(w);
+      } catch (const std::exception& e) {
+        stop("error", true, fmt::format("failure of worker {}: {}", w, e.what()));
+      }
     })->daemonize();
   }
   if (config_.train.stop_time > 0) {

@@ -260,3 +260,37 @@ TEST(Simulation, ThroughputMatchesOrderStatistics) {
     EXPECT_NEAR(period / c.expected_period, 1.0, 0.03) << c.policy << ": " << period << " vs " << c.expected_period;
   }
 }
+
+TEST(Simulation, XmlPlatformFile) {
+  const fs::path dir = scratch("xml");
+  fs::create_directories(dir);
+  const fs::path xml = dir / "platform.xml";
+  std::ofstream(xml) << R"(<?xml version='1.0'?>
+<!DOCTYPE platform SYSTEM "https://simgrid.org/simgrid.dtd">
+<platform version="4.1">
+  <zone id="lab" routing="Full">
+    <host id="worker-0" speed="1Tf"/>
+    <host id="worker-1" speed="1Tf"/>
+    <host id="server-0" speed="1Tf"/>
+    <link id="l0" bandwidth="1GBps" latency="1ms"/>
+    <link id="l1" bandwidth="1GBps" latency="1ms"/>
+    <route src="worker-0" dst="server-0"><link_ctn id="l0"/></route>
+    <route src="worker-1" dst="server-0"><link_ctn id="l1"/></route>
+  </zone>
+</platform>
+)";
+  auto config = synclab::load_run_config(
+      "", {"model=softmax", "sim.mode=timing", "policy.name=bsp", "cluster.workers=2", "train.stop.updates=10",
+           "cluster.straggler.dist=none", "cluster.platform=" + xml.string()});
+  const auto s = parse_summary(simulate_in_child(config, dir / "run"));
+  ASSERT_FALSE(s.is_discarded());
+  EXPECT_EQ(s["updates"], 10);
+  // Per update: compute (step FLOPs at 1 Tflop/s) + push + reply, each 31,400 B / 1 GB/s + 1 ms.
+  const double transfer = 31400 / 1e9 + 1e-3;
+  const double step = s["step_flops"].get<double>() / 1e12;
+  EXPECT_NEAR(s["time_s"].get<double>(), 10 * (step + 2 * transfer), 0.01 * 10 * (step + 2 * transfer));
+
+  config.cluster.workers = 3;
+  const std::string r = simulate_in_child(config, dir / "run3");
+  EXPECT_NE(r.find("no host named 'worker-2'"), std::string::npos) << r;
+}
