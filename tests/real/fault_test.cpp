@@ -48,10 +48,10 @@ struct Job {
   }
 };
 
-void kill_worker_and_complete(const std::string& policy) {
+void kill_worker_and_complete(const std::string& policy, bool restart) {
   Job j;
   j.dir = temp_dir("killworker");
-  j.cfg = write_text(j.dir / "job.yaml", mlp_config(policy, "{updates: 0, sim_time: 5}"));
+  j.cfg = write_text(j.dir / "job.yaml", mlp_config(policy, restart ? "{updates: 0, sim_time: 8}" : "{updates: 0, sim_time: 5}"));
   j.port = free_port();
   j.start_ps();
   ASSERT_GT(wait_for_port(j.dir / "port", *j.ps), 0) << read_text(j.dir / "ps.log");
@@ -60,6 +60,13 @@ void kill_worker_and_complete(const std::string& policy) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   ASSERT_TRUE(j.ps->running()) << "job ended before the kill";
   j.workers[1]->signal(SIGKILL);
+  if (restart) {
+    // The same worker id comes back and rejoins the running job.
+    EXPECT_TRUE(j.wait_log("ps.log", "worker 1 lost", 10));
+    j.workers.push_back(spawn("worker", {"worker", j.cfg.string(), "--ps_hosts", "127.0.0.1:" + std::to_string(j.port), "--task_index", "1"},
+                              j.dir / "worker1-again.log"));
+    EXPECT_TRUE(j.wait_log("ps.log", "worker 1 rejoined", 20)) << read_text(j.dir / "ps.log");
+  }
   EXPECT_EQ(wait_for(*j.ps, 60), "exit 0") << read_text(j.dir / "ps.log");
   EXPECT_TRUE(log_shows(j.dir / "ps.log", "worker 1 lost")) << read_text(j.dir / "ps.log");
   const auto s = read_json(j.dir / "run/summary.json");
@@ -70,12 +77,15 @@ void kill_worker_and_complete(const std::string& policy) {
   ASSERT_FALSE(rows.empty());
   EXPECT_GT(std::stod(rows.back()), 3.5);
   for (int w : {0, 2}) EXPECT_EQ(wait_for(*j.workers[static_cast<std::size_t>(w)], 20), "exit 0");
+  if (restart) {
+    EXPECT_EQ(wait_for(*j.workers.back(), 20), "exit 0") << read_text(j.dir / "worker1-again.log");
+  }
   std::filesystem::remove_all(j.dir);
 }
 
-TEST(Faults, WorkerKilledUnderAsyncJobCompletes) { kill_worker_and_complete("{name: async}"); }
+TEST(Faults, WorkerKilledUnderAsyncRejoinsAndJobCompletes) { kill_worker_and_complete("{name: async}", true); }
 
-TEST(Faults, WorkerKilledUnderBspWithTimeoutJobCompletes) { kill_worker_and_complete("{name: bsp, timeout: 1s}"); }
+TEST(Faults, WorkerKilledUnderBspWithTimeoutJobCompletes) { kill_worker_and_complete("{name: bsp, timeout: 1s}", false); }
 
 TEST(Faults, PsKilledAndRestartedResumesFromCheckpoint) {
   Job j;
