@@ -86,3 +86,41 @@ TEST(ExperimentsCli, SweepRecordsAConfigErrorOfTheRealChild) {
   EXPECT_NE(row.at(static_cast<std::size_t>(index.column("error"))).find("cluster.workers"), std::string::npos)
       << row.at(static_cast<std::size_t>(index.column("error")));
 }
+
+// The whole pipeline with the real simulator: a small sweep over policies and seeds of
+// softmax regression on synthetic data, resumed once, then reported.
+TEST(ExperimentsCli, SimulatedSweepThenReport) {
+  synclab::testing::TempDir tmp("cli-pipeline");
+  std::ofstream(tmp.path() / "s.yaml") << R"(name: tiny
+config:
+  model: softmax
+  data: {dataset: synthetic, synthetic_train: 2000, synthetic_test: 500, batch: 20}
+  train: {optimizer: {name: sgd, lr: 0.1}, stop: {updates: 60}, eval_every: 20}
+  cluster: {workers: 2, gpu: {flops: 1.0e9, efficiency: 1.0}, link: {bandwidth: 1Gbps, latency: 100us}}
+  sim: {mode: full}
+grid:
+  policy: [{name: bsp}, {name: async}]
+seeds: [1, 2]
+)";
+  const auto out = tmp.path() / "out";
+  const auto sweep_cmd = "sweep '" + (tmp.path() / "s.yaml").string() + "' --jobs 2 --out '" + out.string() + "'";
+  auto r = run(sweep_cmd);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("sweep tiny: 4/4 done"), std::string::npos) << r.out;
+  auto index = ex::read_csv(out / "index.csv");
+  ASSERT_EQ(index.rows.size(), 4u);
+  for (const auto& row : index.rows) {
+    EXPECT_EQ(row.at(static_cast<std::size_t>(index.column("status"))), "ok") << row.at(0);
+    EXPECT_EQ(row.at(static_cast<std::size_t>(index.column("updates"))), "60") << row.at(0);
+  }
+  const auto sha = ex::read_text(out / "policy=bsp_seed=1" / "summary.json");
+  r = run(sweep_cmd);  // everything cached: nothing reruns, results unchanged
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("0 ran, 4 cached"), std::string::npos) << r.out;
+  EXPECT_EQ(ex::read_text(out / "policy=bsp_seed=1" / "summary.json"), sha);
+  r = run("report '" + out.string() + "' --out '" + (tmp.path() / "tiny.html").string() + "'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto md = ex::read_text(tmp.path() / "tiny.md");
+  EXPECT_NE(md.find("| bsp | sim | 2 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| async | sim | 2 |"), std::string::npos) << md;
+}
