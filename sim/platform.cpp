@@ -22,10 +22,10 @@ void check_link(const std::string& key, const LinkSpec& link) {
 
 // One host with its own split-duplex NIC: its sends use the UP half, its receives the DOWN
 // half, so a push and a pull through the same NIC do not compete.
-sg::Host* add_host(sg::NetZone* zone, const std::string& name, double speed, const LinkSpec& link) {
+sg::Host* add_host(sg::NetZone* zone, const std::string& name, double speed, const LinkSpec& link, bool latency) {
   sg::Host* host = zone->create_host(name, speed);
   sg::SplitDuplexLink* nic = zone->create_split_duplex_link(name + "-nic", link.bandwidth);
-  nic->set_latency(link.latency / 2.0);
+  nic->set_latency(latency ? link.latency / 2.0 : 0.0);
   nic->seal();
   zone->add_route(host->get_netpoint(), nullptr, nullptr, nullptr,
                   {sg::LinkInRoute(nic, sg::LinkInRoute::Direction::UP)}, true);
@@ -64,7 +64,7 @@ double worker_speed(const RunConfig& config, int w) {
   return c.gpu.flops * c.gpu.efficiency * factor;
 }
 
-Platform build_platform(const RunConfig& config) {
+Platform build_platform(const RunConfig& config, bool latency_in_links) {
   const auto& c = config.cluster;
   if (c.workers < 1) throw ConfigError("cluster.workers", "must be at least 1");
   if (c.servers < 1) throw ConfigError("cluster.servers", "must be at least 1");
@@ -83,10 +83,11 @@ Platform build_platform(const RunConfig& config) {
   sg::NetZone* zone = sg::create_star_zone("cluster");
   Platform p;
   for (int s = 0; s < c.servers; ++s)
-    p.servers.push_back(add_host(zone, server_host_name(s), c.gpu.flops * c.gpu.efficiency, ps_link));
+    p.servers.push_back(add_host(zone, server_host_name(s), c.gpu.flops * c.gpu.efficiency, ps_link, latency_in_links));
   for (int w = 0; w < c.workers; ++w)
-    p.workers.push_back(add_host(zone, worker_host_name(w), worker_speed(config, w), c.link));
+    p.workers.push_back(add_host(zone, worker_host_name(w), worker_speed(config, w), c.link, latency_in_links));
   zone->seal();
+  if (!latency_in_links) p.transfer_latency = (c.link.latency + ps_link.latency) / 2.0;
   return p;
 }
 

@@ -17,6 +17,9 @@ namespace synclab::sim {
 struct Platform {
   std::vector<simgrid::s4u::Host*> workers;  ///< "worker-0" .. "worker-(W-1)"
   std::vector<simgrid::s4u::Host*> servers;  ///< "server-0" .. "server-(S-1)"
+  /// Seconds each worker <-> server transfer waits before it starts moving bytes, when the
+  /// latency is kept out of the links (see build_platform); 0 when the links carry it.
+  double transfer_latency = 0;
 };
 
 /// Host name of worker w / shard s, in built platforms and required in XML platforms.
@@ -30,6 +33,10 @@ double worker_speed(const RunConfig& config, int w);
 /// current SimGrid engine. Link latency is host-to-host: each NIC carries half of it, so an
 /// uncontended transfer between two hosts takes M/B + L. Throws ConfigError naming the key
 /// (or the XML file and missing host).
-Platform build_platform(const RunConfig& config);
+/// latency_in_links false (star platforms only): links get zero latency and the route's
+/// latency is returned in transfer_latency for the driver to wait before each transfer.
+/// Same times (the exact model shares no bandwidth during a latency phase either), one
+/// bandwidth re-sharing fewer per transfer.
+Platform build_platform(const RunConfig& config, bool latency_in_links = true);
 
 }  // namespace synclab::sim

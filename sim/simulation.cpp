@@ -109,6 +109,7 @@ class Simulation {
   std::vector<Shard> shards_;
   std::vector<Worker> workers_;
   std::string policy_description_;
+  double latency_ = 0;  // waited by the actor before each transfer (0: the links carry it)
 
   bool stopping_ = false;
   std::string stop_reason_, error_;
@@ -125,7 +126,11 @@ void Simulation::build() {
   const auto& c = config_.cluster;
   setup_ = make_training_setup(config_);
   validate_policy(config_.policy, c.workers);
-  platform_ = build_platform(config_);
+  // With one shard, every transfer of a worker is preceded by nothing else of its own, so
+  // the latency can be waited out by the worker's actor (exactly the same times, fewer
+  // bandwidth re-sharings). Several shards would need concurrent waits: links keep it then.
+  platform_ = build_platform(config_, c.servers > 1 || !c.platform.empty());
+  latency_ = platform_.transfer_latency;
 
   std::vector<double> base(static_cast<std::size_t>(c.workers));
   const double step_flops = setup_.cost.step_flops(config_.data.batch);
@@ -193,8 +198,12 @@ void Simulation::receive_replies(int w) {
     for (std::size_t s = 0; s < shards_.size(); ++s) {
       auto& slot = wk.replies[s];
       if (!slot || slot->comm) continue;
-      slot->comm = sg::Comm::sendto_async(shards_[s].host, wk.host, shards_[s].bytes);
       slot->started = now();
+      if (latency_ > 0) {
+        sg::this_actor::sleep_for(latency_);  // single shard only: nothing else to start meanwhile
+        if (stopping_) return;
+      }
+      slot->comm = sg::Comm::sendto_async(shards_[s].host, wk.host, shards_[s].bytes);
       bytes_sent_ += shards_[s].bytes;
       ++transfers_;
     }
@@ -254,6 +263,10 @@ void Simulation::worker_main(int w) {
     }
     // Hand the push over to every shard at once; each shard sees it when its bytes arrive.
     const double t1 = now();
+    if (latency_ > 0) {
+      sg::this_actor::sleep_for(latency_);
+      if (stopping_) return;
+    }
     // Kept in the worker, not on this stack: a kill unwinds the stack, and dropping an
     // unfinished transfer there makes SimGrid print a backtrace per transfer.
     std::vector<sg::CommPtr>& comms = wk.in_flight;

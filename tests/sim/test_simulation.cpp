@@ -294,3 +294,21 @@ TEST(Simulation, XmlPlatformFile) {
   const std::string r = simulate_in_child(config, dir / "run3");
   EXPECT_NE(r.find("no host named 'worker-2'"), std::string::npos) << r;
 }
+
+// One worker, no noise, bsp: an update = step + push + reply, each transfer M/B + L, the
+// same whether the latency is waited by the actor (one shard) or carried by the links
+// (two shards, whose halves share the worker's NIC).
+TEST(Simulation, IterationTimeClosedForm) {
+  for (int servers : {1, 2}) {
+    const auto config = synclab::load_run_config(
+        "", {"model=mlp", "sim.mode=timing", "policy.name=bsp", "cluster.workers=1", "train.stop.updates=50",
+             "cluster.straggler.dist=none", "cluster.link.bandwidth=1Gbps", "cluster.link.latency=2ms",
+             "cluster.servers=" + std::to_string(servers)});
+    const auto s = parse_summary(simulate_in_child(config, scratch("iter" + std::to_string(servers))));
+    ASSERT_FALSE(s.is_discarded());
+    const double step = s["step_flops"].get<double>() / (15.7e12 * 0.4);
+    const double transfer = s["param_bytes"].get<double>() / 0.125e9 + 2e-3;
+    const double expected = 50 * (step + 2 * transfer);
+    EXPECT_NEAR(s["time_s"].get<double>(), expected, 1e-3 * expected) << "servers=" << servers;
+  }
+}
