@@ -1,5 +1,6 @@
 #include "experiments/report_writer.hpp"
 
+#include <cmath>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -44,7 +45,11 @@ std::string script_json(const nlohmann::json& j) {
   return text;
 }
 
-std::string num(double v, int digits = 4) { return fmt::format("{:.{}g}", v, digits); }
+// Large figures (samples/s, bytes) read better whole than in exponent notation.
+std::string num(double v, int digits = 4) {
+  if (std::fabs(v) >= 1e4 && std::fabs(v) < 1e15) return fmt::format("{:.0f}", v);
+  return fmt::format("{:.{}g}", v, digits);
+}
 
 std::string spread_text(const Spread& s, std::size_t n, int digits = 4) {
   if (n <= 1) return num(s.mean, digits);
