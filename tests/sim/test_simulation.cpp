@@ -312,3 +312,20 @@ TEST(Simulation, IterationTimeClosedForm) {
     EXPECT_NEAR(s["time_s"].get<double>(), expected, 1e-3 * expected) << "servers=" << servers;
   }
 }
+
+// Every registered policy runs to its update limit in both modes, with a worker failing
+// midway (policies wait for it up to their timeout, then carry on).
+TEST(Simulation, EveryPolicyRunsWithAFailure) {
+  for (const auto& info : synclab::policy_list()) {
+    for (const std::string mode : {"full", "timing"}) {
+      std::vector<std::string> o = {"policy.name=" + info.name, "sim.mode=" + mode, "cluster.workers=4",
+                                    "train.stop.updates=25", "policy.timeout=0.01",
+                                    "cluster.failures=[{worker: 3, at: 0.005}]"};
+      if (info.name == "backup") o.push_back("policy.backup=1");
+      const auto s = parse_summary(simulate_in_child(full_config(o), scratch("all-" + info.name + mode)));
+      ASSERT_FALSE(s.is_discarded()) << info.name << " " << mode;
+      EXPECT_EQ(s["updates"], 25) << info.name << " " << mode;
+      EXPECT_TRUE(s["per_worker"][3]["failed"].get<bool>()) << info.name;
+    }
+  }
+}
