@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -29,6 +30,33 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// Set by SIGINT/SIGTERM while a sweep runs: the runner then stops its children (which may
+// not share our process group, e.g. under a job scheduler) instead of orphaning them.
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_sweep_interrupt(int) { g_interrupted = 1; }
+
+// Installs the handlers for the lifetime of a sweep and restores the previous ones.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    g_interrupted = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_sweep_interrupt;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old_int_);
+    ::sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~InterruptGuard() {
+    ::sigaction(SIGINT, &old_int_, nullptr);
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
 
 fs::path summary_path(const fs::path& out, const SweepRun& r) { return out / r.name / "summary.json"; }
 fs::path error_path(const fs::path& out, const SweepRun& r) { return out / "logs" / (r.name + ".error"); }
@@ -72,6 +100,7 @@ class Runner {
   void drain(std::deque<const SweepRun*>& queue, int jobs) {
     std::vector<Child> running;
     while (!queue.empty() || !running.empty()) {
+      if (g_interrupted) stop_all(running);
       while (!queue.empty() && static_cast<int>(running.size()) < jobs) {
         running.push_back(start(*queue.front()));
         queue.pop_front();
@@ -93,6 +122,22 @@ class Runner {
       if (reaped) progress();
       else std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+  }
+
+  [[noreturn]] void stop_all(std::vector<Child>& running) {
+    for (auto& c : running) ::kill(c.pid, SIGTERM);
+    for (auto& c : running) {
+      int status = 0;
+      // Give each child a few seconds to exit cleanly, then make sure it is gone.
+      for (int i = 0; i < 250 && ::waitpid(c.pid, &status, WNOHANG) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (::waitpid(c.pid, &status, WNOHANG) == 0) {
+        ::kill(c.pid, SIGKILL);
+        ::waitpid(c.pid, &status, 0);
+      }
+    }
+    if (opt_.progress && tty_) std::fputc('\n', opt_.progress);
+    throw Error("sweep " + spec_.name + ": interrupted; finished runs are kept, run the same command to resume");
   }
 
   Child start(const SweepRun& run) {
@@ -310,8 +355,14 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     if (fs::exists(summary_path(opt.out, r))) ++outcome.cached;
     else todo.push_back(&r);
   }
+  InterruptGuard guard;
   Runner runner(spec, opt, program);
-  runner.run(todo, outcome.total, outcome.cached, outcome);
+  try {
+    runner.run(todo, outcome.total, outcome.cached, outcome);
+  } catch (...) {
+    write_index(runs, spec, opt.out);  // what finished so far stays visible
+    throw;
+  }
   write_index(runs, spec, opt.out);
   return outcome;
 }

@@ -1,7 +1,11 @@
 // The sweep runner against a fake `synclab` (a shell script): parallel runs, resume,
-// failure recording, timeouts, shards, index merge and the Slurm script.
+// failure recording, timeouts, interrupts, shards, index merge and the Slurm script.
+#include <csignal>
 #include <fstream>
 #include <sstream>
+#include <thread>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -200,4 +204,20 @@ TEST(SweepRunner, SweptKeysThatClashWithIndexColumnsArePrefixed) {
   EXPECT_EQ(cell(index, 1, "sweep.backend"), "sim");
   EXPECT_EQ(cell(index, 1, "policy"), "p");  // the summary's policy field
   EXPECT_EQ(cell(index, 1, "backend"), "sim");
+}
+
+TEST(SweepRunner, InterruptStopsTheChildrenAndKeepsFinishedRuns) {
+  Fixture f;
+  const auto spec = spec_of("grid: {policy.name: [bsp, slow]}\n");
+  // The slow child sleeps 30 s; a SIGTERM to ourselves a moment later must end the sweep
+  // promptly, with the child stopped and the finished run indexed.
+  std::thread killer([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    ::kill(::getpid(), SIGTERM);
+  });
+  EXPECT_THROW(ex::run_sweep(spec, f.options()), synclab::Error);
+  killer.join();
+  const auto index = ex::read_csv(f.out / "index.csv");
+  EXPECT_EQ(cell(index, 0, "status"), "ok");
+  EXPECT_EQ(cell(index, 1, "status"), "pending");
 }
