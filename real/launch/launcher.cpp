@@ -69,6 +69,7 @@ class Job {
         args.insert(args.end(), {"--port", std::to_string(ep.port)});
         start_child(fmt::format("ps{}", s), ep.host, args);
         ps[static_cast<std::size_t>(s)] = ep;
+        restart_args_[fmt::format("ps{}", s)] = {ep.host, args};
       } else {
         const auto port_file = logs() / fmt::format("ps{}.port", s);
         std::filesystem::remove(port_file);
@@ -76,6 +77,9 @@ class Job {
         args.insert(args.end(), {"--bind", "127.0.0.1", "--port", std::to_string(port), "--port-file", port_file.string()});
         start_child(fmt::format("ps{}", s), "", args);
         ps[static_cast<std::size_t>(s)] = Endpoint{"127.0.0.1", wait_for_port(port_file, s)};
+        // A restarted shard must come back on the same port: the workers reconnect there.
+        args[args.size() - 3] = std::to_string(ps[static_cast<std::size_t>(s)].port);
+        restart_args_[fmt::format("ps{}", s)] = {"", args};
       }
     }
     std::string ps_hosts;
@@ -113,16 +117,35 @@ class Job {
   }
 
   void start_child(const std::string& name, const std::string& host, const std::vector<std::string>& args) {
+    children_.push_back(make_child(name, host, args));
+  }
+
+  std::unique_ptr<ChildProcess> make_child(const std::string& name, const std::string& host, const std::vector<std::string>& args) {
     const auto log = logs() / (name + ".log");
     std::map<std::string, std::string> env = {{kTokenEnv, token_}};
-    if (host.empty()) {
-      children_.push_back(std::make_unique<ChildProcess>(name, args, env, log));
-    } else {
-      // Remote roles run through ssh; the token travels in the remote command's environment.
-      std::string cmd = fmt::format("{}={} ", kTokenEnv, token_);
-      for (const auto& a : args) cmd.append(shell_quote(a)).append(" ");
-      children_.push_back(std::make_unique<ChildProcess>(name, std::vector<std::string>{"/usr/bin/ssh", "-o", "BatchMode=yes", host, cmd}, std::map<std::string, std::string>{}, log));
-    }
+    if (host.empty()) return std::make_unique<ChildProcess>(name, args, env, log);
+    // Remote roles run through ssh; the token travels in the remote command's environment.
+    std::string cmd = fmt::format("{}={} ", kTokenEnv, token_);
+    for (const auto& a : args) cmd.append(shell_quote(a)).append(" ");
+    return std::make_unique<ChildProcess>(name, std::vector<std::string>{"/usr/bin/ssh", "-o", "BatchMode=yes", host, cmd},
+                                          std::map<std::string, std::string>{}, log);
+  }
+
+  // A shard that crashed (ended by a signal) is restarted from its checkpoint when
+  // checkpoints are on, at most kMaxRestarts times; the workers reconnect by themselves.
+  bool try_restart(std::unique_ptr<ChildProcess>& child) {
+    constexpr int kMaxRestarts = 3;
+    const bool checkpoints = config_.real.checkpoint_every > 0 || config_.real.checkpoint_interval > 0;
+    const std::string how = child->describe();
+    auto it = restart_args_.find(child->name());
+    if (!checkpoints || how.rfind("killed by signal", 0) != 0 || it == restart_args_.end()) return false;
+    int& n = restarts_[child->name()];
+    if (n >= kMaxRestarts) return false;
+    ++n;
+    spdlog::warn("launch: {} {}; restarting it from its newest checkpoint (restart {} of {})", child->name(), how, n, kMaxRestarts);
+    const std::string name = child->name();
+    child = make_child(name, it->second.first, it->second.second);
+    return true;
   }
 
   std::uint16_t wait_for_port(const std::filesystem::path& file, int shard) {
@@ -175,7 +198,13 @@ class Job {
         if (!was_running) continue;
         const bool is_ps = c.name().rfind("ps", 0) == 0;
         const bool ok = c.describe() == "exit 0";
-        if (is_ps && !ok) fail(c, fmt::format("{} failed", c.name()));
+        if (is_ps && !ok) {
+          if (try_restart(children_[i])) {
+            any_running = true;
+            continue;
+          }
+          fail(c, fmt::format("{} failed", c.name()));
+        }
         if (c.name() == "ps0") {
           ps0_done = true;
           ps0_done_at = Clock::now();
@@ -230,6 +259,8 @@ class Job {
   RunConfig config_;
   std::string token_;
   std::vector<std::unique_ptr<ChildProcess>> children_;
+  std::map<std::string, std::pair<std::string, std::vector<std::string>>> restart_args_;  // PS name -> host, argv
+  std::map<std::string, int> restarts_;
   Clock::time_point start_;
 };
 

@@ -1,5 +1,7 @@
 #include "real/ps/ps_server.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -132,8 +134,8 @@ class Shard {
     if (ec) throw Error(fmt::format("{}: cannot listen on {}:{}: {}", name_, o_.bind, o_.port, ec.message()));
     acceptor_.listen(64);
     const auto port = acceptor_.local_endpoint().port();
-    spdlog::info("{}: serving range [{}, {}) of {} ({} floats) on {}:{}, policy {}, {} workers, version {}", name_, range_.begin,
-                 range_.end, spec_.name, range_.size(), o_.bind, port, logic_->policy_name(), workers_.size(), version());
+    spdlog::info("{}: pid {} serving range [{}, {}) of {} ({} floats) on {}:{}, policy {}, {} workers, version {}", name_, ::getpid(),
+                 range_.begin, range_.end, spec_.name, range_.size(), o_.bind, port, logic_->policy_name(), workers_.size(), version());
     if (!o_.port_file.empty()) write_file_atomic(o_.port_file, fmt::format("{}\n", port));
   }
 

@@ -125,5 +125,23 @@ TEST(Faults, PsKilledAndRestartedResumesFromCheckpoint) {
   std::filesystem::remove_all(j.dir);
 }
 
+TEST(Faults, LaunchRestartsAKilledPsFromItsCheckpoint) {
+  const auto dir = temp_dir("launchps");
+  const auto cfg = write_text(dir / "job.yaml", mlp_config("{name: bsp}", "{updates: 1500}", ", checkpoint_every: 100"));
+  auto job = spawn("launch", {"launch", cfg.string(), "--out", (dir / "run").string(), "--timeout", "120"}, dir / "launch.log");
+  const auto ps_log = dir / "run/logs/ps0.log";
+  ASSERT_TRUE(log_shows(ps_log, "checkpoint shard-0-000000000200.ckpt", 60)) << read_text(ps_log);
+  const std::string log = read_text(ps_log);
+  const auto at = log.find("pid ");
+  ASSERT_NE(at, std::string::npos);
+  const pid_t pid = static_cast<pid_t>(std::stol(log.substr(at + 4)));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  EXPECT_EQ(wait_for(*job, 120), "exit 0") << read_text(dir / "launch.log");
+  EXPECT_TRUE(log_shows(dir / "launch.log", "restarting it from its newest checkpoint", 0)) << read_text(dir / "launch.log");
+  EXPECT_TRUE(log_shows(ps_log, "resumed from checkpoint", 0));
+  EXPECT_EQ(read_json(dir / "run/summary.json")["updates"].get<int>(), 1500);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace synclab::real
