@@ -238,8 +238,10 @@ TEST(Simulation, FailureUnderStopPolicyExitsWithReason) {
 }
 
 // Dutta et al. 2018, exponential compute X ~ Exp(mean 1), P workers, no communication:
-// bsp waits for the max: E[T] = H_P; k-sync for the k-th of P: H_P - H_{P-k};
-// async applies every gradient on arrival: P updates per unit time.
+// bsp waits for the max: E[T] = H_P; k-sync for the k-th of P: H_P - H_{P-k}, and so
+// does k-async (memoryless: the workers left running restart in distribution); async
+// applies every gradient on arrival: P updates per unit time; the k-batch variants need k
+// arrivals of a Poisson stream of rate P: k / P.
 TEST(Simulation, ThroughputMatchesOrderStatistics) {
   const int p = 8;
   struct Case {
@@ -252,6 +254,9 @@ TEST(Simulation, ThroughputMatchesOrderStatistics) {
       {"{name: ksync, k: 4}", 3000, harmonic(p) - harmonic(p - 4)},
       {"{name: ksync, k: 1}", 3000, harmonic(p) - harmonic(p - 1)},
       {"async", 12000, 1.0 / p},
+      {"{name: kasync, k: 4}", 3000, harmonic(p) - harmonic(p - 4)},
+      {"{name: kbatch-async, k: 4}", 4000, 4.0 / p},
+      {"{name: kbatch-sync, k: 4}", 4000, 4.0 / p},
   };
   for (const auto& c : cases) {
     const auto s = parse_summary(simulate_in_child(dutta_config(c.policy, p, c.updates), scratch("dutta")));
