@@ -24,8 +24,18 @@ using synclab::sim::testing::run_in_child;
 
 namespace {
 
+fs::path scratch_root() { return fs::temp_directory_path() / ("synclab-test-sim-" + std::to_string(::getpid())); }
+
+// Removes this process's scratch runs at exit (forked children leave through _exit).
+struct ScratchCleanup {
+  ~ScratchCleanup() {
+    std::error_code ec;
+    fs::remove_all(scratch_root(), ec);
+  }
+} scratch_cleanup;
+
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("synclab-test-sim-" + std::to_string(::getpid())) / name;
+  const fs::path dir = scratch_root() / name;
   fs::remove_all(dir);
   return dir;
 }
