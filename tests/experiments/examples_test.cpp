@@ -1,10 +1,12 @@
 // Every example experiment's sweep file expands, and every run config it produces is
-// accepted by the config loader (unknown keys, bad units or ranges would fail here).
+// accepted by the config loader and its policy by the registry (unknown keys, bad units,
+// ranges or policy parameters would fail here).
 #include <fstream>
 
 #include <gtest/gtest.h>
 
 #include "core/config/run_config.hpp"
+#include "policies/registry.hpp"
 #include "experiments/calibrate.hpp"
 #include "experiments/sweep_spec.hpp"
 #include "fixture.hpp"
@@ -40,7 +42,8 @@ TEST(ExampleExperiments, EverySweepExpandsIntoValidConfigs) {
     EXPECT_EQ(runs.size(), count);
     for (const auto& r : runs) {
       try {
-        synclab::resolve_run_config(r.config);
+        const auto cfg = synclab::resolve_run_config(r.config);
+        synclab::validate_policy(cfg.policy, cfg.cluster.workers);
       } catch (const std::exception& e) {
         ADD_FAILURE() << r.name << ": " << e.what();
       }
