@@ -79,6 +79,7 @@ asio::awaitable<Frame> Connection::read_frame() {
       fail(why);
     }
     if (parser_.has_frame()) {
+      last_frame_started_ = in_frame_ ? frame_started_ : Clock::now();
       in_frame_ = parser_.mid_frame();
       co_return parser_.take();
     }

@@ -60,6 +60,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void recycle(std::vector<std::uint8_t>&& buffer) { parser_.recycle(std::move(buffer)); }
   void recycle(std::vector<float>&& floats) { parser_.recycle(std::move(floats)); }
   asio::ip::tcp::socket& socket() { return socket_; }
+  /// When the first bytes of the frame last returned by read_frame() arrived (transfer time
+  /// of a large frame = its completion minus this).
+  Clock::time_point last_frame_started() const { return last_frame_started_; }
 
  private:
   struct Outgoing {
@@ -81,7 +84,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer wake_writer_, flushed_, watchdog_timer_, heartbeat_timer_;
   bool open_ = true, writing_ = false, started_ = false;
   std::string close_reason_;
-  Clock::time_point last_rx_, frame_started_, last_tx_;
+  Clock::time_point last_rx_, frame_started_, last_tx_, last_frame_started_;
   bool in_frame_ = false;
   std::uint64_t bytes_sent_ = 0, bytes_received_ = 0, heartbeat_seq_ = 0;
 };

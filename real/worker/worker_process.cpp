@@ -37,6 +37,7 @@ struct ShardLink {
   std::uint32_t incarnation = 0;
   bool down = true;
   std::optional<ParamsReply> reply;
+  double transfer_s = 0;  // seconds the last params frame took to arrive, first byte to last
   std::string down_reason;
 };
 
@@ -48,7 +49,7 @@ class TcpDriver final : public WorkerDriver {
     fingerprint_ = model_fingerprint(spec);
     model_ = spec.name;
     const auto ranges = shard_ranges(spec.num_params(), static_cast<int>(o.ps.size()));
-    for (std::size_t s = 0; s < o.ps.size(); ++s) links_.push_back(ShardLink{static_cast<int>(s), o.ps[s], ranges[s], nullptr, 0, true, {}, {}});
+    for (std::size_t s = 0; s < o.ps.size(); ++s) links_.push_back(ShardLink{static_cast<int>(s), o.ps[s], ranges[s], nullptr, 0, true, {}, 0, {}});
     start_ = Clock::now();
   }
 
@@ -86,6 +87,11 @@ class TcpDriver final : public WorkerDriver {
         spdlog::info("worker {}: still waiting for parameters from{} (clock {})", o_.worker, waiting, clock_);
       }
     }
+    // Receiving the parameters counts as communication; the rest of the pull is waiting
+    // (for the server to reply, e.g. at a synchronous barrier).
+    double transfer = 0;
+    for (auto& l : links_) transfer = std::max(transfer, l.transfer_s);
+    receive_s_ += transfer;
     PulledParams out;
     out.version = links_[0].reply->version;
     for (auto& l : links_) {
@@ -113,7 +119,6 @@ class TcpDriver final : public WorkerDriver {
     meta.steps = static_cast<std::uint32_t>(info.local_steps);
     meta.samples = static_cast<std::uint32_t>(info.local_steps * static_cast<int>(o_.config.data.batch));
     samples_ += meta.samples;
-    const auto t0 = Clock::now();
     for (auto& l : links_) {
       if (l.down || !l.conn) continue;  // lost with the shard; the next pull reconnects
       // The payload stays valid until the core's next compute(), which comes after the next
@@ -121,7 +126,6 @@ class TcpDriver final : public WorkerDriver {
       l.conn->send(encode_push(meta, payload.subspan(l.range.begin, l.range.size())));
     }
     io_.poll();
-    communicate_s_ += std::chrono::duration<double>(Clock::now() - t0).count();
   }
 
   bool cancelled() override {
@@ -138,8 +142,8 @@ class TcpDriver final : public WorkerDriver {
     WorkerReport rep;
     rep.worker = o_.worker;
     rep.compute_s = stats.compute_s;
-    rep.wait_s = stats.wait_s;
-    rep.communicate_s = stats.push_s;
+    rep.wait_s = std::max(0.0, stats.wait_s - receive_s_);
+    rep.communicate_s = stats.push_s + std::min(receive_s_, stats.wait_s);
     rep.steps = stats.samples / std::max<std::size_t>(1, o_.config.data.batch);
     rep.pushes = stats.pushes;
     rep.samples = stats.samples;
@@ -270,6 +274,7 @@ class TcpDriver final : public WorkerDriver {
             if (!r) throw ConnectionError(fmt::format("{}: malformed params", conn->peer()));
             conn->recycle(std::move(f.payload));
             l.reply = std::move(*r);
+            l.transfer_s = std::chrono::duration<double>(Clock::now() - conn->last_frame_started()).count();
             break;
           }
           case MsgType::Cancel: {
@@ -311,7 +316,7 @@ class TcpDriver final : public WorkerDriver {
   std::optional<std::uint64_t> cancel_clock_;
   bool stopped_ = false;
   std::string stop_reason_;
-  double communicate_s_ = 0;
+  double receive_s_ = 0;
   Clock::time_point start_;
 };
 
