@@ -109,6 +109,7 @@ class Simulation {
   std::vector<Shard> shards_;
   std::vector<Worker> workers_;
   std::string policy_description_;
+  double last_failure_ = 0;  // simulated time of the latest worker failure
   double latency_ = 0;  // waited by the actor before each transfer (0: the links carry it)
 
   bool stopping_ = false;
@@ -418,6 +419,7 @@ void Simulation::fail_worker(int w) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   if (wk.failed || stopping_) return;
   wk.failed = true;
+  last_failure_ = now();
   log_ << fmt::format("sim: t={:.6f} worker {} fails\n", now(), w);
   if (wk.actor) wk.actor->kill();
   // The crashed process's connections close: every shard learns of it at once.
@@ -499,8 +501,10 @@ RunSummary Simulation::run() {
   if (!stopping_) {
     stop_time_ = now();
     if (all_failed) {
+      stop_time_ = last_failure_;  // transfers orphaned by the crash may have run on after it
       stop_reason_ = "failed";
-      error_ = "every worker failed";
+      error_ = fmt::format("every worker failed (cluster.failures); the last at {:.6f} simulated s, after {} updates",
+                           stop_time_, updates_);
     } else {
       stop_reason_ = "deadlock";
       error_ = fmt::format("deadlock at {:.6f} simulated s after {} updates: worker(s) {} wait for replies that "

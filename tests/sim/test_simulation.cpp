@@ -344,3 +344,16 @@ TEST(Simulation, EveryPolicyRunsWithAFailure) {
     }
   }
 }
+
+TEST(Simulation, EveryWorkerFailedExitsWithReason) {
+  const auto config = full_config({"policy.name=bsp", "policy.timeout=0.01", "cluster.workers=2",
+                                   "cluster.failures=[{worker: 0, at: 0.001}, {worker: 1, at: 0.002}]"});
+  const fs::path dir = scratch("allfail");
+  const std::string r = simulate_in_child(config, dir);
+  EXPECT_NE(r.find("CHILD FAILED"), std::string::npos) << r;
+  EXPECT_NE(r.find("every worker failed"), std::string::npos) << r;
+  const auto s = parse_summary(slurp(dir / "summary.json"));
+  ASSERT_FALSE(s.is_discarded());
+  EXPECT_EQ(s["stop_reason"], "failed");
+  EXPECT_DOUBLE_EQ(s["time_s"].get<double>(), 0.002);
+}
