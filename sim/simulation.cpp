@@ -421,7 +421,15 @@ void Simulation::fail_worker(int w) {
   wk.failed = true;
   last_failure_ = now();
   log_ << fmt::format("sim: t={:.6f} worker {} fails\n", now(), w);
+  // A crashed process stops sending and receiving: its transfers leave the links now.
+  // Killed first, so that no one waits on the transfers when they are cancelled.
+  auto drop = [](const sg::CommPtr& c) {
+    if (c && c->get_state() == sg::Activity::State::STARTED) c->cancel();
+  };
   if (wk.actor) wk.actor->kill();
+  for (const auto& c : wk.in_flight) drop(c);
+  for (const auto& r : wk.replies)
+    if (r) drop(r->comm);
   // The crashed process's connections close: every shard learns of it at once.
   for (std::size_t s = 0; s < shards_.size() && !stopping_; ++s) {
     shards_[s].core->worker_lost(w);
