@@ -1,6 +1,7 @@
 // The sweep runner against a fake `synclab` (a shell script): parallel runs, resume,
 // failure recording, timeouts, interrupts, shards, index merge and the Slurm script.
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -186,6 +187,9 @@ TEST(SweepRunner, EmitsASlurmArrayAndMergeJob) {
   const auto submit = ex::read_text(f.out / "submit.sh");
   EXPECT_NE(submit.find("--dependency=afterany"), std::string::npos);
   EXPECT_NE(submit.find("--merge"), std::string::npos);
+  // Both scripts parse as bash.
+  EXPECT_EQ(std::system(("bash -n '" + script.string() + "'").c_str()), 0);
+  EXPECT_EQ(std::system(("bash -n '" + (f.out / "submit.sh").string() + "'").c_str()), 0);
 }
 
 TEST(SweepRunner, TailKeepsTheLastLines) {
