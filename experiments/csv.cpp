@@ -85,10 +85,13 @@ std::string csv_line(const std::vector<std::string>& fields) {
 }
 
 void write_file_atomic(const std::filesystem::path& path, const std::string& text) {
-  // A per-process temporary name keeps concurrent writers (Slurm shards) from clobbering
-  // each other's half-written file; rename() then replaces the target in one step.
+  // A per-host, per-process temporary name keeps concurrent writers (Slurm shards on a
+  // shared file system) from clobbering each other's half-written file; rename() then
+  // replaces the target in one step.
+  char host[64] = {};
+  ::gethostname(host, sizeof host - 1);
   auto tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
+  tmp += std::string(".tmp.") + host + "." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(tmp.string() + ": cannot write");
