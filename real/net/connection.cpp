@@ -13,6 +13,14 @@
 namespace synclab::real {
 namespace {
 constexpr std::size_t kRxChunk = 64 * 1024;
+constexpr std::size_t kLowWater = 256 * 1024;
+}
+
+void Connection::set_low_water(std::size_t bytes) {
+  if (bytes == low_water_) return;
+  asio::error_code ec;
+  socket_.set_option(asio::socket_base::receive_low_watermark(static_cast<int>(bytes)), ec);
+  low_water_ = bytes;
 }
 
 Connection::Connection(asio::ip::tcp::socket socket, ConnectionLimits limits, std::string peer)
@@ -91,10 +99,13 @@ asio::awaitable<Frame> Connection::read_frame() {
     std::size_t n = 0;
     auto space = parser_.payload_space();
     if (space.size() >= kRxChunk) {
-      // Large payloads are received straight into the frame buffer: no extra copy.
+      // Large payloads are received straight into the frame buffer: no extra copy. The
+      // receive low-water mark keeps the kernel from waking us for every 64 KB segment.
+      set_low_water(std::min(space.size(), kLowWater));
       n = co_await socket_.async_read_some(asio::buffer(space.data(), space.size()), asio::redirect_error(asio::use_awaitable, ec));
       if (!ec) parser_.commit(n);
     } else {
+      set_low_water(1);
       n = co_await socket_.async_read_some(asio::buffer(rx_), asio::redirect_error(asio::use_awaitable, ec));
       rx_begin_ = 0;
       rx_end_ = ec ? 0 : n;

@@ -73,13 +73,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<void> watchdog();
   asio::awaitable<void> heartbeats();
   [[noreturn]] void fail(const std::string& why);
+  void set_low_water(std::size_t bytes);
 
   asio::ip::tcp::socket socket_;
   ConnectionLimits limits_;
   std::string peer_;
   FrameParser parser_;
   std::vector<std::uint8_t> rx_;      // small-read buffer for headers and control frames
-  std::size_t rx_begin_ = 0, rx_end_ = 0;
+  std::size_t rx_begin_ = 0, rx_end_ = 0, low_water_ = 1;
   std::deque<Outgoing> queue_;
   asio::steady_timer wake_writer_, flushed_, watchdog_timer_, heartbeat_timer_;
   bool open_ = true, writing_ = false, started_ = false;
