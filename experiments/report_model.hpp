@@ -47,6 +47,7 @@ struct SimRealPair {
   const RunGroup* real = nullptr;
   double time_error_pct = 0;                  ///< (sim - real) / real * 100, total run time
   double throughput_error_pct = 0;            ///< same for updates/s
+  double time_per_update_error_pct = 0;       ///< same for seconds per update (1 / updates/s)
   std::optional<double> tta_error_pct;        ///< same for time to target, when both reached it
   double accuracy_diff = 0;                   ///< sim - real final accuracy (fraction)
 };

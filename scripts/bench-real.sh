@@ -2,8 +2,10 @@
 # Benchmarks of the real executor, in one run on this machine:
 #   1. push+pull of the CNN's 13.1 MB parameters over loopback (bench_real_transfer) against
 #      what iperf3 measures on the same loopback (target: at least 70%);
-#   2. a local 2-worker synchronous (bsp) CNN job: steps per second (PyTorch DDP side by side
-#      when torch is installed);
+#   2. a local 2-worker synchronous (bsp) CNN job: steps per second, side by side with
+#      PyTorch DistributedDataParallel (gloo, 2 processes x 1 thread, same model and batch;
+#      scripts/bench_torch_ddp.py) and the ratio synclab / DDP, when torch is importable
+#      (Debian package python3-torch), else skipped;
 #   3. a local 2-worker async CNN job: server updates per second.
 # Usage: scripts/bench-real.sh [BUILD_DIR]   (default: $SYNCLAB_BUILD_DIR or ./build)
 set -euo pipefail
@@ -54,8 +56,16 @@ echo "== 2. 2-worker synchronous CNN job (bsp, batch 100 per worker, one thread 
 cnn_config bsp 100 >"$out/bsp.yaml"
 "$synclab" launch "$out/bsp.yaml" --out "$out/bsp" >"$out/bsp.log" 2>&1 || { cat "$out/bsp.log"; exit 1; }
 json "$out/bsp/summary.json" "f\"synclab bsp:            {d['updates_per_s']:9.2f} steps/s  ({d['updates']} steps in {d['time_s']:.1f} s; per worker compute/wait/communicate s: \" + ', '.join(f\"{w['compute_s']:.1f}/{w['wait_s']:.1f}/{w['communicate_s']:.1f}\" for w in d['per_worker']) + ')'"
-if python3 -c "import torch" 2>/dev/null; then
-  echo "PyTorch DDP (gloo) comparison: run python3 with torch.distributed on the same model for a side-by-side figure"
+# Debian's python3 has python3-torch; a python3 earlier on PATH (a virtualenv) may not.
+py=""
+for candidate in /usr/bin/python3 python3; do
+  if command -v "$candidate" >/dev/null && "$candidate" -c "import torch" 2>/dev/null; then py=$candidate; break; fi
+done
+if [ -n "$py" ]; then
+  ddp=$("$py" "$root/scripts/bench_torch_ddp.py" --steps 100 2>"$out/ddp.log" | awk '/^ddp_steps_per_s/{print $2}') || true
+  [ -n "$ddp" ] || { cat "$out/ddp.log" >&2; echo "bench-real: no result from scripts/bench_torch_ddp.py" >&2; exit 1; }
+  bsp=$(json "$out/bsp/summary.json" "d['updates_per_s']")
+  awk -v a="$bsp" -v b="$ddp" 'BEGIN{printf "PyTorch DDP (gloo):     %9.2f steps/s\nratio synclab bsp / DDP:%9.2f  (higher is better)\n", b, a / b}'
 else
   echo "PyTorch DDP (gloo):      skipped (python3 cannot import torch on this machine)"
 fi

@@ -9,6 +9,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist libjs-vega
   libdeflate-dev
+  # Debian's dnnl CMake package config calls find_package(OpenCL); only a Recommends of libdnnl-dev.
+  ocl-icd-opencl-dev
 )
 if [ "${SYNCLAB_TEST_DEPS:-0}" = 1 ]; then
   packages+=(chromium iproute2 iperf3)

@@ -30,7 +30,7 @@
 #include "policies/worker_core.hpp"
 #include "sim/network_model.hpp"
 #include "sim/platform.hpp"
-#include "sim/step_time.hpp"
+#include "core/cost/step_time.hpp"
 #include "sim/training_setup.hpp"
 
 namespace sg = simgrid::s4u;

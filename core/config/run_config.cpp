@@ -438,6 +438,7 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
 
   Resolver r(user);
   RunConfig c;
+  c.tag = r.str("tag");
   c.model = r.str("model");
   if (c.model.empty()) throw ConfigError("model", "must not be empty");
 
@@ -533,6 +534,7 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   c.real.hosts = r.str_list("real.hosts");
   c.real.port = static_cast<int>(r.integer("real.port"));
   c.real.token = r.str("real.token");
+  c.real.testbed = r.str("real.testbed");
   c.real.checkpoint_dir = r.str("real.checkpoint_dir");
   c.real.checkpoint_every = static_cast<std::uint64_t>(r.integer("real.checkpoint_every"));
   c.real.timeout = r.real("real.timeout");

@@ -5,6 +5,7 @@
 # optional per-host CPU quotas to make a real straggler. Needs root.
 #
 #   testbed.sh up   [--name N] --hosts H [--bandwidth R] [--ps-bandwidth R] [--ps-hosts P]
+#                   [--latency T]                 host-to-host latency (netem; half per NIC)
 #   testbed.sh exec [--name N] HOST CMD...        run CMD inside host HOST (0-based)
 #   testbed.sh addr [--name N] HOST               print the IPv4 address of HOST
 #   testbed.sh slow [--name N] HOST FRACTION PID  cap PID (and children it forks later) to
@@ -15,11 +16,17 @@
 #
 # Rates are tc rates ("100mbit", "1gbit") or config strings ("100Mbps", "1Gbps").
 # The first P hosts (default 1) are the parameter servers and get --ps-bandwidth.
-# Latency cannot be injected where the kernel lacks sch_netem; `up` says so and goes on
-# with the veth latency (tens of microseconds).
+# Latency needs sch_netem: where the kernel lacks it, `up` without --latency notes it and
+# goes on with the veth latency (tens of microseconds); `up --latency` refuses.
+# `synclab launch --set real.testbed=N` runs a job's roles inside the hosts (PS shards first).
 set -euo pipefail
 
 name=sltb
+# tbf's bucket: a message after an idle spell gets `burst` bytes at memory speed, so a
+# large bucket makes a 300 KB message ~25% faster than rate R. 16 KB keeps that under 5%;
+# the hosts' GSO packets are capped at 8 KB (gso_max_size) so that tbf never has to
+# split a 64 KB segment against a small bucket (which costs 15-20% of throughput).
+burst=${SYNCLAB_TESTBED_BURST:-16kb}
 cmd=${1:-}
 [ -n "$cmd" ] && shift || true
 
@@ -56,8 +63,30 @@ parse_name() {
 host_ns() { echo "$name-h$1"; }
 host_addr() { echo "10.213.$(( $1 / 250 )).$(( $1 % 250 + 1 ))"; }
 
-shape() {  # shape NS DEV RATE
-  ip netns exec "$1" tc qdisc replace dev "$2" root tbf rate "$3" burst 64kb latency 100ms
+shape() {  # shape NS DEV RATE [DELAY]: tbf for the rate, under a netem delay when given
+  if [ -n "${4:-}" ]; then
+    ip netns exec "$1" tc qdisc replace dev "$2" root handle 1: netem delay "$4"
+    [ "$3" = unshaped ] || ip netns exec "$1" tc qdisc add dev "$2" parent 1: handle 2: tbf rate "$3" burst "${burst}" latency 100ms
+  else
+    ip netns exec "$1" tc qdisc replace dev "$2" root tbf rate "$3" burst "${burst}" latency 100ms
+  fi
+}
+
+# "50us" / "1ms" / "0.001" (seconds) -> half of it in microseconds, as netem takes it.
+half_delay() {
+  python3 - "$1" <<'PY'
+import re, sys
+v = sys.argv[1].strip()
+m = re.fullmatch(r'([0-9.eE+-]+)\s*(us|ms|s|)', v)
+if not m: sys.exit(f"testbed: cannot parse latency '{v}' (e.g. 50us, 1ms)")
+sec = float(m.group(1)) * {'us': 1e-6, 'ms': 1e-3, 's': 1, '': 1}[m.group(2)]
+print(f"{max(1, round(sec / 2 * 1e6))}us")
+PY
+}
+
+have_netem() {  # NS
+  ip netns exec "$1" tc qdisc add dev lo root netem delay 1ms 2>/dev/null || return 1
+  ip netns exec "$1" tc qdisc del dev lo root
 }
 
 do_down() {
@@ -72,19 +101,21 @@ do_down() {
 }
 
 do_up() {
-  local hosts=0 bw="" psbw="" ps=1
+  local hosts=0 bw="" psbw="" ps=1 lat="" delay=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --hosts) hosts=$2; shift 2 ;;
       --bandwidth) bw=$2; shift 2 ;;
       --ps-bandwidth) psbw=$2; shift 2 ;;
       --ps-hosts) ps=$2; shift 2 ;;
+      --latency) lat=$2; shift 2 ;;
       *) die "up: unknown option '$1'" ;;
     esac
   done
   [ "$hosts" -ge 2 ] 2>/dev/null || die "up: --hosts must be at least 2 (got '$hosts')"
   [ "$hosts" -le 200 ] || die "up: --hosts must be at most 200"
   [ -z "$psbw" ] && psbw=$bw
+  [ -n "$lat" ] && { delay=$(half_delay "$lat") || exit 1; }
   if ip netns list | grep -qE "^$name-sw( |$)"; then die "up: a testbed named '$name' exists; run 'testbed.sh down --name $name' first"; fi
   trap 'echo "testbed: up failed; removing what was made" >&2; do_down' ERR INT TERM
   local sw="$name-sw"
@@ -92,6 +123,9 @@ do_up() {
   ip netns exec "$sw" ip link set lo up
   ip netns exec "$sw" ip link add br0 type bridge
   ip netns exec "$sw" ip link set br0 up
+  if [ -n "$delay" ] && ! have_netem "$sw"; then
+    do_down; die "up: --latency needs sch_netem, which this kernel lacks; leave latency out (veth adds tens of microseconds)"
+  fi
   mkdir -p "$(state_dir)"
   : > "$(state_dir)/hosts"
   for ((i = 0; i < hosts; i++)); do
@@ -106,18 +140,17 @@ do_up() {
     ip netns exec "$sw" ip link set "p$i" up
     local rate=$bw
     [ "$i" -lt "$ps" ] && rate=$psbw
-    if [ -n "$rate" ]; then
-      rate=$(tc_rate "$rate")
-      shape "$ns" eth0 "$rate"      # the host's uplink
-      shape "$sw" "p$i" "$rate"     # the host's downlink (egress of its bridge port)
+    if [ -n "$rate" ] || [ -n "$delay" ]; then
+      if [ -n "$rate" ]; then rate=$(tc_rate "$rate"); else rate=unshaped; fi
+      ip netns exec "$ns" ip link set dev eth0 gso_max_size 8192
+      shape "$ns" eth0 "$rate" "$delay"      # the host's uplink
+      shape "$sw" "p$i" "$rate" "$delay"     # the host's downlink (egress of its bridge port)
     fi
     echo "$i $ns $(host_addr "$i") ${rate:-unshaped}" >> "$(state_dir)/hosts"
   done
   trap - ERR INT TERM
-  if ! ip netns exec "$(host_ns 0)" tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
+  if [ -z "$delay" ] && ! have_netem "$(host_ns 0)"; then
     echo "testbed: note: sch_netem is not available in this kernel: latency is not shaped" >&2
-  else
-    ip netns exec "$(host_ns 0)" tc qdisc del dev lo root
   fi
   # Reachability without ping (not always installed): a TCP connect to a closed port is
   # refused at once when the path works and times out (124) when it does not.
@@ -164,5 +197,5 @@ case "$cmd" in
     ip netns exec "$(host_ns "$1")" iperf3 -c "$(host_addr "$2")" -p 5299 -t 2 -J \
       | python3 -c "import json,sys; d=json.load(sys.stdin); print(round(d['end']['sum_received']['bits_per_second']/1e6,1))"
     ;;
-  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,26p' "$0" >&2; exit 2 ;;
 esac

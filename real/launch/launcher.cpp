@@ -16,8 +16,10 @@
 #include "real/launch/child_process.hpp"
 #include "real/launch/cluster_spec.hpp"
 #include "real/launch/job_options.hpp"
+#include "real/launch/testbed_hosts.hpp"
 #include "real/ps/ps_server.hpp"
 #include "real/ps/shard_files.hpp"
+#include "real/worker/step_emulation.hpp"
 #include "real/worker/worker_process.hpp"
 
 namespace synclab::real {
@@ -52,6 +54,24 @@ class Job {
     const bool remote = !config_.real.hosts.empty();
     if (remote && static_cast<int>(config_.real.hosts.size()) < shards + workers)
       throw ConfigError("real.hosts", fmt::format("{} hosts for {} PS shard(s) + {} workers", config_.real.hosts.size(), shards, workers));
+    validate_step_emulation(config_);
+    // On a testbed, host i runs shard i (i < shards) or worker i - shards, each inside the
+    // host's network namespace, so every message crosses that host's shaped NIC.
+    std::vector<TestbedHost> testbed;
+    if (!config_.real.testbed.empty()) {
+      if (remote) throw ConfigError("real.testbed", "cannot be combined with real.hosts");
+      testbed = read_testbed(config_.real.testbed);
+      if (static_cast<int>(testbed.size()) < shards + workers)
+        throw ConfigError("real.testbed", fmt::format("testbed '{}' has {} hosts for {} PS shard(s) + {} workers", config_.real.testbed,
+                                                      testbed.size(), shards, workers));
+      spdlog::info("launch: on testbed '{}' ({} hosts)", config_.real.testbed, testbed.size());
+    }
+    auto in_host = [&](int host, std::vector<std::string> args) {
+      if (testbed.empty()) return args;
+      auto prefixed = netns_exec_prefix(testbed[static_cast<std::size_t>(host)].ns);
+      prefixed.insert(prefixed.end(), args.begin(), args.end());
+      return prefixed;
+    };
 
     // Shards 1..n-1 start first so shard 0 can be given their addresses (it gathers the
     // whole model from them for evaluations).
@@ -74,9 +94,11 @@ class Job {
         const auto port_file = logs() / fmt::format("ps{}.port", s);
         std::filesystem::remove(port_file);
         const int port = config_.real.port ? config_.real.port + s : 0;
-        args.insert(args.end(), {"--bind", "127.0.0.1", "--port", std::to_string(port), "--port-file", port_file.string()});
+        const std::string bind = testbed.empty() ? "127.0.0.1" : testbed[static_cast<std::size_t>(s)].address;
+        args.insert(args.end(), {"--bind", bind, "--port", std::to_string(port), "--port-file", port_file.string()});
+        args = in_host(s, std::move(args));
         start_child(fmt::format("ps{}", s), "", args);
-        ps[static_cast<std::size_t>(s)] = Endpoint{"127.0.0.1", wait_for_port(port_file, s)};
+        ps[static_cast<std::size_t>(s)] = Endpoint{bind, wait_for_port(port_file, s)};
         // A restarted shard must come back on the same port: the workers reconnect there.
         args[args.size() - 3] = std::to_string(ps[static_cast<std::size_t>(s)].port);
         restart_args_[fmt::format("ps{}", s)] = {"", args};
@@ -91,7 +113,7 @@ class Job {
       std::vector<std::string> args = role_args("worker");
       args.insert(args.end(), {"--ps_hosts", ps_hosts, "--task_index", std::to_string(w)});
       const std::string host = remote ? host_endpoint(config_.real.hosts[static_cast<std::size_t>(shards + w)], 0).host : "";
-      start_child(fmt::format("worker{}", w), host, args);
+      start_child(fmt::format("worker{}", w), host, in_host(shards + w, std::move(args)));
     }
     spdlog::info("launch: {} PS shard(s) at {} and {} worker(s) started; logs in {}", shards, ps_hosts, workers, logs().string());
     supervise();

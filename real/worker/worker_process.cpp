@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "real/protocol/fingerprint.hpp"
+#include "real/worker/step_emulation.hpp"
 #include "real/worker/worker_setup.hpp"
 
 namespace synclab::real {
@@ -45,7 +46,10 @@ struct ShardLink {
 // thread): while the core computes, incoming bytes wait in the kernel.
 class TcpDriver final : public WorkerDriver {
  public:
-  TcpDriver(const WorkerOptions& o, const ModelSpec& spec) : o_(o) {
+  TcpDriver(const WorkerOptions& o, const ModelSpec& spec, double step_flops) : o_(o), emulation_(o.config, o.worker), step_flops_(step_flops) {
+    if (emulation_.active())
+      spdlog::info("worker {}: emulating a slower node (compute x{:g}, straggler {} mean {:g} s)", o.worker, emulation_.slowdown(),
+                   o.config.cluster.straggler.dist, o.config.cluster.straggler.mean);
     fingerprint_ = model_fingerprint(spec);
     model_ = spec.name;
     const auto ranges = shard_ranges(spec.num_params(), static_cast<int>(o.ps.size()));
@@ -104,10 +108,21 @@ class TcpDriver final : public WorkerDriver {
       if (l.conn) l.conn->recycle(std::move(r.values));  // the next reply lands in the same buffer
     }
     have_version_ = out.version;
+    compute_from_ = Clock::now();
     return out;
   }
 
-  void compute(double) override {}
+  // The math ran between the end of pull() and this call; an emulated slow or noisy node
+  // then waits out the rest of its step, serving its connections meanwhile.
+  void compute(double flops) override {
+    if (!emulation_.active()) return;
+    const double measured = std::chrono::duration<double>(Clock::now() - compute_from_).count();
+    const int local = step_flops_ > 0 ? std::max(1, static_cast<int>(std::lround(flops / step_flops_))) : 1;
+    const double pad = emulation_.pad(measured, local, now());
+    const auto until = Clock::now() + seconds_d(pad);
+    while (Clock::now() < until && !stopped_ && !(cancel_clock_ && *cancel_clock_ == clock_))
+      if (io_.run_one_until(until) == 0) std::this_thread::sleep_until(until);
+  }
 
   void push(const PushInfo& info, std::span<const float> payload) override {
     Push meta;
@@ -308,6 +323,9 @@ class TcpDriver final : public WorkerDriver {
   }
 
   const WorkerOptions& o_;
+  StepEmulation emulation_;
+  double step_flops_ = 0;
+  Clock::time_point compute_from_;
   asio::io_context io_;
   std::vector<ShardLink> links_;
   std::uint64_t fingerprint_ = 0, clock_ = 0, samples_ = 0;
@@ -328,7 +346,7 @@ int run_worker(const WorkerOptions& o) {
   auto res = make_worker_resources(o.config, o.worker, o.device);
   spdlog::info("worker {}: {} on {}, {} training samples in its shard, policy {}", o.worker, res->spec.name, res->device,
                res->data.train.size() / static_cast<std::size_t>(o.config.cluster.workers), o.config.policy.name);
-  TcpDriver driver(o, res->spec);
+  TcpDriver driver(o, res->spec, res->setup.step_flops);
   driver.connect_all();
   WorkerCore core(res->setup);
   if (!driver.stopped()) core.run(driver);

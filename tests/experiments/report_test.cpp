@@ -110,6 +110,7 @@ TEST_F(ReportFixture, PairsSimAndRealOfTheSameConfig) {
   EXPECT_EQ(p.sim->label, "sim: bsp workers=3");
   EXPECT_NEAR(p.time_error_pct, 25.0, 1e-9);        // 5.0 s simulated vs 4.0 s real
   EXPECT_NEAR(p.throughput_error_pct, -20.0, 1e-9);  // 2 vs 2.5 updates/s
+  EXPECT_NEAR(p.time_per_update_error_pct, 25.0, 1e-9);  // 0.5 s vs 0.4 s per update
   EXPECT_NEAR(p.accuracy_diff, 0.0, 1e-12);
   EXPECT_TRUE(ex::is_backend_specific("cluster.link.bandwidth"));
   EXPECT_TRUE(ex::is_backend_specific("sim.mode"));

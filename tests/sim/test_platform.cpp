@@ -9,7 +9,7 @@
 #include "core/common/error.hpp"
 #include "sim/network_model.hpp"
 #include "sim/platform.hpp"
-#include "sim/step_time.hpp"
+#include "core/cost/step_time.hpp"
 #include "tests/sim/run_in_child.hpp"
 
 namespace sg = simgrid::s4u;
@@ -151,8 +151,8 @@ TEST(StepTime, ExponentialNoiseHasTheRightMeanAndIsDeterministic) {
   synclab::StragglerSpec s;
   s.dist = "exponential";
   s.mean = 0.2;
-  synclab::sim::StepTimeModel m(s, 7, {0.1, 0.1});
-  synclab::sim::StepTimeModel again(s, 7, {0.1, 0.1});
+  synclab::StepTimeModel m(s, 7, {0.1, 0.1});
+  synclab::StepTimeModel again(s, 7, {0.1, 0.1});
   double sum = 0;
   const int n = 200000;
   for (int i = 0; i < n; ++i) {
@@ -170,7 +170,7 @@ TEST(StepTime, LognormalMeanMatches) {
   s.dist = "lognormal";
   s.mean = 0.5;
   s.sigma = 0.8;
-  synclab::sim::StepTimeModel m(s, 3, {0.0});
+  synclab::StepTimeModel m(s, 3, {0.0});
   double sum = 0;
   const int n = 400000;
   for (int i = 0; i < n; ++i) sum += m.seconds(0, static_cast<std::uint64_t>(i), 0.0);
@@ -184,7 +184,7 @@ TEST(StepTime, PeriodicSlowPhasesOnChosenWorkersOnly) {
   s.duration = 2;
   s.slowdown = 3;
   s.workers = {1};
-  synclab::sim::StepTimeModel m(s, 1, {1.0, 1.0});
+  synclab::StepTimeModel m(s, 1, {1.0, 1.0});
   EXPECT_DOUBLE_EQ(m.seconds(1, 0, 0.5), 3.0);
   EXPECT_DOUBLE_EQ(m.seconds(1, 0, 5.0), 1.0);
   EXPECT_DOUBLE_EQ(m.seconds(1, 0, 21.0), 3.0);
@@ -195,12 +195,12 @@ TEST(StepTime, BadSpecNamesTheKey) {
   synclab::StragglerSpec s;
   s.dist = "gamma";
   try {
-    synclab::sim::StepTimeModel m(s, 1, {1.0});
+    synclab::StepTimeModel m(s, 1, {1.0});
     FAIL() << "accepted an unknown distribution";
   } catch (const synclab::ConfigError& e) {
     EXPECT_EQ(e.key(), "cluster.straggler.dist");
   }
   s.dist = "exponential";
   s.workers = {5};
-  EXPECT_THROW(synclab::sim::StepTimeModel(s, 1, {1.0}), synclab::ConfigError);
+  EXPECT_THROW(synclab::StepTimeModel(s, 1, {1.0}), synclab::ConfigError);
 }

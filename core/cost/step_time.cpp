@@ -1,11 +1,11 @@
-#include "sim/step_time.hpp"
+#include "core/cost/step_time.hpp"
 
 #include <cmath>
 
 #include "core/common/error.hpp"
 #include "core/common/rng.hpp"
 
-namespace synclab::sim {
+namespace synclab {
 namespace {
 // Stream tag so straggler draws never coincide with other users of derive_seed(seed, ...).
 constexpr std::uint64_t kStragglerStream = 0x57a6'61e5ULL;
@@ -43,8 +43,7 @@ StepTimeModel::StepTimeModel(const StragglerSpec& straggler, std::uint64_t seed,
     if (!(b >= 0) || !std::isfinite(b)) throw ConfigError("cluster.gpu", "gives a non-finite step time");
 }
 
-double StepTimeModel::seconds(int worker, std::uint64_t step, double now) const {
-  const double base = base_[static_cast<std::size_t>(worker)];
+double StepTimeModel::seconds_from(int worker, std::uint64_t step, double now, double base) const {
   if (dist_ == Dist::None || !affected(worker)) return base;
   switch (dist_) {
     case Dist::Exponential: {
@@ -68,4 +67,4 @@ double StepTimeModel::seconds(int worker, std::uint64_t step, double now) const 
   return base;
 }
 
-}  // namespace synclab::sim
+}  // namespace synclab

@@ -1,0 +1,38 @@
+#pragma once
+// Emulated slow and noisy workers on real nodes: a worker whose cluster.speeds factor is
+// s < 1, or which cluster.straggler names, sleeps after each step so that the step lasts
+// measured / s plus the same straggler draw the simulator adds (StepTimeModel, same seed).
+// A testbed of identical processes can so reproduce a configured straggler for real.
+#include <cstdint>
+#include <optional>
+
+#include "core/config/run_config.hpp"
+#include "core/cost/step_time.hpp"
+
+namespace synclab::real {
+
+class StepEmulation {
+ public:
+  /// Throws ConfigError naming cluster.speeds when a factor is not in (0, 1] (a real
+  /// worker can be slowed down, not sped up) or the straggler spec is invalid.
+  StepEmulation(const RunConfig& config, int worker);
+  /// Whether this worker is emulated at all (otherwise pad() is always 0).
+  bool active() const { return active_; }
+  /// Seconds to wait after `local_steps` steps that took `measured` seconds, starting at
+  /// `now` seconds into the run; advances the step counter.
+  double pad(double measured, int local_steps, double now);
+  /// Factor 1/s applied to measured compute.
+  double slowdown() const { return slowdown_; }
+
+ private:
+  int worker_;
+  double slowdown_ = 1;
+  bool active_ = false;
+  std::uint64_t steps_ = 0;
+  std::optional<StepTimeModel> model_;
+};
+
+/// Checks cluster.speeds and cluster.straggler for a real run (every worker).
+void validate_step_emulation(const RunConfig& config);
+
+}  // namespace synclab::real

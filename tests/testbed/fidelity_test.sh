@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The fidelity experiment in reduced form (one bandwidth, bsp and async, two workers, a
+# short job): it runs end to end, its report pairs every simulated run with its real twin
+# and gives the prediction errors, and it leaves no testbed behind, also when interrupted.
+# Usage: fidelity_test.sh SYNCLAB_BINARY
+set -euo pipefail
+bin=$1
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+source "$here/skip_unless_root.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+fid_namespaces() { ip netns list | awk '{print $1}' | grep -E '^fid[0-9]+-' || true; }
+[ -z "$(fid_namespaces)" ] || fail "fidelity namespaces exist before the test: $(fid_namespaces)"
+
+"$root/experiments/fidelity/run.sh" --synclab "$bin" --out "$work/fid" --bandwidths 1Gbps --policies "bsp async" \
+  --workers 2 --updates 60 > "$work/out" 2> "$work/err" || { tail -30 "$work/err" >&2; fail "run.sh failed"; }
+[ -z "$(fid_namespaces)" ] || fail "run.sh left namespaces: $(fid_namespaces)"
+[ -s "$work/fid/fidelity.html" ] || fail "no report"
+md=$work/fid/fidelity.md
+grep -q "## Simulation vs real runs" "$md" || fail "the report has no sim-vs-real section"
+cat "$work/fid/links.csv"
+sed -n '/## Simulation vs real runs/,/^## [^S]/p' "$md"
+# Two pairs (bsp, async); the time-per-update errors are bounded loosely here (a shared CI
+# machine), tightly in the documented full run.
+python3 - "$md" <<'PY' || fail "prediction errors missing or out of bounds"
+import re, sys
+text = open(sys.argv[1]).read()
+sec = text.split("## Simulation vs real runs", 1)[1]
+rows = [l for l in sec.splitlines() if l.startswith("| ") and "%" in l]
+assert len(rows) == 2, rows
+for r in rows:
+    cells = [c.strip() for c in r.strip("|").split("|")]
+    tpu = float(cells[7].rstrip("%"))
+    assert abs(tpu) < 30, f"time/update error {tpu}% in {r}"
+PY
+
+# Ctrl-C in the middle (a signal to the whole process group, as a terminal sends it) must
+# still tear the testbed down.
+setsid "$root/experiments/fidelity/run.sh" --synclab "$bin" --out "$work/int" --bandwidths 1Gbps --policies bsp \
+  --workers 2 --updates 100000 > /dev/null 2> "$work/int.err" &
+pid=$!
+for _ in $(seq 1 300); do
+  [ -n "$(ls "$work/int/1Gbps/runs" 2>/dev/null)" ] && break
+  sleep 0.1
+done
+[ -n "$(fid_namespaces)" ] || { cat "$work/int.err" >&2; fail "the interrupted run never brought its testbed up"; }
+kill -INT -- "-$pid"
+for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && { kill -KILL -- "-$pid"; fail "run.sh did not stop on SIGINT"; }
+[ -z "$(fid_namespaces)" ] || fail "an interrupted run left namespaces: $(fid_namespaces)"
+echo "fidelity (reduced): ok"
