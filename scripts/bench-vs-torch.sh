@@ -51,7 +51,10 @@ for ((r = 1; r <= rounds; r++)); do
   if better "$wall" "$ours_best"; then ours_best=$wall; fi
   if better "$cpu" "$ours_cpu"; then ours_cpu=$cpu; fi
   if [ -n "$py" ]; then
-    theirs=$("$py" "$root/scripts/bench_torch_cnn.py" --threads "$threads" | awk '/^torch_ms_per_step/{print $2, $3}')
+    # Debian's torch runs its BLAS on a thread pool of its own that set_num_threads does
+    # not bound (it used both cores here for a "1-thread" step); pin every pool.
+    theirs=$(OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads \
+               "$py" "$root/scripts/bench_torch_cnn.py" --threads "$threads" | awk '/^torch_ms_per_step/{print $2, $3}')
     read -r wall cpu <<<"$theirs"
     echo "round $r: pytorch ${wall} ms/step (cpu ${cpu} ms)" >&2
     if better "$wall" "$torch_best"; then torch_best=$wall; fi

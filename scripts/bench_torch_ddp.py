@@ -77,8 +77,10 @@ def main():
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
-    # Keep OpenMP/MKL in the children from starting a pool per core before set_num_threads.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    # One thread per worker, as synclab's: Debian's torch also runs a BLAS pool that
+    # set_num_threads does not bound, so pin OpenMP, OpenBLAS and MKL in the children.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     mp.spawn(worker, args=(free_port(), args.steps, args.warmup), nprocs=WORLD, join=True)
 
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "core/backends/device.hpp"
 #include "core/common/error.hpp"
 #include "core/common/rng.hpp"
 #include "core/cost/cost_model.hpp"
@@ -15,32 +16,22 @@ std::uint64_t worker_sampler_seed(std::uint64_t seed, int worker) { return deriv
 
 namespace {
 
+// The device comes from select_device (probes, resolves, logs the choice); a GPU that is
+// counted but cannot be used falls back to the CPU only when the user asked for "auto".
 std::unique_ptr<Network> make_on_device(const ModelSpec& spec, const std::string& device, const NetworkOptions& base, std::string& chosen) {
+  const DeviceChoice d = select_device(device, "worker.device");
   NetworkOptions o = base;
-  if (device == "cpu") {
+  o.device = d.ordinal;
+  try {
+    auto net = make_network(spec, d.backend, o);
+    chosen = d.label();
+    return net;
+  } catch (const Error& e) {
+    if (device != "auto" || d.backend != BackendKind::Cuda) throw;
+    spdlog::warn("worker.device auto: {} is present but unusable ({}); using the CPU backend", d.label(), e.what());
     chosen = "cpu";
-    return make_network(spec, BackendKind::Fast, o);
+    return make_network(spec, BackendKind::Fast, base);
   }
-  if (device == "auto" || device == "cuda" || device.rfind("cuda:", 0) == 0) {
-    if (device.rfind("cuda:", 0) == 0) {
-      try {
-        o.device = std::stoi(device.substr(5));
-      } catch (const std::exception&) {
-        throw ConfigError("worker.device", fmt::format("'{}' is not cuda:N", device));
-      }
-    }
-    try {
-      auto net = make_network(spec, BackendKind::Cuda, o);
-      chosen = fmt::format("cuda:{}", o.device);
-      return net;
-    } catch (const Error& e) {
-      if (device != "auto") throw;
-      spdlog::info("worker.device auto: no usable GPU ({}); using the CPU backend", e.what());
-      chosen = "cpu";
-      return make_network(spec, BackendKind::Fast, base);
-    }
-  }
-  throw ConfigError("worker.device", fmt::format("'{}' is not auto, cpu, cuda or cuda:N", device));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Every example run config shipped in experiments/examples resolves against the schema.
+// Every example run config shipped in experiments/ resolves against the schema.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -25,6 +25,17 @@ TEST(Examples, EveryRunConfigResolves) {
     ++checked;
   }
   EXPECT_GE(checked, 1);
+}
+
+TEST(Examples, FidelityJobResolvesWithItsStraggler) {
+  const auto file = std::filesystem::path(SYNCLAB_SOURCE_DIR) / "experiments" / "fidelity" / "job.yaml";
+  const RunConfig c = load_run_config(file.string(), {"tag=1Gbps"});
+  EXPECT_EQ(c.model, "mlp");
+  EXPECT_EQ(c.tag, "1Gbps");
+  EXPECT_EQ(c.cluster.straggler.dist, "exponential");
+  EXPECT_DOUBLE_EQ(c.cluster.straggler.mean, 0.02);
+  EXPECT_EQ(c.cluster.straggler.workers, std::vector<int>{1});
+  EXPECT_EQ(c.resolved["tag"].as<std::string>(), "1Gbps");  // reports keep tags apart
 }
 
 }  // namespace
