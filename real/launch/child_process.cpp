@@ -21,7 +21,7 @@ extern char** environ;
 namespace synclab::real {
 
 ChildProcess::ChildProcess(std::string name, const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                           const std::filesystem::path& log)
+                           const std::filesystem::path& log, const std::string& stdin_text)
     : name_(std::move(name)), log_(log) {
   std::vector<std::string> envs;
   for (char** e = environ; *e; ++e) {
@@ -41,9 +41,26 @@ ChildProcess::ChildProcess(std::string name, const std::vector<std::string>& arg
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  int in[2] = {-1, -1};
+  if (stdin_text.empty()) {
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  } else {
+    // A short text fits the pipe buffer: written before the child runs, then closed (EOF).
+    if (stdin_text.size() > 4096 || ::pipe2(in, O_CLOEXEC) != 0) {
+      posix_spawn_file_actions_destroy(&fa);
+      throw Error(fmt::format("{}: cannot make its stdin pipe", name_));
+    }
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  }
   const int rc = posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
   posix_spawn_file_actions_destroy(&fa);
+  if (in[0] >= 0) {
+    ::close(in[0]);
+    // A failed write shows up as the child reading end-of-file (and failing with a reason).
+    if (rc == 0 && ::write(in[1], stdin_text.data(), stdin_text.size()) < 0) {
+    }
+    ::close(in[1]);
+  }
   if (rc != 0) throw Error(fmt::format("{}: cannot start {}: {}", name_, argv[0], std::strerror(rc)));
 }
 

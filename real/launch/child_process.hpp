@@ -14,9 +14,11 @@ namespace synclab::real {
 class ChildProcess {
  public:
   /// Starts argv[0] with argv, extra environment variables added, stdout+stderr appended to
-  /// log. Throws Error naming the program when it cannot start.
+  /// log. stdin_text, when not empty, is what the child reads on its standard input (a
+  /// secret kept off command lines), else stdin is /dev/null. Throws Error naming the
+  /// program when it cannot start.
   ChildProcess(std::string name, const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-               const std::filesystem::path& log);
+               const std::filesystem::path& log, const std::string& stdin_text = "");
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

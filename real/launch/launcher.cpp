@@ -1,6 +1,7 @@
 #include "real/launch/launcher.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -146,11 +147,14 @@ class Job {
     const auto log = logs() / (name + ".log");
     std::map<std::string, std::string> env = {{kTokenEnv, token_}};
     if (host.empty()) return std::make_unique<ChildProcess>(name, args, env, log);
-    // Remote roles run through ssh; the token travels in the remote command's environment.
-    std::string cmd = fmt::format("{}={} ", kTokenEnv, token_);
-    for (const auto& a : args) cmd.append(shell_quote(a)).append(" ");
-    return std::make_unique<ChildProcess>(name, std::vector<std::string>{"/usr/bin/ssh", "-o", "BatchMode=yes", host, cmd},
-                                          std::map<std::string, std::string>{}, log);
+    // Remote roles run through ssh. The token is never on a command line (ps shows those,
+    // here and on the remote host): it crosses on ssh's stdin, and the remote shell moves
+    // it into the role's environment.
+    std::string cmd = fmt::format("IFS= read -r {0} && export {0} && exec", kTokenEnv);
+    for (const auto& a : args) cmd.append(" ").append(shell_quote(a));
+    const char* ssh = std::getenv("SYNCLAB_SSH");  // another ssh client (or a wrapper), e.g. for tests
+    return std::make_unique<ChildProcess>(name, std::vector<std::string>{ssh && *ssh ? ssh : "/usr/bin/ssh", "-o", "BatchMode=yes", host, cmd},
+                                          std::map<std::string, std::string>{}, log, token_ + "\n");
   }
 
   // A shard that crashed (ended by a signal) is restarted from its checkpoint when

@@ -82,7 +82,7 @@ class TcpDriver final : public WorkerDriver {
         all = all && l.reply.has_value();
       }
       if (all) break;
-      io_.run_one_for(std::chrono::milliseconds(200));
+      run_one_for(std::chrono::milliseconds(200));
       if (Clock::now() - last_log > std::chrono::seconds(10)) {
         last_log = Clock::now();
         std::string waiting;
@@ -121,7 +121,7 @@ class TcpDriver final : public WorkerDriver {
     const double pad = emulation_.pad(measured, local, now());
     const auto until = Clock::now() + seconds_d(pad);
     while (Clock::now() < until && !stopped_ && !(cancel_clock_ && *cancel_clock_ == clock_))
-      if (io_.run_one_until(until) == 0) std::this_thread::sleep_until(until);
+      if (run_one_until(until) == 0) std::this_thread::sleep_until(until);
   }
 
   void push(const PushInfo& info, std::span<const float> payload) override {
@@ -140,11 +140,11 @@ class TcpDriver final : public WorkerDriver {
       // pull's replies; a reply on the same connection implies the push was read.
       l.conn->send(encode_push(meta, payload.subspan(l.range.begin, l.range.size())));
     }
-    io_.poll();
+    poll();
   }
 
   bool cancelled() override {
-    io_.poll();
+    poll();
     if (cancel_clock_ && *cancel_clock_ == clock_) {
       cancel_clock_.reset();
       return true;
@@ -178,7 +178,7 @@ class TcpDriver final : public WorkerDriver {
       bool busy = false;
       for (auto& l : links_) busy = busy || (l.conn && l.conn->open() && !l.down);
       if (!busy) break;
-      io_.run_one_for(std::chrono::milliseconds(50));
+      run_one_for(std::chrono::milliseconds(50));
     }
     for (auto& l : links_)
       if (l.conn) l.conn->close("worker done");
@@ -188,6 +188,22 @@ class TcpDriver final : public WorkerDriver {
   const std::string& stop_reason() const { return stop_reason_; }
 
  private:
+  // The io_context runs only inside these calls. Once it has run out of work (every
+  // connection closed), it is stopped and would return at once from then on: a loop
+  // waiting on a new connection would spin without ever reading it. Restart it first.
+  std::size_t run_one_for(std::chrono::milliseconds d) {
+    if (io_.stopped()) io_.restart();
+    return io_.run_one_for(d);
+  }
+  std::size_t run_one_until(Clock::time_point t) {
+    if (io_.stopped()) io_.restart();
+    return io_.run_one_until(t);
+  }
+  void poll() {
+    if (io_.stopped()) io_.restart();
+    io_.poll();
+  }
+
   void send_pull(ShardLink& l) {
     if (!l.down && l.conn) l.conn->send(encode(PullRequest{o_.worker, clock_, have_version_}));
   }
@@ -247,7 +263,8 @@ class TcpDriver final : public WorkerDriver {
         error = e.what();
       }
     }, asio::detached);
-    while (!first && error.empty()) io_.run_one_for(std::chrono::milliseconds(200));
+    // Bounded: the connection's watchdog closes it after real.timeout without an answer.
+    while (!first && error.empty()) run_one_for(std::chrono::milliseconds(200));
     if (!first) throw Error(error);
     if (first->header.type == MsgType::Refuse) {
       auto r = decode_refuse(first->payload);

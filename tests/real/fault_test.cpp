@@ -1,5 +1,6 @@
 // Faults in a running job: kill -9 of a worker under async and under bsp with a timeout
-// (the job completes with the survivors), and kill -9 of the PS followed by a restart
+// (the job completes with the survivors), a frozen worker found by the heartbeat timeout,
+// and kill -9 of the PS followed by a restart
 // (it resumes from its newest checkpoint and the workers reconnect).
 #include <gtest/gtest.h>
 
@@ -12,13 +13,14 @@ namespace {
 
 using namespace test;
 
-std::string mlp_config(const std::string& policy, const std::string& stop, const std::string& real_extra = "") {
+std::string mlp_config(const std::string& policy, const std::string& stop, const std::string& real_extra = "",
+                       const std::string& timeout = "10s") {
   return "model: mlp\n"
          "data: {dataset: fashion-mnist, batch: 100, train_limit: 12000, test_limit: 1000}\n"
          "train: {optimizer: {name: sgd, lr: 0.1}, stop: " + stop + ", eval_every: 200, seed: 3}\n"
          "policy: " + policy + "\n"
          "cluster: {workers: 3, servers: 1}\n"
-         "real: {timeout: 10s, heartbeat: 200ms, frame_timeout: 5s" + real_extra + "}\n";
+         "real: {timeout: " + timeout + ", heartbeat: 200ms, frame_timeout: 5s" + real_extra + "}\n";
 }
 
 struct Job {
@@ -86,6 +88,35 @@ void kill_worker_and_complete(const std::string& policy, bool restart) {
 TEST(Faults, WorkerKilledUnderAsyncRejoinsAndJobCompletes) { kill_worker_and_complete("{name: async}", true); }
 
 TEST(Faults, WorkerKilledUnderBspWithTimeoutJobCompletes) { kill_worker_and_complete("{name: bsp, timeout: 1s}", false); }
+
+// A frozen worker (SIGSTOP: its connection stays open, it just goes silent) is found by the
+// heartbeat timeout, not by a connection loss; bsp then goes on with the two others.
+TEST(Faults, SilentWorkerIsDetectedByHeartbeatTimeoutUnderBsp) {
+  Job j;
+  j.dir = temp_dir("frozen");
+  j.cfg = write_text(j.dir / "job.yaml", mlp_config("{name: bsp, timeout: 500ms}", "{updates: 0, sim_time: 7}", "", "2s"));
+  j.port = free_port();
+  j.start_ps();
+  ASSERT_GT(wait_for_port(j.dir / "port", *j.ps), 0) << read_text(j.dir / "ps.log");
+  j.start_workers();
+  ASSERT_TRUE(j.wait_log("ps.log", "worker 2 joined", 30) && j.wait_log("ps.log", "worker 1 joined", 30)) << read_text(j.dir / "ps.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(j.ps->running()) << "job ended before the freeze";
+  j.workers[1]->signal(SIGSTOP);
+  EXPECT_TRUE(j.wait_log("ps.log", "heartbeat timeout", 10)) << read_text(j.dir / "ps.log");
+  EXPECT_EQ(wait_for(*j.ps, 60), "exit 0") << read_text(j.dir / "ps.log");
+  j.workers[1]->signal(SIGKILL);
+  const std::string log = read_text(j.dir / "ps.log");
+  EXPECT_NE(log.find("worker 1 lost (nothing received for 2 s (heartbeat timeout))"), std::string::npos) << log;
+  const auto s = read_json(j.dir / "run/summary.json");
+  EXPECT_EQ(s["stop_reason"], "time");
+  // Rounds went on without worker 1 after its detection (about 3 s into the run).
+  const auto rows = csv_rows(j.dir / "run/updates.csv");
+  ASSERT_FALSE(rows.empty());
+  EXPECT_GT(std::stod(rows.back()), 5.0);
+  for (int w : {0, 2}) EXPECT_EQ(wait_for(*j.workers[static_cast<std::size_t>(w)], 20), "exit 0");
+  std::filesystem::remove_all(j.dir);
+}
 
 TEST(Faults, PsKilledAndRestartedResumesFromCheckpoint) {
   Job j;

@@ -1,6 +1,8 @@
 // Roles from the environment and the command line: `srun synclab launch` (every rank takes
-// the role of its SLURM_PROCID) and the TensorFlow-style flags on ps / worker.
+// the role of its SLURM_PROCID), a hosts list over ssh, and the TensorFlow-style flags.
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "tests/real/job_fixture.hpp"
 
@@ -30,6 +32,29 @@ TEST(Roles, SlurmRanksTakeTheirRoles) {
   const auto s = read_json(dir / "run/summary.json");
   EXPECT_EQ(s["workers"].get<int>(), 2);  // three tasks: one shard, two workers
   EXPECT_EQ(s["updates"].get<int>(), 50);
+  std::filesystem::remove_all(dir);
+}
+
+// A hosts list starts every role through ssh (a stand-in that runs the command here); the
+// job token reaches the roles without appearing on any command line.
+TEST(Roles, HostsListStartsRolesOverSshWithoutTheTokenOnACommandLine) {
+  const auto dir = temp_dir("hosts");
+  const auto cfg = write_text(dir / "job.yaml", small_config("{name: bsp}", 2, 30));
+  const std::string port = std::to_string(free_port());
+  const std::string token = "hosts-token-5f1e0c";
+  auto launch = spawn("launch",
+                      {"launch", cfg.string(), "--out", (dir / "run").string(), "--set", "real.hosts=[127.0.0.1:" + port + ", 127.0.0.1, 127.0.0.1]"},
+                      dir / "launch.log", token,
+                      {{"SYNCLAB_SSH", std::string(SYNCLAB_TEST_DIR) + "/fake_ssh.sh"}, {"FAKE_SSH_LOG", (dir / "ssh-args.log").string()}});
+  EXPECT_EQ(wait_for(*launch, 90), "exit 0") << read_text(dir / "launch.log") << read_text(dir / "run/logs/ps0.log");
+  const std::string args = read_text(dir / "ssh-args.log");
+  EXPECT_EQ(std::count(args.begin(), args.end(), '\n'), 3) << args;  // one ssh per role
+  EXPECT_NE(args.find("127.0.0.1 IFS= read -r SYNCLAB_TOKEN"), std::string::npos) << args;
+  EXPECT_EQ(args.find(token), std::string::npos) << "the token was on an ssh command line:\n" << args;
+  EXPECT_TRUE(log_shows(dir / "run/logs/ps0.log", ":" + port + ", policy bsp", 0)) << "shard 0 is not on the listed port";
+  const auto s = read_json(dir / "run/summary.json");
+  EXPECT_EQ(s["updates"].get<int>(), 30);
+  EXPECT_EQ(s["workers"].get<int>(), 2);
   std::filesystem::remove_all(dir);
 }
 
