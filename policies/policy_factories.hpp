@@ -1,5 +1,5 @@
 #pragma once
-// One factory per policy file; registry.cpp lists them. A factory reads (and range-checks)
+// One factory per policy file, declared from policies/policy_list.inc. A factory reads (and range-checks)
 // its parameters from `params` and builds both halves for `workers` workers.
 #include "core/common/error.hpp"
 #include "policies/policy_params.hpp"
@@ -9,17 +9,8 @@ namespace synclab {
 
 using PolicyFactory = PolicyInstance (*)(PolicyParams& params, int workers);
 
-PolicyInstance make_bsp(PolicyParams& params, int workers);
-PolicyInstance make_async(PolicyParams& params, int workers);
-PolicyInstance make_ssp(PolicyParams& params, int workers);
-PolicyInstance make_backup(PolicyParams& params, int workers);
-PolicyInstance make_ksync(PolicyParams& params, int workers);
-PolicyInstance make_kbatch_sync(PolicyParams& params, int workers);
-PolicyInstance make_kasync(PolicyParams& params, int workers);
-PolicyInstance make_kbatch_async(PolicyParams& params, int workers);
-PolicyInstance make_local_sgd(PolicyParams& params, int workers);
-PolicyInstance make_adacomm(PolicyParams& params, int workers);
-PolicyInstance make_staleness_lr(PolicyParams& params, int workers);
-PolicyInstance make_dc_asgd(PolicyParams& params, int workers);
+#define SYNCLAB_POLICY(factory, name, rule, ...) PolicyInstance factory(PolicyParams& params, int workers);
+#include "policies/policy_list.inc"
+#undef SYNCLAB_POLICY
 
 }  // namespace synclab

@@ -14,21 +14,12 @@ struct Entry {
   PolicyFactory make;
 };
 
-// One line per policy. Every policy also accepts `timeout` and `on_worker_lost`.
+// From policies/policy_list.inc, one line per policy.
 const std::vector<Entry>& entries() {
   static const std::vector<Entry> list = {
-      {{"bsp", "fully synchronous: mean of one gradient per worker per update", {}}, make_bsp},
-      {{"async", "apply every gradient on arrival", {"rule", "lambda"}}, make_async},
-      {{"ssp", "async with a clock bound: no worker more than `staleness` pushes ahead of the slowest", {"staleness", "rule", "lambda"}}, make_ssp},
-      {{"backup", "sync over the first N of N+backup workers; late gradients dropped", {"backup"}}, make_backup},
-      {{"ksync", "sync over the first k gradients of a version; stragglers cancelled", {"k"}}, make_ksync},
-      {{"kbatch-sync", "sync over the first k mini-batches of a version, from any workers", {"k"}}, make_kbatch_sync},
-      {{"kasync", "apply the mean of the first k gradients of any version; those k workers wait", {"k", "rule", "lambda"}}, make_kasync},
-      {{"kbatch-async", "apply the mean of every k mini-batches of any version; nobody waits", {"k", "rule", "lambda"}}, make_kbatch_async},
-      {{"local-sgd", "tau local SGD steps per worker, then synchronous model averaging", {"tau", "lr"}}, make_local_sgd},
-      {{"adacomm", "local-sgd with tau = ceil(sqrt(loss / first loss) * tau0), adapted every interval rounds", {"tau", "interval", "lr"}}, make_adacomm},
-      {{"staleness-lr", "async (ssp with staleness) with lr divided by each gradient's staleness", {"staleness"}}, make_staleness_lr},
-      {{"dc-asgd", "async (ssp with staleness) with delay-compensated gradients", {"lambda", "staleness"}}, make_dc_asgd},
+#define SYNCLAB_POLICY(factory, name, rule, ...) {{name, rule, __VA_ARGS__}, factory},
+#include "policies/policy_list.inc"
+#undef SYNCLAB_POLICY
   };
   return list;
 }

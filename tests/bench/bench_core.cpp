@@ -4,6 +4,7 @@
 // all cores). Inputs are random; speed does not depend on the values.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "core/backends/network.hpp"
@@ -59,8 +60,10 @@ void forward_backward(benchmark::State& state, const std::string& model) {
 void BM_CnnForwardBackward(benchmark::State& state) { forward_backward(state, "cnn"); }
 void BM_MlpForwardBackward(benchmark::State& state) { forward_backward(state, "mlp"); }
 
+// Adam over the CNN's parameters. A PS shard applies its range on one thread; with
+// Threads(N) each benchmark thread owns 1/N of the buffer, as N shards on N cores would.
 void BM_AdamApply(benchmark::State& state) {
-  const std::size_t n = make_model_spec("cnn").num_params();
+  const std::size_t n = make_model_spec("cnn").num_params() / static_cast<std::size_t>(state.threads());
   OptimizerSpec spec;
   spec.name = "adam";
   auto opt = make_optimizer(spec, n);
@@ -98,7 +101,7 @@ void thread_args(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_CnnForwardBackward)->Apply(thread_args);
 BENCHMARK(BM_MlpForwardBackward)->Apply(thread_args);
 BENCHMARK(BM_CnnTrainStep)->Apply(thread_args);
-BENCHMARK(BM_AdamApply)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AdamApply)->Unit(benchmark::kMillisecond)->UseRealTime()->Threads(1)->Threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
 
 }  // namespace
 }  // namespace synclab
