@@ -84,6 +84,25 @@ Hello good_hello(const std::string& token) {
   return h;
 }
 
+// A push header whose length field claims 4 GB, with valid checksums.
+std::vector<std::uint8_t> push_header_claiming_4gb() {
+  auto h = encode_header(MsgType::Push, 0, {});
+  const std::uint32_t len = std::numeric_limits<std::uint32_t>::max();
+  std::memcpy(h.data() + 8, &len, 4);
+  const auto crc = crc32_of({std::span<const std::uint8_t>(h.data(), 16)});
+  std::memcpy(h.data() + 16, &crc, 4);
+  return {h.begin(), h.end()};
+}
+
+// Slowloris: a hello trickled one byte every 150 ms outlives a 1 s frame deadline; true
+// when the server dropped the connection before the hello was complete.
+bool trickled_hello_is_dropped(RawPeer& slow) {
+  const auto hello = encode(Hello{}).flatten();
+  for (std::size_t i = 0; i < hello.size(); ++i)
+    if (!slow.send({hello[i]}) || slow.closed_within(0.15)) return true;
+  return false;
+}
+
 RefuseReason refusal_of(RawPeer& peer) {
   auto f = peer.read_frame(5);
   EXPECT_TRUE(f.has_value()) << "no answer";
@@ -167,21 +186,9 @@ TEST_F(HostilePeers, GarbageHugeFrameAndSlowlorisLoseOnlyTheirConnection) {
   huge.send(encode(good_hello("test-token")).flatten());
   auto ack = huge.read_frame(5);
   ASSERT_TRUE(ack && ack->header.type == MsgType::HelloAck);
-  auto h = encode_header(MsgType::Push, 0, {});
-  const std::uint32_t len = std::numeric_limits<std::uint32_t>::max();
-  std::memcpy(h.data() + 8, &len, 4);
-  const auto crc = crc32_of({std::span<const std::uint8_t>(h.data(), 16)});
-  std::memcpy(h.data() + 16, &crc, 4);
-  huge.send({h.begin(), h.end()});
+  huge.send(push_header_claiming_4gb());
   EXPECT_TRUE(huge.closed_within(3));
-  // Slowloris: a hello trickled one byte every 150 ms outlives the 1 s frame deadline.
-  const auto hello = encode(Hello{}).flatten();
-  bool dropped = false;
-  for (std::size_t i = 0; i < hello.size() && !dropped; ++i) {
-    if (!slow.send({hello[i]})) dropped = true;
-    if (slow.closed_within(0.15)) dropped = true;
-  }
-  EXPECT_TRUE(dropped);
+  EXPECT_TRUE(trickled_hello_is_dropped(slow));
   EXPECT_TRUE(log_shows(dir_ / "ps.log", "bad frame magic")) << read_text(dir_ / "ps.log");
   EXPECT_TRUE(log_shows(dir_ / "ps.log", "4294967295"));
   EXPECT_TRUE(log_shows(dir_ / "ps.log", "frame not completed"));
@@ -197,47 +204,59 @@ std::string live_config() {
          "real: {timeout: 10s, heartbeat: 200ms, frame_timeout: 1s}\n";
 }
 
+// A PS and one async worker that trains for 4 wall seconds.
+struct LiveJob {
+  std::filesystem::path dir;
+  std::unique_ptr<ChildProcess> ps, worker;
+  int port = 0;
+  explicit LiveJob(const std::string& name) : dir(temp_dir(name)) {
+    const auto cfg = write_text(dir / "job.yaml", live_config());
+    ps = spawn("ps", {"ps", cfg.string(), "--out", (dir / "run").string(), "--port", "0", "--bind", "127.0.0.1", "--port-file",
+                      (dir / "port").string()},
+               dir / "ps.log");
+    port = wait_for_port(dir / "port", *ps);
+    if (port > 0)
+      worker = spawn("worker", {"worker", cfg.string(), "--ps_hosts", "127.0.0.1:" + std::to_string(port), "--task_index", "0"},
+                     dir / "worker.log");
+  }
+  ~LiveJob() {
+    ps.reset();
+    worker.reset();
+    std::filesystem::remove_all(dir);
+  }
+  bool training() const { return port > 0 && log_shows(dir / "ps.log", "worker 0 joined", 30); }
+  void expect_finished_by_time() {
+    EXPECT_EQ(wait_for(*ps, 30), "exit 0") << read_text(dir / "ps.log");
+    EXPECT_EQ(wait_for(*worker, 30), "exit 0") << read_text(dir / "worker.log");
+    EXPECT_EQ(read_json(dir / "run/summary.json")["stop_reason"], "time");
+  }
+};
+
 // A peer with the job token that says hello as a training worker's id takes its slot (a
 // rejoin) and then vanishes: the real worker, cut off, must reconnect and finish the job.
 // Its event loop had then run out of work; before it restarted it, the worker spun in
 // its handshake forever (found by the test below, about one run in five).
 TEST(HostilePeersDuringTraining, WorkerCutOffByATakeoverReconnects) {
   for (int round = 0; round < 3; ++round) {
-    const auto dir = temp_dir("takeover");
-    const auto cfg = write_text(dir / "job.yaml", live_config());
-    auto ps = spawn("ps", {"ps", cfg.string(), "--out", (dir / "run").string(), "--port", "0", "--bind", "127.0.0.1", "--port-file",
-                           (dir / "port").string()},
-                    dir / "ps.log");
-    const int port = wait_for_port(dir / "port", *ps);
-    ASSERT_GT(port, 0) << read_text(dir / "ps.log");
-    auto w = spawn("worker", {"worker", cfg.string(), "--ps_hosts", "127.0.0.1:" + std::to_string(port), "--task_index", "0"}, dir / "worker.log");
-    ASSERT_TRUE(log_shows(dir / "ps.log", "worker 0 joined", 30)) << read_text(dir / "ps.log");
+    LiveJob job("takeover");
+    ASSERT_TRUE(job.training()) << read_text(job.dir / "ps.log");
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + 100 * round));
     {
-      RawPeer usurper(port);
+      RawPeer usurper(job.port);
       usurper.send(encode(good_hello("test-token")).flatten());
       auto ack = usurper.read_frame(5);
       ASSERT_TRUE(ack && ack->header.type == MsgType::HelloAck);
     }  // closed
-    EXPECT_EQ(wait_for(*ps, 30), "exit 0") << read_text(dir / "ps.log");
-    EXPECT_EQ(wait_for(*w, 30), "exit 0") << read_text(dir / "worker.log");
-    EXPECT_TRUE(log_shows(dir / "ps.log", "worker 0 rejoined", 0)) << read_text(dir / "ps.log");
-    EXPECT_EQ(read_json(dir / "run/summary.json")["stop_reason"], "time");
-    std::filesystem::remove_all(dir);
+    job.expect_finished_by_time();
+    EXPECT_TRUE(log_shows(job.dir / "ps.log", "worker 0 rejoined", 0)) << read_text(job.dir / "ps.log");
   }
 }
 
 // The same attacks while a worker trains: its updates go on without a stall.
 TEST(HostilePeersDuringTraining, AttacksDoNotStallAWorkerThatIsTraining) {
-  const auto dir = temp_dir("hostile-live");
-  const auto cfg = write_text(dir / "job.yaml", live_config());
-  auto ps = spawn("ps", {"ps", cfg.string(), "--out", (dir / "run").string(), "--port", "0", "--bind", "127.0.0.1", "--port-file",
-                         (dir / "port").string()},
-                  dir / "ps.log");
-  const int port = wait_for_port(dir / "port", *ps);
-  ASSERT_GT(port, 0) << read_text(dir / "ps.log");
-  auto w = spawn("worker", {"worker", cfg.string(), "--ps_hosts", "127.0.0.1:" + std::to_string(port), "--task_index", "0"}, dir / "worker.log");
-  ASSERT_TRUE(log_shows(dir / "ps.log", "worker 0 joined", 30)) << read_text(dir / "ps.log");
+  LiveJob job("hostile-live");
+  ASSERT_TRUE(job.training()) << read_text(job.dir / "ps.log");
+  const int port = job.port;
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   // (A peer holding the job token may take over a worker's id: that is a rejoin, not an
   // attack. The hostile peers here hold no token.)
@@ -245,25 +264,14 @@ TEST(HostilePeersDuringTraining, AttacksDoNotStallAWorkerThatIsTraining) {
   garbage.send({'G', 'E', 'T', ' ', '/', '\r', '\n', '\r', '\n'});
   stranger.send(encode(good_hello("not-the-token")).flatten());
   EXPECT_EQ(refusal_of(stranger), RefuseReason::BadToken);
-  auto h = encode_header(MsgType::Push, 0, {});
-  const std::uint32_t len = std::numeric_limits<std::uint32_t>::max();
-  std::memcpy(h.data() + 8, &len, 4);
-  const auto crc = crc32_of({std::span<const std::uint8_t>(h.data(), 16)});
-  std::memcpy(h.data() + 16, &crc, 4);
-  huge.send({h.begin(), h.end()});
-  const auto hello = encode(Hello{}).flatten();
-  bool dropped = false;
-  for (std::size_t i = 0; i < hello.size() && !dropped; ++i)
-    if (!slow.send({hello[i]}) || slow.closed_within(0.15)) dropped = true;
+  huge.send(push_header_claiming_4gb());
+  EXPECT_TRUE(trickled_hello_is_dropped(slow));
   EXPECT_TRUE(garbage.closed_within(3));
   EXPECT_TRUE(huge.closed_within(3));
-  EXPECT_TRUE(dropped);
-  EXPECT_EQ(wait_for(*ps, 30), "exit 0") << read_text(dir / "ps.log");
-  EXPECT_EQ(wait_for(*w, 30), "exit 0") << read_text(dir / "worker.log");
-  EXPECT_TRUE(log_shows(dir / "ps.log", "frame not completed", 0));
-  EXPECT_EQ(read_json(dir / "run/summary.json")["stop_reason"], "time");
+  job.expect_finished_by_time();
+  EXPECT_TRUE(log_shows(job.dir / "ps.log", "frame not completed", 0));
   // No stall: consecutive updates never more than 0.5 s apart, attacks included.
-  const auto rows = csv_rows(dir / "run/updates.csv");
+  const auto rows = csv_rows(job.dir / "run/updates.csv");
   ASSERT_GT(rows.size(), 20u);
   double last = 0, worst = 0;
   for (const auto& r : rows) {
@@ -273,7 +281,6 @@ TEST(HostilePeersDuringTraining, AttacksDoNotStallAWorkerThatIsTraining) {
   }
   EXPECT_LT(worst, 0.5) << "longest gap between updates " << worst << " s";
   EXPECT_GT(last, 3.5);
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

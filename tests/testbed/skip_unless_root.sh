@@ -7,4 +7,8 @@ command -v tc >/dev/null || skip "tc (iproute2) is not installed"
 command -v iperf3 >/dev/null || skip "iperf3 is not installed"
 probe_ns=synclab-probe-$$
 ip netns add "$probe_ns" 2>/dev/null || skip "'ip netns add' is not permitted here"
+probe_ok=1
+ip netns exec "$probe_ns" ip link set lo up 2>/dev/null || probe_ok=0
+ip netns exec "$probe_ns" tc qdisc add dev lo root tbf rate 100mbit burst 16kb latency 100ms 2>/dev/null || probe_ok=0
 ip netns del "$probe_ns"
+[ "$probe_ok" = 1 ] || skip "tc tbf shaping is not available in a network namespace here"
