@@ -1,6 +1,7 @@
 // The sweep runner against a fake `synclab` (a shell script): parallel runs, resume,
 // failure recording, timeouts, interrupts, shards, index merge and the Slurm script.
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -122,6 +123,43 @@ TEST(SweepRunner, RunsRecordsFailureAndResumes) {
   EXPECT_EQ(f.calls(), 11);
   index = ex::read_csv(f.out / "index.csv");
   EXPECT_EQ(cell(index, 1, "status"), "ok");
+}
+
+// The progress line (not a terminal: one line per change) counts done, cached and failed
+// runs and gives an ETA once a run has been timed.
+TEST(SweepRunner, ProgressLinesCountFailuresAndGiveAnEta) {
+  Fixture f;
+  const auto spec = spec_of("name: prog\nconfig: {model: cnn}\ngrid: {policy.name: [bsp, boom, async]}\nseeds: [1]\n");
+  auto o = f.options(1);
+  std::FILE* log = std::tmpfile();
+  ASSERT_NE(log, nullptr);
+  o.progress = log;
+  auto res = ex::run_sweep(spec, o);
+  EXPECT_EQ(res.failed, 1u);
+  std::rewind(log);
+  std::vector<std::string> lines;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, log)) lines.emplace_back(buf);
+  std::fclose(log);
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_EQ(lines.front(), "sweep prog: 0/3 done (0 cached), 0 failed, ETA ?\n");
+  bool timed_eta = false;
+  for (const auto& l : lines)
+    if (l.find("1/3 done") != std::string::npos || l.find("2/3 done") != std::string::npos)
+      timed_eta = timed_eta || (l.find("ETA ?") == std::string::npos && l.find("ETA ") != std::string::npos);
+  EXPECT_TRUE(timed_eta) << "no line with a timed ETA";
+  bool final_line = false;
+  for (const auto& l : lines) final_line = final_line || l.rfind("sweep prog: 3/3 done (0 cached), 1 failed, ETA 0s", 0) == 0;
+  EXPECT_TRUE(final_line) << lines.back();
+  // Resumed: the two finished runs are cached, the failed one is tried again.
+  std::FILE* again = std::tmpfile();
+  o.progress = again;
+  ex::run_sweep(spec, o);
+  std::rewind(again);
+  std::string all;
+  while (std::fgets(buf, sizeof buf, again)) all += buf;
+  std::fclose(again);
+  EXPECT_NE(all.find("3/3 done (2 cached), 1 failed"), std::string::npos) << all;
 }
 
 TEST(SweepRunner, TimeoutKillsAHungRun) {
