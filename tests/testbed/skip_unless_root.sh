@@ -5,6 +5,7 @@ skip() { echo "SKIP: $*" >&2; exit 77; }
 command -v ip >/dev/null || skip "iproute2 (ip) is not installed"
 command -v tc >/dev/null || skip "tc (iproute2) is not installed"
 command -v iperf3 >/dev/null || skip "iperf3 is not installed"
+command -v python3 >/dev/null || skip "python3 is not installed (the testbed script parses rates with it)"
 probe_ns=synclab-probe-$$
 ip netns add "$probe_ns" 2>/dev/null || skip "'ip netns add' is not permitted here"
 probe_ok=1
