@@ -39,6 +39,17 @@ struct Job {
       workers.push_back(spawn("worker", {"worker", cfg.string(), "--ps_hosts", "127.0.0.1:" + std::to_string(port), "--task_index", std::to_string(w)},
                               dir / ("worker" + std::to_string(w) + ".log")));
   }
+  // A fresh job dir with `config`, the PS and three workers started; true once workers 1
+  // and 2 have joined (bounded).
+  bool start_all(const std::string& name, const std::string& config) {
+    dir = temp_dir(name);
+    cfg = write_text(dir / "job.yaml", config);
+    port = free_port();
+    start_ps();
+    if (wait_for_port(dir / "port", *ps) <= 0) return false;
+    start_workers();
+    return wait_log("ps.log", "worker 2 joined", 30) && wait_log("ps.log", "worker 1 joined", 30);
+  }
   // Waits until the PS log shows `text` (bounded).
   bool wait_log(const std::string& file, const std::string& text, double seconds) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
@@ -52,13 +63,8 @@ struct Job {
 
 void kill_worker_and_complete(const std::string& policy, bool restart) {
   Job j;
-  j.dir = temp_dir("killworker");
-  j.cfg = write_text(j.dir / "job.yaml", mlp_config(policy, restart ? "{updates: 0, sim_time: 8}" : "{updates: 0, sim_time: 5}"));
-  j.port = free_port();
-  j.start_ps();
-  ASSERT_GT(wait_for_port(j.dir / "port", *j.ps), 0) << read_text(j.dir / "ps.log");
-  j.start_workers();
-  ASSERT_TRUE(j.wait_log("ps.log", "worker 2 joined", 30) && j.wait_log("ps.log", "worker 1 joined", 30)) << read_text(j.dir / "ps.log");
+  ASSERT_TRUE(j.start_all("killworker", mlp_config(policy, restart ? "{updates: 0, sim_time: 8}" : "{updates: 0, sim_time: 5}")))
+      << read_text(j.dir / "ps.log");
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   ASSERT_TRUE(j.ps->running()) << "job ended before the kill";
   j.workers[1]->signal(SIGKILL);
@@ -93,13 +99,8 @@ TEST(Faults, WorkerKilledUnderBspWithTimeoutJobCompletes) { kill_worker_and_comp
 // heartbeat timeout, not by a connection loss; bsp then goes on with the two others.
 TEST(Faults, SilentWorkerIsDetectedByHeartbeatTimeoutUnderBsp) {
   Job j;
-  j.dir = temp_dir("frozen");
-  j.cfg = write_text(j.dir / "job.yaml", mlp_config("{name: bsp, timeout: 500ms}", "{updates: 0, sim_time: 7}", "", "2s"));
-  j.port = free_port();
-  j.start_ps();
-  ASSERT_GT(wait_for_port(j.dir / "port", *j.ps), 0) << read_text(j.dir / "ps.log");
-  j.start_workers();
-  ASSERT_TRUE(j.wait_log("ps.log", "worker 2 joined", 30) && j.wait_log("ps.log", "worker 1 joined", 30)) << read_text(j.dir / "ps.log");
+  ASSERT_TRUE(j.start_all("frozen", mlp_config("{name: bsp, timeout: 500ms}", "{updates: 0, sim_time: 7}", "", "2s")))
+      << read_text(j.dir / "ps.log");
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   ASSERT_TRUE(j.ps->running()) << "job ended before the freeze";
   j.workers[1]->signal(SIGSTOP);
