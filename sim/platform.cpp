@@ -92,7 +92,7 @@ Platform build_platform(const RunConfig& config, bool latency_in_links) {
   const bool caps = !latency_in_links && c.servers == 1;
   for (int w = 0; w < c.workers; ++w)
     p.workers.push_back(add_host(zone, worker_host_name(w), worker_speed(config, w), c.link, latency_in_links, !caps));
-  p.worker_rate_cap.assign(static_cast<std::size_t>(c.workers), caps ? c.link.bandwidth : 0.0);
+  p.worker_rate_cap = caps ? c.link.bandwidth : 0.0;
   zone->seal();
   if (!latency_in_links) p.transfer_latency = (c.link.latency + ps_link.latency) / 2.0;
   return p;

@@ -20,9 +20,9 @@ struct Platform {
   /// Seconds each worker <-> server transfer waits before it starts moving bytes, when the
   /// latency is kept out of the links (see build_platform); 0 when the links carry it.
   double transfer_latency = 0;
-  /// Per worker: when > 0, the worker's NIC is not a link but this cap (bytes/s) on each of
-  /// its transfers, which the driver sets (see build_platform); 0 when the NIC is a link.
-  std::vector<double> worker_rate_cap;
+  /// When > 0, worker NICs are not links but this cap (bytes/s) on each worker transfer,
+  /// which the driver sets (see build_platform); 0 when the NICs are links.
+  double worker_rate_cap = 0;
 };
 
 /// Host name of worker w / shard s, in built platforms and required in XML platforms.

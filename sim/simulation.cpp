@@ -89,7 +89,7 @@ class Simulation {
   void issue_pull(int w);
   void receive_replies(int w);
   void drain(int s);
-  sg::CommPtr transfer(sg::Host* from, sg::Host* to, std::uint64_t bytes, int worker) const;
+  sg::CommPtr transfer(sg::Host* from, sg::Host* to, std::uint64_t bytes) const;
   void after_update();
   void evaluate();
   void stop(const std::string& reason, bool is_error, const std::string& error = {});
@@ -188,10 +188,10 @@ void Simulation::issue_pull(int w) {
   }
 }
 
-// A transfer between worker w and a shard; w's NIC is a per-transfer cap when the platform
-// left it out of the route.
-sg::CommPtr Simulation::transfer(sg::Host* from, sg::Host* to, std::uint64_t bytes, int worker) const {
-  const double cap = platform_.worker_rate_cap.empty() ? 0.0 : platform_.worker_rate_cap[static_cast<std::size_t>(worker)];
+// A transfer between a worker and a shard; the worker's NIC is a per-transfer cap when the
+// platform left it out of the route.
+sg::CommPtr Simulation::transfer(sg::Host* from, sg::Host* to, std::uint64_t bytes) const {
+  const double cap = platform_.worker_rate_cap;
   if (cap <= 0) return sg::Comm::sendto_async(from, to, bytes);
   // The rate must be set before both ends are: naming the second end starts the transfer.
   sg::CommPtr c = sg::Comm::sendto_init();
@@ -220,7 +220,7 @@ void Simulation::receive_replies(int w) {
         sg::this_actor::sleep_for(latency_);  // single shard only: nothing else to start meanwhile
         if (stopping_) return;
       }
-      slot->comm = transfer(shards_[s].host, wk.host, shards_[s].bytes, w);
+      slot->comm = transfer(shards_[s].host, wk.host, shards_[s].bytes);
       bytes_sent_ += shards_[s].bytes;
       ++transfers_;
     }
@@ -291,7 +291,7 @@ void Simulation::worker_main(int w) {
     comms.clear();
     shard_of.clear();
     for (auto& shard : shards_) {
-      comms.push_back(transfer(wk.host, shard.host, shard.bytes, w));
+      comms.push_back(transfer(wk.host, shard.host, shard.bytes));
       bytes_sent_ += shard.bytes;
       ++transfers_;
     }

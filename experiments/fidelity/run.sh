@@ -58,7 +58,6 @@ policy_yaml() {  # the sweep's policy list
   echo "[${items[*]}]"
 }
 
-: > "$out/links.csv"
 echo "bandwidth,iperf3_mbit_s,calibrated_bytes_per_s,calibrated_latency_s" > "$out/links.csv"
 for bw in $bandwidths; do
   dir=$out/$bw

@@ -57,7 +57,8 @@ ChildProcess::ChildProcess(std::string name, const std::vector<std::string>& arg
   if (in[0] >= 0) {
     ::close(in[0]);
     // A failed write shows up as the child reading end-of-file (and failing with a reason).
-    if (rc == 0 && ::write(in[1], stdin_text.data(), stdin_text.size()) < 0) {
+    if (rc == 0) {
+      [[maybe_unused]] const ssize_t n = ::write(in[1], stdin_text.data(), stdin_text.size());
     }
     ::close(in[1]);
   }

@@ -10,7 +10,10 @@
 
 namespace synclab::real {
 
+namespace {
+// Where testbed.sh keeps the state of testbed `name` (its hosts file).
 std::string testbed_state_dir(const std::string& name) { return "/run/synclab-testbed/" + name; }
+}  // namespace
 
 std::vector<TestbedHost> read_testbed(const std::string& name) {
   const std::string file = testbed_state_dir(name) + "/hosts";

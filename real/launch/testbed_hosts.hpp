@@ -14,9 +14,6 @@ struct TestbedHost {
   std::string rate;     ///< shaped NIC rate as given to tc, or "unshaped"
 };
 
-/// Folder where testbed.sh keeps the state of testbed `name` (hosts file).
-std::string testbed_state_dir(const std::string& name);
-
 /// Reads the hosts of testbed `name`; throws ConfigError naming real.testbed when it is not
 /// up or its state file is malformed.
 std::vector<TestbedHost> read_testbed(const std::string& name);

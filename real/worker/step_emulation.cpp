@@ -9,26 +9,25 @@
 
 namespace synclab::real {
 
-StepEmulation::StepEmulation(const RunConfig& config, int worker) : worker_(worker) {
+// Base times are measured per step; the model only contributes the noise draws. (The
+// config loader has already checked that cluster.speeds has one entry per worker.)
+StepEmulation::StepEmulation(const RunConfig& config, int worker)
+    : worker_(worker), model_(config.cluster.straggler, config.train.seed, std::vector<double>(static_cast<std::size_t>(config.cluster.workers), 0.0)) {
   const auto& c = config.cluster;
   if (!c.speeds.empty()) {
-    if (static_cast<int>(c.speeds.size()) != c.workers)
-      throw ConfigError("cluster.speeds", fmt::format("has {} entries for {} workers", c.speeds.size(), c.workers));
     for (double s : c.speeds)
       if (!(s > 0 && s <= 1))
         throw ConfigError("cluster.speeds", fmt::format("{:g} cannot be emulated on a real worker: factors must be in (0, 1] (slow-downs only)", s));
     slowdown_ = 1.0 / c.speeds[static_cast<std::size_t>(worker)];
   }
-  // Base times are measured per step; the model only contributes the noise draws.
-  model_.emplace(c.straggler, config.train.seed, std::vector<double>(static_cast<std::size_t>(c.workers), 0.0));
-  active_ = slowdown_ != 1 || (model_->noisy() && model_->affected(worker));
+  active_ = slowdown_ != 1 || (model_.noisy() && model_.affected(worker));
 }
 
 double StepEmulation::pad(double measured, int local_steps, double now) {
   const int n = std::max(1, local_steps);
   const double base = measured * slowdown_ / n;
   double target = 0;
-  for (int i = 0; i < n; ++i) target += model_->seconds_from(worker_, steps_ + static_cast<std::uint64_t>(i), now, base);
+  for (int i = 0; i < n; ++i) target += model_.seconds_from(worker_, steps_ + static_cast<std::uint64_t>(i), now, base);
   steps_ += static_cast<std::uint64_t>(n);
   return active_ ? std::max(0.0, target - measured) : 0.0;
 }

@@ -4,7 +4,6 @@
 // measured / s plus the same straggler draw the simulator adds (StepTimeModel, same seed).
 // A testbed of identical processes can so reproduce a configured straggler for real.
 #include <cstdint>
-#include <optional>
 
 #include "core/config/run_config.hpp"
 #include "core/cost/step_time.hpp"
@@ -26,10 +25,10 @@ class StepEmulation {
 
  private:
   int worker_;
+  StepTimeModel model_;
   double slowdown_ = 1;
   bool active_ = false;
   std::uint64_t steps_ = 0;
-  std::optional<StepTimeModel> model_;
 };
 
 /// Checks cluster.speeds and cluster.straggler for a real run (every worker).
