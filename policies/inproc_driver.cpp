@@ -311,7 +311,10 @@ class Run {
         return;
       }
       case Ev::Timer:
-        if (e.shard == 0) log(InprocEvent::Kind::Timer, -1, 0, cores_[0]->version());
+        if (e.shard == 0) {
+          log(InprocEvent::Kind::Timer, -1, 0, cores_[0]->version());
+          res_.events.back().timer = e.timer;
+        }
         cores_[static_cast<std::size_t>(e.shard)]->timer(e.timer);
         drain(e.shard);
         return;

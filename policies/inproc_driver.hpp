@@ -10,6 +10,7 @@
 
 #include "core/config/run_config.hpp"
 #include "policies/server_core.hpp"
+#include "policies/server_trace.hpp"
 #include "policies/worker_core.hpp"
 
 namespace synclab {
@@ -48,6 +49,7 @@ struct InprocEvent {
   PushId push = 0;
   std::int64_t staleness = 0;          ///< Applied only
   std::string text;                    ///< Dropped reason, Note text
+  TimerId timer = 0;                   ///< Timer only: the id the policy chose
 };
 
 struct InprocResult {
@@ -60,7 +62,7 @@ struct InprocResult {
   std::vector<DroppedRecord> dropped;
   std::vector<InprocEvent> events;     ///< full trace for property checks
   std::optional<StopRun> stop;         ///< a policy's StopRun, if any
-  std::string stop_reason;             ///< "updates" | "time" | "policy" | "stalled" | "events"
+  std::string stop_reason;             ///< "updates" | "time" | "policy" | "stalled" | "events" | "replay"
   bool mixed_versions = false;         ///< a pull got shards at different versions
 };
 
@@ -71,6 +73,14 @@ class InprocDriver {
   InprocDriver(InprocOptions options, std::vector<float> initial, std::vector<WorkerSetup> workers);
   /// Runs until max_updates, max_time, a StopRun, or nothing is left to happen ("stalled").
   InprocResult run();
+  /// Replays a recorded run (one trace per shard, options().shards of them): every shard
+  /// processes exactly the recorded events in the recorded order, workers compute on what
+  /// they are sent, and a worker whose recorded next message is a pull at the same clock
+  /// abandoned its step (cancelled). Timing options, failures and max_* are not used; the
+  /// result's events hold only what the cores decided. Throws Error at the first event the
+  /// policy does not reproduce (another version) or no worker can have sent, and for traces
+  /// a driver cannot replay (a resumed checkpoint, a worker rejoining).
+  InprocResult replay(const std::vector<std::vector<TraceEvent>>& shards);
 
  private:
   InprocOptions options_;

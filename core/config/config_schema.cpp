@@ -93,6 +93,7 @@ const std::vector<ConfigKey>& config_schema() {
       key("real.checkpoint_interval", T::Duration, "0", 0, kInf, false, "seconds between server checkpoints; 0 = none"),
       key("real.frame_timeout", T::Duration, "30s", 0, kInf, true, "a started frame must arrive completely within this (slow peers are dropped)"),
       key("real.heartbeat", T::Duration, "1s", 0, kInf, true, "interval of heartbeats on an otherwise quiet connection"),
+      choice("real.trace", "off", "off|on", "on: each PS shard records the order of the events it processed in <run dir>/trace/ps<k>.csv (replayable in-process)"),
   };
   return schema;
 }

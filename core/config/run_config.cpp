@@ -541,6 +541,8 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   c.real.checkpoint_interval = r.real("real.checkpoint_interval");
   c.real.frame_timeout = r.real("real.frame_timeout");
   c.real.heartbeat = r.real("real.heartbeat");
+  // Validated and kept in `resolved` (config.yaml); only the PS reads it, from there.
+  (void)r.str("real.trace");
 
   c.resolved = r.resolved();
   return c;

@@ -70,7 +70,9 @@ class Shard {
     limits_.max_param_payload = max_param_payload(range_.size());
     fingerprint_ = model_fingerprint(spec_);
     workers_.resize(static_cast<std::size_t>(o_.config.cluster.workers));
-    logic_ = make_server_logic(o_.config, spec_, range_);
+    // real.trace is validated by the schema (off|on) and only read here, from the resolved config.
+    const bool trace = o_.config.resolved["real"]["trace"].as<std::string>("off") == "on";
+    logic_ = make_server_logic(o_.config, spec_, range_, trace ? o_.run_dir / "trace" / fmt::format("ps{}.csv", o_.shard) : std::filesystem::path());
     name_ = fmt::format("ps{}", o_.shard);
   }
 

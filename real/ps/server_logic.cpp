@@ -1,10 +1,14 @@
 #include "real/ps/server_logic.hpp"
 
+#include <fstream>
+
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/common/error.hpp"
 #include "policies/registry.hpp"
 #include "policies/server_core.hpp"
+#include "policies/server_trace.hpp"
 
 namespace synclab::real {
 namespace {
@@ -90,10 +94,83 @@ class CoreLogic final : public ServerLogic {
   std::uint64_t last_version_ = 0;
 };
 
+// Records each event with the version it left, then passes it on: the trace is exactly
+// what the policy saw, in the order it saw it (InprocDriver::replay feeds it back).
+class TracingLogic final : public ServerLogic {
+ public:
+  TracingLogic(std::unique_ptr<ServerLogic> inner, const std::filesystem::path& file) : inner_(std::move(inner)), file_(file) {
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    out_.open(file, std::ios::trunc);
+    if (!out_) throw Error(fmt::format("{}: cannot create the trace file (real.trace)", file.string()));
+    out_ << kServerTraceHeader << '\n';
+  }
+  ~TracingLogic() override { out_.flush(); }
+
+  ShardDecisions on_push(Push&& p, double now) override {
+    TraceEvent e{TraceEvent::Kind::Push, p.worker, p.clock, p.base_version, 0, 0};
+    auto d = inner_->on_push(std::move(p), now);
+    record(e);
+    return d;
+  }
+  ShardDecisions on_pull(const PullRequest& p, double now) override {
+    auto d = inner_->on_pull(p, now);
+    record(TraceEvent{TraceEvent::Kind::Pull, p.worker, p.clock, 0, 0, 0});
+    return d;
+  }
+  ShardDecisions on_worker_lost(int worker, double now) override {
+    auto d = inner_->on_worker_lost(worker, now);
+    record(TraceEvent{TraceEvent::Kind::Lost, worker, 0, 0, 0, 0});
+    return d;
+  }
+  ShardDecisions on_worker_joined(int worker, double now) override {
+    auto d = inner_->on_worker_joined(worker, now);
+    record(TraceEvent{TraceEvent::Kind::Joined, worker, 0, 0, 0, 0});
+    return d;
+  }
+  ShardDecisions on_timer(std::uint64_t id, double now) override {
+    auto d = inner_->on_timer(id, now);
+    record(TraceEvent{TraceEvent::Kind::Timer, -1, 0, 0, id, 0});
+    return d;
+  }
+  std::span<const float> params() const override { return inner_->params(); }
+  std::uint64_t version() const override { return inner_->version(); }
+  std::string policy_name() const override { return inner_->policy_name(); }
+  void save(std::ostream& out) const override {
+    inner_->save(out);
+    out_.flush();  // a checkpoint never lists events the trace lacks
+  }
+  void load(std::istream& in) override {
+    inner_->load(in);
+    record(TraceEvent{TraceEvent::Kind::Resumed, -1, 0, 0, 0, 0});
+  }
+
+ private:
+  // A failed write (disk full) must not cost the job: the trace says where it broke off
+  // (replay then fails at that point) and the log says why, once.
+  void record(TraceEvent e) {
+    if (broken_) return;
+    e.version = inner_->version();
+    out_ << format_trace_event(e) << '\n';
+    if (!out_) {
+      broken_ = true;
+      spdlog::error("{}: cannot write the trace file (real.trace); tracing stops here", file_.string());
+    }
+  }
+
+  std::unique_ptr<ServerLogic> inner_;
+  std::filesystem::path file_;
+  mutable std::ofstream out_;
+  bool broken_ = false;
+};
+
 }  // namespace
 
-std::unique_ptr<ServerLogic> make_server_logic(const RunConfig& config, const ModelSpec& spec, Range range) {
-  return std::make_unique<CoreLogic>(config, spec, range);
+std::unique_ptr<ServerLogic> make_server_logic(const RunConfig& config, const ModelSpec& spec, Range range,
+                                               const std::filesystem::path& trace_file) {
+  auto logic = std::make_unique<CoreLogic>(config, spec, range);
+  if (trace_file.empty()) return logic;
+  return std::make_unique<TracingLogic>(std::move(logic), trace_file);
 }
 
 }  // namespace synclab::real

@@ -3,6 +3,7 @@
 // events in (push, pull, worker lost/joined, timer), decisions out. The implementation
 // wraps the policies' ServerCore; the driver only carries messages and time.
 #include <cstdint>
+#include <filesystem>
 #include <iosfwd>
 #include <memory>
 #include <span>
@@ -66,7 +67,10 @@ class ServerLogic {
 };
 
 /// The policy named in config.policy, serving `range` of spec's flat buffer, with params
-/// initialised exactly as the in-process driver does (init_params from train.seed).
-std::unique_ptr<ServerLogic> make_server_logic(const RunConfig& config, const ModelSpec& spec, Range range);
+/// initialised exactly as the in-process driver does (init_params from train.seed). With a
+/// non-empty `trace_file`, every event is also recorded there (policies/server_trace.hpp);
+/// throws Error when that file cannot be created.
+std::unique_ptr<ServerLogic> make_server_logic(const RunConfig& config, const ModelSpec& spec, Range range,
+                                               const std::filesystem::path& trace_file = {});
 
 }  // namespace synclab::real

@@ -90,7 +90,8 @@ TEST_P(Conv2dGradients, MatchesFiniteDifferences) {
               test::random_values<double>(wsize + s.out_c, 4), s.n * s.out_c * s.h * s.w, f, b);
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, Conv2dGradients, ::testing::Values(1, 3, 5));
+INSTANTIATE_TEST_SUITE_P(Kernels, Conv2dGradients, ::testing::Values(1, 3, 5),
+                         [](const ::testing::TestParamInfo<int>& p) { return "kernel" + std::to_string(p.param); });
 
 TEST(LayerGradients, Conv2dSamePaddingByHand) {
   // 3x3 input, 3x3 kernel of ones, bias 0.5: each output sums its in-bounds neighbourhood.

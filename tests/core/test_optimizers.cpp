@@ -129,7 +129,8 @@ TEST_P(OptimizerCheckpoint, LoadRejectsMismatches) {
   EXPECT_THROW(make_optimizer(other, 4)->load(other_kind), Error);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, OptimizerCheckpoint, ::testing::Values("sgd", "momentum", "adam"));
+INSTANTIATE_TEST_SUITE_P(All, OptimizerCheckpoint, ::testing::Values("sgd", "momentum", "adam"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace synclab

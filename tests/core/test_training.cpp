@@ -43,6 +43,10 @@ struct Case {
   double lr;
 };
 
+// "fast_sgd": the test name and what a failure message prints for the case.
+std::string case_name(const Case& c) { return std::string(c.backend == BackendKind::Fast ? "fast" : "reference") + "_" + c.optimizer; }
+void PrintTo(const Case& c, std::ostream* os) { *os << case_name(c) << " lr " << c.lr; }
+
 class Training : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Training, LearnsALinearProblem) {
@@ -77,7 +81,8 @@ TEST_P(Training, LearnsALinearProblem) {
 INSTANTIATE_TEST_SUITE_P(Backends, Training,
                          ::testing::Values(Case{BackendKind::Fast, "sgd", 0.5}, Case{BackendKind::Fast, "momentum", 0.05},
                                            Case{BackendKind::Fast, "adam", 0.01},
-                                           Case{BackendKind::Reference, "adam", 0.01}));
+                                           Case{BackendKind::Reference, "adam", 0.01}),
+                         [](const ::testing::TestParamInfo<Case>& p) { return case_name(p.param); });
 
 }  // namespace
 }  // namespace synclab

@@ -17,7 +17,7 @@ TEST(Calibrate, LoopbackPingPongMeasuresLatencyAndBandwidth) {
   EXPECT_EQ(n.message_bytes, 1u << 20);
   EXPECT_EQ(n.round_trips, 200u);
   EXPECT_GT(n.latency_s, 0.0);
-  EXPECT_LT(n.latency_s, 0.05);      // loopback: microseconds, far below this bound
+  EXPECT_LT(n.latency_s, 1.0);       // loopback: microseconds; a unit slip (us read as s) lands far above
   EXPECT_GT(n.bandwidth_Bps, 1e6);   // loopback: GB/s, far above this bound
   EXPECT_THROW(ex::calibrate_loopback(0, 10, 1), synclab::Error);
 }
