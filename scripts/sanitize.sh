@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Sanitizer builds, each in its own build directory with the CUDA backend off, then their
+# tests: ASan+UBSan of the whole suite (build-asan) and TSan of the real executor's tests
+# (build-tsan: protocol, units and loopback jobs, labels real and real_jobs, and the synclab
+# binary they start). Any sanitizer report stops the process that found it
+# (halt_on_error), so it fails its test.
+#   scripts/sanitize.sh [asan|tsan|all] [extra ctest arguments, e.g. -R Policies]
+# SYNCLAB_JOBS sets build and test parallelism (default nproc); SYNCLAB_CMAKE_ARGS adds
+# CMake options (e.g. a compiler launcher). Prints how long each build and run took.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+what=${1:-all}
+[ $# -gt 0 ] && shift
+case "$what" in asan|tsan|all) ;; *) echo "sanitize.sh: unknown mode '$what' (asan, tsan or all)" >&2; exit 2 ;; esac
+jobs=${SYNCLAB_JOBS:-$(nproc)}
+SYNCLAB_TEST_DEPS=1 "$root/scripts/install-deps.sh"
+
+stamp() { date +%s; }
+took() { echo "sanitize.sh: $1 took $(( $(stamp) - $2 )) s"; }
+
+configure() {  # dir sanitizers
+  local gen=()
+  if [ ! -f "$1/CMakeCache.txt" ] && command -v ninja >/dev/null; then gen=(-G Ninja); fi
+  # shellcheck disable=SC2086
+  cmake -S "$root" -B "$1" "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCLAB_CUDA=OFF -DSYNCLAB_BUILD_BENCH=OFF \
+    -DSYNCLAB_SANITIZE="$2" ${SYNCLAB_CMAKE_ARGS:-} >&2
+}
+
+status=0
+# One thread per library pool: the sanitizers see threads that exist only in uninstrumented
+# BLAS/OpenMP code as noise, and the suite does not need them to test synclab's own code.
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
+if [ "$what" = asan ] || [ "$what" = all ]; then
+  dir=${SYNCLAB_ASAN_DIR:-$root/build-asan}
+  t0=$(stamp)
+  configure "$dir" address,undefined
+  cmake --build "$dir" -j "$jobs" >&2
+  took "ASan+UBSan build" "$t0"
+  t0=$(stamp)
+  export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  # The network-namespace testbed needs root and fixed names; it is not part of this run.
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -LE testbed --timeout 1800 "$@" || status=1
+  took "ASan+UBSan tests" "$t0"
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+if [ "$what" = tsan ] || [ "$what" = all ]; then
+  dir=${SYNCLAB_TSAN_DIR:-$root/build-tsan}
+  t0=$(stamp)
+  configure "$dir" thread
+  cmake --build "$dir" -j "$jobs" --target synclab test_real_protocol test_real_units test_real_jobs >&2
+  took "TSan build" "$t0"
+  t0=$(stamp)
+  export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp"
+  # TSan maps its shadow memory at fixed addresses; with the large mmap randomisation of
+  # recent kernels that fails at start-up unless address randomisation is off.
+  norand=()
+  if command -v setarch >/dev/null && setarch "$(uname -m)" -R true 2>/dev/null; then norand=(setarch "$(uname -m)" -R); fi
+  "${norand[@]}" ctest --test-dir "$dir" --output-on-failure -j "$jobs" -L real --timeout 1800 "$@" || status=1
+  took "TSan tests" "$t0"
+fi
+exit "$status"
