@@ -29,7 +29,6 @@ int cmd_launch(int argc, char** argv) {
   o.run_dir = args.out.empty() ? default_run_dir(args.config) : std::filesystem::path(args.out);
   o.timeout = timeout;
   o.allow_slurm = !no_slurm;
-  spdlog::set_pattern("[%H:%M:%S.%e] %v");
   return real::launch(o);
 }
 
