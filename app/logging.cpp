@@ -1,5 +1,7 @@
 #include "app/logging.hpp"
 
+#include <utility>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include "core/common/error.hpp"
@@ -7,13 +9,12 @@
 namespace synclab::app {
 
 spdlog::level::level_enum parse_log_level(const std::string& text) {
-  for (auto level : {spdlog::level::trace, spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err,
-                     spdlog::level::off}) {
-    const auto name = spdlog::level::to_string_view(level);
-    if (text == std::string(name.data(), name.size()) || (level == spdlog::level::warn && text == "warning") ||
-        (level == spdlog::level::err && text == "error"))
-      return level;
-  }
+  static const std::pair<const char*, spdlog::level::level_enum> kLevels[] = {
+      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug}, {"info", spdlog::level::info},
+      {"warn", spdlog::level::warn},   {"warning", spdlog::level::warn}, {"error", spdlog::level::err},
+      {"off", spdlog::level::off}};
+  for (const auto& [name, level] : kLevels)
+    if (text == name) return level;
   throw ConfigError("--log-level", "'" + text + "' is not one of trace, debug, info, warn, error, off");
 }
 

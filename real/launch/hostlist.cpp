@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -46,27 +48,55 @@ std::vector<std::string> expand_group(const std::string& key, const std::string&
 
 // One item of the list: the product of its literal parts and bracket groups.
 void expand_item(const std::string& key, const std::string& item, std::vector<std::string>& out) {
-  std::vector<std::string> hosts = {""};
-  std::size_t pos = 0;
-  while (pos < item.size()) {
+  std::vector<std::string> literals;               // literal text before each group, then the tail
+  std::vector<std::vector<std::string>> groups;    // each group's values
+  std::size_t pos = 0, count = 1;
+  for (;;) {
     const auto open = item.find('[', pos);
-    const std::string literal = item.substr(pos, open == std::string::npos ? std::string::npos : open - pos);
-    if (literal.find(']') != std::string::npos) throw ConfigError(key, fmt::format("unbalanced ']' in '{}'", item));
-    for (auto& h : hosts) h += literal;
+    literals.push_back(item.substr(pos, open == std::string::npos ? std::string::npos : open - pos));
+    if (literals.back().find(']') != std::string::npos) throw ConfigError(key, fmt::format("unbalanced ']' in '{}'", item));
     if (open == std::string::npos) break;
     const auto close = item.find(']', open);
     if (close == std::string::npos) throw ConfigError(key, fmt::format("unbalanced '[' in '{}'", item));
-    const auto values = expand_group(key, item, item.substr(open + 1, close - open - 1));
-    if (hosts.size() * values.size() > kMaxHosts) throw ConfigError(key, fmt::format("'{}' names more than {} hosts", item, kMaxHosts));
-    std::vector<std::string> next;
-    next.reserve(hosts.size() * values.size());
-    for (const auto& h : hosts)
-      for (const auto& v : values) next.push_back(h + v);
-    hosts = std::move(next);
+    groups.push_back(expand_group(key, item, item.substr(open + 1, close - open - 1)));
+    count *= groups.back().size();
+    if (count > kMaxHosts || out.size() + count > kMaxHosts) throw ConfigError(key, fmt::format("'{}' names more than {} hosts", item, kMaxHosts));
     pos = close + 1;
   }
-  if (out.size() + hosts.size() > kMaxHosts) throw ConfigError(key, fmt::format("names more than {} hosts", kMaxHosts));
-  out.insert(out.end(), hosts.begin(), hosts.end());
+  if (groups.empty()) {
+    out.push_back(item);
+    return;
+  }
+  // Slurm's order (scontrol show hostnames, 22.05): the last group varies fastest, then the
+  // first, the second, ..., the next-to-last slowest. With two groups that is row order
+  // (rack[1-2]-n[01-02]: rack1-n01, rack1-n02, rack2-n01, ...).
+  const std::size_t k = groups.size();
+  std::vector<std::size_t> significance;  // most significant first
+  for (std::size_t g = k - 1; g-- > 0;) significance.push_back(g);
+  significance.push_back(k - 1);
+  std::vector<std::size_t> idx(k, 0);
+  for (;;) {
+    std::string host = literals[0];
+    for (std::size_t g = 0; g < k; ++g) host.append(groups[g][idx[g]]).append(literals[g + 1]);
+    out.push_back(std::move(host));
+    std::size_t digit = k;
+    while (digit > 0) {
+      const std::size_t g = significance[digit - 1];
+      if (++idx[g] < groups[g].size()) break;
+      idx[g] = 0;
+      --digit;
+    }
+    if (digit == 0) break;
+  }
+}
+
+// scontrol needs a configuration: SLURM_CONF (set by slurmd in every job, also configless)
+// or the default file. Without one it spends seconds on DNS before failing.
+bool slurm_config_present() {
+  const char* conf = std::getenv("SLURM_CONF");
+  std::error_code ec;
+  if (conf && *conf) return std::filesystem::exists(conf, ec);
+  return std::filesystem::exists("/etc/slurm/slurm.conf", ec);
 }
 
 }  // namespace
@@ -113,7 +143,7 @@ std::optional<std::vector<std::string>> scontrol_hostnames(const std::string& li
   }
   // scontrol may try DNS for a configuration it does not find: bounded, never a hang.
   std::string text;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   bool timed_out = false;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
@@ -150,7 +180,7 @@ std::optional<std::vector<std::string>> scontrol_hostnames(const std::string& li
 }
 
 std::vector<std::string> expand_hostlist(const std::string& key, const std::string& list) {
-  if (list.find('[') != std::string::npos) {
+  if (list.find('[') != std::string::npos && slurm_config_present()) {
     if (auto hosts = scontrol_hostnames(list)) return *hosts;
     spdlog::debug("{}: scontrol show hostnames did not answer; expanding '{}' here", key, list);
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -172,13 +173,15 @@ cluster: {workers: 2, gpu: {flops: 1.0e9, efficiency: 1.0}, link: {bandwidth: 1G
 )";
   const std::string cfg = "'" + (tmp.path() / "run.yaml").string() + "'";
   // stdout holds only the result (the run directory).
-  auto r = run("sim " + cfg + " --out '" + (tmp.path() / "a").string() + "' 2>'" + (tmp.path() / "err").string() + "'");
-  EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(r.out, (tmp.path() / "a").string() + "\n");
+  const std::string cmd = std::string("'") + SYNCLAB_BIN + "' sim " + cfg + " --out '" + (tmp.path() / "a").string() + "' >'" +
+                          (tmp.path() / "out").string() + "' 2>'" + (tmp.path() / "err").string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ex::read_text(tmp.path() / "err");
+  EXPECT_EQ(ex::read_text(tmp.path() / "out"), (tmp.path() / "a").string() + "\n");
   const auto err = ex::read_text(tmp.path() / "err");
   EXPECT_NE(err.find("info: sim: stopped on"), std::string::npos) << err;
+  EXPECT_NE(err.find("info: sim: update 1/20"), std::string::npos) << "the simulator's progress is not logged:\n" << err;
   // --log-level warn (after the command, too) keeps the info lines out.
-  r = run("sim " + cfg + " --log-level warn --out '" + (tmp.path() / "b").string() + "'");
+  const auto r = run("sim " + cfg + " --log-level warn --out '" + (tmp.path() / "b").string() + "'");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out, (tmp.path() / "b").string() + "\n");
 }

@@ -27,6 +27,9 @@ TEST(Hostlist, ExpandsTheFullSyntax) {
   EXPECT_EQ(parse_hostlist("L", "n[8-11]"), (Hosts{"n8", "n9", "n10", "n11"}));
   EXPECT_EQ(parse_hostlist("L", "n[00-2],m[5]"), (Hosts{"n00", "n01", "n02", "m5"}));
   EXPECT_EQ(parse_hostlist("L", "gpu-a[1,3]-x,cpu[10-11]"), (Hosts{"gpu-a1-x", "gpu-a3-x", "cpu10", "cpu11"}));
+  // Three groups in Slurm's order: the last fastest, then the first, the middle slowest.
+  EXPECT_EQ(parse_hostlist("L", "c[1-2]-r[3-4]-s[05-06]"),
+            (Hosts{"c1-r3-s05", "c1-r3-s06", "c2-r3-s05", "c2-r3-s06", "c1-r4-s05", "c1-r4-s06", "c2-r4-s05", "c2-r4-s06"}));
 }
 
 TEST(Hostlist, BadListsNameTheVariable) {
@@ -51,7 +54,7 @@ TEST(Hostlist, AgreesWithScontrol) {
     GTEST_SKIP() << "scontrol is not installed (Debian package slurm-client)";
   }
   for (const char* list : {"rack[1-2]-n[01-02]", "n[01-03,7],gpu5", "x[099-101]", "n[8-11,020]", "n[00-2]", "n[1-3]x[1-2]",
-                           "a,b,c", "c[1-2]-r[3-4]-s[05-06]", "node[9-10],gpu[001-002]", "n[1,2,10-11]"}) {
+                           "a,b,c", "c[1-2]-r[3-4]-s[05-06]", "a[1-2]b[3-4]c[5-6]d[7-8]", "r[2,1]n[2,1]", "node[9-10],gpu[001-002]", "n[1,2,10-11]"}) {
     const auto slurm = scontrol_hostnames(list);
     ASSERT_TRUE(slurm) << list;
     EXPECT_EQ(parse_hostlist("L", list), *slurm) << list;

@@ -1,7 +1,7 @@
 # Shared by the Slurm tests: arguments, the private cluster around the test body, checks.
 # Usage in a test: source common.sh "$@"; everything after runs with SLURM_CONF set.
-bin=$1
-slurm_sh=$2
+bin=$(realpath "$1")
+slurm_sh=$(realpath "$2")
 scratch=$3
 if [ "${4:-}" != --in-slurm ]; then
   rm -rf "$scratch"
@@ -28,4 +28,8 @@ wait_jobs() {
   done
 }
 
-json_field() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+# A top-level scalar of a summary.json (written one key per line).
+json_field() { sed -n "s/^  \"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$1"; }
+
+# Seconds since the test started, for the log.
+stamp() { echo "[$SECONDS s] $*"; }

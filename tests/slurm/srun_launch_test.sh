@@ -15,7 +15,7 @@ cluster: {workers: 3, servers: 1, gpu: {flops: 1.0e9, efficiency: 1.0}, link: {b
 real: {port: $port, timeout: 20s, heartbeat: 200ms, frame_timeout: 5s}
 YAML
 
-echo "== srun -n 4 --overcommit synclab launch job.yaml (bsp)"
+stamp "== srun -n 4 --overcommit synclab launch job.yaml (bsp)"
 timeout 150 srun -n 4 --overcommit --kill-on-bad-exit=1 --time=3 --output=bsp-rank%t.log "$bin" launch job.yaml --out run-bsp \
   || { tail -n 5 bsp-rank*.log >&2; fail "srun bsp job"; }
 grep -q "Slurm rank is ps 0" bsp-rank0.log || fail "rank 0 did not take the PS role: $(cat bsp-rank0.log)"
@@ -28,14 +28,17 @@ sim_sha=$(json_field run-sim/summary.json final_params_sha256)
 [ "$real_sha" = "$sim_sha" ] || fail "bsp under srun ended with $real_sha, the simulated run with $sim_sha"
 echo "bsp under srun = simulated run: $real_sha"
 
-echo "== sbatch -n 5 --wait: srun -n 4 synclab launch (async) as a step of a larger allocation"
+stamp "== sbatch -n 5 --wait: srun -n 4 synclab launch (async) as a step of a larger allocation"
 cat >async.sbatch <<SH
 #!/bin/bash
 #SBATCH --ntasks=5 --overcommit --time=3 --output=$scratch/async-job.log
 set -euo pipefail
 srun -n 4 --overcommit --kill-on-bad-exit=1 --output=$scratch/async-rank%t.log '$bin' launch '$scratch/job.yaml' --set policy.name=async --out '$scratch/run-async'
 SH
-timeout 150 sbatch --wait async.sbatch >/dev/null || { cat async-job.log >&2; tail -n 5 async-rank*.log >&2; fail "sbatch async job"; }
+job=$(sbatch --parsable async.sbatch)
+wait_jobs 150 "$job"
+state=$(scontrol show job "$job" -o | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+[ "$state" = COMPLETED ] || { cat async-job.log >&2; tail -n 5 async-rank*.log >&2; fail "sbatch async job: $state"; }
 grep -q "Slurm rank is worker 0 (PS shards at $(hostname -s):$port)" async-rank1.log || fail "async rank 1: $(cat async-rank1.log)"
 [ "$(json_field run-async/summary.json workers)" = 3 ] || fail "async: not 3 workers (the step's 4 tasks, not the job's 5)"
 [ "$(json_field run-async/summary.json policy)" = async ] || fail "async: wrong policy"

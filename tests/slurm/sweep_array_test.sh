@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh" "$@"
 
-# Three runs, one per array task; the third is long enough to be cancelled while it runs.
+# Three runs, one per array task; the third lasts a few seconds, to be caught while it runs.
 cat >sweep.yaml <<'YAML'
 name: arr
 config:
@@ -17,10 +17,10 @@ config:
   sim: {mode: full}
 zip:
   policy.name: [bsp, async, ssp]
-  train.stop.updates: [60, 60, 400000]
+  train.stop.updates: [60, 60, 30000]
 slurm: {partition: debug, time: "10"}
 YAML
-long=policy.name=ssp_updates=400000
+long=policy=ssp_updates=30000
 "$bin" sweep sweep.yaml --list | grep -q "$long" || fail "run names changed: $("$bin" sweep sweep.yaml --list)"
 
 "$bin" sweep sweep.yaml --out out --emit-slurm --shards 3 --cpus-per-task 1 --sbatch-arg=--comment=synclab-array
@@ -35,7 +35,7 @@ submit() {
   [ -n "$array" ] && [ -n "$merge" ] || fail "submit.sh said: $line"
 }
 
-echo "== first submission; task 2 is cancelled while its run is in progress"
+stamp "== first submission; task 2 is cancelled while its run is in progress"
 submit
 # The pass-through reached Slurm.
 job=$(scontrol show job "$array" -o | head -n 1)
@@ -43,11 +43,13 @@ grep -q "Partition=debug" <<<"$job" || fail "partition: $job"
 grep -q "TimeLimit=00:10:00" <<<"$job" || fail "time limit: $job"
 grep -q "Comment=synclab-array" <<<"$job" || fail "--sbatch-arg: $job"
 deadline=$((SECONDS + 90))
-until [ -s "out/logs/$long.out" ] || [ -e "out/logs/$long.err" ]; do
+until [ -e "out/logs/$long.err" ]; do
   [ $SECONDS -lt $deadline ] || { squeue >&2; fail "the long run never started"; }
-  sleep 0.2
+  sleep 0.05
 done
-sleep 1
+# Suspended (SIGSTOP), the run cannot finish before the cancellation reaches it, however
+# fast the machine; scancel then sends SIGCONT and SIGTERM.
+scontrol suspend "${array}_2"
 [ ! -e "out/$long/summary.json" ] || fail "the long run finished before it could be cancelled"
 scancel "${array}_2"
 wait_jobs 120 "$array" "$merge"
@@ -63,27 +65,27 @@ PY
 error=$(index_field "$long" error)
 grep -Eq "interrupted by SIGTERM|killed by signal 15" <<<"$error" || fail "unclear failure for the cancelled run: $error"
 echo "cancelled run in the index: failed: $error"
-ok_runs=(policy.name=bsp_updates=60 policy.name=async_updates=60)
+ok_runs=(policy=bsp_updates=60 policy=async_updates=60)
 for r in "${ok_runs[@]}"; do
   [ "$(index_field "$r" status)" = ok ] || fail "$r: $(cat out/index.csv)"
   [ "$(index_field "$r" updates)" = 60 ] || fail "$r updates"
 done
-sums_before=$(cd out && sha256sum policy.name=bsp_updates=60/summary.json policy.name=async_updates=60/summary.json)
-stamps_before=$(cd out && stat -c %Y policy.name=bsp_updates=60/summary.json policy.name=async_updates=60/summary.json)
+sums_before=$(cd out && sha256sum policy=bsp_updates=60/summary.json policy=async_updates=60/summary.json)
+stamps_before=$(cd out && stat -c %Y policy=bsp_updates=60/summary.json policy=async_updates=60/summary.json)
 
 "$bin" report out --out out/report.html >/dev/null 2>report.log || fail "report: $(cat report.log)"
 grep -q "| bsp | sim |" out/report.md || fail "report lacks bsp: $(cat out/report.md)"
 grep -q "| async | sim |" out/report.md || fail "report lacks async"
 
-echo "== second submission: only the cancelled run runs again"
+stamp "== second submission: only the cancelled run runs again"
 submit
 wait_jobs 180 "$array" "$merge"
 for t in 0 1; do
   grep -q "0 ran, 1 cached, 0 failed" "out/logs/slurm-${array}_$t.out" || fail "task $t reran something: $(cat "out/logs/slurm-${array}_$t.out")"
 done
 grep -q "1 ran, 0 cached, 0 failed" "out/logs/slurm-${array}_2.out" || fail "task 2: $(cat "out/logs/slurm-${array}_2.out")"
-[ "$(cd out && sha256sum policy.name=bsp_updates=60/summary.json policy.name=async_updates=60/summary.json)" = "$sums_before" ] || fail "finished runs changed"
-[ "$(cd out && stat -c %Y policy.name=bsp_updates=60/summary.json policy.name=async_updates=60/summary.json)" = "$stamps_before" ] || fail "finished runs rewritten"
+[ "$(cd out && sha256sum policy=bsp_updates=60/summary.json policy=async_updates=60/summary.json)" = "$sums_before" ] || fail "finished runs changed"
+[ "$(cd out && stat -c %Y policy=bsp_updates=60/summary.json policy=async_updates=60/summary.json)" = "$stamps_before" ] || fail "finished runs rewritten"
 for r in "${ok_runs[@]}" "$long"; do
   [ "$(index_field "$r" status)" = ok ] || fail "after resubmission $r: $(cat out/index.csv)"
 done
