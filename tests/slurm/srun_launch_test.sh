@@ -28,7 +28,7 @@ sim_sha=$(json_field run-sim/summary.json final_params_sha256)
 [ "$real_sha" = "$sim_sha" ] || fail "bsp under srun ended with $real_sha, the simulated run with $sim_sha"
 echo "bsp under srun = simulated run: $real_sha"
 
-stamp "== sbatch -n 5 --wait: srun -n 4 synclab launch (async) as a step of a larger allocation"
+stamp "== sbatch (5 tasks): srun -n 4 synclab launch (async) as a step of a larger allocation"
 cat >async.sbatch <<SH
 #!/bin/bash
 #SBATCH --ntasks=5 --overcommit --time=3 --output=$scratch/async-job.log
