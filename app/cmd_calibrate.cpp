@@ -5,6 +5,7 @@
 
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "app/commands.hpp"
 #include "core/common/error.hpp"
@@ -57,7 +58,7 @@ int cmd_calibrate(int argc, char** argv) {
   if (seconds <= 0) throw ConfigError("--seconds", "must be positive");
   if (vm.count("serve")) {
     experiments::serve_calibration(serve_port, clients, [](int port) {
-      std::fprintf(stderr, "calibrate: serving network measurements on port %d\n", port);
+      spdlog::info("calibrate: serving network measurements on port {}", port);
     });
     return 0;
   }
@@ -73,16 +74,14 @@ int cmd_calibrate(int argc, char** argv) {
       throw ConfigError("--peer", "'" + peer + "' is not HOST:PORT");
     }
   }
-  std::fprintf(stderr, "calibrate: timing %s forward+backward, batch %zu, backend %s ...\n", model.c_str(), batch,
-               backend.c_str());
+  spdlog::info("calibrate: timing {} forward+backward, batch {}, backend {} ...", model, batch, backend);
   const auto c = experiments::calibrate_compute(model, backend, batch, threads, seconds);
-  std::fprintf(stderr, "calibrate: %.4g ms per step, %.4g flop/s\n", c.step_s * 1e3, c.flops_per_s);
+  spdlog::info("calibrate: {:.4g} ms per step, {:.4g} flop/s", c.step_s * 1e3, c.flops_per_s);
   if (bytes == 0) bytes = cost_by_name(model).param_bytes;
-  std::fprintf(stderr, "calibrate: TCP to %s, %zu round trips, %zu-byte transfers ...\n",
-               peer.empty() ? "loopback" : peer.c_str(), round_trips, bytes);
+  spdlog::info("calibrate: TCP to {}, {} round trips, {}-byte transfers ...", peer.empty() ? "loopback" : peer, round_trips, bytes);
   const auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 5)
                               : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 5);
-  std::fprintf(stderr, "calibrate: latency %.3g us, bandwidth %.4g bytes/s\n", n.latency_s * 1e6, n.bandwidth_Bps);
+  spdlog::info("calibrate: latency {:.3g} us, bandwidth {:.4g} bytes/s", n.latency_s * 1e6, n.bandwidth_Bps);
   const auto yaml = experiments::calibration_yaml(c, n);
   if (out.empty()) {
     std::cout << yaml;

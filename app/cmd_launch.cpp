@@ -16,11 +16,12 @@ int cmd_launch(int argc, char** argv) {
   po::options_description extra("launch options");
   extra.add_options()
       ("timeout", po::value<double>(&timeout), "seconds for the whole job before everything is killed (default: from the stop condition)")
-      ("no-slurm", po::bool_switch(&no_slurm), "ignore SLURM_* variables and launch local processes");
+      ("no-slurm", po::bool_switch(&no_slurm), "ignore SLURM_* and torchrun-style (RANK, WORLD_SIZE) variables; launch local processes");
   auto args = parse_run_args(argc, argv, "launch",
                              "Runs one real job: PS shard(s) and cluster.workers workers as local processes over\n"
                              "loopback (free ports, generated token); with real.hosts over ssh on those hosts; under\n"
-                             "Slurm (srun synclab launch ...) each rank takes its role (ranks < cluster.servers are PS shards).",
+                             "Slurm (srun synclab launch ...) or with torchrun-style RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT each\n"
+                             "process takes the role of its rank (ranks < cluster.servers are PS shards).",
                              extra);
   if (args.help) return 0;
   real::LaunchOptions o;
@@ -29,7 +30,6 @@ int cmd_launch(int argc, char** argv) {
   o.run_dir = args.out.empty() ? default_run_dir(args.config) : std::filesystem::path(args.out);
   o.timeout = timeout;
   o.allow_slurm = !no_slurm;
-  spdlog::set_pattern("[%H:%M:%S.%e] %v");
   return real::launch(o);
 }
 

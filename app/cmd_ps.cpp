@@ -65,7 +65,6 @@ int cmd_ps(int argc, char** argv) {
   o.checkpoint_seconds = o.config.real.checkpoint_interval;
   o.lost_grace = o.config.real.timeout;
   o.limits = real::connection_limits(o.config);
-  spdlog::set_pattern("[%H:%M:%S.%e] %v");
   return real::run_ps(o);
 }
 

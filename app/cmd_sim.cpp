@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "app/commands.hpp"
+#include "app/logging.hpp"
 #include "app/run_args.hpp"
 #include "core/common/error.hpp"
 #include "core/config/run_config.hpp"
@@ -38,15 +39,13 @@ int cmd_sim(int argc, char** argv) {
   if (!(options.time_quantum >= 0)) throw ConfigError("--time-quantum", "must not be negative");
   const RunConfig config = load_run_config(args.config, args.overrides);
   const std::filesystem::path dir = args.out.empty() ? default_run_dir(args.config) : std::filesystem::path(args.out);
-  std::cerr << fmt::format("sim: {} ({} mode), {} workers, {} server(s), policy {}; run directory {}\n", config.model,
-                           config.sim.mode, config.cluster.workers, config.cluster.servers, config.policy.name,
-                           dir.string());
+  spdlog::info("sim: {} ({} mode), {} workers, {} server(s), policy {}; run directory {}", config.model, config.sim.mode,
+               config.cluster.workers, config.cluster.servers, config.policy.name, dir.string());
+  LogStream log;
+  options.log = &log;
   const RunSummary s = sim::simulate(config, dir, options);
-  std::cerr << fmt::format("sim: stopped on {} after {} updates, {:.3f} simulated s", s.stop_reason, s.updates,
-                           s.time_s);
-  if (config.sim.mode == "full")
-    std::cerr << fmt::format(": test accuracy {:.4f}, loss {:.4f}", s.final_test_accuracy, s.final_test_loss);
-  std::cerr << "\n";
+  spdlog::info("sim: stopped on {} after {} updates, {:.3f} simulated s{}", s.stop_reason, s.updates, s.time_s,
+               config.sim.mode == "full" ? fmt::format(": test accuracy {:.4f}, loss {:.4f}", s.final_test_accuracy, s.final_test_loss) : "");
   std::cout << dir.string() << "\n";
   return 0;
 }

@@ -6,8 +6,10 @@
 #include <fmt/format.h>
 
 #include "app/commands.hpp"
+#include "app/logging.hpp"
 #include "core/common/error.hpp"
 #include "experiments/sweep_runner.hpp"
+#include "experiments/sweep_slurm.hpp"
 
 namespace po = boost::program_options;
 
@@ -31,6 +33,7 @@ void parse_shard(const std::string& text, experiments::SweepOptions& opt) {
 int cmd_sweep(int argc, char** argv) {
   po::options_description opts("options");
   std::string sweep_file, out, shard;
+  std::vector<std::string> sbatch_args;
   int jobs = 0, shards = 0, cpus = 0;
   opts.add_options()
       ("help,h", "show this help")
@@ -41,7 +44,9 @@ int cmd_sweep(int argc, char** argv) {
       ("shard", po::value<std::string>(&shard), "run only shard i/n of the runs (index % n == i)")
       ("emit-slurm", "write sweep.sbatch (a job array) and submit.sh into the sweep directory, run nothing")
       ("shards", po::value<int>(&shards)->default_value(0), "array tasks for --emit-slurm (default: min(runs, 64))")
-      ("cpus-per-task", po::value<int>(&cpus)->default_value(4), "CPUs per array task for --emit-slurm");
+      ("cpus-per-task", po::value<int>(&cpus)->default_value(4), "CPUs per array task for --emit-slurm")
+      ("sbatch-arg", po::value<std::vector<std::string>>(&sbatch_args)->composing(),
+       "extra sbatch option for --emit-slurm, e.g. --sbatch-arg=--qos=short (repeatable; after the sweep file's slurm:)");
   po::options_description hidden;
   hidden.add_options()("sweep", po::value<std::string>(&sweep_file));
   po::options_description all;
@@ -66,6 +71,7 @@ int cmd_sweep(int argc, char** argv) {
     return 0;
   }
   if (sweep_file.empty()) throw Error("missing SWEEP file (synclab sweep --help)");
+  if (!sbatch_args.empty() && !vm.count("emit-slurm")) throw ConfigError("--sbatch-arg", "only with --emit-slurm");
   const auto spec = experiments::load_sweep(sweep_file);
   experiments::SweepOptions opt;
   opt.jobs = jobs;
@@ -79,7 +85,12 @@ int cmd_sweep(int argc, char** argv) {
   }
   if (vm.count("emit-slurm")) {
     const int n = shards > 0 ? shards : static_cast<int>(std::min<std::size_t>(runs.size(), 64));
-    const auto script = experiments::emit_slurm(spec, opt.out, n, experiments::self_executable(), cpus);
+    experiments::SlurmScriptOptions so;
+    so.shards = n;
+    so.cpus_per_task = cpus;
+    so.program = experiments::self_executable();
+    so.sbatch_args = sbatch_args;
+    const auto script = experiments::emit_slurm(spec, opt.out, so);
     std::cout << "wrote " << script.string() << " (" << n << " array tasks over " << runs.size()
               << " runs); submit with: bash " << (opt.out / "submit.sh").string() << "\n";
     return 0;
@@ -91,8 +102,8 @@ int cmd_sweep(int argc, char** argv) {
     return 0;
   }
   const auto res = experiments::run_sweep(spec, opt);
-  std::cerr << fmt::format("sweep {}: {} runs, {} ran, {} cached, {} failed; index: {}\n", spec.name, res.total,
-                           res.ran, res.cached, res.failed, (opt.out / "index.csv").string());
+  spdlog::info("sweep {}: {} runs, {} ran, {} cached, {} failed; index: {}", spec.name, res.total, res.ran, res.cached, res.failed,
+               (opt.out / "index.csv").string());
   return res.failed ? 3 : 0;
 }
 

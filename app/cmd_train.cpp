@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "app/commands.hpp"
+#include "app/logging.hpp"
 #include "app/run_args.hpp"
 #include "core/config/run_config.hpp"
 #include "core/run/train_loop.hpp"
@@ -34,9 +35,12 @@ int cmd_train(int argc, char** argv) {
   options.cancel = &g_interrupted;
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
+  // On a terminal the progress line redraws itself in place; elsewhere it is logged line by line.
+  LogStream log;
+  if (!options.live_progress) options.log = &log;
   const RunSummary s = train_run(config, dir, options);
-  std::cerr << fmt::format("train: stopped ({}) after {} updates in {:.1f}s: test accuracy {:.4f}, loss {:.4f}\n",
-                           s.stop_reason, s.updates, s.time_s, s.final_test_accuracy, s.final_test_loss);
+  spdlog::info("train: stopped ({}) after {} updates in {:.1f}s: test accuracy {:.4f}, loss {:.4f}", s.stop_reason, s.updates,
+               s.time_s, s.final_test_accuracy, s.final_test_loss);
   std::cout << dir.string() << "\n";
   return s.stop_reason == "interrupted" ? 130 : 0;
 }

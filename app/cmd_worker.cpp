@@ -42,7 +42,6 @@ int cmd_worker(int argc, char** argv) {
   o.device = device.empty() ? o.config.worker.device : device;
   o.reconnect_timeout = o.config.real.timeout;
   o.limits = real::connection_limits(o.config);
-  spdlog::set_pattern("[%H:%M:%S.%e] %v");
   return real::run_worker(o);
 }
 

@@ -34,7 +34,7 @@ namespace {
 // Set by SIGINT/SIGTERM while a sweep runs: the runner then stops its children (which may
 // not share our process group, e.g. under a job scheduler) instead of orphaning them.
 volatile std::sig_atomic_t g_interrupted = 0;
-void on_sweep_interrupt(int) { g_interrupted = 1; }
+void on_sweep_interrupt(int sig) { g_interrupted = sig; }
 
 // Installs the handlers for the lifetime of a sweep and restores the previous ones.
 class InterruptGuard {
@@ -136,6 +136,13 @@ class Runner {
         ::waitpid(c.pid, &status, 0);
       }
     }
+    // A run stopped here is a failure the index shows (under Slurm: a cancelled or timed-out
+    // array task), not a run that never started; the next submission reruns it.
+    const int sig = g_interrupted;
+    for (auto& c : running)
+      write_file_atomic(error_path(opt_.out, *c.run),
+                        fmt::format("interrupted by {} (the sweep was cancelled or ran out of time); rerun the sweep to redo it\n",
+                                    sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : fmt::format("signal {}", sig)));
     if (opt_.progress && tty_) std::fputc('\n', opt_.progress);
     throw Error("sweep " + spec_.name + ": interrupted; finished runs are kept, run the same command to resume");
   }
@@ -365,44 +372,6 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   }
   write_index(runs, spec, opt.out);
   return outcome;
-}
-
-fs::path emit_slurm(const SweepSpec& spec, const fs::path& out, int shards, const fs::path& program, int cpus) {
-  if (spec.file.empty()) throw Error("--emit-slurm needs a sweep file");
-  if (shards < 1) throw ConfigError("--shards", "must be >= 1");
-  std::error_code ec;
-  fs::create_directories(out / "logs", ec);
-  if (ec) throw Error(out.string() + ": cannot create: " + ec.message());
-  const auto sweep = fs::absolute(spec.file).lexically_normal().string();
-  const auto dir = fs::absolute(out).lexically_normal().string();
-  const auto bin = fs::absolute(program).lexically_normal().string();
-  const auto script = out / "sweep.sbatch";
-  std::string s;
-  s += "#!/bin/bash\n";
-  s += fmt::format("# Slurm job array for sweep '{}': task i runs shard i/{} of the runs.\n", spec.name, shards);
-  s += "# Submit with submit.sh beside this file (it also queues the index merge).\n";
-  s += fmt::format("#SBATCH --job-name=synclab-{}\n", spec.name);
-  s += fmt::format("#SBATCH --array=0-{}\n", shards - 1);
-  s += fmt::format("#SBATCH --cpus-per-task={}\n", cpus);
-  s += fmt::format("#SBATCH --output={}/logs/slurm-%A_%a.out\n", dir);
-  s += "set -euo pipefail\n";
-  s += fmt::format("exec '{}' sweep '{}' --out '{}' --shard \"${{SLURM_ARRAY_TASK_ID}}/{}\" --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\"\n",
-                   bin, sweep, dir, shards, cpus);
-  write_file_atomic(script, s);
-  fs::permissions(script, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
-  std::string sub;
-  sub += "#!/bin/bash\n";
-  sub += "# Queues the sweep's job array, then one job that merges the shards into index.csv.\n";
-  sub += "set -euo pipefail\n";
-  sub += fmt::format("job=$(sbatch --parsable '{}/sweep.sbatch')\n", dir);
-  sub += fmt::format("sbatch --dependency=afterany:\"${{job%%;*}}\" --job-name=synclab-{}-merge --output='{}/logs/slurm-merge-%j.out' "
-                     "--wrap \"'{}' sweep '{}' --out '{}' --merge\"\n",
-                     spec.name, dir, bin, sweep, dir);
-  sub += fmt::format("echo \"queued sweep {} as job $job; index: {}/index.csv\"\n", spec.name, dir);
-  write_file_atomic(out / "submit.sh", sub);
-  fs::permissions(out / "submit.sh", fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
-                  fs::perm_options::add);
-  return script;
 }
 
 }  // namespace synclab::experiments

@@ -45,12 +45,6 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options);
 /// max_staleness, bytes_sent, updates_per_s, samples_per_s, stop_reason, error.
 void write_index(const std::vector<SweepRun>& runs, const SweepSpec& spec, const std::filesystem::path& out);
 
-/// Writes out/sweep.sbatch (a job array of `shards` tasks, each `synclab sweep --shard i/n`)
-/// and out/submit.sh (submits the array, then an index merge that depends on it).
-/// Returns the path of the sbatch script.
-std::filesystem::path emit_slurm(const SweepSpec& spec, const std::filesystem::path& out, int shards,
-                                 const std::filesystem::path& program, int cpus_per_task);
-
 /// Path of the running executable (/proc/self/exe).
 std::filesystem::path self_executable();
 

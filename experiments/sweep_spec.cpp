@@ -134,14 +134,52 @@ std::string value_text(const YAML::Node& value) {
   return e.c_str();
 }
 
+SweepSlurm parse_sweep_slurm(const YAML::Node& node) {
+  if (!node.IsMap()) throw ConfigError("slurm", "must be a map (partition, time, account, gres, extra)");
+  SweepSlurm s;
+  // Values land on #SBATCH lines: one line each, no shell or sbatch metacharacters.
+  auto text = [](const YAML::Node& v, const std::string& key) {
+    if (!v.IsScalar()) throw ConfigError(key, "must be a single value");
+    const std::string t = v.Scalar();
+    if (t.empty() || t.find_first_of(" \t\n\r'\"`$;&|<>\\") != std::string::npos)
+      throw ConfigError(key, "'" + t + "' is empty or holds spaces, quotes or shell characters");
+    return t;
+  };
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const auto k = it->first.as<std::string>();
+    const std::string key = "slurm." + k;
+    if (k == "partition") s.partition = text(it->second, key);
+    else if (k == "account") s.account = text(it->second, key);
+    else if (k == "gres") s.gres = text(it->second, key);
+    else if (k == "time") {
+      s.time = text(it->second, key);
+      // minutes | m:s | h:m:s | d-h | d-h:m | d-h:m:s (sbatch --time)
+      if (s.time.find_first_not_of("0123456789:-") != std::string::npos || std::count(s.time.begin(), s.time.end(), '-') > 1 ||
+          std::count(s.time.begin(), s.time.end(), ':') > 2 || s.time.front() == ':' || s.time.back() == ':' || s.time.front() == '-')
+        throw ConfigError(key, "'" + s.time + "' is not a Slurm time (minutes, h:m:s or d-h:m:s)");
+    } else if (k == "extra") {
+      if (!it->second.IsSequence()) throw ConfigError(key, "must be a list of sbatch options, e.g. [--qos=short]");
+      for (const auto& e : it->second) {
+        const std::string t = e.IsScalar() ? e.Scalar() : "";
+        if (t.size() < 2 || t[0] != '-' || t.find_first_of("\n\r") != std::string::npos)
+          throw ConfigError(key, "'" + t + "' is not an sbatch option (one line starting with -)");
+        s.extra.push_back(t);
+      }
+    } else {
+      throw ConfigError(key, "unknown key (known: partition, time, account, gres, extra)");
+    }
+  }
+  return s;
+}
+
 SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::string& source) {
   if (!root || !root.IsMap()) throw Error(source + ": a sweep file must be a YAML map");
   static const std::set<std::string> known = {"name", "backend", "base", "config", "merge", "set",
-                                              "grid", "zip", "seeds", "timeout"};
+                                              "grid", "zip", "seeds", "timeout", "slurm"};
   for (auto it = root.begin(); it != root.end(); ++it) {
     const auto k = it->first.as<std::string>();
     if (!known.count(k))
-      throw ConfigError(k, "unknown sweep key (known: name, backend, base, config, merge, set, grid, zip, seeds, timeout)");
+      throw ConfigError(k, "unknown sweep key (known: name, backend, base, config, merge, set, grid, zip, seeds, timeout, slurm)");
   }
   SweepSpec spec;
   spec.name = root["name"] ? root["name"].as<std::string>() : std::string("sweep");
@@ -203,6 +241,7 @@ SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::st
     }
     if (spec.timeout_s < 0) throw ConfigError("timeout", "must be >= 0");
   }
+  if (const auto slurm = root["slurm"]) spec.slurm = parse_sweep_slurm(slurm);
   return spec;
 }
 

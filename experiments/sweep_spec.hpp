@@ -17,6 +17,15 @@ struct SweepAxis {
   std::vector<YAML::Node> values;
 };
 
+/// `slurm:` of a sweep file: what every sbatch of `synclab sweep --emit-slurm` passes on.
+struct SweepSlurm {
+  std::string partition;           ///< --partition (empty = the cluster's default)
+  std::string time;                ///< --time per array task, Slurm's format ("30", "1:00:00", "1-00:00:00")
+  std::string account;             ///< --account
+  std::string gres;                ///< --gres of the array tasks ("gpu:1"); not for the merge job
+  std::vector<std::string> extra;  ///< further sbatch options, verbatim ("--qos=short", "--mem=8G")
+};
+
 /// A parsed sweep file.
 struct SweepSpec {
   std::filesystem::path file;        ///< the sweep file (empty when built in memory)
@@ -27,6 +36,7 @@ struct SweepSpec {
   std::vector<SweepAxis> zip;        ///< advanced together (equal lengths)
   std::vector<std::uint64_t> seeds;  ///< empty: the config's own seed, no seed axis
   double timeout_s = 0;              ///< per-run wall-clock limit; 0 = none
+  SweepSlurm slurm;                  ///< sbatch options for --emit-slurm
 };
 
 /// One expanded run.
@@ -43,6 +53,9 @@ struct SweepRun {
 /// Reads and validates a sweep file; relative `base:`/`merge:` paths are relative to it.
 /// Throws ConfigError naming the key (e.g. "zip.cluster.workers") or Error naming the file.
 SweepSpec load_sweep(const std::filesystem::path& file);
+
+/// The `slurm:` map of a sweep file; ConfigError names the key ("slurm.time").
+SweepSlurm parse_sweep_slurm(const YAML::Node& node);
 
 /// Same from a parsed node; dir resolves relative paths, source names it in errors.
 SweepSpec parse_sweep(const YAML::Node& root, const std::filesystem::path& dir, const std::string& source);

@@ -13,7 +13,8 @@ packages=(
   ocl-icd-opencl-dev
 )
 if [ "${SYNCLAB_TEST_DEPS:-0}" = 1 ]; then
-  packages+=(chromium iproute2 iperf3 python3)
+  # A private single-node Slurm for tests/slurm (scripts/slurm-single-node.sh).
+  packages+=(chromium iproute2 iperf3 python3 slurmctld slurmd slurm-client munge)
 fi
 missing=()
 for p in "${packages[@]}"; do

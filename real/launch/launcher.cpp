@@ -17,6 +17,7 @@
 #include "real/launch/child_process.hpp"
 #include "real/launch/cluster_spec.hpp"
 #include "real/launch/job_options.hpp"
+#include "real/launch/rank_role.hpp"
 #include "real/launch/testbed_hosts.hpp"
 #include "real/ps/ps_server.hpp"
 #include "real/ps/shard_files.hpp"
@@ -290,10 +291,11 @@ class Job {
   Clock::time_point start_;
 };
 
-int run_slurm_role(const LaunchOptions& o, const RunConfig& config, const RoleAssignment& role) {
+int run_rank_role(const LaunchOptions& o, const RunConfig& config, const RoleAssignment& role) {
   const std::string token = job_token(config);
-  if (token.empty()) throw ConfigError("real.token", "under Slurm every rank needs the same token: set real.token or SYNCLAB_TOKEN");
-  spdlog::info("launch: Slurm rank is {} {} (PS shards at {}{})", role.job, role.index, role.ps[0].str(), role.ps.size() > 1 ? ", ..." : "");
+  if (token.empty())
+    throw ConfigError("real.token", fmt::format("under {} every rank needs the same token: set real.token or SYNCLAB_TOKEN", role.launcher));
+  spdlog::info("launch: {} rank is {} {} (PS shards at {}{})", role.launcher, role.job, role.index, role.ps[0].str(), role.ps.size() > 1 ? ", ..." : "");
   if (role.job == "ps") {
     PsOptions p;
     p.config = config;
@@ -327,12 +329,10 @@ int run_slurm_role(const LaunchOptions& o, const RunConfig& config, const RoleAs
 int launch(const LaunchOptions& o) {
   RunConfig config = load_run_config(o.config_path, o.overrides);
   if (o.allow_slurm) {
-    const auto env = slurm_environment();
-    const int base = config.real.port ? config.real.port : 29500;
-    if (auto role = role_from_slurm(env, config.cluster.servers, static_cast<std::uint16_t>(base))) {
+    if (auto role = role_from_environment(launcher_environment(), config.cluster.servers, static_cast<std::uint16_t>(config.real.port))) {
       auto overrides = o.overrides;
       overrides.push_back("cluster.workers=" + std::to_string(role->workers));
-      return run_slurm_role(o, load_run_config(o.config_path, overrides), *role);
+      return run_rank_role(o, load_run_config(o.config_path, overrides), *role);
     }
   }
   Job job(o, std::move(config));

@@ -14,7 +14,7 @@ struct LaunchOptions {
   std::vector<std::string> overrides;  ///< --set a.b=v, passed on to every role
   std::filesystem::path run_dir;
   double timeout = 0;                  ///< seconds for the whole job; 0 = derived from the stop condition
-  bool allow_slurm = true;             ///< take the role from SLURM_* when present
+  bool allow_slurm = true;             ///< take the role from SLURM_* or RANK/WORLD_SIZE when present
 };
 
 /// Runs the job to completion; returns 0 on success. On any failure every child is killed

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -123,4 +125,63 @@ seeds: [1, 2]
   const auto md = ex::read_text(tmp.path() / "tiny.md");
   EXPECT_NE(md.find("| bsp | sim | 2 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| async | sim | 2 |"), std::string::npos) << md;
+}
+
+// What every command shares: --version, a hint for a mistyped command, aligned usage, and
+// logs on stderr through one logger whose level --log-level sets.
+TEST(ExperimentsCli, VersionSuggestionUsageAndLogLevel) {
+  auto r = run("--version");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out.rfind("synclab ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find_first_of("0123456789"), std::string::npos) << r.out;
+  r = run("lanch job.yaml");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("did you mean 'launch'?"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  r = run("swep");
+  EXPECT_NE(r.out.find("did you mean 'sweep'?"), std::string::npos) << r.out;
+  r = run("zzzzzzzz");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.out.find("did you mean"), std::string::npos) << r.out;
+  // Usage: every command's summary starts in the same column.
+  r = run("--help");
+  EXPECT_EQ(r.code, 0);
+  std::size_t column = 0, commands = 0;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    for (const char* cmd : {"train", "sim", "launch", "ps", "worker", "sweep", "report", "calibrate"}) {
+      if (line.rfind(std::string("  ") + cmd + " ", 0) != 0) continue;
+      const auto gap = line.find("  ", 2 + std::string(cmd).size());
+      ASSERT_NE(gap, std::string::npos) << line;
+      const auto col = line.find_first_not_of(' ', gap);
+      if (commands++ == 0) column = col;
+      EXPECT_EQ(col, column) << line;
+    }
+  }
+  EXPECT_EQ(commands, 8u) << r.out;
+  r = run("--log-level loud sweep --help");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--log-level"), std::string::npos) << r.out;
+}
+
+TEST(ExperimentsCli, LogsGoToStderrAtTheChosenLevel) {
+  synclab::testing::TempDir tmp("cli-log");
+  std::ofstream(tmp.path() / "run.yaml") << R"(model: softmax
+data: {dataset: synthetic, synthetic_train: 500, synthetic_test: 100, batch: 20}
+train: {optimizer: {name: sgd, lr: 0.1}, stop: {updates: 20}, eval_every: 10}
+cluster: {workers: 2, gpu: {flops: 1.0e9, efficiency: 1.0}, link: {bandwidth: 1Gbps, latency: 100us}}
+)";
+  const std::string cfg = "'" + (tmp.path() / "run.yaml").string() + "'";
+  // stdout holds only the result (the run directory).
+  const std::string cmd = std::string("'") + SYNCLAB_BIN + "' sim " + cfg + " --out '" + (tmp.path() / "a").string() + "' >'" +
+                          (tmp.path() / "out").string() + "' 2>'" + (tmp.path() / "err").string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << ex::read_text(tmp.path() / "err");
+  EXPECT_EQ(ex::read_text(tmp.path() / "out"), (tmp.path() / "a").string() + "\n");
+  const auto err = ex::read_text(tmp.path() / "err");
+  EXPECT_NE(err.find("info: sim: stopped on"), std::string::npos) << err;
+  EXPECT_NE(err.find("info: sim: update 1/20"), std::string::npos) << "the simulator's progress is not logged:\n" << err;
+  // --log-level warn (after the command, too) keeps the info lines out.
+  const auto r = run("sim " + cfg + " --log-level warn --out '" + (tmp.path() / "b").string() + "'");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, (tmp.path() / "b").string() + "\n");
 }

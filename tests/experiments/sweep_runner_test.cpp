@@ -1,5 +1,5 @@
 // The sweep runner against a fake `synclab` (a shell script): parallel runs, resume,
-// failure recording, timeouts, interrupts, shards, index merge and the Slurm script.
+// failure recording, timeouts, interrupts, shards and index merge.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -213,23 +213,6 @@ TEST(SweepRunner, MissingProgramIsAnError) {
   EXPECT_THROW(ex::run_sweep(spec_of("seeds: [1]"), o), synclab::Error);
 }
 
-TEST(SweepRunner, EmitsASlurmArrayAndMergeJob) {
-  Fixture f;
-  std::ofstream(f.tmp.path() / "s.yaml") << "grid: {cluster.workers: [1, 2, 3]}\n";
-  const auto spec = ex::load_sweep(f.tmp.path() / "s.yaml");
-  const auto script = ex::emit_slurm(spec, f.out, 2, f.program, 4);
-  const auto text = ex::read_text(script);
-  EXPECT_NE(text.find("#SBATCH --array=0-1"), std::string::npos) << text;
-  EXPECT_NE(text.find("#SBATCH --cpus-per-task=4"), std::string::npos);
-  EXPECT_NE(text.find("--shard \"${SLURM_ARRAY_TASK_ID}/2\""), std::string::npos);
-  const auto submit = ex::read_text(f.out / "submit.sh");
-  EXPECT_NE(submit.find("--dependency=afterany"), std::string::npos);
-  EXPECT_NE(submit.find("--merge"), std::string::npos);
-  // Both scripts parse as bash.
-  EXPECT_EQ(std::system(("bash -n '" + script.string() + "'").c_str()), 0);
-  EXPECT_EQ(std::system(("bash -n '" + (f.out / "submit.sh").string() + "'").c_str()), 0);
-}
-
 TEST(SweepRunner, TailKeepsTheLastLines) {
   synclab::testing::TempDir tmp("tail");
   std::ofstream(tmp.path() / "log") << "a\nb\n\nc\r\nprogress 1\rprogress 2\nd\n";
@@ -262,5 +245,6 @@ TEST(SweepRunner, InterruptStopsTheChildrenAndKeepsFinishedRuns) {
   killer.join();
   const auto index = ex::read_csv(f.out / "index.csv");
   EXPECT_EQ(cell(index, 0, "status"), "ok");
-  EXPECT_EQ(cell(index, 1, "status"), "pending");
+  EXPECT_EQ(cell(index, 1, "status"), "failed");
+  EXPECT_NE(cell(index, 1, "error").find("interrupted by SIGTERM"), std::string::npos) << cell(index, 1, "error");
 }

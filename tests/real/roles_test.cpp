@@ -35,6 +35,28 @@ TEST(Roles, SlurmRanksTakeTheirRoles) {
   std::filesystem::remove_all(dir);
 }
 
+// Scripts written for torchrun set RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT per process.
+TEST(Roles, TorchrunVariablesTakeTheirRoles) {
+  const auto dir = temp_dir("torchrun");
+  const auto cfg = write_text(dir / "job.yaml", small_config("{name: bsp}", 1, 40));
+  const std::string port = std::to_string(free_port());
+  std::vector<std::unique_ptr<ChildProcess>> ranks;
+  for (int r = 0; r < 3; ++r) {
+    std::map<std::string, std::string> env = {
+        {"RANK", std::to_string(r)}, {"WORLD_SIZE", "3"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
+    ranks.push_back(spawn("rank" + std::to_string(r), {"launch", cfg.string(), "--out", (dir / "run").string()},
+                          dir / ("rank" + std::to_string(r) + ".log"), "torchrun-token", env));
+  }
+  for (int r = 0; r < 3; ++r)
+    EXPECT_EQ(wait_for(*ranks[static_cast<std::size_t>(r)], 60), "exit 0") << read_text(dir / ("rank" + std::to_string(r) + ".log"));
+  EXPECT_TRUE(log_shows(dir / "rank0.log", "torchrun rank is ps 0 (PS shards at 127.0.0.1:" + port, 0));
+  EXPECT_TRUE(log_shows(dir / "rank1.log", "torchrun rank is worker 0", 0));
+  const auto s = read_json(dir / "run/summary.json");
+  EXPECT_EQ(s["workers"].get<int>(), 2);
+  EXPECT_EQ(s["updates"].get<int>(), 40);
+  std::filesystem::remove_all(dir);
+}
+
 // A hosts list starts every role through ssh (a stand-in that runs the command here); the
 // job token reaches the roles without appearing on any command line.
 TEST(Roles, HostsListStartsRolesOverSshWithoutTheTokenOnACommandLine) {
