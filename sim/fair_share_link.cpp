@@ -78,6 +78,7 @@ void FairShareLink::rebase() {
   for (auto& e : heap_) e.finish = std::max(0.0, e.finish - virtual_);
   virtual_ = 0;
   std::make_heap(heap_.begin(), heap_.end(), [](const Entry& a, const Entry& b) { return later(a.finish, a.id, b.finish, b.id); });
+  drop_removed_top();  // the rebuild may have brought a removed flow to the top
 }
 
 double FairShareLink::next_completion() const {
