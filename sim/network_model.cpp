@@ -6,6 +6,9 @@
 #include <xbt/log.h>
 
 #include "core/common/error.hpp"
+#include "sim/platform.hpp"
+#include "sim/simgrid_network.hpp"
+#include "sim/star_network.hpp"
 
 namespace synclab::sim {
 
@@ -36,6 +39,37 @@ void configure_engine(const std::vector<std::string>& user_settings) {
       throw ConfigError("--cfg", "SimGrid rejected '" + setting + "': " + why);
     }
   }
+}
+
+NetworkChoice choose_network(const RunConfig& config, const std::vector<std::string>& simgrid_settings) {
+  const std::string& asked = config.sim.network;
+  if (asked != "auto" && asked != "star" && asked != "simgrid")
+    throw ConfigError("sim.network", "unknown '" + asked + "' (auto | star | simgrid)");
+  if (asked == "simgrid") return {"simgrid", "sim.network: simgrid"};
+  // The star model is exact only where its one shared link per direction is the whole
+  // story: the built star (routes of an XML file may share anything), one shard (with
+  // several, a worker's NIC carries one transfer per shard at once and is shared), and
+  // SimGrid's exact max-min model (another network/model shares bandwidth differently).
+  std::string why_not;
+  if (!config.cluster.platform.empty()) why_not = "cluster.platform is set (routes of a platform file)";
+  else if (config.cluster.servers != 1) why_not = "cluster.servers is " + std::to_string(config.cluster.servers) + ", not 1";
+  for (const auto& s : simgrid_settings)
+    if (why_not.empty() && s.rfind("network/", 0) == 0) why_not = "--cfg " + s + " changes SimGrid's network model";
+  if (why_not.empty()) return {"star", "sim.network: " + asked + ", one shard on the built star"};
+  if (asked == "star") throw ConfigError("sim.network", "star needs the built star with one shard, but " + why_not);
+  return {"simgrid", "sim.network: auto, " + why_not};
+}
+
+std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, const RunConfig& config,
+                                                 const Platform& platform) {
+  if (choice.model == "star") {
+    // The star solver computes the shares itself: it reads the NIC bandwidths of the
+    // config, and SimGrid's links carry nothing.
+    if (platform.servers.size() != 1) throw Error("star network: needs exactly one shard");
+    const double ps_bandwidth = config.cluster.ps_link.value_or(config.cluster.link).bandwidth;
+    return std::make_unique<StarNetwork>(platform.servers[0], ps_bandwidth, config.cluster.link.bandwidth);
+  }
+  return std::make_unique<SimgridNetwork>();
 }
 
 }  // namespace synclab::sim

@@ -1,11 +1,24 @@
 #pragma once
-// Which SimGrid network model a simulation uses. The default makes an uncontended transfer
-// of M bytes take exactly M/B + L (CM02, no cross-traffic, no TCP window cap); a user who
-// wants SimGrid's TCP-calibrated behaviour passes SimGrid settings (`--cfg k:v`) instead.
+// How simulated transfers move through the simulated network, and which SimGrid settings a
+// simulation uses. Two models compute the same max-min fair sharing (docs/simulator.md,
+// "Network model"): SimGrid's general solver over the platform's links, and an exact
+// shortcut for the built star with one parameter-server shard (sim/star_network.hpp).
+// `sim.network` chooses; choose_network() says which one a run takes and why.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/config/run_config.hpp"
+
+namespace simgrid::s4u {
+class Host;
+}
+
 namespace synclab::sim {
+
+struct Platform;
 
 /// SimGrid "key:value" settings synclab applies before building a platform.
 std::vector<std::string> exact_network_settings();
@@ -14,5 +27,47 @@ std::vector<std::string> exact_network_settings();
 /// wins), and silences SimGrid's per-setting INFO lines. Must run before any zone exists.
 /// Throws Error naming the setting when SimGrid rejects one.
 void configure_engine(const std::vector<std::string>& user_settings);
+
+/// One transfer started by a NetworkModel. Its methods are called from actors.
+class Transfer {
+ public:
+  virtual ~Transfer() = default;
+  /// Blocks the calling actor until the last byte has arrived.
+  virtual void wait() = 0;
+  /// True once the last byte has arrived.
+  virtual bool done() const = 0;
+  /// Takes an unfinished transfer off the network now (a crashed peer); no-op once done.
+  virtual void cancel() = 0;
+};
+using TransferPtr = std::shared_ptr<Transfer>;
+
+/// Moves bytes between the hosts of a simulated run.
+class NetworkModel {
+ public:
+  virtual ~NetworkModel() = default;
+  /// What summary.json's network_model says about this model.
+  virtual std::string describe() const = 0;
+  /// Starts moving `bytes` from one host to another now (a worker and a shard).
+  virtual TransferPtr start(simgrid::s4u::Host* from, simgrid::s4u::Host* to, std::uint64_t bytes) = 0;
+  /// Blocks the calling actor until one of `transfers` (not empty) is done; returns its index.
+  virtual std::size_t wait_any(const std::vector<TransferPtr>& transfers) = 0;
+};
+
+/// The model a run takes: "star" or "simgrid", and why (for errors and summary.json).
+struct NetworkChoice {
+  std::string model;
+  std::string reason;
+};
+
+/// Resolves config.sim.network ("auto" | "star" | "simgrid") for this config and these
+/// SimGrid settings: star needs the built platform (no cluster.platform), one shard and no
+/// `network/...` setting (another SimGrid network model shares bandwidth differently).
+/// auto takes star when it applies, else simgrid. Throws ConfigError naming sim.network
+/// when star is asked for but does not apply, or for an unknown value.
+NetworkChoice choose_network(const RunConfig& config, const std::vector<std::string>& simgrid_settings);
+
+/// Builds the chosen model for `platform` (built into the current engine, before it runs).
+std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, const RunConfig& config,
+                                                 const Platform& platform);
 
 }  // namespace synclab::sim

@@ -22,17 +22,12 @@ void check_link(const std::string& key, const LinkSpec& link) {
 
 // One host with its own split-duplex NIC: its sends use the UP half, its receives the DOWN
 // half, so a push and a pull through the same NIC do not compete.
-// nic false: the host reaches the switch without a link of its own (its NIC is a rate cap
-// the driver applies per transfer).
-sg::Host* add_host(sg::NetZone* zone, const std::string& name, double speed, const LinkSpec& link, bool latency, bool nic = true) {
+sg::Host* add_host(sg::NetZone* zone, const std::string& name, double speed, const LinkSpec& link, bool latency) {
   sg::Host* host = zone->create_host(name, speed);
-  std::vector<sg::LinkInRoute> route;
-  if (nic) {
-    sg::SplitDuplexLink* l = zone->create_split_duplex_link(name + "-nic", link.bandwidth);
-    l->set_latency(latency ? link.latency / 2.0 : 0.0);
-    l->seal();
-    route.emplace_back(l, sg::LinkInRoute::Direction::UP);
-  }
+  sg::SplitDuplexLink* l = zone->create_split_duplex_link(name + "-nic", link.bandwidth);
+  l->set_latency(latency ? link.latency / 2.0 : 0.0);
+  l->seal();
+  std::vector<sg::LinkInRoute> route{sg::LinkInRoute(l, sg::LinkInRoute::Direction::UP)};
   zone->add_route(host->get_netpoint(), nullptr, nullptr, nullptr, route, true);
   host->seal();
   return host;
@@ -89,10 +84,8 @@ Platform build_platform(const RunConfig& config, bool latency_in_links) {
   Platform p;
   for (int s = 0; s < c.servers; ++s)
     p.servers.push_back(add_host(zone, server_host_name(s), c.gpu.flops * c.gpu.efficiency, ps_link, latency_in_links));
-  const bool caps = !latency_in_links && c.servers == 1;
   for (int w = 0; w < c.workers; ++w)
-    p.workers.push_back(add_host(zone, worker_host_name(w), worker_speed(config, w), c.link, latency_in_links, !caps));
-  p.worker_rate_cap = caps ? c.link.bandwidth : 0.0;
+    p.workers.push_back(add_host(zone, worker_host_name(w), worker_speed(config, w), c.link, latency_in_links));
   zone->seal();
   if (!latency_in_links) p.transfer_latency = (c.link.latency + ps_link.latency) / 2.0;
   return p;

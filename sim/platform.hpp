@@ -20,9 +20,6 @@ struct Platform {
   /// Seconds each worker <-> server transfer waits before it starts moving bytes, when the
   /// latency is kept out of the links (see build_platform); 0 when the links carry it.
   double transfer_latency = 0;
-  /// When > 0, worker NICs are not links but this cap (bytes/s) on each worker transfer,
-  /// which the driver sets (see build_platform); 0 when the NICs are links.
-  double worker_rate_cap = 0;
 };
 
 /// Host name of worker w / shard s, in built platforms and required in XML platforms.
@@ -39,10 +36,7 @@ double worker_speed(const RunConfig& config, int w);
 /// latency_in_links false (star platforms only): links get zero latency and the route's
 /// latency is returned in transfer_latency for the driver to wait before each transfer.
 /// Same times (the exact model shares no bandwidth during a latency phase either), one
-/// bandwidth re-sharing fewer per transfer. With one shard, a worker's NIC carries one
-/// transfer at a time (its push, then its reply), so it never shares and acts as a rate cap:
-/// the NIC is then left out of the route and returned in worker_rate_cap (same times; the
-/// solver no longer visits one worker link per flow crossing a busy PS link).
+/// bandwidth re-sharing fewer per transfer.
 Platform build_platform(const RunConfig& config, bool latency_in_links = true);
 
 }  // namespace synclab::sim

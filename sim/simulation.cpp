@@ -2,8 +2,8 @@
 // - One actor per worker drives its WorkerCore. A parameter-server shard is a host plus a
 //   ServerCore; a push is simulated as a transfer worker -> shard host and handed to the
 //   core the instant it arrives; a reply is a transfer shard host -> worker started the
-//   instant the core decides it. Transfers use Comm::sendto, so no receiving actor has to
-//   post a get (no rendezvous delays, no per-mailbox search with 10,000 workers).
+//   instant the core decides it. Transfers go through a NetworkModel (sim.network): SimGrid
+//   communications, or the exact star shortcut with one shard.
 // - The pull request rides on the push (as a real PS client sends both together), so
 //   one iteration costs compute + push transfer + reply transfer.
 // - All actors run in one OS thread: cores are called without locks.
@@ -53,7 +53,7 @@ struct Shard {
 // list searched linearly, so one actor starting thousands of replies (an ssp release of
 // 10,000 workers) would make every completion cost thousands of steps.
 struct InFlight {
-  sg::CommPtr comm;
+  TransferPtr comm;
   PullReply reply;
   double started = 0;
 };
@@ -65,7 +65,7 @@ struct Worker {
   sg::SemaphorePtr arrived;                 // released once per reply started towards us
   sg::SemaphorePtr cancel_sem;              // released by a CancelStep: ends the step early
   std::vector<std::optional<InFlight>> replies;  // per shard
-  std::vector<sg::CommPtr> in_flight;            // push transfers in flight, one per shard
+  std::vector<TransferPtr> in_flight;            // push transfers in flight, one per shard
   std::vector<int> push_shards;                  // shard of each entry of pushes
   std::vector<std::uint32_t> samples_by_clock;   // samples behind each push, for summary.samples
   bool computing = false;                   // a CancelStep now aborts the current step
@@ -89,7 +89,6 @@ class Simulation {
   void issue_pull(int w);
   void receive_replies(int w);
   void drain(int s);
-  sg::CommPtr transfer(sg::Host* from, sg::Host* to, std::uint64_t bytes) const;
   void after_update();
   void evaluate();
   void stop(const std::string& reason, bool is_error, const std::string& error = {});
@@ -105,6 +104,8 @@ class Simulation {
 
   TrainingSetup setup_;
   Platform platform_;
+  NetworkChoice network_choice_;
+  std::unique_ptr<NetworkModel> network_;
   std::unique_ptr<StepTimeModel> steps_;
   std::unique_ptr<RunWriter> writer_;
   std::vector<Shard> shards_;
@@ -133,6 +134,8 @@ void Simulation::build() {
   // bandwidth re-sharings). Several shards would need concurrent waits: links keep it then.
   platform_ = build_platform(config_, c.servers > 1 || !c.platform.empty());
   latency_ = platform_.transfer_latency;
+  network_choice_ = choose_network(config_, options_.simgrid_settings);
+  network_ = make_network_model(network_choice_, config_, platform_);
 
   std::vector<double> base(static_cast<std::size_t>(c.workers));
   const double step_flops = setup_.cost.step_flops(config_.data.batch);
@@ -188,21 +191,6 @@ void Simulation::issue_pull(int w) {
   }
 }
 
-// A transfer between a worker and a shard; the worker's NIC is a per-transfer cap when the
-// platform left it out of the route.
-sg::CommPtr Simulation::transfer(sg::Host* from, sg::Host* to, std::uint64_t bytes) const {
-  const double cap = platform_.worker_rate_cap;
-  if (cap <= 0) return sg::Comm::sendto_async(from, to, bytes);
-  // The rate must be set before both ends are: naming the second end starts the transfer.
-  sg::CommPtr c = sg::Comm::sendto_init();
-  c->set_rate(cap);
-  c->set_payload_size(bytes);
-  c->set_source(from);
-  c->set_destination(to);
-  if (c->get_state() == sg::Activity::State::INITED) c->start();
-  return c;
-}
-
 void Simulation::receive_replies(int w) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   const double t0 = now();
@@ -220,7 +208,7 @@ void Simulation::receive_replies(int w) {
         sg::this_actor::sleep_for(latency_);  // single shard only: nothing else to start meanwhile
         if (stopping_) return;
       }
-      slot->comm = transfer(shards_[s].host, wk.host, shards_[s].bytes);
+      slot->comm = network_->start(shards_[s].host, wk.host, shards_[s].bytes);
       bytes_sent_ += shards_[s].bytes;
       ++transfers_;
     }
@@ -286,12 +274,12 @@ void Simulation::worker_main(int w) {
     }
     // Kept in the worker, not on this stack: a kill unwinds the stack, and dropping an
     // unfinished transfer there makes SimGrid print a backtrace per transfer.
-    std::vector<sg::CommPtr>& comms = wk.in_flight;
+    std::vector<TransferPtr>& comms = wk.in_flight;
     std::vector<int>& shard_of = wk.push_shards;
     comms.clear();
     shard_of.clear();
     for (auto& shard : shards_) {
-      comms.push_back(transfer(wk.host, shard.host, shard.bytes));
+      comms.push_back(network_->start(wk.host, shard.host, shard.bytes));
       bytes_sent_ += shard.bytes;
       ++transfers_;
     }
@@ -303,7 +291,7 @@ void Simulation::worker_main(int w) {
     const PullInfo pull = core.next_pull();
     for (std::size_t i = 0; i < comms.size(); ++i) shard_of.push_back(static_cast<int>(i));
     while (!comms.empty()) {
-      const auto i = static_cast<std::size_t>(sg::Comm::wait_any(comms));
+      const std::size_t i = network_->wait_any(comms);
       const int s = shard_of[i];
       comms.erase(comms.begin() + static_cast<std::ptrdiff_t>(i));
       shard_of.erase(shard_of.begin() + static_cast<std::ptrdiff_t>(i));
@@ -439,8 +427,8 @@ void Simulation::fail_worker(int w) {
   log_ << fmt::format("sim: t={:.6f} worker {} fails\n", now(), w);
   // A crashed process stops sending and receiving: its transfers leave the links now.
   // Killed first, so that no one waits on the transfers when they are cancelled.
-  auto drop = [](const sg::CommPtr& c) {
-    if (c && c->get_state() == sg::Activity::State::STARTED) c->cancel();
+  auto drop = [](const TransferPtr& c) {
+    if (c) c->cancel();
   };
   if (wk.actor) wk.actor->kill();
   for (const auto& c : wk.in_flight) drop(c);
@@ -510,7 +498,7 @@ RunSummary Simulation::run() {
   // SimGrid print a backtrace (thousands with thousands of workers). The process ends
   // soon after a simulation (one engine per process), so they are handed to a holder that
   // is never freed.
-  static auto* unfinished = new std::vector<sg::CommPtr>();
+  static auto* unfinished = new std::vector<TransferPtr>();
   for (auto& wk : workers_) {
     for (auto& c : wk.in_flight) unfinished->push_back(std::move(c));
     for (auto& r : wk.replies)
@@ -591,7 +579,8 @@ RunSummary Simulation::run() {
              {"wall_s", wall},
              {"wall_run_s", run_wall},
              {"wall_eval_s", eval_wall_},
-             {"network_model", "CM02 exact (crosstraffic 0, TCP-gamma 0)"},
+             {"network_model", network_->describe()},
+             {"network_choice", network_choice_.reason},
              {"simgrid_settings", options_.simgrid_settings},
              {"time_quantum_s", options_.time_quantum},
              {"evaluation", "free in simulated time"},

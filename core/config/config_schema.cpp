@@ -82,6 +82,7 @@ const std::vector<ConfigKey>& config_schema() {
       ConfigKey{"cluster.failures", T::Failures, "[]", 0, kInf, false, nullptr, "scheduled crashes: list of {worker, at} (at: a duration)", nullptr},
       text("cluster.platform", "", "optional SimGrid XML platform file (hosts worker-<i>, server-<j>)"),
       choice("sim.mode", "full", "full|timing", "full: real gradients in simulated time; timing: cost model only"),
+      choice("sim.network", "auto", "auto|star|simgrid", "bandwidth sharing: star = exact fast path (built star, one shard), simgrid = SimGrid's solver, auto = star where it applies"),
       text("worker.device", "auto", "auto | cpu | cuda | cuda:N (real workers)"),
       ConfigKey{"real.hosts", T::StringList, "[]", -kInf, kInf, false, nullptr, "hosts of a real run (host or host:port); empty = local processes", nullptr},
       key("real.port", T::Int, "0", 0, 65535, false, "parameter-server TCP port; 0 = any free port"),

@@ -525,6 +525,7 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   cl.platform = r.str("cluster.platform");
 
   c.sim.mode = r.str("sim.mode");
+  c.sim.network = r.str("sim.network");
   c.worker.device = r.str("worker.device");
   static const std::regex device_re("auto|cpu|cuda(:[0-9]+)?");
   if (!std::regex_match(c.worker.device, device_re)) {

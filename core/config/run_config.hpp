@@ -82,6 +82,7 @@ struct RunConfig {
   } cluster;
   struct Sim {
     std::string mode = "full";          ///< full | timing
+    std::string network = "auto";       ///< auto | star | simgrid (sim/network_model.hpp)
   } sim;
   struct Worker {
     std::string device = "auto";        ///< auto | cpu | cuda | cuda:N

@@ -328,6 +328,24 @@ TEST(Simulation, IterationTimeClosedForm) {
   }
 }
 
+// A worker NIC slower than the PS link limits every transfer of that worker, under both
+// network models: an update = step + 2 (M / B_worker + (L_worker + L_ps) / 2).
+TEST(Simulation, WorkerNicSlowerThanPsLinkSetsTheRate) {
+  for (const std::string network : {"star", "simgrid"}) {
+    const auto config = synclab::load_run_config(
+        "", {"model=mlp", "sim.mode=timing", "policy.name=bsp", "cluster.workers=2", "train.stop.updates=20",
+             "cluster.straggler.dist=none", "cluster.link.bandwidth=1Gbps", "cluster.link.latency=2ms",
+             "cluster.ps_link.bandwidth=10Gbps", "cluster.ps_link.latency=0", "sim.network=" + network});
+    const auto s = parse_summary(simulate_in_child(config, scratch("nic-" + network)));
+    ASSERT_FALSE(s.is_discarded()) << network;
+    const double step = s["step_flops"].get<double>() / (15.7e12 * 0.4);
+    // Two workers share the 10 Gb/s PS link at 5 Gb/s each: their 1 Gb/s NICs bind.
+    const double transfer = s["param_bytes"].get<double>() / 0.125e9 + 1e-3;
+    const double expected = 20 * (step + 2 * transfer);
+    EXPECT_NEAR(s["time_s"].get<double>(), expected, 1e-6 * expected) << network;
+  }
+}
+
 // Every registered policy runs to its update limit in both modes, with a worker failing
 // midway (policies wait for it up to their timeout, then carry on).
 TEST(Simulation, EveryPolicyRunsWithAFailure) {

@@ -1,0 +1,131 @@
+#include "sim/star_network.hpp"
+
+#include <simgrid/s4u/Actor.hpp>
+#include <simgrid/s4u/Engine.hpp>
+#include <simgrid/s4u/Host.hpp>
+#include <simgrid/s4u/Semaphore.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace sg = simgrid::s4u;
+
+namespace synclab::sim {
+namespace {
+
+// SimGrid ends a timed wait up to its timing precision (1e-9 s) early or late, and at large
+// clocks the double itself is coarser: a flow within this of its end is done now. This also
+// keeps every timed wait of the completing actor longer than the precision, so the clock
+// always moves on.
+double tolerance(double now) { return std::max(2e-9, now * 4e-15); }
+
+}  // namespace
+
+class StarNetwork::Flow final : public Transfer {
+ public:
+  Flow(StarNetwork* net, int direction) : net_(net), direction_(direction) {}
+  void wait() override {
+    if (over()) return;
+    waiter_ = sg::Semaphore::create(0);
+    waiter_->acquire();
+    waiter_ = nullptr;
+  }
+  bool done() const override { return done_; }
+  void cancel() override {
+    if (!over()) net_->cancel(*this);
+  }
+  bool over() const { return done_ || cancelled_; }
+
+  StarNetwork* net_;
+  int direction_;
+  FairShareLink::FlowId id_ = 0;
+  bool done_ = false, cancelled_ = false;
+  sg::SemaphorePtr waiter_;  // released when done or cancelled; set while an actor waits
+};
+
+StarNetwork::StarNetwork(sg::Host* server, double ps_bandwidth, double worker_cap)
+    : server_(server),
+      ps_bandwidth_(ps_bandwidth),
+      worker_cap_(worker_cap),
+      links_{FairShareLink(ps_bandwidth, worker_cap), FairShareLink(ps_bandwidth, worker_cap)},
+      wake_(sg::Semaphore::create(0)) {
+  sg::Actor::create("network", server_, [this] { serve(); })->daemonize();
+}
+
+StarNetwork::~StarNetwork() = default;
+
+std::string StarNetwork::describe() const {
+  return fmt::format("star: exact max-min sharing of the shard NIC ({:g} B/s per direction), worker NICs {:g} B/s caps",
+                     ps_bandwidth_, worker_cap_);
+}
+
+TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes) {
+  if ((from == server_) == (to == server_))
+    throw std::logic_error("star network: a transfer must have the shard at exactly one end");
+  const int direction = to == server_ ? 0 : 1;
+  auto flow = std::make_shared<Flow>(this, direction);
+  flow->id_ = links_[direction].add(sg::Engine::get_clock(), static_cast<double>(bytes));
+  flows_[direction].emplace(flow->id_, flow);
+  poke();
+  return flow;
+}
+
+std::size_t StarNetwork::wait_any(const std::vector<TransferPtr>& transfers) {
+  auto first_done = [&]() -> std::ptrdiff_t {
+    for (std::size_t i = 0; i < transfers.size(); ++i)
+      if (static_cast<const Flow&>(*transfers[i]).over()) return static_cast<std::ptrdiff_t>(i);
+    return -1;
+  };
+  std::ptrdiff_t i = first_done();
+  if (i >= 0) return static_cast<std::size_t>(i);
+  // One semaphore for the whole set: the first of them to finish releases it.
+  sg::SemaphorePtr sem = sg::Semaphore::create(0);
+  for (const auto& t : transfers) static_cast<Flow&>(*t).waiter_ = sem;
+  sem->acquire();
+  for (const auto& t : transfers) static_cast<Flow&>(*t).waiter_ = nullptr;
+  i = first_done();
+  if (i < 0) throw std::logic_error("star network: woken without a finished transfer");
+  return static_cast<std::size_t>(i);
+}
+
+void StarNetwork::cancel(Flow& flow) {
+  flow.cancelled_ = true;
+  if (flow.waiter_) flow.waiter_->release();
+  links_[flow.direction_].remove(sg::Engine::get_clock(), flow.id_);
+  flows_[flow.direction_].erase(flow.id_);
+  poke();
+}
+
+void StarNetwork::poke() {
+  // One release per wake-up is enough: the actor recomputes everything when it runs.
+  if (poked_) return;
+  poked_ = true;
+  wake_->release();
+}
+
+void StarNetwork::finish(int direction, const std::vector<FairShareLink::FlowId>& ids) {
+  for (FairShareLink::FlowId id : ids) {
+    auto it = flows_[direction].find(id);
+    Flow& flow = *it->second;
+    flow.done_ = true;
+    if (flow.waiter_) flow.waiter_->release();
+    flows_[direction].erase(it);
+  }
+}
+
+void StarNetwork::serve() {
+  for (;;) {
+    const double now = sg::Engine::get_clock();
+    finish(0, links_[0].complete(now, tolerance(now)));
+    finish(1, links_[1].complete(now, tolerance(now)));
+    const double next = std::min(links_[0].next_completion(), links_[1].next_completion());
+    poked_ = false;
+    if (std::isinf(next)) wake_->acquire();
+    else wake_->acquire_timeout(next - now);
+  }
+}
+
+}  // namespace synclab::sim
