@@ -64,8 +64,9 @@ int cmd_sweep(int argc, char** argv) {
     std::cout << "usage: synclab sweep SWEEP.yaml [--jobs N] [--out DIR] [--shard i/n | --merge | --emit-slurm]\n\n"
                  "Runs every combination of a sweep file (base:/config:, merge:, set:, grid:, zip:, seeds:,\n"
                  "backend:, timeout:) as `synclab sim|launch|train` child processes, one run directory each,\n"
-                 "and writes index.csv. Finished runs (with summary.json) are not redone; a failed run is\n"
-                 "recorded with its error and the sweep goes on. Progress (done/total, failures, ETA) on stderr.\n"
+                 "and writes index.csv. Runs that succeeded are not redone; a failed run is recorded with\n"
+                 "its error, the sweep goes on, and a rerun tries it again. One sweep per --out at a time (a\n"
+                 "second is refused with the first's pid). Progress (done/total, failures, ETA) on stderr.\n"
                  "Exit code 0 when every run succeeded, 3 when some failed.\n\n"
               << opts;
     return 0;

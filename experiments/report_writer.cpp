@@ -117,6 +117,9 @@ Table pairs_table(const ReportModel& m) {
   return t;
 }
 
+constexpr const char* kFailedNote =
+    "Left out of every table and chart above, also when the run wrote a summary.json before failing.";
+
 Table failed_table(const ReportModel& m) {
   Table t = {{"run", "status", "error"}};
   for (const auto& f : m.failed) t.push_back({f.name, f.status, f.error});
@@ -204,7 +207,7 @@ std::string render_markdown(const ReportModel& m) {
   if (bt.size() > 1) md += "## Per-worker time breakdown\n\n" + md_table(bt) + "\n";
   if (!m.pairs.empty())
     md += "## Simulation vs real runs\n\nPrediction error = (sim - real) / real.\n\n" + md_table(pairs_table(m)) + "\n";
-  if (!m.failed.empty()) md += "## Runs without results\n\n" + md_table(failed_table(m)) + "\n";
+  if (!m.failed.empty()) md += "## Failed and unfinished runs\n\n" + std::string(kFailedNote) + "\n\n" + md_table(failed_table(m)) + "\n";
   md += "## Runs\n\n";
   for (const auto& g : m.groups) {
     md += "- " + md_escape(g.label) + ":";
@@ -247,7 +250,9 @@ std::string render_html(const ReportModel& m, const std::vector<Chart>& charts, 
     if (c.id == "worker-breakdown") h += html_table(breakdown_table(m));
     if (c.id == "sim-vs-real") h += "<p>Prediction error = (sim - real) / real.</p>\n" + html_table(pairs_table(m));
   }
-  if (!m.failed.empty()) h += "<h2>Runs without results</h2>\n" + html_table(failed_table(m));
+  if (!m.failed.empty())
+    h += "<h2 id=\"failed-runs\">Failed and unfinished runs</h2>\n<p>" + html_escape(kFailedNote) + "</p>\n" +
+         html_table(failed_table(m));
   h += "<h2>Runs</h2>\n<ul>\n";
   for (const auto& g : m.groups) {
     h += "<li>" + html_escape(g.label) + ":";

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "core/common/error.hpp"
+#include "core/run/run_writer.hpp"
 #include "experiments/csv.hpp"
 #include "experiments/sweep_spec.hpp"
 
@@ -83,6 +86,36 @@ std::map<std::int64_t, std::uint64_t> read_staleness(const fs::path& file) {
   return hist;
 }
 
+// Why a run directory with a summary.json holds a failed run, or "" when it does not:
+// backends write the summary also when the run fails (stop_reason failed, deadlock, error).
+std::string summary_failure(const fs::path& dir) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text(dir / "summary.json"));
+  } catch (const std::exception&) {
+    return "";  // load_run names the file and what is wrong with it
+  }
+  if (!j.is_object()) return "";
+  const auto reason = j.value("stop_reason", std::string());
+  if (!is_failure_stop_reason(reason)) return "";
+  std::string why = j.value("error", std::string());
+  if (why.empty() && j.contains("extra") && j["extra"].is_object()) why = j["extra"].value("error", std::string());
+  return "stop_reason " + reason + (why.empty() ? "" : ": " + why);
+}
+
+// The note a failed run that wrote a summary gets in the report: it is kept out of every
+// comparison, and this says so.
+std::string left_out_note(const fs::path& dir) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text(dir / "summary.json"));
+  } catch (const std::exception&) {
+    return " (not compared)";
+  }
+  const auto updates = j.is_object() && j.contains("updates") && j["updates"].is_number() ? j["updates"].get<double>() : 0.0;
+  return fmt::format(" (summary.json after {:.0f} updates; not compared)", updates);
+}
+
 void find_runs(const fs::path& dir, int depth, std::vector<fs::path>& out) {
   std::vector<fs::path> subs;
   for (const auto& e : fs::directory_iterator(dir))
@@ -111,11 +144,13 @@ Discovery discover_runs(const std::vector<fs::path>& inputs) {
   for (const auto& in : inputs) {
     if (!fs::is_directory(in)) throw Error(in.string() + ": no such directory");
     if (is_run_dir(in)) {
-      d.runs.push_back(in);
+      if (const auto why = summary_failure(in); !why.empty()) d.failed.push_back({in.filename().string(), "failed", why + left_out_note(in)});
+      else d.runs.push_back(in);
       continue;
     }
     const auto before = d.runs.size();
     find_runs(in, 2, d.runs);
+    std::map<std::string, std::string> index_status;  // run folder -> status in index.csv
     if (fs::exists(in / "index.csv")) {
       const auto t = read_csv(in / "index.csv");
       const int cr = t.column("run"), cs = t.column("status"), ce = t.column("error");
@@ -130,18 +165,39 @@ Discovery discover_runs(const std::vector<fs::path>& inputs) {
       for (const auto& r : t.rows) {
         if (cr < 0 || cs < 0 || static_cast<std::size_t>(std::max(cr, cs)) >= r.size()) continue;
         const auto& status = r[static_cast<std::size_t>(cs)];
+        index_status[r[static_cast<std::size_t>(cr)]] = status;
         if (status == "ok") continue;
         FailedRun f;
         f.name = in.filename().string() + "/" + r[static_cast<std::size_t>(cr)];
         f.status = status;
         if (ce >= 0 && static_cast<std::size_t>(ce) < r.size()) f.error = r[static_cast<std::size_t>(ce)];
+        if (is_run_dir(in / r[static_cast<std::size_t>(cr)])) f.error += left_out_note(in / r[static_cast<std::size_t>(cr)]);
         d.failed.push_back(f);
+      }
+    }
+    // A run the index calls failed (its child exited non-zero after writing summary.json)
+    // or whose summary records a failure is listed with the failures, never compared.
+    for (auto it = d.runs.begin() + static_cast<std::ptrdiff_t>(before); it != d.runs.end();) {
+      const auto st = index_status.find(it->filename().string());
+      if (st != index_status.end() && st->second != "ok") {
+        it = d.runs.erase(it);
+      } else if (const auto why = summary_failure(*it); !why.empty()) {
+        const auto parent = it->parent_path().filename().string();
+        d.failed.push_back({parent + "/" + it->filename().string(), "failed", why + left_out_note(*it)});
+        it = d.runs.erase(it);
+      } else {
+        ++it;
       }
     }
     if (d.runs.size() == before && d.failed.empty())
       throw Error(in.string() + ": holds no run directory (no summary.json here or below)");
   }
-  if (d.runs.empty()) throw Error("no finished run (summary.json) in the given directories");
+  if (d.runs.empty()) {
+    if (!d.failed.empty())
+      throw Error(fmt::format("no successful run in the given directories ({} failed or unfinished, e.g. {}: {})",
+                              d.failed.size(), d.failed.front().name, d.failed.front().error));
+    throw Error("no finished run (summary.json) in the given directories");
+  }
   return d;
 }
 

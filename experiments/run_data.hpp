@@ -39,7 +39,8 @@ struct RunData {
   double number(const char* key, double fallback = 0) const;  ///< numeric summary field
 };
 
-/// A run of a sweep that has no summary.json, with its recorded error (index.csv).
+/// A run that failed or did not finish, with its error (from index.csv or its summary.json):
+/// it has no summary.json, its child failed, or its summary records a failure. Never compared.
 struct FailedRun {
   std::string name;
   std::string status;  ///< failed | pending
@@ -48,8 +49,8 @@ struct FailedRun {
 
 /// What discover_runs found under the given directories.
 struct Discovery {
-  std::vector<std::filesystem::path> runs;  ///< directories holding summary.json
-  std::vector<FailedRun> failed;            ///< sweep runs without a summary
+  std::vector<std::filesystem::path> runs;  ///< directories of successful runs (summary.json)
+  std::vector<FailedRun> failed;            ///< failed and unfinished runs
 };
 
 /// Each input is a run directory (has summary.json) or a sweep directory (index.csv or run

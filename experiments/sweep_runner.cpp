@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -14,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +24,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/error.hpp"
+#include "core/run/dir_lock.hpp"
+#include "core/run/run_writer.hpp"
 #include "experiments/csv.hpp"
 
 extern char** environ;
@@ -61,6 +66,53 @@ class InterruptGuard {
 fs::path summary_path(const fs::path& out, const SweepRun& r) { return out / r.name / "summary.json"; }
 fs::path error_path(const fs::path& out, const SweepRun& r) { return out / "logs" / (r.name + ".error"); }
 
+// What the files on disk say about one run.
+struct RunState {
+  std::string status;  // ok | failed | pending
+  std::string error;   // why it is not ok
+  nlohmann::json summary;
+};
+
+// A summary.json alone does not make a run finished: a child that failed after writing it
+// (stop_reason failed, deadlock, error) left logs/<run>.error, and one stopped by an
+// interrupt says so in its stop_reason. Only an ok run is cached by a rerun.
+RunState run_state(const fs::path& out, const SweepRun& r) {
+  RunState st{"pending", "", nlohmann::json::object()};
+  const bool has_summary = fs::exists(summary_path(out, r));
+  if (has_summary) {
+    try {
+      st.summary = nlohmann::json::parse(read_text(summary_path(out, r)));
+    } catch (const std::exception& e) {
+      st.summary = nlohmann::json::object();
+      return {"failed", "unreadable summary.json: " + std::string(e.what()), st.summary};
+    }
+  }
+  if (fs::exists(error_path(out, r))) {
+    st.status = "failed";
+    st.error = tail_lines(error_path(out, r), 1, 600);
+    return st;
+  }
+  if (!has_summary) return st;
+  const std::string reason = st.summary.is_object() ? st.summary.value("stop_reason", std::string()) : std::string();
+  if (is_failure_stop_reason(reason)) {
+    st.status = "failed";
+    const std::string why = st.summary.value("error", std::string());
+    st.error = "stop_reason " + reason + (why.empty() ? "" : ": " + why);
+  } else if (reason == "interrupted") {
+    st.error = "interrupted; the next run of the sweep redoes it";
+  } else {
+    st.status = "ok";
+  }
+  return st;
+}
+
+// Said with a failure whose child left nothing readable: the likeliest cause then.
+std::string disk_full_note(const fs::path& dir) {
+  struct statvfs v {};
+  if (::statvfs(dir.c_str(), &v) != 0 || v.f_bavail > 0) return "";
+  return "; the file system of " + dir.string() + " is full";
+}
+
 std::string format_duration(double s) {
   if (s < 0 || s != s) return "?";
   const auto t = static_cast<long long>(s + 0.5);
@@ -99,6 +151,16 @@ class Runner {
  private:
   void drain(std::deque<const SweepRun*>& queue, int jobs) {
     std::vector<Child> running;
+    try {
+      drain_loop(queue, jobs, running);
+    } catch (...) {
+      // An error of the sweep itself (e.g. its own files on a full disk): no orphans.
+      stop_children(running);
+      throw;
+    }
+  }
+
+  void drain_loop(std::deque<const SweepRun*>& queue, int jobs, std::vector<Child>& running) {
     while (!queue.empty() || !running.empty()) {
       if (g_interrupted) stop_all(running);
       while (!queue.empty() && static_cast<int>(running.size()) < jobs) {
@@ -125,6 +187,12 @@ class Runner {
   }
 
   [[noreturn]] void stop_all(std::vector<Child>& running) {
+    stop_children(running);
+    if (opt_.progress && tty_) std::fputc('\n', opt_.progress);
+    throw Error("sweep " + spec_.name + ": interrupted; finished runs are kept, run the same command to resume");
+  }
+
+  void stop_children(std::vector<Child>& running) {
     for (auto& c : running) ::kill(c.pid, SIGTERM);
     for (auto& c : running) {
       int status = 0;
@@ -139,12 +207,11 @@ class Runner {
     // A run stopped here is a failure the index shows (under Slurm: a cancelled or timed-out
     // array task), not a run that never started; the next submission reruns it.
     const int sig = g_interrupted;
+    if (sig == 0) return;
     for (auto& c : running)
       write_file_atomic(error_path(opt_.out, *c.run),
                         fmt::format("interrupted by {} (the sweep was cancelled or ran out of time); rerun the sweep to redo it\n",
                                     sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : fmt::format("signal {}", sig)));
-    if (opt_.progress && tty_) std::fputc('\n', opt_.progress);
-    throw Error("sweep " + spec_.name + ": interrupted; finished runs are kept, run the same command to resume");
   }
 
   Child start(const SweepRun& run) {
@@ -197,7 +264,10 @@ class Runner {
     ++done_;
     const bool exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     const bool has_summary = fs::exists(summary_path(opt_.out, run));
-    if (exited_ok && has_summary) {
+    // The exit status decides: a child that wrote summary.json and then exited non-zero
+    // (a failed or deadlocked simulation, a job whose PS failed) has failed.
+    const RunState st = exited_ok && has_summary ? run_state(opt_.out, run) : RunState{};
+    if (st.status == "ok") {
       ++ok_;
       wall_sum_ += secs;
       ++timed_;
@@ -207,9 +277,11 @@ class Runner {
     std::string why;
     if (c.term_sent) why = fmt::format("timed out after {:.0f} s", spec_.timeout_s);
     else if (WIFSIGNALED(status)) why = fmt::format("killed by signal {}", WTERMSIG(status));
+    else if (exited_ok && has_summary) why = "exited 0 but summary.json says " + st.error;
     else if (exited_ok) why = "exited 0 but wrote no summary.json";
     else why = fmt::format("exit code {}", WEXITSTATUS(status));
     const auto tail = tail_lines(opt_.out / "logs" / (run.name + ".err"), 3, 400);
+    if (tail.empty()) why += disk_full_note(opt_.out);
     write_file_atomic(error_path(opt_.out, run), why + (tail.empty() ? "" : ": " + tail) + "\n");
     if (opt_.progress) {
       if (tty_) std::fputc('\n', opt_.progress);
@@ -288,12 +360,76 @@ std::string tail_lines(const fs::path& file, std::size_t max_lines, std::size_t 
   return out;
 }
 
-void write_index(const std::vector<SweepRun>& runs, const SweepSpec& spec, const fs::path& out) {
+namespace {
+
+void flatten_value(const std::string& key, const YAML::Node& v, std::vector<std::pair<std::string, std::string>>& out) {
+  if (v.IsMap() && v.size() > 0) {
+    for (auto it = v.begin(); it != v.end(); ++it) flatten_value(key + "." + it->first.as<std::string>(), it->second, out);
+    return;
+  }
+  out.emplace_back(key, index_cell(v));
+}
+
+std::vector<std::string> axis_keys(const SweepSpec& spec) {
   std::vector<std::string> keys;
   for (const auto& a : spec.grid) keys.push_back(a.key);
   for (const auto& a : spec.zip) keys.push_back(a.key);
-  // Fixed columns keep their names; a swept key that has the same name (e.g. `policy` swept
-  // as a whole map, or `backend`) is written as "sweep.<key>".
+  return keys;
+}
+
+// One run's value of one swept key as (leaf column, cell) pairs.
+std::vector<std::pair<std::string, std::string>> axis_cells(const std::string& axis, const SweepRun& r) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, value] : r.values)
+    if (key == axis) flatten_value(key, value, out);
+  return out;
+}
+
+}  // namespace
+
+nlohmann::ordered_json yaml_to_json(const YAML::Node& v) {
+  if (!v || v.IsNull()) return nullptr;
+  if (v.IsSequence()) {
+    auto a = nlohmann::ordered_json::array();
+    for (const auto& e : v) a.push_back(yaml_to_json(e));
+    return a;
+  }
+  if (v.IsMap()) {
+    auto o = nlohmann::ordered_json::object();  // keys in the file's order
+    for (auto it = v.begin(); it != v.end(); ++it) o[it->first.as<std::string>()] = yaml_to_json(it->second);
+    return o;
+  }
+  const std::string& t = v.Scalar();
+  if (v.Tag() == "!") return t;  // quoted in the file: a string even when it looks like a number
+  if (t == "true" || t == "false") return t == "true";
+  if (!t.empty()) {
+    // Whole-text numbers only: "1Gbps" and "50us" stay strings.
+    char* end = nullptr;
+    const long long i = std::strtoll(t.c_str(), &end, 10);
+    if (*end == '\0') return i;
+    const double d = std::strtod(t.c_str(), &end);
+    if (*end == '\0' && std::isfinite(d)) return d;
+  }
+  return t;
+}
+
+std::string index_cell(const YAML::Node& v) {
+  if (!v || v.IsNull()) return "";
+  if (v.IsScalar()) return v.Scalar();
+  return yaml_to_json(v).dump();
+}
+
+void write_index(const std::vector<SweepRun>& runs, const SweepSpec& spec, const fs::path& out) {
+  // One column per swept leaf key: a swept map (`policy: [{name: ssp, staleness: 2}]`)
+  // becomes policy.name and policy.staleness; swept keys in the sweep file's order, a map's
+  // entries in the order they first appear; a run whose value lacks a leaf leaves it empty.
+  std::vector<std::string> keys;
+  for (const auto& axis : axis_keys(spec))
+    for (const auto& r : runs)
+      for (const auto& cell : axis_cells(axis, r))
+        if (std::find(keys.begin(), keys.end(), cell.first) == keys.end()) keys.push_back(cell.first);
+  // Fixed columns keep their names; a swept key that has the same name (e.g. `backend`)
+  // is written as "sweep.<key>".
   static const std::vector<std::string> fixed = {"run", "status", "backend", "seed", "policy", "workers", "updates",
                                                  "samples", "time_s", "final_test_accuracy", "final_test_loss",
                                                  "mean_staleness", "max_staleness", "bytes_sent", "updates_per_s",
@@ -305,26 +441,19 @@ void write_index(const std::vector<SweepRun>& runs, const SweepSpec& spec, const
   std::string text = csv_line(header) + "\n";
   for (const auto& r : runs) {
     std::vector<std::string> row = {r.name};
-    nlohmann::json summary;
-    std::string status = "pending", error;
-    if (fs::exists(summary_path(out, r))) {
-      try {
-        summary = nlohmann::json::parse(read_text(summary_path(out, r)));
-        status = "ok";
-      } catch (const std::exception& e) {
-        status = "failed";
-        error = "unreadable summary.json: " + std::string(e.what());
-      }
-    } else if (fs::exists(error_path(out, r))) {
-      status = "failed";
-      error = tail_lines(error_path(out, r), 1, 600);
-    }
+    const RunState st = run_state(out, r);
+    const nlohmann::json& summary = st.summary;
+    const std::string& status = st.status;
+    const std::string& error = st.error;
     row.push_back(status);
     row.push_back(r.backend);
+    std::vector<std::pair<std::string, std::string>> cells;
+    for (const auto& axis : axis_keys(spec))
+      for (auto& cell : axis_cells(axis, r)) cells.push_back(std::move(cell));
     for (const auto& k : keys) {
       std::string v;
-      for (const auto& [key, value] : r.values)
-        if (key == k) v = value_text(value);
+      for (const auto& [key, value] : cells)
+        if (key == k) v = value;
       row.push_back(v);
     }
     row.push_back(r.has_seed ? std::to_string(r.seed) : "");
@@ -349,8 +478,13 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   if (::access(program.c_str(), X_OK) != 0) throw Error(program.string() + ": not an executable");
   std::error_code ec;
   fs::create_directories(opt.out / "inputs", ec);
-  fs::create_directories(opt.out / "logs", ec);
+  if (!ec) fs::create_directories(opt.out / "logs", ec);
   if (ec) throw Error(opt.out.string() + ": cannot create the sweep directory: " + ec.message());
+  // One sweep per directory (each Slurm shard locks its own part): a second one would run
+  // every run again, into the same run directories.
+  const bool sharded = opt.shard_count > 1;
+  const DirLock lock(opt.out, sharded ? fmt::format("synclab sweep shard {}/{}", opt.shard_index, opt.shard_count) : "synclab sweep",
+                     sharded ? opt.shard_index : -1);
   if (!spec.file.empty()) write_file_atomic(opt.out / "sweep.yaml", read_text(spec.file));
 
   const auto runs = expand_sweep(spec);
@@ -359,15 +493,20 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   for (const auto& r : runs) {
     if (static_cast<int>(r.index % static_cast<std::size_t>(opt.shard_count)) != opt.shard_index) continue;
     ++outcome.total;
-    if (fs::exists(summary_path(opt.out, r))) ++outcome.cached;
+    if (run_state(opt.out, r).status == "ok") ++outcome.cached;
     else todo.push_back(&r);
   }
   InterruptGuard guard;
   Runner runner(spec, opt, program);
   try {
     runner.run(todo, outcome.total, outcome.cached, outcome);
-  } catch (...) {
-    write_index(runs, spec, opt.out);  // what finished so far stays visible
+  } catch (const std::exception& e) {
+    // What finished so far stays visible, unless the index cannot be written either.
+    try {
+      write_index(runs, spec, opt.out);
+    } catch (const std::exception& index_error) {
+      throw Error(std::string(e.what()) + "; and " + index_error.what());
+    }
     throw;
   }
   write_index(runs, spec, opt.out);

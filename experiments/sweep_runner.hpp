@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "experiments/sweep_spec.hpp"
 
 namespace synclab::experiments {
@@ -39,11 +41,19 @@ struct SweepOutcome {
 SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options);
 
 /// Rebuilds out/index.csv from what is on disk (also the merge step after Slurm shards).
-/// Columns: run, status (ok | failed | pending), backend, one per swept key (named
-/// "sweep.<key>" when the key clashes with a fixed column), seed, then policy, workers,
-/// updates, samples, time_s, final_test_accuracy, final_test_loss, mean_staleness,
-/// max_staleness, bytes_sent, updates_per_s, samples_per_s, stop_reason, error.
+/// Columns: run, status (ok | failed | pending), backend, one per swept leaf key (a swept
+/// map gives one column per entry, e.g. policy.name, policy.staleness; named "sweep.<key>"
+/// when the key clashes with a fixed column), seed, then policy, workers, updates, samples,
+/// time_s, final_test_accuracy, final_test_loss, mean_staleness, max_staleness, bytes_sent,
+/// updates_per_s, samples_per_s, stop_reason, error. A run is ok only when its summary.json
+/// exists, its stop_reason is no failure and no logs/<run>.error says its child failed.
 void write_index(const std::vector<SweepRun>& runs, const SweepSpec& spec, const std::filesystem::path& out);
+
+/// One swept value as an index.csv cell: a scalar as written, a list as one-line JSON.
+std::string index_cell(const YAML::Node& value);
+
+/// A YAML value as JSON: numbers and true/false typed, other scalars strings.
+nlohmann::ordered_json yaml_to_json(const YAML::Node& value);
 
 /// Path of the running executable (/proc/self/exe).
 std::filesystem::path self_executable();

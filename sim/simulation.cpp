@@ -328,6 +328,11 @@ void Simulation::drain(int s) {
       const auto& per_clock = workers_[static_cast<std::size_t>(a.worker)].samples_by_clock;
       samples_ += clock < per_clock.size() ? per_clock[clock] : config_.data.batch;
     }
+    // A full disk ends the run at its first failed write, not after the last update.
+    if (!writer_->write_error().empty()) {
+      stop("error", true, writer_->write_error());
+      return;
+    }
   }
   for (const auto& reply : out.replies) {
     Worker& wk = workers_[static_cast<std::size_t>(reply.worker)];
@@ -376,6 +381,10 @@ void Simulation::after_update() {
   const auto& t = config_.train;
   evaluated_ = false;
   if (setup_.full && t.eval_every && updates_ % t.eval_every == 0) evaluate();
+  if (!writer_->write_error().empty()) {
+    stop("error", true, writer_->write_error());
+    return;
+  }
   if (options_.log_progress && t.stop_updates && updates_ >= next_progress_) {
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
     log_ << fmt::format("sim: update {}/{} at {:.3f} simulated s ({:.1f} s wall){}\n", updates_, t.stop_updates,
@@ -460,6 +469,7 @@ RunSummary Simulation::run() {
   build();
   writer_ = std::make_unique<RunWriter>(dir_, config_);
   if (setup_.full) evaluate();
+  if (!writer_->write_error().empty()) throw Error(writer_->write_error());
 
   for (int w = 0; w < config_.cluster.workers; ++w) {
     Worker& wk = workers_[static_cast<std::size_t>(w)];
@@ -586,9 +596,16 @@ RunSummary Simulation::run() {
              {"evaluation", "free in simulated time"},
              {"seed", config_.train.seed}};
   if (!error_.empty()) s.extra["error"] = error_;
+  if (setup_.full) s.extra["device"] = setup_.device;
   (void)applied;
   (void)dropped_all;
-  writer_->finish(s);
+  try {
+    writer_->finish(s);
+  } catch (const Error& e) {
+    // Say both when the run had failed already and its directory cannot be completed.
+    if (error_.empty() || error_ == e.what()) throw;
+    throw Error(error_ + "; and the run directory is incomplete: " + e.what());
+  }
   if (stop_reason_ == "deadlock" || stop_reason_ == "failed" || stop_reason_ == "error") throw Error(error_);
   return s;
 }

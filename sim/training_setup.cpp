@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/backends/device.hpp"
 #include "core/common/error.hpp"
 #include "core/common/rng.hpp"
 
@@ -32,7 +33,12 @@ TrainingSetup make_training_setup(const RunConfig& config) {
   net.max_batch = std::max(config.data.batch, kEvalChunk);
   net.threads = config.train.threads > 0 ? config.train.threads
                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  s.network = make_network(s.spec, parse_backend(config.train.backend), net);
+  // worker.device names where the simulated workers' gradients are computed (as real
+  // workers would); simulated time still comes from cluster.gpu.
+  const DeviceChoice device = select_run_device(config.worker.device, config.train.backend);
+  net.device = device.ordinal;
+  s.device = device.label();
+  s.network = make_network(s.spec, device.backend, net);
   const int workers = config.cluster.workers;
   auto shards = shard_indices(s.data->train, workers, config.data.sharding, config.data.classes_per_worker,
                               config.train.seed);

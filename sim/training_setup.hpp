@@ -3,6 +3,7 @@
 // tests that compare it with the in-process driver of the policies.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/backends/network.hpp"
@@ -21,6 +22,7 @@ struct TrainingSetup {
   ModelSpec spec;                         ///< full mode only
   std::unique_ptr<DataSplit> data;        ///< full mode only; heap-held so samplers' pointers survive moves
   std::unique_ptr<Network> network;       ///< shared by every worker and the evaluations
+  std::string device = "cpu";             ///< where `network` computes: "cpu" or "cuda:N" (worker.device)
   std::vector<BatchSampler> samplers;     ///< one per worker, over its shard of the training set
   std::vector<float> initial;             ///< initial flat params (full mode)
   std::size_t num_params() const { return cost.num_params; }

@@ -49,6 +49,27 @@ DeviceChoice resolve_device(std::string_view request, int gpu_count, std::string
   return {BackendKind::Cuda, ordinal};
 }
 
+DeviceChoice resolve_run_device(std::string_view worker_device, std::string_view train_backend, int gpu_count) {
+  const BackendKind backend = parse_backend(train_backend);
+  if (worker_device == "auto") {
+    // train.backend cuda has always meant GPU 0; resolve it like worker.device cuda:0 so
+    // that a missing GPU is the same one-line error.
+    if (backend == BackendKind::Cuda) return resolve_device("cuda", gpu_count, "train.backend");
+    return {backend, 0};
+  }
+  if (worker_device == "cpu" && backend == BackendKind::Cuda)
+    throw ConfigError("worker.device", "'cpu' contradicts train.backend cuda (set train.backend to fast or reference)");
+  // cuda / cuda:N (and bad spellings) resolve as for real workers; the CPU case keeps
+  // train.backend's choice between the fast and the reference backend.
+  return resolve_device(worker_device, gpu_count, "worker.device", backend == BackendKind::Cuda ? BackendKind::Fast : backend);
+}
+
+DeviceChoice select_run_device(std::string_view worker_device, std::string_view train_backend) {
+  // Probing initialises the CUDA runtime: only when a GPU may be wanted.
+  const bool may_want_gpu = (worker_device != "auto" && worker_device != "cpu") || train_backend == "cuda";
+  return resolve_run_device(worker_device, train_backend, may_want_gpu ? available_gpu_count() : 0);
+}
+
 DeviceChoice select_device(std::string_view request, std::string_view key, BackendKind cpu_backend) {
   const int gpus = available_gpu_count();
   const DeviceChoice choice = resolve_device(request, gpus, key, cpu_backend);

@@ -24,6 +24,16 @@ int available_gpu_count();
 DeviceChoice resolve_device(std::string_view request, int gpu_count, std::string_view key = "worker.device",
                             BackendKind cpu_backend = BackendKind::Fast);
 
+/// Device of an in-process run (`synclab train`, the gradients of `synclab sim` in full
+/// mode), from worker.device and train.backend: "cuda"/"cuda:N" computes on that GPU
+/// (ConfigError naming worker.device when it is absent), "cpu" on the CPU backend that
+/// train.backend names (ConfigError when that is cuda), "auto" as train.backend says.
+/// Pure: the GPU count is given; logs nothing.
+DeviceChoice resolve_run_device(std::string_view worker_device, std::string_view train_backend, int gpu_count);
+
+/// resolve_run_device against the GPUs present (probed only when a GPU may be wanted).
+DeviceChoice select_run_device(std::string_view worker_device, std::string_view train_backend);
+
 /// Probes the GPUs, resolves the request and logs the choice (and why) at info level.
 DeviceChoice select_device(std::string_view request, std::string_view key = "worker.device",
                            BackendKind cpu_backend = BackendKind::Fast);

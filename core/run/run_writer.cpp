@@ -16,25 +16,43 @@ std::ofstream open_csv(const std::filesystem::path& path, const char* header) {
   std::ofstream out(path, std::ios::trunc);
   if (!out) throw Error(path.string() + ": cannot create: " + std::strerror(errno));
   out << header << '\n';
+  // The header goes out now, so a full disk is found before the run starts.
+  out.flush();
+  if (!out) throw Error(path.string() + ": cannot write: " + std::strerror(errno));
   return out;
 }
 
 }  // namespace
 
+bool is_failure_stop_reason(std::string_view reason) {
+  return reason == "failed" || reason == "deadlock" || reason == "error" || reason.starts_with("error:");
+}
+
 void write_file_atomic(const std::filesystem::path& path, const std::string& text) {
   // A reader (report, sweep index) never sees a half-written file: write aside, then rename.
   auto tmp = path;
   tmp += ".tmp";
+  std::string failure;
   {
     std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
-    if (!out) throw Error(tmp.string() + ": cannot create: " + std::strerror(errno));
+    if (!out) throw Error(path.string() + ": cannot create " + tmp.filename().string() + ": " + std::strerror(errno));
     out << text;
     out.flush();
-    if (!out) throw Error(tmp.string() + ": write failed: " + std::strerror(errno));
+    if (out) out.close();  // close can fail too (a quota, NFS)
+    if (!out) failure = std::strerror(errno);
   }
   std::error_code ec;
+  if (!failure.empty()) {
+    // The old file (if any) stays as it was; the partial copy must not linger.
+    std::filesystem::remove(tmp, ec);
+    throw Error(path.string() + ": cannot write: " + failure);
+  }
   std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error(path.string() + ": cannot replace: " + ec.message());
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw Error(path.string() + ": cannot replace: " + ec.message());
+  }
 }
 
 RunWriter::RunWriter(const std::filesystem::path& dir, const RunConfig& config) : dir_(dir) {
@@ -48,22 +66,35 @@ RunWriter::RunWriter(const std::filesystem::path& dir, const RunConfig& config) 
   std::filesystem::remove(dir_ / "summary.json", ec);
 }
 
+void RunWriter::check(std::ofstream& out, const char* file) {
+  // errno still holds the reason of the write(2) that failed just now, inside the stream.
+  if (out || !write_error_.empty()) return;
+  write_error_ = fmt::format("{}: cannot write: {} (after {} update rows)", (dir_ / file).string(), std::strerror(errno), rows_);
+}
+
 void RunWriter::update(double time_s, std::uint64_t update, int worker, std::int64_t staleness, double loss) {
+  if (!updates_) return;
   updates_ << fmt::format("{},{},{},{},{:.6g}\n", time_s, update, worker, staleness, loss);
+  check(updates_, "updates.csv");
   ++rows_;
   staleness_sum_ += staleness;
   if (staleness > max_staleness_) max_staleness_ = staleness;
 }
 
 void RunWriter::eval(double time_s, std::uint64_t update, std::uint64_t samples, double test_loss, double test_accuracy) {
+  if (!evals_) return;
   evals_ << fmt::format("{},{},{},{:.6g},{:.6g}\n", time_s, update, samples, test_loss, test_accuracy);
   evals_.flush();  // evaluations are rare; flushing lets a watcher follow the run
+  check(evals_, "evals.csv");
 }
 
 void RunWriter::finish(const RunSummary& s) {
-  updates_.flush();
-  evals_.flush();
-  if (!updates_ || !evals_) throw Error(dir_.string() + ": writing the CSV files failed");
+  flush();
+  if (updates_) updates_.close();
+  check(updates_, "updates.csv");
+  if (evals_) evals_.close();
+  check(evals_, "evals.csv");
+  if (!write_error_.empty()) throw Error(write_error_);
   // ordered_json keeps the fields in DESIGN.md's order, backend-specific extras after them.
   nlohmann::ordered_json j = {
       {"backend", s.backend},
@@ -85,8 +116,10 @@ void RunWriter::finish(const RunSummary& s) {
 }
 
 void RunWriter::flush() {
-  updates_.flush();
-  evals_.flush();
+  if (updates_) updates_.flush();
+  check(updates_, "updates.csv");
+  if (evals_) evals_.flush();
+  check(evals_, "evals.csv");
 }
 
 }  // namespace synclab

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -31,17 +32,27 @@ struct RunSummary {
   nlohmann::json extra = nlohmann::json::object();
 };
 
+/// True for a stop_reason that records a failed run: "failed", "deadlock", "error" or
+/// "error: <why>" (its summary.json is written all the same, for the post-mortem).
+bool is_failure_stop_reason(std::string_view reason);
+
 class RunWriter {
  public:
-  /// Creates dir (and parents), writes config.yaml, opens the CSVs with their headers.
+  /// Creates dir (and parents), writes config.yaml, opens the CSVs with their headers;
+  /// Error naming the file when one of them cannot be written.
   RunWriter(const std::filesystem::path& dir, const RunConfig& config);
-  /// One applied gradient: time_s,update,worker,staleness,loss.
+  /// One applied gradient: time_s,update,worker,staleness,loss. Never throws: a failed
+  /// write is kept in write_error() (callers run inside servers and simulated actors).
   void update(double time_s, std::uint64_t update, int worker, std::int64_t staleness, double loss);
-  /// One evaluation: time_s,update,samples,test_loss,test_accuracy.
+  /// One evaluation: time_s,update,samples,test_loss,test_accuracy. Never throws (see update).
   void eval(double time_s, std::uint64_t update, std::uint64_t samples, double test_loss, double test_accuracy);
   /// Pushes buffered CSV rows to the files (a checkpointing server calls it before each checkpoint).
   void flush();
-  /// Flushes the CSVs and writes summary.json atomically (temp file + rename).
+  /// The first failed write, "<file>: cannot write: <reason> (after N rows)"; empty while
+  /// every write succeeded. Rows after a failure are dropped, so check it as the run goes.
+  const std::string& write_error() const { return write_error_; }
+  /// Flushes and closes the CSVs and writes summary.json atomically (temp file + rename);
+  /// throws Error with write_error() instead when a CSV write failed (no summary then).
   void finish(const RunSummary& summary);
   const std::filesystem::path& dir() const { return dir_; }
   /// Staleness statistics over the rows written so far.
@@ -50,7 +61,9 @@ class RunWriter {
 
  private:
   std::filesystem::path dir_;
+  void check(std::ofstream& out, const char* file);
   std::ofstream updates_, evals_;
+  std::string write_error_;
   std::uint64_t rows_ = 0;
   std::int64_t staleness_sum_ = 0, max_staleness_ = 0;
 };
@@ -58,8 +71,9 @@ class RunWriter {
 /// Lowercase hex SHA-256 of the raw bytes of a float buffer (little-endian fp32).
 std::string sha256_hex(std::span<const float> values);
 
-/// Writes text to path atomically (temp file in the same folder, then rename); Error naming
-/// the file when it cannot.
+/// Writes text to path atomically (temp file in the same folder, written and closed, then
+/// rename); on failure the old file is left as it was, the temp file is removed and Error
+/// names the file and the reason ("index.csv: cannot write: No space left on device").
 void write_file_atomic(const std::filesystem::path& path, const std::string& text);
 
 /// Test-set evaluation in chunks of `chunk` samples (at most the network's max batch):

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/backends/device.hpp"
 #include "core/common/error.hpp"
 #include "core/common/rng.hpp"
 #include "core/data/dataset.hpp"
@@ -73,7 +74,9 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
   NetworkOptions net_opts;
   net_opts.max_batch = std::max(batch, kEvalChunk);
   net_opts.threads = tc.threads > 0 ? tc.threads : usable_cpus();
-  auto net = make_network(spec, parse_backend(tc.backend), net_opts);
+  const DeviceChoice device = select_run_device(config.worker.device, tc.backend);
+  net_opts.device = device.ordinal;
+  auto net = make_network(spec, device.backend, net_opts);
   std::vector<float> params(spec.num_params()), grad(spec.num_params());
   init_params(spec, params.data(), tc.seed);
   auto optimizer = make_optimizer(tc.optimizer, params.size());
@@ -83,9 +86,10 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
   BatchSampler sampler(data.train, std::move(all), batch, derive_seed(tc.seed, 0x7a1, 0));
   RunWriter writer(dir, config);
   // Announced only once everything loaded, so a failing setup prints just its error line.
-  log << fmt::format("train: {} ({} parameters) on {} ({} train / {} test samples), {} backend x{} threads, batch {}, {} lr {}; run directory {}\n",
+  log << fmt::format("train: {} ({} parameters) on {} ({} train / {} test samples), {} backend{}, batch {}, {} lr {}; run directory {}\n",
                      spec.name, spec.num_params(), data.train.name, data.train.size(), data.test.size(), to_string(net->kind()),
-                     net_opts.threads, batch, tc.optimizer.name, tc.optimizer.lr, dir.string())
+                     device.backend == BackendKind::Cuda ? " on " + device.label() : fmt::format(" x{} threads", net_opts.threads),
+                     batch, tc.optimizer.name, tc.optimizer.lr, dir.string())
       << std::flush;
 
   TrainClock clock;
@@ -96,6 +100,7 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
     clock.pause();
     last = evaluate_dataset(*net, params, data.test, limit, kEvalChunk);
     writer.eval(clock.seconds(), update, update * batch, last.loss, last.accuracy);
+    if (!writer.write_error().empty()) throw Error(writer.write_error());
     last_eval_update = update;
     evaluated = true;
     clock.resume();
@@ -117,6 +122,8 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
     ++update;
     const double now = clock.seconds();
     writer.update(now, update, 0, 0, loss);
+    // A full disk stops the run at the first failed write, naming the file.
+    if (!writer.write_error().empty()) throw Error(writer.write_error());
     loss_ema = update == 1 ? loss : 0.95 * loss_ema + 0.05 * loss;
     evaluated = false;
     if (tc.eval_every && update % tc.eval_every == 0) evaluate(update, config.data.eval_samples);
@@ -165,6 +172,7 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
   s.extra = {{"model", spec.name},
              {"dataset", data.train.name},
              {"compute_backend", to_string(net->kind())},
+             {"device", device.label()},
              {"threads", net_opts.threads},
              {"num_params", spec.num_params()},
              {"batch", batch},

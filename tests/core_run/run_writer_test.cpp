@@ -8,6 +8,7 @@
 
 #include "core/common/error.hpp"
 #include "core/run/run_writer.hpp"
+#include "tests/small_tmpfs.hpp"
 
 namespace synclab {
 namespace {
@@ -86,6 +87,55 @@ TEST(RunWriter, UnwritableDirectoryIsNamed) {
     EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
   }
   fs::remove(file);
+}
+
+// A full disk is found at the first write that fails, and the error names the file.
+TEST(RunWriter, FullDiskIsFoundAtTheFirstFailedWriteNamingTheFile) {
+  testing::SmallTmpfs fs_small("writer-full", 64 * 1024);
+  if (!fs_small.ok()) GTEST_SKIP() << fs_small.reason();
+  const RunConfig config = resolve_run_config(YAML::Load("model: softmax"));
+  RunWriter w(fs_small.path() / "run", config);
+  fs_small.fill();
+  std::uint64_t rows = 0;
+  // 64 KiB hold about 2,500 rows; the writer must notice long before 100,000.
+  for (; rows < 100000 && w.write_error().empty(); ++rows) w.update(0.001 * static_cast<double>(rows), rows, 0, 0, 1.0);
+  ASSERT_FALSE(w.write_error().empty()) << "no write error after " << rows << " rows on a full disk";
+  EXPECT_LT(rows, 10000u);
+  const std::string err = w.write_error();
+  EXPECT_EQ(err.rfind((fs_small.path() / "run" / "updates.csv").string() + ": cannot write: No space left on device", 0), 0u) << err;
+  try {
+    w.finish(RunSummary{});
+    FAIL() << "finish wrote a summary after a failed write";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), err);
+  }
+  EXPECT_FALSE(fs::exists(fs_small.path() / "run" / "summary.json"));
+}
+
+TEST(RunWriter, ConfigOnAFullDiskIsNamedAndLeavesNoTempFile) {
+  testing::SmallTmpfs fs_small("writer-config", 64 * 1024);
+  if (!fs_small.ok()) GTEST_SKIP() << fs_small.reason();
+  fs::create_directories(fs_small.path() / "run");
+  fs_small.fill();
+  try {
+    RunWriter w(fs_small.path() / "run", resolve_run_config(YAML::Load("model: softmax")));
+    FAIL() << "a run directory was opened on a full disk";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), (fs_small.path() / "run" / "config.yaml").string() + ": cannot write: No space left on device");
+  }
+  EXPECT_FALSE(fs::exists(fs_small.path() / "run" / "config.yaml.tmp"));
+  EXPECT_FALSE(fs::exists(fs_small.path() / "run" / "config.yaml"));
+}
+
+TEST(RunWriter, AtomicWriteKeepsTheOldFileOnAFullDisk) {
+  testing::SmallTmpfs fs_small("atomic-full", 64 * 1024);
+  if (!fs_small.ok()) GTEST_SKIP() << fs_small.reason();
+  const auto index = fs_small.path() / "index.csv";
+  write_file_atomic(index, "run,status\na,ok\n");
+  fs_small.fill();
+  EXPECT_THROW(write_file_atomic(index, std::string(100000, 'x')), Error);
+  EXPECT_EQ(slurp(index), "run,status\na,ok\n");
+  EXPECT_FALSE(fs::exists(fs_small.path() / "index.csv.tmp"));
 }
 
 TEST(Sha256, KnownDigests) {

@@ -1,4 +1,5 @@
-// Device selection: "auto" | "cpu" | "cuda" | "cuda:N" against a given GPU count.
+// Device selection: "auto" | "cpu" | "cuda" | "cuda:N" against a given GPU count, for real
+// workers and for in-process runs (with train.backend).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -83,6 +84,47 @@ TEST(DeviceSelect, SelectDeviceMatchesTheProbedCount) {
   if (gpus == 0) {
     EXPECT_THROW(select_device("cuda"), ConfigError);
     EXPECT_THROW(make_network(make_model_spec("softmax"), BackendKind::Cuda), Error);
+  }
+}
+
+// train and sim (full mode) in one process: worker.device together with train.backend.
+TEST(RunDevice, AutoLeavesTheChoiceToTrainBackend) {
+  EXPECT_EQ(resolve_run_device("auto", "fast", 2).label(), "cpu");
+  EXPECT_EQ(resolve_run_device("auto", "reference", 2).backend, BackendKind::Reference);
+  EXPECT_EQ(resolve_run_device("auto", "cuda", 2).label(), "cuda:0");
+}
+
+TEST(RunDevice, AGpuRequestIsHonouredOrRefusedNeverIgnored) {
+  const DeviceChoice c = resolve_run_device("cuda:1", "fast", 2);
+  EXPECT_EQ(c.backend, BackendKind::Cuda);
+  EXPECT_EQ(c.ordinal, 1);
+  EXPECT_EQ(resolve_run_device("cuda", "reference", 1).label(), "cuda:0");
+  for (const char* request : {"cuda", "cuda:0"}) {
+    try {
+      resolve_run_device(request, "fast", 0);
+      FAIL() << request << " resolved without a GPU";
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.key(), "worker.device");
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+    }
+  }
+  try {
+    resolve_run_device("auto", "cuda", 0);
+    FAIL() << "train.backend cuda resolved without a GPU";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "train.backend");
+  }
+}
+
+TEST(RunDevice, CpuKeepsTheCpuBackendAndContradictsCuda) {
+  EXPECT_EQ(resolve_run_device("cpu", "reference", 4).backend, BackendKind::Reference);
+  EXPECT_EQ(resolve_run_device("cpu", "fast", 4).backend, BackendKind::Fast);
+  try {
+    resolve_run_device("cpu", "cuda", 4);
+    FAIL() << "cpu with train.backend cuda";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "worker.device");
+    EXPECT_NE(std::string(e.what()).find("train.backend"), std::string::npos) << e.what();
   }
 }
 

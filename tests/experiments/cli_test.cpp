@@ -1,5 +1,6 @@
 // The synclab binary's experiment commands end to end: --help, report on a fixture sweep,
-// one-line errors, and a sweep whose children are the real `synclab sim`.
+// one-line errors, a sweep whose children are the real `synclab sim`, failed runs, locked
+// and full sweep directories, and worker.device in train and sim.
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -9,9 +10,15 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
+#include "core/backends/device.hpp"
+#include "core/run/dir_lock.hpp"
 #include "experiments/csv.hpp"
 #include "fixture.hpp"
+#include "tests/small_tmpfs.hpp"
 
 namespace ex = synclab::experiments;
 namespace fs = std::filesystem;
@@ -184,4 +191,160 @@ cluster: {workers: 2, gpu: {flops: 1.0e9, efficiency: 1.0}, link: {bandwidth: 1G
   const auto r = run("sim " + cfg + " --log-level warn --out '" + (tmp.path() / "b").string() + "'");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out, (tmp.path() / "b").string() + "\n");
+}
+
+namespace {
+
+// A tiny simulated run: softmax regression on synthetic data, two workers.
+const char* kTinyConfig = R"(model: softmax
+data: {dataset: synthetic, synthetic_train: 1000, synthetic_test: 200, batch: 20}
+train: {optimizer: {name: sgd, lr: 0.1}, stop: {updates: 40}, eval_every: 20}
+cluster: {workers: 2, gpu: {flops: 1.0e9, efficiency: 1.0}, link: {bandwidth: 1Gbps, latency: 100us}}
+sim: {mode: full}
+)";
+
+std::string cell(const ex::CsvTable& t, std::size_t row, const std::string& col) {
+  const int c = t.column(col);
+  EXPECT_GE(c, 0) << col;
+  return c >= 0 ? t.rows.at(row).at(static_cast<std::size_t>(c)) : "";
+}
+
+bool has_tmp_file(const fs::path& dir) {
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().extension() == ".tmp") return true;
+  return false;
+}
+
+}  // namespace
+
+// A simulation whose workers all fail writes summary.json (stop_reason failed) and exits 1.
+// The sweep marks it failed with the error, and a rerun tries it again and fails again.
+TEST(ExperimentsCli, AFailedSimulationIsFailedInTheIndexAndNotCached) {
+  synclab::testing::TempDir tmp("cli-failed-run");
+  std::ofstream(tmp.path() / "s.yaml") << "name: crash\nconfig:\n"
+                                       << "  model: softmax\n  data: {dataset: synthetic, synthetic_train: 1000, synthetic_test: 200, batch: 20}\n"
+                                       << "  train: {optimizer: {name: sgd, lr: 0.1}, stop: {updates: 40}, eval_every: 20}\n"
+                                       << "  cluster: {workers: 2, gpu: {flops: 1.0e9, efficiency: 1.0}, link: {bandwidth: 1Gbps, latency: 100us}}\n"
+                                       << "grid:\n  cluster.failures: [[{worker: 0, at: 1000s}], [{worker: 0, at: 1ms}, {worker: 1, at: 1ms}]]\n";
+  const auto out = tmp.path() / "out";
+  const auto cmd = "sweep '" + (tmp.path() / "s.yaml").string() + "' --jobs 1 --out '" + out.string() + "'";
+  auto r = run(cmd);
+  EXPECT_EQ(r.code, 3) << r.out;
+  auto index = ex::read_csv(out / "index.csv");
+  ASSERT_EQ(index.rows.size(), 2u);
+  EXPECT_EQ(cell(index, 0, "status"), "ok");
+  EXPECT_EQ(cell(index, 1, "status"), "failed");
+  EXPECT_EQ(cell(index, 1, "stop_reason"), "failed");
+  EXPECT_NE(cell(index, 1, "error").find("exit code 1"), std::string::npos) << cell(index, 1, "error");
+  EXPECT_NE(cell(index, 1, "error").find("every worker failed"), std::string::npos) << cell(index, 1, "error");
+  r = run(cmd);
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("2 runs, 0 ran, 1 cached, 1 failed"), std::string::npos) << r.out;
+  r = run("report '" + out.string() + "' --out '" + (tmp.path() / "rep.html").string() + "'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto md = ex::read_text(tmp.path() / "rep.md");
+  EXPECT_NE(md.find("1 runs in 1 configs"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Failed and unfinished runs"), std::string::npos) << md;
+  EXPECT_NE(md.find("out/" + index.rows[1][0] + " | failed |"), std::string::npos) << md;
+}
+
+// Two sweeps on one directory would run every run twice at once: the second is refused
+// with the first one's pid (here the test process holds the lock).
+TEST(ExperimentsCli, ASweepOnALockedDirectoryIsRefused) {
+  synclab::testing::TempDir tmp("cli-lock");
+  std::ofstream(tmp.path() / "s.yaml") << "name: locked\nconfig:\n  model: softmax\ngrid: {cluster.workers: [1]}\n";
+  const auto out = tmp.path() / "out";
+  fs::create_directories(out);
+  const synclab::DirLock holder(out, "synclab sweep");
+  const auto r = run("sweep '" + (tmp.path() / "s.yaml").string() + "' --out '" + out.string() + "'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("in use by synclab sweep (pid " + std::to_string(::getpid()) + " on "), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_FALSE(fs::exists(out / "index.csv"));
+}
+
+// Disk full: a simulated run stops at the first failed write and names the file; nothing
+// half-written (*.tmp) is left behind.
+TEST(ExperimentsCli, SimOnAFullDiskStopsAtTheFirstFailedWrite) {
+  synclab::testing::SmallTmpfs disk("cli-sim-full", 256 * 1024);
+  if (!disk.ok()) GTEST_SKIP() << disk.reason();
+  synclab::testing::TempDir tmp("cli-sim-full-cfg");
+  // Timing mode, 200,000 updates: about 6 MB of updates.csv for a 256 KiB disk.
+  std::ofstream(tmp.path() / "c.yaml") << "model: cnn\ntrain: {stop: {updates: 200000}}\n"
+                                       << "cluster: {workers: 2, gpu: {flops: 1.0e12, efficiency: 1.0}, link: {bandwidth: 10Gbps, latency: 10us}}\n"
+                                       << "sim: {mode: timing}\n";
+  const auto dir = disk.path() / "run";
+  auto r = run("sim '" + (tmp.path() / "c.yaml").string() + "' --out '" + dir.string() + "'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  const auto want = (dir / "updates.csv").string() + ": cannot write: No space left on device (after ";
+  const auto at = r.out.find(want);
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const auto rows = std::stoull(r.out.substr(at + want.size()));
+  EXPECT_LT(rows, 50000u) << "found only after " << rows << " rows";
+  EXPECT_FALSE(fs::exists(dir / "summary.json"));
+  EXPECT_FALSE(has_tmp_file(disk.path()));
+
+  // No room even for config.yaml: named, and no config.yaml.tmp left.
+  fs::remove_all(dir);
+  disk.fill();
+  r = run("sim '" + (tmp.path() / "c.yaml").string() + "' --out '" + dir.string() + "'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find((dir / "config.yaml").string() + ": cannot write: No space left on device"), std::string::npos) << r.out;
+  EXPECT_FALSE(has_tmp_file(disk.path()));
+}
+
+// A sweep whose disk fills up says so, stops, and keeps the index it had (never an empty one).
+TEST(ExperimentsCli, SweepOnAFullDiskSaysSoAndKeepsItsIndex) {
+  synclab::testing::SmallTmpfs disk("cli-sweep-full", 512 * 1024);
+  if (!disk.ok()) GTEST_SKIP() << disk.reason();
+  synclab::testing::TempDir tmp("cli-sweep-full-cfg");
+  const auto out = disk.path() / "sweep";
+  auto sweep = [&](const std::string& workers) {
+    std::ofstream(tmp.path() / "s.yaml") << "name: full\nconfig:\n  model: softmax\n"
+                                         << "  data: {dataset: synthetic, synthetic_train: 1000, synthetic_test: 200, batch: 20}\n"
+                                         << "  train: {stop: {updates: 20}, eval_every: 10}\n"
+                                         << "grid: {cluster.workers: " << workers << "}\n";
+    return run("sweep '" + (tmp.path() / "s.yaml").string() + "' --jobs 1 --out '" + out.string() + "'");
+  };
+  auto r = sweep("[1]");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto before = ex::read_text(out / "index.csv");
+  ASSERT_NE(before.find("workers=1,ok,"), std::string::npos) << before;
+  disk.fill();
+  r = sweep("[1, 2]");
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("No space left on device"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(out.string()), std::string::npos) << r.out;
+  EXPECT_EQ(ex::read_text(out / "index.csv"), before);
+  EXPECT_FALSE(has_tmp_file(out));
+}
+
+// worker.device is honoured where a GPU exists and refused in one line where none does;
+// never silently ignored.
+TEST(ExperimentsCli, TrainAndSimHonourOrRefuseWorkerDevice) {
+  synclab::testing::TempDir tmp("cli-device");
+  std::ofstream(tmp.path() / "c.yaml") << kTinyConfig;
+  const bool gpu = synclab::available_gpu_count() > 0;
+  for (const char* cmd : {"train", "sim"}) {
+    const auto dir = tmp.path() / cmd;
+    const auto r = run(std::string(cmd) + " '" + (tmp.path() / "c.yaml").string() + "' --out '" + dir.string() +
+                       "' --set worker.device=cuda:0");
+    if (gpu) {
+      ASSERT_EQ(r.code, 0) << cmd << ": " << r.out;
+      const auto summary = nlohmann::json::parse(ex::read_text(dir / "summary.json"));
+      EXPECT_EQ(summary.value("device", ""), "cuda:0") << cmd;
+    } else {
+      EXPECT_EQ(r.code, 1) << cmd << ": " << r.out;
+      // The error is the last line, one line (sim announces the run first).
+      const auto last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+      EXPECT_NE(last.find("worker.device: 'cuda:0' asks for a GPU but "), std::string::npos) << cmd << ": " << r.out;
+      EXPECT_LE(std::count(r.out.begin(), r.out.end(), '\n'), std::string(cmd) == "sim" ? 2 : 1) << cmd << ": " << r.out;
+      EXPECT_FALSE(fs::exists(dir / "summary.json")) << cmd;
+    }
+    // The CPU is always there.
+    const auto cpu = run(std::string(cmd) + " '" + (tmp.path() / "c.yaml").string() + "' --out '" + (dir.string() + "-cpu") +
+                         "' --set worker.device=cpu");
+    ASSERT_EQ(cpu.code, 0) << cmd << ": " << cpu.out;
+    EXPECT_EQ(nlohmann::json::parse(ex::read_text(fs::path(dir.string() + "-cpu") / "summary.json")).value("device", ""), "cpu");
+  }
 }

@@ -123,7 +123,7 @@ TEST_F(ReportFixture, MarkdownSummaryHasTheTables) {
   for (const char* s : {"# synclab report", "## Results per config", "final accuracy (fraction)", "throughput (updates/s)",
                         "time to 0.86 accuracy (s)", "| sim: bsp workers=2 | sim | 2 | 0.903 [0.902, 0.904] |",
                         "not reached (0/2 seeds)", "## Per-worker time breakdown", "## Simulation vs real runs",
-                        "| bsp workers=3 | 5 | 4 | +25.0% |", "-20.0%", "## Runs without results", "unknown policy 'boom'",
+                        "| bsp workers=3 | 5 | 4 | +25.0% |", "-20.0%", "## Failed and unfinished runs", "unknown policy 'boom'",
                         "Fastest to 0.86 accuracy", "`policies/policy=bsp_seed=1`"})
     EXPECT_NE(md.find(s), std::string::npos) << "missing: " << s << "\n" << md;
 }
@@ -213,4 +213,56 @@ TEST(ReportTimingMode, ThroughputOnlyWithANumericAxis) {
   EXPECT_EQ(md.find("final accuracy"), std::string::npos) << md;
   EXPECT_EQ(md.find("Target accuracy"), std::string::npos) << md;
   EXPECT_NE(md.find("Highest throughput: **async bandwidth=10Gbps workers=8**"), std::string::npos) << md;
+}
+
+namespace {
+
+// Turns a fixture run into one that failed after writing its summary (as a simulation
+// whose workers all failed does): stop_reason failed, with its error.
+void mark_failed(const fs::path& dir) {
+  auto j = nlohmann::json::parse(ex::read_text(dir / "summary.json"));
+  j["stop_reason"] = "failed";
+  j["error"] = "every worker failed (cluster.failures)";
+  std::ofstream(dir / "summary.json") << j.dump() << "\n";
+}
+
+}  // namespace
+
+// A failed run is listed as failed with its error and left out of the comparison, so it is
+// never crowned, even when it has by far the highest throughput and accuracy.
+TEST(ReportFailedRuns, AreListedAndNeverCrowned) {
+  synclab::testing::TempDir tmp("report-failed");
+  const auto sweep = tmp.path() / "s";
+  synclab::testing::write_fixture_run(sweep / "policy=bsp_seed=1", {.policy = "bsp"});
+  synclab::testing::write_fixture_run(sweep / "policy=async_seed=1", {.policy = "async", .step_s = 0.01, .acc_scale = 1.05});
+  mark_failed(sweep / "policy=async_seed=1");
+  std::ofstream(sweep / "index.csv") << "run,status,backend,policy.name,seed,error\n"
+                                        "policy=bsp_seed=1,ok,sim,bsp,1,\n"
+                                        "policy=async_seed=1,failed,sim,async,1,exit code 1: every worker failed\n";
+  for (const bool with_index : {true, false}) {
+    if (!with_index) fs::remove(sweep / "index.csv");  // the summary alone says it failed
+    const auto m = ex::build_report_model({sweep}, ex::ReportOptions{});
+    ASSERT_EQ(m.runs.size(), 1u) << with_index;
+    EXPECT_EQ(m.runs[0].name, "s/policy=bsp_seed=1");
+    ASSERT_EQ(m.failed.size(), 1u) << with_index;
+    EXPECT_EQ(m.failed[0].name, "s/policy=async_seed=1");
+    EXPECT_EQ(m.failed[0].status, "failed");
+    EXPECT_NE(m.failed[0].error.find(with_index ? "exit code 1: every worker failed" : "stop_reason failed: every worker failed"),
+              std::string::npos) << m.failed[0].error;
+    EXPECT_NE(m.failed[0].error.find("not compared"), std::string::npos) << m.failed[0].error;
+    const auto md = ex::render_markdown(m);
+    const auto crowned = md.substr(md.find("## Highlights"), md.find("## Failed and unfinished runs") - md.find("## Highlights"));
+    EXPECT_EQ(crowned.find("async"), std::string::npos) << crowned;
+    EXPECT_NE(md.find("| s/policy=async_seed=1 | failed |"), std::string::npos) << md;
+    const auto html = ex::render_html(m, ex::build_charts(m), "");
+    EXPECT_NE(html.find("<h2 id=\"failed-runs\">Failed and unfinished runs</h2>"), std::string::npos);
+    EXPECT_EQ(count(html.substr(0, html.find("id=\"failed-runs\"")), "async"), 0u);
+  }
+  // A failed run given on its own is no result either.
+  try {
+    ex::build_report_model({sweep / "policy=async_seed=1"}, ex::ReportOptions{});
+    FAIL() << "a failed run was reported as a result";
+  } catch (const synclab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no successful run"), std::string::npos) << e.what();
+  }
 }

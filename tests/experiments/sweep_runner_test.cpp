@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "core/common/error.hpp"
+#include "core/run/dir_lock.hpp"
 #include "experiments/csv.hpp"
 #include "experiments/sweep_runner.hpp"
 #include "fixture.hpp"
@@ -33,6 +34,13 @@ if grep -q 'name: boom' "$cfg"; then
   exit 2
 fi
 if grep -q 'name: slow' "$cfg"; then exec sleep 30; fi
+if grep -q 'name: crash' "$cfg"; then
+  # Like a simulation whose workers all failed: the summary is written, the exit is 1.
+  mkdir -p "$out"
+  printf '{"backend":"sim","policy":"p","workers":2,"updates":3,"samples":300,"time_s":1.0,"final_test_accuracy":0.5,"stop_reason":"failed","error":"every worker failed"}\n' > "$out/summary.json"
+  echo "every worker failed (cluster.failures)" >&2
+  exit 1
+fi
 mkdir -p "$out"
 cp "$cfg" "$out/config.yaml"
 printf 'time_s,update,samples,test_loss,test_accuracy\n1,10,1000,0.5,0.75\n' > "$out/evals.csv"
@@ -222,13 +230,101 @@ TEST(SweepRunner, TailKeepsTheLastLines) {
 
 TEST(SweepRunner, SweptKeysThatClashWithIndexColumnsArePrefixed) {
   Fixture f;
-  const auto spec = spec_of("grid: {backend: [sim], policy: [{name: bsp}, {name: ssp, staleness: 2}]}\n");
+  const auto spec = spec_of("grid: {backend: [sim], policy.name: [bsp]}\n");
+  EXPECT_EQ(ex::run_sweep(spec, f.options()).ran, 1u);
+  const auto index = ex::read_csv(f.out / "index.csv");
+  EXPECT_EQ(cell(index, 0, "sweep.backend"), "sim");
+  EXPECT_EQ(cell(index, 0, "policy.name"), "bsp");
+  EXPECT_EQ(cell(index, 0, "policy"), "p");  // the summary's policy field
+  EXPECT_EQ(cell(index, 0, "backend"), "sim");
+}
+
+// Any CSV reader gets plain cells: a swept map becomes one column per entry (empty where a
+// run's map lacks it), a swept list one JSON cell; no YAML inside a cell.
+TEST(SweepRunner, IndexHasOneColumnPerSweptLeafKey) {
+  Fixture f;
+  const auto spec = spec_of(
+      "grid: {policy: [{name: bsp}, {name: ssp, staleness: 2}], cluster.speeds: [[1, 0.5]]}\n"
+      "zip: {cluster.link.bandwidth: [1Gbps], cluster.link.latency: [50us]}\n");
   EXPECT_EQ(ex::run_sweep(spec, f.options()).ran, 2u);
   const auto index = ex::read_csv(f.out / "index.csv");
-  EXPECT_EQ(cell(index, 1, "sweep.policy"), "{name: ssp, staleness: 2}");
-  EXPECT_EQ(cell(index, 1, "sweep.backend"), "sim");
-  EXPECT_EQ(cell(index, 1, "policy"), "p");  // the summary's policy field
-  EXPECT_EQ(cell(index, 1, "backend"), "sim");
+  const std::vector<std::string> head(index.header.begin(), index.header.begin() + 8);
+  EXPECT_EQ(head, (std::vector<std::string>{"run", "status", "backend", "policy.name", "policy.staleness", "cluster.speeds",
+                                            "cluster.link.bandwidth", "cluster.link.latency"}));
+  EXPECT_LT(index.column("sweep.policy"), 0);
+  EXPECT_EQ(cell(index, 0, "policy.name"), "bsp");
+  EXPECT_EQ(cell(index, 0, "policy.staleness"), "");
+  EXPECT_EQ(cell(index, 1, "policy.name"), "ssp");
+  EXPECT_EQ(cell(index, 1, "policy.staleness"), "2");
+  EXPECT_EQ(cell(index, 1, "cluster.speeds"), "[1,0.5]");
+  EXPECT_EQ(cell(index, 1, "cluster.link.bandwidth"), "1Gbps");
+  EXPECT_EQ(cell(index, 1, "policy"), "p");
+}
+
+TEST(SweepRunner, ListCellsAreJson) {
+  EXPECT_EQ(ex::index_cell(YAML::Load("[1, 2.5, 1Gbps, true, '7']")), R"([1,2.5,"1Gbps",true,"7"])");
+  EXPECT_EQ(ex::index_cell(YAML::Load("[{worker: 1, at: 30s}]")), R"([{"worker":1,"at":"30s"}])");
+  EXPECT_EQ(ex::index_cell(YAML::Load("ssp")), "ssp");
+}
+
+// A child that wrote summary.json and then exited non-zero (stop_reason failed) is a failed
+// run: failed in the index with its error, retried by a rerun, never counted as cached.
+TEST(SweepRunner, AFailedRunWithASummaryIsFailedAndRetried) {
+  Fixture f;
+  const auto spec = spec_of("name: t\ngrid: {policy.name: [bsp, crash]}\n");
+  auto res = ex::run_sweep(spec, f.options());
+  EXPECT_EQ(res.ran, 1u);
+  EXPECT_EQ(res.failed, 1u);
+  auto index = ex::read_csv(f.out / "index.csv");
+  EXPECT_EQ(cell(index, 1, "status"), "failed");
+  EXPECT_NE(cell(index, 1, "error").find("exit code 1"), std::string::npos) << cell(index, 1, "error");
+  EXPECT_NE(cell(index, 1, "error").find("every worker failed"), std::string::npos) << cell(index, 1, "error");
+  EXPECT_EQ(cell(index, 1, "stop_reason"), "failed");
+  res = ex::run_sweep(spec, f.options());
+  EXPECT_EQ(res.cached, 1u);
+  EXPECT_EQ(res.failed, 1u);
+  EXPECT_EQ(f.calls(), 3);  // the crashed run was tried again
+  // The summary alone says failed too, e.g. when only run directories were copied.
+  fs::remove_all(f.out / "logs");
+  ex::write_index(ex::expand_sweep(spec), spec, f.out);
+  index = ex::read_csv(f.out / "index.csv");
+  EXPECT_EQ(cell(index, 0, "status"), "ok");
+  EXPECT_EQ(cell(index, 1, "status"), "failed");
+  EXPECT_EQ(cell(index, 1, "error"), "stop_reason failed: every worker failed");
+}
+
+TEST(SweepRunner, ASecondSweepOnTheSameDirectoryIsRefusedWithTheHoldersPid) {
+  Fixture f;
+  const auto spec = spec_of("grid: {cluster.workers: [1, 2]}\n");
+  fs::create_directories(f.out);
+  {
+    const synclab::DirLock other(f.out, "synclab sweep");
+    try {
+      ex::run_sweep(spec, f.options());
+      FAIL() << "a second sweep ran on a locked directory";
+    } catch (const synclab::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("in use by synclab sweep (pid " + std::to_string(::getpid())), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(f.calls(), 0);
+    EXPECT_FALSE(fs::exists(f.out / "index.csv"));
+  }
+  EXPECT_EQ(ex::run_sweep(spec, f.options()).ran, 2u);  // the lock went with its holder
+}
+
+TEST(SweepRunner, ShardsLockOnlyTheirOwnPart) {
+  Fixture f;
+  const auto spec = spec_of("grid: {cluster.workers: [1, 2, 3, 4]}\n");
+  fs::create_directories(f.out);
+  const synclab::DirLock shard1(f.out, "synclab sweep shard 1/2", 1);
+  auto o = f.options();
+  o.shard_count = 2;
+  o.shard_index = 0;
+  EXPECT_EQ(ex::run_sweep(spec, o).ran, 2u);
+  o.shard_index = 1;
+  EXPECT_THROW(ex::run_sweep(spec, o), synclab::Error);
+  EXPECT_THROW(ex::run_sweep(spec, f.options()), synclab::Error);
+  EXPECT_EQ(f.calls(), 2);
 }
 
 TEST(SweepRunner, InterruptStopsTheChildrenAndKeepsFinishedRuns) {
