@@ -738,9 +738,14 @@ class Shard {
       asio::error_code ec;
       co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (ec || finished_ || stopping_) break;
-      if (!all_gone_since_ || Clock::now() - *all_gone_since_ <= seconds_d(o_.lost_grace)) continue;
-      failure_ = first_join_ ? fmt::format("no worker connected for {:g} s (real.timeout)", o_.lost_grace)
-                             : fmt::format("no worker connected within {:g} s of the start (real.timeout)", o_.lost_grace);
+      // Before the first worker: at least kFirstWorkerWait, because workers load their data
+      // before they connect, and a short real.timeout (set to find silent peers quickly)
+      // must not cut that short.
+      static constexpr double kFirstWorkerWait = 30;
+      const double grace = first_join_ ? o_.lost_grace : std::max(o_.lost_grace, kFirstWorkerWait);
+      if (!all_gone_since_ || Clock::now() - *all_gone_since_ <= seconds_d(grace)) continue;
+      failure_ = first_join_ ? fmt::format("no worker connected for {:g} s (real.timeout)", grace)
+                             : fmt::format("no worker connected within {:g} s of the start", grace);
       spdlog::error("{}: {}", name_, failure_);
       begin_stop("error: " + failure_);
     }
@@ -750,7 +755,14 @@ class Shard {
     checkpoint();
     if (!failure_.empty()) exit_code_ = 3;
     const auto p = logic_->params();
-    write_shard_params(o_.run_dir, o_.shard, range_, p);
+    try {
+      write_shard_params(o_.run_dir, o_.shard, range_, p);
+    } catch (const std::exception& e) {
+      // On a full disk the summary (small) may still fit: it says what was lost.
+      spdlog::error("{}: cannot write the final parameters: {}", name_, e.what());
+      if (failure_.empty()) failure_ = fmt::format("cannot write the final parameters: {}", e.what());
+      exit_code_ = 3;
+    }
     if (!writer_) return;
     TestResult final_eval = last_eval_;
     if (o_.shards == 1) final_eval = evaluate_dataset(*eval_net_, p, *test_, 0);

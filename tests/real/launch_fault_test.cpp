@@ -117,10 +117,11 @@ void signal_launcher_alone(int sig) {
   const std::string expected = sig == SIGKILL ? "killed by signal 9" : "exit " + std::to_string(128 + sig);
   EXPECT_EQ(wait_for(*job, 30), expected) << read_text(dir / "launch.log");
   for (pid_t p : roles) EXPECT_TRUE(gone(p, 15)) << "role " << p << " outlived the launcher";
-  if (sig == SIGKILL)
+  if (sig == SIGKILL) {
     EXPECT_TRUE(log_shows(dir / "run/logs/ps0.log", "(its launcher is gone)", 5)) << read_text(dir / "run/logs/ps0.log");
-  else
+  } else {
     EXPECT_NE(read_text(dir / "launch.log").find("received; stopping the PS shard(s) and workers"), std::string::npos) << read_text(dir / "launch.log");
+  }
   // The lock went with the launcher.
   EXPECT_NO_THROW(RunDirLock{dir / "run"});
   std::filesystem::remove_all(dir);
@@ -212,15 +213,15 @@ TEST(CheckpointFaults, CheckpointsThatKeepFailingEndTheJobWithASummary) {
 
 // Every checkpoint corrupt: the PS refuses to begin again at version 0, naming the files;
 // with --fresh it starts at 0 and sets them aside. A PS no worker reaches fails after
-// real.timeout with a summary instead of waiting for ever.
+// real.timeout (30 s at least for the first one) with a summary instead of waiting for ever.
 TEST(CheckpointFaults, AllCorruptCheckpointsAreRefusedUnlessFresh) {
   const auto dir = temp_dir("corrupt");
-  const auto cfg = write_text(dir / "job.yaml", mlp_job("{name: async}", "{updates: 500}", 2, ", checkpoint_every: 100, timeout: 2s"));
+  const auto cfg = write_text(dir / "job.yaml", mlp_job("{name: async}", "{updates: 500}", 2, ", checkpoint_every: 100"));
   std::filesystem::create_directories(dir / "run/checkpoints");
   write_text(dir / "run/checkpoints/shard-0-000000001600.ckpt", "SYNCKPT1 torn in half");
   write_text(dir / "run/checkpoints/shard-0-000000001400.ckpt", "garbage");
   const std::vector<std::string> args = {"ps", cfg.string(), "--out", (dir / "run").string(), "--bind", "127.0.0.1", "--port", "0",
-                                         "--port-file", (dir / "port").string()};
+                                         "--port-file", (dir / "port").string(), "--set", "real.timeout=2s"};
   auto ps = spawn("ps", args, dir / "ps.log");
   EXPECT_EQ(wait_for(*ps, 30), "exit 1");
   const std::string log = read_text(dir / "ps.log");
@@ -233,10 +234,11 @@ TEST(CheckpointFaults, AllCorruptCheckpointsAreRefusedUnlessFresh) {
   auto fresh_args = args;
   fresh_args.push_back("--fresh");
   auto again = spawn("ps", fresh_args, dir / "ps-fresh.log");
-  // No worker comes: after real.timeout (2 s) the PS gives up with a reason and a summary.
-  EXPECT_EQ(wait_for(*again, 60), "exit 3") << read_text(dir / "ps-fresh.log");
+  // No worker comes: after real.timeout (at least 30 s for the first worker) the PS gives up
+  // with a reason and a summary.
+  EXPECT_EQ(wait_for(*again, 90), "exit 3") << read_text(dir / "ps-fresh.log");
   const std::string fresh_log = read_text(dir / "ps-fresh.log");
-  EXPECT_NE(fresh_log.find("no worker connected within 2 s of the start"), std::string::npos) << fresh_log;
+  EXPECT_NE(fresh_log.find("no worker connected within 30 s of the start"), std::string::npos) << fresh_log;
   EXPECT_TRUE(std::filesystem::exists(dir / "run/checkpoints/shard-0-000000001600.ckpt.rejected"));
   EXPECT_TRUE(std::filesystem::exists(dir / "run/checkpoints/shard-0-000000001400.ckpt.rejected"));
   EXPECT_TRUE(CheckpointStore(dir / "run/checkpoints", 0).files().empty());

@@ -154,8 +154,10 @@ class Soak {
     std::fflush(stdout);
     // Flat: over its last life (more than half the run) the PS grows by less than 10 %
     // plus allocator slack. Only the full soak lives long enough for this to mean much.
-    if (full) EXPECT_LE(last.rss_end, last.rss_start + last.rss_start / 10 + 8 * 1024) << "PS memory grew";
-    if (!HasFailure() && std::getenv("SYNCLAB_SOAK_KEEP") == nullptr) std::filesystem::remove_all(dir_);
+    if (full) {
+      EXPECT_LE(last.rss_end, last.rss_start + last.rss_start / 10 + 8 * 1024) << "PS memory grew";
+    }
+    if (!::testing::Test::HasFailure() && std::getenv("SYNCLAB_SOAK_KEEP") == nullptr) std::filesystem::remove_all(dir_);
   }
 
  private:
