@@ -12,11 +12,12 @@ namespace synclab::app {
 
 int cmd_launch(int argc, char** argv) {
   double timeout = 0;
-  bool no_slurm = false;
+  bool no_slurm = false, fresh = false;
   po::options_description extra("launch options");
   extra.add_options()
       ("timeout", po::value<double>(&timeout), "seconds for the whole job before everything is killed (default: from the stop condition)")
-      ("no-slurm", po::bool_switch(&no_slurm), "ignore SLURM_* and torchrun-style (RANK, WORLD_SIZE) variables; launch local processes");
+      ("no-slurm", po::bool_switch(&no_slurm), "ignore SLURM_* and torchrun-style (RANK, WORLD_SIZE) variables; launch local processes")
+      ("fresh", po::bool_switch(&fresh), "PS shards start at version 0 when checkpoint files exist but none is valid (renamed *.rejected)");
   auto args = parse_run_args(argc, argv, "launch",
                              "Runs one real job: PS shard(s) and cluster.workers workers as local processes over\n"
                              "loopback (free ports, generated token); with real.hosts over ssh on those hosts; under\n"
@@ -30,6 +31,7 @@ int cmd_launch(int argc, char** argv) {
   o.run_dir = args.out.empty() ? default_run_dir(args.config) : std::filesystem::path(args.out);
   o.timeout = timeout;
   o.allow_slurm = !no_slurm;
+  o.fresh = fresh;
   return real::launch(o);
 }
 

@@ -19,6 +19,7 @@ int cmd_ps(int argc, char** argv) {
   int shard = -1;
   std::string bind = "0.0.0.0", port_file, ps_hosts, worker_hosts, job_name, peers;
   int port = -1;
+  bool fresh = false;
   po::options_description extra("parameter-server options");
   extra.add_options()
       ("shard", po::value<int>(&shard), "this shard's index (default 0; alias --task_index)")
@@ -29,7 +30,8 @@ int cmd_ps(int argc, char** argv) {
       ("port", po::value<int>(&port), "TCP port (default real.port; 0 = any free port)")
       ("bind", po::value<std::string>(&bind), "listen address (default 0.0.0.0)")
       ("port-file", po::value<std::string>(&port_file), "write the bound port here once listening")
-      ("peers", po::value<std::string>(&peers), "shard 0 with several shards: h:p of shards 1..n-1 (default: from --ps_hosts), for evaluations");
+      ("peers", po::value<std::string>(&peers), "shard 0 with several shards: h:p of shards 1..n-1 (default: from --ps_hosts), for evaluations")
+      ("fresh", po::bool_switch(&fresh), "start at version 0 when checkpoint files exist but none is valid (they are renamed *.rejected)");
   auto args = parse_run_args(argc, argv, "ps",
                              "Serves one shard of the parameters of a real run over TCP. The job token comes from\n"
                              "real.token or $SYNCLAB_TOKEN. Shard 0 writes the run directory (--out).",
@@ -63,6 +65,7 @@ int cmd_ps(int argc, char** argv) {
                                                           : std::filesystem::path(o.config.real.checkpoint_dir);
   o.checkpoint_every = o.config.real.checkpoint_every;
   o.checkpoint_seconds = o.config.real.checkpoint_interval;
+  o.fresh = fresh;
   o.lost_grace = o.config.real.timeout;
   o.limits = real::connection_limits(o.config);
   return real::run_ps(o);

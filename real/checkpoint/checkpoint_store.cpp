@@ -52,6 +52,13 @@ std::filesystem::path CheckpointStore::write(std::uint64_t sequence, const std::
   if (ec) throw Error(fmt::format("{}: cannot create checkpoint directory: {}", dir_.string(), ec.message()));
   const auto final_path = dir_ / fmt::format("shard-{}-{:012}.ckpt", shard_, sequence);
   const auto tmp = dir_ / fmt::format(".shard-{}-{:012}.ckpt.tmp", shard_, sequence);
+  // A shard has one writer: any temporary of ours is the remains of a writer killed
+  // mid-write, and would hold disk space for good.
+  const std::string tmp_prefix = fmt::format(".shard-{}-", shard_);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(tmp_prefix, 0) == 0 && name.ends_with(".ckpt.tmp")) std::filesystem::remove(entry.path(), ec);
+  }
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(fmt::format("{}: cannot create: {}", tmp.string(), std::strerror(errno)));
   try {
@@ -93,33 +100,63 @@ std::vector<std::pair<std::uint64_t, std::filesystem::path>> CheckpointStore::li
   return out;
 }
 
+std::vector<std::filesystem::path> CheckpointStore::files() const {
+  std::vector<std::filesystem::path> out;
+  for (auto& [seq, path] : list()) out.push_back(std::move(path));
+  return out;
+}
+
+namespace {
+
+// The body of a sealed checkpoint file, or why there is none.
+std::optional<std::vector<std::uint8_t>> unseal(const std::filesystem::path& path, std::string& why) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    why = "cannot be read";
+    return std::nullopt;
+  }
+  std::vector<std::uint8_t> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (all.size() < kSealHead + kSealTail || std::memcmp(all.data(), kMagic, sizeof kMagic) != 0) {
+    why = "not a synclab checkpoint or truncated";
+    return std::nullopt;
+  }
+  std::uint64_t len = 0;
+  std::memcpy(&len, all.data() + 8, 8);
+  if (len != all.size() - kSealHead - kSealTail) {
+    why = fmt::format("length {} does not match file size {}", len, all.size());
+    return std::nullopt;
+  }
+  std::uint32_t crc = 0;
+  std::memcpy(&crc, all.data() + kSealHead + len, 4);
+  if (crc != crc_of(all.data() + kSealHead, len)) {
+    why = "checksum mismatch";
+    return std::nullopt;
+  }
+  all.erase(all.begin() + static_cast<std::ptrdiff_t>(kSealHead + len), all.end());
+  all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(kSealHead));
+  return all;
+}
+
+}  // namespace
+
+std::string CheckpointStore::check(const std::filesystem::path& file) {
+  std::string why;
+  unseal(file, why);
+  return why;
+}
+
 std::optional<CheckpointStore::Loaded> CheckpointStore::load_newest(std::vector<std::string>* skipped) const {
   for (const auto& [seq, path] : list()) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<std::uint8_t> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto skip = [&](const std::string& why) {
+    std::string why;
+    auto body = unseal(path, why);
+    if (!body) {
       if (skipped) skipped->push_back(fmt::format("{}: {}", path.string(), why));
-    };
-    if (all.size() < kSealHead + kSealTail || std::memcmp(all.data(), kMagic, sizeof kMagic) != 0) {
-      skip("not a synclab checkpoint or truncated");
-      continue;
-    }
-    std::uint64_t len = 0;
-    std::memcpy(&len, all.data() + 8, 8);
-    if (len != all.size() - kSealHead - kSealTail) {
-      skip(fmt::format("length {} does not match file size {}", len, all.size()));
-      continue;
-    }
-    std::uint32_t crc = 0;
-    std::memcpy(&crc, all.data() + kSealHead + len, 4);
-    if (crc != crc_of(all.data() + kSealHead, len)) {
-      skip("checksum mismatch");
       continue;
     }
     Loaded l;
     l.sequence = seq;
     l.file = path;
-    l.bytes.assign(all.begin() + kSealHead, all.begin() + static_cast<std::ptrdiff_t>(kSealHead + len));
+    l.bytes = std::move(*body);
     return l;
   }
   return std::nullopt;

@@ -2,10 +2,11 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -37,32 +38,67 @@ ChildProcess::ChildProcess(std::string name, const std::vector<std::string>& arg
   for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
   cenv.push_back(nullptr);
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  // fork + exec rather than posix_spawn: the child must ask for a death signal
+  // (PR_SET_PDEATHSIG) before it runs the program, so that it goes down with this process
+  // even when this process is killed with SIGKILL and cannot clean up. Everything the child
+  // does before execve is async-signal-safe; the strings were all built above.
   int in[2] = {-1, -1};
-  if (stdin_text.empty()) {
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  } else {
-    // A short text fits the pipe buffer: written before the child runs, then closed (EOF).
-    if (stdin_text.size() > 4096 || ::pipe2(in, O_CLOEXEC) != 0) {
-      posix_spawn_file_actions_destroy(&fa);
-      throw Error(fmt::format("{}: cannot make its stdin pipe", name_));
+  if (!stdin_text.empty() && (stdin_text.size() > 4096 || ::pipe2(in, O_CLOEXEC) != 0))
+    throw Error(fmt::format("{}: cannot make its stdin pipe", name_));
+  int report[2] = {-1, -1};  // the child writes errno here when it cannot exec
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    if (in[0] >= 0) {
+      ::close(in[0]);
+      ::close(in[1]);
     }
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    throw Error(fmt::format("{}: cannot make a pipe: {}", name_, std::strerror(errno)));
   }
-  const int rc = posix_spawn(&pid_, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&fa);
+  const pid_t parent = ::getpid();
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    auto die = [&](int err) {
+      [[maybe_unused]] const ssize_t n = ::write(report[1], &err, sizeof err);
+      ::_exit(127);
+    };
+    if (::prctl(PR_SET_PDEATHSIG, kParentDeathSignal) != 0) die(errno);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before the line above
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (out < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0) die(errno);
+    const int input = in[0] >= 0 ? in[0] : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (input < 0 || ::dup2(input, 0) < 0) die(errno);
+    ::execve(cargv[0], cargv.data(), cenv.data());
+    die(errno);
+  }
+  const int fork_errno = errno;
+  ::close(report[1]);
   if (in[0] >= 0) {
     ::close(in[0]);
-    // A failed write shows up as the child reading end-of-file (and failing with a reason).
-    if (rc == 0) {
+    // A short text fits the pipe buffer: written at once, then closed (EOF). A failed write
+    // shows up as the child reading end-of-file (and failing with a reason).
+    if (pid_ > 0) {
       [[maybe_unused]] const ssize_t n = ::write(in[1], stdin_text.data(), stdin_text.size());
     }
     ::close(in[1]);
   }
-  if (rc != 0) throw Error(fmt::format("{}: cannot start {}: {}", name_, argv[0], std::strerror(rc)));
+  if (pid_ < 0) {
+    ::close(report[0]);
+    throw Error(fmt::format("{}: cannot start {}: {}", name_, argv[0], std::strerror(fork_errno)));
+  }
+  int child_errno = 0;
+  ssize_t got = 0;
+  do got = ::read(report[0], &child_errno, sizeof child_errno);
+  while (got < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (got == static_cast<ssize_t>(sizeof child_errno)) {
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+    status_ = st;
+    throw Error(fmt::format("{}: cannot start {}: {}", name_, argv[0], std::strerror(child_errno)));
+  }
 }
 
 ChildProcess::~ChildProcess() {

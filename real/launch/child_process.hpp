@@ -1,7 +1,11 @@
 #pragma once
-// Local child processes of `synclab launch`: started with posix_spawn, output to a log file,
-// reaped with a bounded wait, killed as a group on failure. Destruction kills and reaps.
+// Local child processes of `synclab launch`: started with fork + exec, output to a log file,
+// reaped with a bounded wait, killed on failure. Destruction kills and reaps. A child gets
+// kParentDeathSignal when the thread that started it ends, so a parent killed with SIGKILL
+// leaves no orphans (start children from a thread that lives as long as they should).
 #include <sys/types.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <map>
@@ -10,6 +14,9 @@
 #include <vector>
 
 namespace synclab::real {
+
+/// Signal a child receives when its parent dies (Linux PR_SET_PDEATHSIG).
+inline constexpr int kParentDeathSignal = SIGTERM;  // roles shut down and log why
 
 class ChildProcess {
  public:

@@ -1,8 +1,12 @@
 #include "real/launch/launcher.hpp"
 
+#include <signal.h>
+
+#include <array>
 #include <csignal>
 #include <cstdlib>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -13,6 +17,7 @@
 
 #include "core/common/error.hpp"
 #include "core/data/dataset.hpp"
+#include "core/run/dir_lock.hpp"
 #include "core/run/run_writer.hpp"
 #include "real/launch/child_process.hpp"
 #include "real/launch/cluster_spec.hpp"
@@ -31,6 +36,37 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// Set by SIGINT/SIGTERM/SIGHUP while a job runs; the supervising loop then takes the
+// roles down with it (they may be in other process groups, or on other hosts over ssh).
+volatile std::sig_atomic_t g_signal = 0;
+void on_signal(int sig) { g_signal = sig; }
+
+// Thrown when the launcher itself was signalled; launch() turns it into 128 + signal.
+struct Interrupted {
+  int sig;
+};
+
+// Installs the handlers for the lifetime of a job and restores the previous ones.
+class SignalGuard {
+ public:
+  SignalGuard() {
+    g_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (std::size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &sa, &old_[i]);
+  }
+  ~SignalGuard() {
+    for (std::size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
+  }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  static constexpr std::array<int, 3> kSignals = {SIGINT, SIGTERM, SIGHUP};
+  std::array<struct sigaction, 3> old_{};
+};
+
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -48,6 +84,10 @@ class Job {
   ~Job() { kill_all(); }
 
   int run() {
+    // Before anything is written: a second job in the same directory would interleave its
+    // files with ours. The lock goes with this process, however it ends.
+    std::filesystem::create_directories(o_.run_dir);
+    lock_ = std::make_unique<DirLock>(o_.run_dir, "synclab launch");
     token_ = job_token(config_);
     if (token_.empty()) token_ = generate_token();
     std::filesystem::create_directories(logs());
@@ -89,7 +129,7 @@ class Job {
       if (remote) {
         Endpoint ep = host_endpoint(config_.real.hosts[static_cast<std::size_t>(s)], s);
         args.insert(args.end(), {"--port", std::to_string(ep.port)});
-        start_child(fmt::format("ps{}", s), ep.host, args);
+        start_child(fmt::format("ps{}", s), ep.host, first_start(args));
         ps[static_cast<std::size_t>(s)] = ep;
         restart_args_[fmt::format("ps{}", s)] = {ep.host, args};
       } else {
@@ -99,7 +139,7 @@ class Job {
         const std::string bind = testbed.empty() ? "127.0.0.1" : testbed[static_cast<std::size_t>(s)].address;
         args.insert(args.end(), {"--bind", bind, "--port", std::to_string(port), "--port-file", port_file.string()});
         args = in_host(s, std::move(args));
-        start_child(fmt::format("ps{}", s), "", args);
+        start_child(fmt::format("ps{}", s), "", first_start(args));
         ps[static_cast<std::size_t>(s)] = Endpoint{bind, wait_for_port(port_file, s)};
         // A restarted shard must come back on the same port: the workers reconnect there.
         args[args.size() - 3] = std::to_string(ps[static_cast<std::size_t>(s)].port);
@@ -126,6 +166,22 @@ class Job {
 
  private:
   std::filesystem::path logs() const { return o_.run_dir / "logs"; }
+
+  // --fresh applies to the first start of a shard only: a shard restarted after a crash
+  // must resume from its checkpoint (or fail), never silently begin again at version 0.
+  std::vector<std::string> first_start(std::vector<std::string> args) const {
+    if (o_.fresh) args.push_back("--fresh");
+    return args;
+  }
+
+  // The launcher was signalled: the roles go down with it, with a word about why.
+  void check_signal() {
+    const int sig = g_signal;
+    if (!sig) return;
+    spdlog::warn("launch: {} received; stopping the PS shard(s) and workers", strsignal(sig));
+    kill_all();
+    throw Interrupted{sig};
+  }
 
   std::vector<std::string> role_args(const char* role) const {
     std::vector<std::string> a = {self_executable(), role, std::filesystem::absolute(o_.config_path).string()};
@@ -182,6 +238,7 @@ class Job {
       std::ifstream in(file);
       int port = 0;
       if (in >> port && port > 0) return static_cast<std::uint16_t>(port);
+      check_signal();
       if (child.poll()) fail(child, fmt::format("PS shard {} ended before listening", shard));
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -189,6 +246,7 @@ class Job {
   }
 
   [[noreturn]] void fail(ChildProcess& culprit, const std::string& why) {
+    check_signal();  // a child that ended because the launcher's signal reached it too
     const std::string tail = tail_lines(culprit.log(), 8);
     kill_all();
     throw Error(fmt::format("launch: {} ({}; log {}):\n{}", why, culprit.describe(), culprit.log().string(), tail));
@@ -213,6 +271,7 @@ class Job {
     bool ps0_done = false;
     Clock::time_point ps0_done_at{};
     for (;;) {
+      check_signal();
       bool any_running = false;
       for (std::size_t i = 0; i < children_.size(); ++i) {
         auto& c = *children_[i];
@@ -240,6 +299,7 @@ class Job {
         else spdlog::info("launch: {} finished", c.name());
       }
       if (!any_running) break;
+      if (!ps0_done) fail_if_no_worker_left();
       if (ps0_done && since(ps0_done_at) > 15) {
         std::string left;
         for (auto& c : children_)
@@ -261,6 +321,28 @@ class Job {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (!std::filesystem::exists(o_.run_dir / "summary.json")) fail(*children_[static_cast<std::size_t>(shards - 1)], "ps0 ended without writing summary.json");
+  }
+
+  // Nothing restarts a worker under launch: when every worker has ended with an error
+  // (a device that does not exist, a crash at start, lost for good), the PS would only wait
+  // out real.timeout for nobody. Fail at once with the workers' own reasons.
+  void fail_if_no_worker_left() {
+    std::vector<ChildProcess*> failed;
+    for (auto& c : children_) {
+      if (c->name().rfind("worker", 0) != 0) continue;
+      if (c->running() || c->describe() == "exit 0") return;
+      failed.push_back(c.get());
+    }
+    if (failed.empty()) return;
+    std::string reasons;
+    constexpr std::size_t kShown = 3;
+    for (std::size_t i = 0; i < failed.size() && i < kShown; ++i)
+      reasons += fmt::format("  {} ({}; log {}):\n{}", failed[i]->name(), failed[i]->describe(), failed[i]->log().string(),
+                             tail_lines(failed[i]->log(), 3));
+    if (failed.size() > kShown) reasons += fmt::format("  ... and {} more\n", failed.size() - kShown);
+    spdlog::error("launch: all {} worker(s) ended with an error; stopping the job", failed.size());
+    kill_all();
+    throw Error(fmt::format("launch: every worker ended with an error, so the job cannot go on:\n{}", reasons));
   }
 
   // Several shards: the final flat buffer is assembled from the shards' files, then hashed
@@ -289,6 +371,7 @@ class Job {
   std::map<std::string, std::pair<std::string, std::vector<std::string>>> restart_args_;  // PS name -> host, argv
   std::map<std::string, int> restarts_;
   Clock::time_point start_;
+  std::unique_ptr<DirLock> lock_;
 };
 
 int run_rank_role(const LaunchOptions& o, const RunConfig& config, const RoleAssignment& role) {
@@ -309,6 +392,7 @@ int run_rank_role(const LaunchOptions& o, const RunConfig& config, const RoleAss
       if (static_cast<int>(i) != role.index) p.peers.push_back(role.ps[i]);
     p.checkpoint_every = config.real.checkpoint_every;
     p.checkpoint_seconds = config.real.checkpoint_interval;
+    p.fresh = o.fresh;
     p.lost_grace = config.real.timeout;
     p.limits = connection_limits(config);
     return run_ps(p);
@@ -335,8 +419,13 @@ int launch(const LaunchOptions& o) {
       return run_rank_role(o, load_run_config(o.config_path, overrides), *role);
     }
   }
-  Job job(o, std::move(config));
-  return job.run();
+  SignalGuard signals;
+  try {
+    Job job(o, std::move(config));
+    return job.run();
+  } catch (const Interrupted& i) {
+    return 128 + i.sig;
+  }
 }
 
 }  // namespace synclab::real

@@ -1,5 +1,6 @@
 #include "real/ps/ps_server.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -85,10 +86,15 @@ class Shard {
     asio::co_spawn(io_, accept_loop(), asio::detached);
     start_peer_links();
     asio::co_spawn(io_, status_loop(), asio::detached);
+    // real.timeout also bounds the wait for the first worker: a PS nobody talks to fails
+    // with a reason instead of serving an empty port for ever.
+    all_gone_since_ = Clock::now();
+    asio::co_spawn(io_, no_worker_watch(), asio::detached);
     if (o_.checkpoint_seconds > 0 && !o_.checkpoint_dir.empty()) asio::co_spawn(io_, checkpoint_loop(), asio::detached);
     signals_.async_wait([this](const asio::error_code& ec, int sig) {
       if (ec) return;
-      spdlog::warn("{}: signal {} received, shutting down", name_, sig);
+      // A launcher that died takes its roles with it (parent-death signal): say so.
+      spdlog::warn("{}: signal {} received{}, shutting down", name_, sig, ::getppid() != parent_ ? " (its launcher is gone)" : "");
       exit_code_ = 128 + sig;
       io_.stop();
     });
@@ -148,6 +154,23 @@ class Shard {
     std::vector<std::string> skipped;
     auto loaded = store.load_newest(&skipped);
     for (const auto& s : skipped) spdlog::warn("{}: skipping checkpoint {}", name_, s);
+    if (!loaded && !skipped.empty()) {
+      // Starting over at version 0 would discard the run's progress and reset its clock
+      // while the run directory still holds the old rows: only when the operator says so.
+      std::string names;
+      for (const auto& s : skipped) names.append(names.empty() ? "" : "; ").append(s);
+      if (!o_.fresh)
+        throw Error(fmt::format("{}: no valid checkpoint in {} (rejected {}); to start again at version 0 pass --fresh", name_,
+                                o_.checkpoint_dir.string(), names));
+      // Set aside, not deleted (they may be worth a look), and out of the way of the new
+      // checkpoints, which would otherwise rank below them and be pruned.
+      for (const auto& f : store.files()) {
+        std::error_code ec;
+        std::filesystem::rename(f, std::filesystem::path(f.string() + ".rejected"), ec);
+        if (ec) throw Error(fmt::format("{}: cannot set aside {}: {}", name_, f.string(), ec.message()));
+      }
+      spdlog::warn("{}: --fresh: starting at version 0; the rejected checkpoints are renamed *.rejected ({})", name_, names);
+    }
     if (!loaded) return;
     std::istringstream in(std::string(loaded->bytes.begin(), loaded->bytes.end()));
     CheckpointHeader h = read_checkpoint_header(in);
@@ -174,13 +197,36 @@ class Shard {
     spdlog::info("{}: checkpoint {} ({} bytes, version {})", name_, path.filename().string(), s.size(), version());
   }
 
+  // A checkpoint that cannot be written (disk full, file-size limit, I/O error) must not
+  // take the pushing worker, the stop condition or the summary with it: it is logged and
+  // tried again at the next checkpoint point; after kMaxCheckpointFailures in a row the
+  // job ends with that error (it would otherwise run on without the protection asked for).
+  bool checkpoint() {
+    static constexpr int kMaxCheckpointFailures = 3;
+    try {
+      write_checkpoint();
+      checkpoint_failures_ = 0;
+      return true;
+    } catch (const std::exception& e) {
+      ++checkpoint_failures_;
+      last_checkpoint_attempt_ = version();
+      spdlog::error("{}: checkpoint at version {} failed ({} in a row): {}", name_, version(), checkpoint_failures_, e.what());
+      if (checkpoint_failures_ >= kMaxCheckpointFailures && !stopping_) {
+        failure_ = fmt::format("{} checkpoints in a row failed, the last: {}", checkpoint_failures_, e.what());
+        spdlog::error("{}: {}", name_, failure_);
+        begin_stop("error: " + failure_);
+      }
+      return false;
+    }
+  }
+
   asio::awaitable<void> checkpoint_loop() {
     while (!stopping_) {
       checkpoint_timer_.expires_after(seconds_d(o_.checkpoint_seconds));
       asio::error_code ec;
       co_await checkpoint_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (ec || stopping_) break;
-      write_checkpoint();
+      checkpoint();
     }
   }
 
@@ -254,6 +300,7 @@ class Shard {
           arm_start_deadline();
         }
         slot.conn = c;
+        all_gone_since_.reset();
         slot.incarnation = hello->incarnation;
         const bool rejoin = slot.ever_joined;
         slot.ever_joined = true;
@@ -448,9 +495,10 @@ class Shard {
       last_eval_bucket_ = v / tc.eval_every;
       schedule_eval(v);
     }
-    if (o_.checkpoint_every && v >= last_checkpoint_version_ + o_.checkpoint_every) write_checkpoint();
     if (tc.stop_updates && v >= tc.stop_updates) begin_stop("updates");
     else if (tc.stop_time > 0 && now() >= tc.stop_time) begin_stop("time");
+    // (A stopping shard writes its final checkpoint in finish().)
+    if (!stopping_ && o_.checkpoint_every && v >= std::max(last_checkpoint_version_, last_checkpoint_attempt_) + o_.checkpoint_every) checkpoint();
   }
 
   void schedule_timer(const TimerRequest& r) {
@@ -680,19 +728,43 @@ class Shard {
       co_await status_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (ec || finished_) break;
       spdlog::info("{}: {:.1f} s, version {}, {} of {} workers connected", name_, now(), version(), connected_workers(), workers_.size());
-      if (all_gone_since_ && !stopping_ && Clock::now() - *all_gone_since_ > seconds_d(o_.lost_grace)) {
-        failure_ = fmt::format("no worker connected for {:g} s", o_.lost_grace);
-        spdlog::error("{}: {}", name_, failure_);
-        begin_stop("error: " + failure_);
-      }
+    }
+  }
+
+  // Fails the job when no worker has been connected for real.timeout (none came since the
+  // start, or the last one left and none came back).
+  asio::awaitable<void> no_worker_watch() {
+    asio::steady_timer tick(io_);
+    while (!finished_ && !stopping_) {
+      tick.expires_after(seconds_d(std::clamp(o_.lost_grace / 4, 0.05, 1.0)));
+      asio::error_code ec;
+      co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || finished_ || stopping_) break;
+      // Before the first worker: at least kFirstWorkerWait, because workers load their data
+      // before they connect, and a short real.timeout (set to find silent peers quickly)
+      // must not cut that short.
+      static constexpr double kFirstWorkerWait = 30;
+      const double grace = first_join_ ? o_.lost_grace : std::max(o_.lost_grace, kFirstWorkerWait);
+      if (!all_gone_since_ || Clock::now() - *all_gone_since_ <= seconds_d(grace)) continue;
+      failure_ = first_join_ ? fmt::format("no worker connected for {:g} s (real.timeout)", grace)
+                             : fmt::format("no worker connected within {:g} s of the start", grace);
+      spdlog::error("{}: {}", name_, failure_);
+      begin_stop("error: " + failure_);
     }
   }
 
   void finish() {
+    checkpoint();
     if (!failure_.empty()) exit_code_ = 3;
-    write_checkpoint();
     const auto p = logic_->params();
-    write_shard_params(o_.run_dir, o_.shard, range_, p);
+    try {
+      write_shard_params(o_.run_dir, o_.shard, range_, p);
+    } catch (const std::exception& e) {
+      // On a full disk the summary (small) may still fit: it says what was lost.
+      spdlog::error("{}: cannot write the final parameters: {}", name_, e.what());
+      if (failure_.empty()) failure_ = fmt::format("cannot write the final parameters: {}", e.what());
+      exit_code_ = 3;
+    }
     if (!writer_) return;
     TestResult final_eval = last_eval_;
     if (o_.shards == 1) final_eval = evaluate_dataset(*eval_net_, p, *test_, 0);
@@ -766,7 +838,8 @@ class Shard {
   std::unique_ptr<Dataset> test_;
   std::unique_ptr<Network> eval_net_;
   TestResult last_eval_{};
-  std::uint64_t last_eval_bucket_ = 0, last_checkpoint_version_ = 0, samples_ = 0;
+  std::uint64_t last_eval_bucket_ = 0, last_checkpoint_version_ = 0, last_checkpoint_attempt_ = 0, samples_ = 0;
+  int checkpoint_failures_ = 0;
   int evals_in_flight_ = 0;
   Clock::time_point start_ = Clock::now();
   double time_offset_ = 0, stop_time_ = 0;
@@ -778,11 +851,15 @@ class Shard {
   bool first_eval_done_ = false;
   std::string stop_reason_, failure_;
   int exit_code_ = 0;
+  pid_t parent_ = ::getppid();
 };
 
 }  // namespace
 
 int run_ps(const PsOptions& options) {
+  // Under a file-size limit a write beyond it would kill the process (SIGXFSZ); ignored,
+  // it fails with EFBIG and is reported with the file's name like any full disk.
+  ::signal(SIGXFSZ, SIG_IGN);
   Shard shard(options);
   return shard.run();
 }

@@ -24,14 +24,17 @@ struct PsOptions {
   std::filesystem::path checkpoint_dir;    ///< empty: no checkpoints, no resume
   std::uint64_t checkpoint_every = 0;      ///< updates between checkpoints (0: off)
   double checkpoint_seconds = 0;           ///< seconds between checkpoints (0: off)
-  double lost_grace = 30;                  ///< seconds with no worker at all before the job fails
+  bool fresh = false;                      ///< start at version 0 even when every checkpoint is rejected (renamed *.rejected)
+  double lost_grace = 30;                  ///< seconds with no worker connected (from the start, or after the last left) before the job fails
   double final_wait = 10;                  ///< seconds to wait for workers' reports after stop
   ConnectionLimits limits;                 ///< frame / idle timeouts (max_param_payload is set here)
   std::vector<Endpoint> peers;             ///< shard 0: shards 1..n-1 in order (for evaluations); else unused
 };
 
 /// Runs the shard until the job stops; returns the process exit code (0: stopped by the
-/// config's stop condition). Throws Error for bad options (port in use, bad checkpoint dir).
+/// config's stop condition; 3: the job failed, summary written). Throws Error for bad
+/// options (port in use, bad checkpoint dir) and when checkpoint files exist but none is
+/// valid (naming them) unless options.fresh.
 int run_ps(const PsOptions& options);
 
 }  // namespace synclab::real

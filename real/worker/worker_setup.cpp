@@ -41,14 +41,16 @@ std::unique_ptr<WorkerResources> make_worker_resources(const RunConfig& config, 
   if (worker < 0 || worker >= workers) throw ConfigError("--task_index", fmt::format("worker {} not in [0, {})", worker, workers));
   auto r = std::make_unique<WorkerResources>();
   r->spec = make_model_spec(config.model);
-  r->data = load_data(config.data.source, config.train.seed);
-  auto shards = shard_indices(r->data.train, workers, config.data.sharding, config.data.classes_per_worker, config.train.seed);
-  r->sampler = std::make_unique<BatchSampler>(r->data.train, std::move(shards[static_cast<std::size_t>(worker)]), config.data.batch,
-                                              worker_sampler_seed(config.train.seed, worker));
+  // The device first: a worker that cannot have its device fails in milliseconds, before
+  // seconds of data loading, so a launch whose every worker fails ends quickly.
   NetworkOptions no;
   no.max_batch = config.data.batch;
   no.threads = std::max(1, config.train.threads);
   r->network = make_on_device(r->spec, device, no, r->device);
+  r->data = load_data(config.data.source, config.train.seed);
+  auto shards = shard_indices(r->data.train, workers, config.data.sharding, config.data.classes_per_worker, config.train.seed);
+  r->sampler = std::make_unique<BatchSampler>(r->data.train, std::move(shards[static_cast<std::size_t>(worker)]), config.data.batch,
+                                              worker_sampler_seed(config.train.seed, worker));
   WorkerSetup& s = r->setup;
   s.worker = worker;
   s.seed = config.train.seed;
