@@ -284,7 +284,21 @@ class Resolver {
   void check_range(const ConfigKey& k, double v, const std::string& text) const { check_range(k, k.key, v, text); }
   static void check_range(const ConfigKey& k, const std::string& key, double v, const std::string& text) {
     const bool low = k.lo_open ? !(v > k.lo) : !(v >= k.lo);
-    if (low || !(v <= k.hi)) throw ConfigError(key, "expected " + expected(k) + ", got " + text);
+    if (low) throw ConfigError(key, "expected " + expected(k) + ", got " + text);
+    if (!(v <= k.hi)) throw ConfigError(key, "expected " + expected(k) + ", got " + text + upper_limit_reason(k.key));
+  }
+
+  // Why some upper limits are where they are (measured; docs/config.md "Limits").
+  static std::string upper_limit_reason(const std::string& key) {
+    if (key == "cluster.servers") {
+      return ": the simulator's cost grows about 6x per doubling of shards (100 updates of the cnn on 8 workers: 1.7, 9.9 "
+             "and 65 CPU s at 64, 128 and 256 shards), so more would take hours";
+    }
+    if (key == "cluster.workers") {
+      return ": the simulator runs one actor with its own stack per worker, and 100,000 abort on Linux's default "
+             "vm.max_map_count (65,530 mappings, two per actor)";
+    }
+    return "";
   }
 
   double number(const std::string& key) {

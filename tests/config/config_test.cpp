@@ -358,6 +358,20 @@ TEST_F(ConfigFiles, RelativePathsResolveFromTheConfigFolderAndSetFromTheWorkingD
   EXPECT_EQ(again.data.source.dir, (dir_ / "sub/data").string());
 }
 
+TEST(Config, ClusterSizeLimitsSayWhy) {
+  EXPECT_EQ(from_text("cluster: {servers: 128, workers: 20000}").cluster.servers, 128);
+  for (const auto& [yaml, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"cluster: {servers: 512}", "cluster.servers: expected an integer [1, 128], got '512': the simulator's cost grows"},
+           {"cluster: {workers: 100000}", "cluster.workers: expected an integer [1, 20000], got '100000': the simulator runs one actor"}}) {
+    try {
+      from_text(yaml);
+      ADD_FAILURE() << yaml;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Config, UnboundedRunNotice) {
   EXPECT_EQ(unbounded_run_notice(from_text("train: {stop: {updates: 10, accuracy: 0.9}}")), "");
   EXPECT_EQ(unbounded_run_notice(from_text("train: {stop: {updates: 0, sim_time: 60, accuracy: 0.9}}")), "");
