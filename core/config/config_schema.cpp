@@ -63,7 +63,7 @@ const std::vector<ConfigKey>& config_schema() {
       choice("train.backend", "fast", "reference|fast|cuda", "compute backend for gradients in train and sim"),
       key("train.threads", T::Int, "1", 0, 1024, false, "CPU threads per network; 0 = all cores"),
       text("policy.name", "bsp", "synchronization policy; its parameters (staleness, k, backup, tau, timeout, ...) sit beside name"),
-      key("cluster.workers", T::Int, "8", 1, 20000, false, "number of workers (limit: one simulator actor each, see Limits)"),
+      key("cluster.workers", T::Int, "8", 1, 10000, false, "number of workers (limit: one simulator actor each, see Limits)"),
       key("cluster.servers", T::Int, "1", 1, 128, false, "parameter-server shards (limit: simulation cost, see Limits)"),
       ConfigKey{"cluster.gpu", T::Gpu, "v100", -kInf, kInf, false, nullptr, "a profile name (v100 | a100 | h100) or a map of the keys below", nullptr},
       text("cluster.gpu.profile", "v100", "v100 | a100 | h100, or custom (then flops is required)"),
