@@ -52,6 +52,10 @@ int cmd_report(int argc, char** argv) {
   if (!title.empty()) ro.title = title;
   std::vector<std::filesystem::path> inputs(dirs.begin(), dirs.end());
   const auto model = experiments::build_report_model(inputs, ro);
+  for (const auto& r : model.runs)
+    for (const auto& w : r.warnings) std::cerr << "report: warning: " << r.name << ": " << w << "\n";
+  for (const auto& f : model.failed)
+    if (f.status == "unreadable") std::cerr << "report: warning: " << f.name << " is left out, unreadable: " << f.error << "\n";
   const auto files = experiments::write_report(model, out);
   std::cerr << "report: " << model.runs.size() << " runs, " << model.groups.size() << " configs; markdown: "
             << files.markdown.string() << "\n";

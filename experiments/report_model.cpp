@@ -305,15 +305,26 @@ ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& o
 ReportModel build_report_model(const std::vector<fs::path>& inputs, const ReportOptions& options) {
   const auto found = discover_runs(inputs);
   std::vector<RunData> runs;
+  std::vector<FailedRun> unreadable;
   for (const auto& dir : found.runs) {
     // Name a run by its sweep folder and its own folder, which is what users see on disk.
     const auto parent = dir.parent_path().filename().string();
     const bool top = std::find(inputs.begin(), inputs.end(), dir) != inputs.end();
     const auto name = top || parent.empty() ? dir.filename().string() : parent + "/" + dir.filename().string();
-    runs.push_back(load_run(dir, name));
+    // One damaged run must not cost the report of the others: it is listed with its reason.
+    try {
+      runs.push_back(load_run(dir, name));
+    } catch (const std::exception& e) {
+      unreadable.push_back(FailedRun{name, "unreadable", e.what()});
+    }
+  }
+  if (runs.empty()) {
+    throw Error(fmt::format("no readable run among {} ({}: {})", found.runs.size(), unreadable.front().name,
+                            unreadable.front().error));
   }
   auto m = build_report_model(std::move(runs), options);
   m.failed = found.failed;
+  m.failed.insert(m.failed.end(), unreadable.begin(), unreadable.end());
   for (const auto& in : inputs) m.inputs.push_back(in.string());
   return m;
 }

@@ -1,6 +1,8 @@
 #include "experiments/run_data.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -29,40 +31,82 @@ void flatten_into(const YAML::Node& node, const std::string& prefix, std::map<st
   }
 }
 
-double to_double(const std::string& s, const fs::path& file, std::size_t line) {
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(s, &used);
-    return v;
-  } catch (const std::exception&) {
-    throw Error(file.string() + ":" + std::to_string(line) + ": '" + s + "' is not a number");
-  }
+// A whole field as a number ("nan" and "inf" included: a diverged run writes them).
+bool parse_number(const std::string& text, double& out) {
+  const char* b = text.data();
+  const char* e = b + text.size();
+  while (b < e && (*b == ' ' || *b == '\t')) ++b;
+  while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) --e;
+  if (b == e) return false;
+  const auto [ptr, ec] = std::from_chars(b, e, out);
+  return ec == std::errc() && ptr == e;
 }
 
-std::vector<EvalPoint> read_evals(const fs::path& file) {
-  std::vector<EvalPoint> out;
-  if (!fs::exists(file)) return out;
-  const auto t = read_csv(file);
-  const int ct = t.column("time_s"), cu = t.column("update"), cs = t.column("samples"), cl = t.column("test_loss"),
-            ca = t.column("test_accuracy");
-  if (ct < 0 || cu < 0 || ca < 0) throw Error(file.string() + ": header lacks time_s, update or test_accuracy");
-  std::size_t line = 1;
-  for (const auto& r : t.rows) {
-    ++line;
-    auto at = [&](int c) { return c >= 0 && static_cast<std::size_t>(c) < r.size() ? r[static_cast<std::size_t>(c)] : std::string("0"); };
-    EvalPoint p;
-    p.time_s = to_double(at(ct), file, line);
-    p.update = static_cast<std::uint64_t>(to_double(at(cu), file, line));
-    p.samples = static_cast<std::uint64_t>(to_double(at(cs), file, line));
-    p.test_loss = to_double(at(cl), file, line);
-    p.test_accuracy = to_double(at(ca), file, line);
-    out.push_back(p);
+bool parse_count(const std::string& text, std::uint64_t& out) {
+  double d = 0;
+  if (!parse_number(text, d) || !(d >= 0) || d != std::floor(d) || d > 9.0e15) return false;
+  out = static_cast<std::uint64_t>(d);
+  return true;
+}
+
+// Counts the malformed rows of one CSV file and turns them into one warning.
+class BadRows {
+ public:
+  explicit BadRows(fs::path file) : file_(std::move(file)) {}
+  void add(std::size_t line) {
+    if (lines_.size() < 5) lines_.push_back(line);
+    ++count_;
   }
+  void report(std::vector<std::string>& warnings) const {
+    if (count_ == 0) return;
+    std::string list;
+    for (const auto l : lines_) list += (list.empty() ? "" : ", ") + std::to_string(l);
+    warnings.push_back(fmt::format("{}: skipped {} malformed row{} (line{} {}{})", file_.string(), count_, count_ == 1 ? "" : "s",
+                                   lines_.size() == 1 ? "" : "s", list, count_ > lines_.size() ? ", ..." : ""));
+  }
+ private:
+  fs::path file_;
+  std::vector<std::size_t> lines_;
+  std::size_t count_ = 0;
+};
+
+std::vector<EvalPoint> read_evals(const fs::path& file, std::vector<std::string>& warnings) {
+  std::vector<EvalPoint> out;
+  std::ifstream in(file);
+  if (!in) return out;
+  std::string line;
+  if (!std::getline(in, line)) return out;
+  const auto header = split_csv_line(line);
+  auto column = [&](const char* name) {
+    const auto it = std::find(header.begin(), header.end(), name);
+    return it == header.end() ? -1 : static_cast<int>(it - header.begin());
+  };
+  const int ct = column("time_s"), cu = column("update"), cs = column("samples"), cl = column("test_loss"),
+            ca = column("test_accuracy");
+  if (ct < 0 || cu < 0 || ca < 0) throw Error(file.string() + ": header lacks time_s, update or test_accuracy");
+  BadRows bad(file);
+  std::size_t number = 1;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line == "\r") continue;
+    const auto fields = split_csv_line(line);
+    auto field = [&](int c) -> const std::string* {
+      return c >= 0 && static_cast<std::size_t>(c) < fields.size() ? &fields[static_cast<std::size_t>(c)] : nullptr;
+    };
+    EvalPoint p;
+    const bool ok = fields.size() == header.size() && parse_number(*field(ct), p.time_s) && p.time_s >= 0 &&
+                    parse_count(*field(cu), p.update) && (cs < 0 || parse_count(*field(cs), p.samples)) &&
+                    (cl < 0 || parse_number(*field(cl), p.test_loss)) && parse_number(*field(ca), p.test_accuracy) &&
+                    p.test_accuracy >= 0 && p.test_accuracy <= 1;
+    if (ok) out.push_back(p);
+    else bad.add(number);
+  }
+  bad.report(warnings);
   return out;
 }
 
 // updates.csv can hold hundreds of thousands of rows: stream it, keep only the histogram.
-std::map<std::int64_t, std::uint64_t> read_staleness(const fs::path& file) {
+std::map<std::int64_t, std::uint64_t> read_staleness(const fs::path& file, std::vector<std::string>& warnings) {
   std::map<std::int64_t, std::uint64_t> hist;
   std::ifstream in(file);
   if (!in) return hist;
@@ -72,17 +116,31 @@ std::map<std::int64_t, std::uint64_t> read_staleness(const fs::path& file) {
   const auto it = std::find(header.begin(), header.end(), "staleness");
   if (it == header.end()) throw Error(file.string() + ": header lacks staleness");
   const auto col = static_cast<std::size_t>(it - header.begin());
+  BadRows bad(file);
+  std::size_t number = 1;
   while (std::getline(in, line)) {
-    if (line.empty()) continue;
+    ++number;
+    if (line.empty() || line == "\r") continue;
     // Fields are plain numbers: find the column by counting commas, no allocation per row.
-    std::size_t start = 0;
+    std::size_t start = 0, commas = 0;
     for (std::size_t c = 0; c < col && start != std::string::npos; ++c) {
       start = line.find(',', start);
       if (start != std::string::npos) ++start;
     }
-    if (start == std::string::npos) continue;
-    ++hist[std::strtoll(line.c_str() + start, nullptr, 10)];
+    for (const char ch : line) commas += ch == ',' ? 1 : 0;
+    std::int64_t staleness = 0;
+    bool ok = start != std::string::npos && commas + 1 == header.size();
+    if (ok) {
+      std::size_t end = line.find(',', start);
+      if (end == std::string::npos) end = line.size();
+      if (end > start && line[end - 1] == '\r') --end;
+      const auto [ptr, ec] = std::from_chars(line.data() + start, line.data() + end, staleness);
+      ok = ec == std::errc() && ptr == line.data() + end && end > start;
+    }
+    if (ok) ++hist[staleness];
+    else bad.add(number);
   }
+  bad.report(warnings);
   return hist;
 }
 
@@ -114,6 +172,59 @@ std::string left_out_note(const fs::path& dir) {
   }
   const auto updates = j.is_object() && j.contains("updates") && j["updates"].is_number() ? j["updates"].get<double>() : 0.0;
   return fmt::format(" (summary.json after {:.0f} updates; not compared)", updates);
+}
+
+// The summary fields every report needs (the run is unreadable without them) and the ones
+// it can do without (left out, with a warning).
+enum class Want { Number, String, NumberOrNull };
+
+const char* want_text(Want w) {
+  switch (w) {
+    case Want::Number: return "a number";
+    case Want::String: return "a string";
+    case Want::NumberOrNull: return "a number or null";
+  }
+  return "?";
+}
+
+bool has_type(const nlohmann::json& v, Want w) {
+  switch (w) {
+    case Want::Number: return v.is_number();
+    case Want::String: return v.is_string();
+    case Want::NumberOrNull: return v.is_number() || v.is_null();
+  }
+  return false;
+}
+
+std::string json_excerpt(const nlohmann::json& v) {
+  std::string t = v.dump();
+  if (t.size() > 40) t = t.substr(0, 37) + "...";
+  return std::string(v.type_name()) + " " + t;
+}
+
+void validate_summary(nlohmann::json& summary, const fs::path& file, std::vector<std::string>& warnings) {
+  struct Field {
+    const char* name;
+    Want want;
+    bool required;
+  };
+  static const Field fields[] = {
+      {"backend", Want::String, true},          {"policy", Want::String, true},
+      {"updates", Want::Number, true},          {"time_s", Want::Number, true},
+      {"final_test_accuracy", Want::Number, true}, {"samples", Want::Number, false},
+      {"workers", Want::Number, false},         {"mean_staleness", Want::Number, false},
+      {"max_staleness", Want::Number, false},   {"bytes_sent", Want::Number, false},
+      {"final_test_loss", Want::NumberOrNull, false}, {"stop_reason", Want::String, false},
+  };
+  for (const auto& f : fields) {
+    const bool present = summary.contains(f.name);
+    if (present && has_type(summary[f.name], f.want)) continue;
+    const std::string what = present ? fmt::format("'{}' is {}, expected {}", f.name, json_excerpt(summary[f.name]), want_text(f.want))
+                                     : fmt::format("'{}' is missing", f.name);
+    if (f.required) throw Error(fmt::format("{}: {}", file.string(), what));
+    warnings.push_back(fmt::format("{}: {}; left out of the report", file.string(), what));
+    summary.erase(f.name);
+  }
 }
 
 void find_runs(const fs::path& dir, int depth, std::vector<fs::path>& out) {
@@ -212,7 +323,8 @@ RunData load_run(const fs::path& dir, const std::string& name) {
     throw Error(sp.string() + ": invalid JSON: " + e.what());
   }
   if (!r.summary.is_object()) throw Error(sp.string() + ": not a JSON object");
-  r.backend = r.summary.value("backend", std::string("?"));
+  validate_summary(r.summary, sp, r.warnings);
+  r.backend = r.summary["backend"].get<std::string>();
   if (fs::exists(dir / "config.yaml")) {
     try {
       r.config = flatten_yaml(YAML::LoadFile((dir / "config.yaml").string()));
@@ -220,8 +332,8 @@ RunData load_run(const fs::path& dir, const std::string& name) {
       throw Error((dir / "config.yaml").string() + ": invalid YAML: " + e.msg);
     }
   }
-  r.evals = read_evals(dir / "evals.csv");
-  r.staleness_counts = read_staleness(dir / "updates.csv");
+  r.evals = read_evals(dir / "evals.csv", r.warnings);
+  r.staleness_counts = read_staleness(dir / "updates.csv", r.warnings);
   // Backends may nest their extra fields under "extra" or write them at the top level;
   // `per_worker` (same entry fields) is accepted as another name for `workers_breakdown`.
   const nlohmann::json* wb = nullptr;
@@ -231,16 +343,28 @@ RunData load_run(const fs::path& dir, const std::string& name) {
     else if (r.summary.contains("extra") && r.summary["extra"].is_object() && r.summary["extra"].contains(field))
       wb = &r.summary["extra"][field];
   }
-  if (wb && wb->is_array()) {
+  if (wb && !wb->is_array()) {
+    r.warnings.push_back(fmt::format("{}: the per-worker breakdown is {}, expected a list; left out of the report", sp.string(),
+                                     json_excerpt(*wb)));
+  } else if (wb) {
+    std::size_t bad = 0;
     for (const auto& w : *wb) {
-      if (!w.is_object()) continue;
+      auto num = [&](const char* k) { return w.contains(k) && w[k].is_number(); };
+      if (!w.is_object() || !num("compute_s") || !num("wait_s") || !num("communicate_s") ||
+          (w.contains("worker") && !w["worker"].is_number_integer())) {
+        ++bad;
+        continue;
+      }
       WorkerBreakdown b;
       b.worker = w.value("worker", static_cast<int>(r.breakdown.size()));
-      b.compute_s = w.value("compute_s", 0.0);
-      b.wait_s = w.value("wait_s", 0.0);
-      b.communicate_s = w.value("communicate_s", 0.0);
+      b.compute_s = w["compute_s"].get<double>();
+      b.wait_s = w["wait_s"].get<double>();
+      b.communicate_s = w["communicate_s"].get<double>();
       r.breakdown.push_back(b);
     }
+    if (bad > 0)
+      r.warnings.push_back(fmt::format("{}: {} per-worker breakdown entr{} lack numeric compute_s, wait_s and communicate_s; left out",
+                                       sp.string(), bad, bad == 1 ? "y" : "ies"));
   }
   return r;
 }

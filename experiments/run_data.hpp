@@ -36,6 +36,7 @@ struct RunData {
   std::map<std::int64_t, std::uint64_t> staleness_counts;  ///< from updates.csv
   std::vector<WorkerBreakdown> breakdown;     ///< empty when the backend did not write it
   std::string backend;                        ///< summary backend: sim | real | train
+  std::vector<std::string> warnings;          ///< input problems that did not stop the load, one line each naming the file
   double number(const char* key, double fallback = 0) const;  ///< numeric summary field
 };
 
@@ -58,7 +59,11 @@ struct Discovery {
 /// does not exist or holds no run.
 Discovery discover_runs(const std::vector<std::filesystem::path>& inputs);
 
-/// Loads one run directory; throws Error naming the file that is missing or malformed.
+/// Loads one run directory; throws Error naming the file that is missing or malformed
+/// (summary.json unparsable, or a figure every report needs missing or of the wrong type:
+/// backend, policy, updates, time_s, final_test_accuracy). Lesser problems (an optional
+/// summary field of the wrong type, malformed rows of evals.csv or updates.csv) become
+/// warnings and the offending field or rows are left out.
 RunData load_run(const std::filesystem::path& dir, const std::string& name);
 
 /// Flattens a YAML map to dotted keys; sequences and scalars become one-line text.

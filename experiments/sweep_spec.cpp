@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "core/config/config_schema.hpp"
+#include "core/config/run_config.hpp"
 
 namespace synclab::experiments {
 namespace fs = std::filesystem;
@@ -18,11 +20,16 @@ const std::set<std::string> kBackends = {"sim", "launch", "train"};
 
 YAML::Node load_yaml_file(const fs::path& path, const std::string& key) {
   if (!fs::exists(path)) throw ConfigError(key, "file not found: " + path.string());
+  YAML::Node node;
   try {
-    return YAML::LoadFile(path.string());
+    node = YAML::LoadFile(path.string());
   } catch (const YAML::Exception& e) {
     throw Error(path.string() + ": invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
   }
+  check_unique_keys(node, path.string());
+  // Relative paths in a config file mean its own folder, as for `synclab sim FILE`.
+  resolve_config_paths(node, fs::absolute(path).parent_path());
+  return node;
 }
 
 // Recursive merge: maps merge key by key, anything else replaces.
@@ -37,7 +44,7 @@ void merge_into(YAML::Node dst, const YAML::Node& src) {
   }
 }
 
-std::vector<SweepAxis> parse_axes(const YAML::Node& node, const std::string& section) {
+std::vector<SweepAxis> parse_axes(const YAML::Node& node, const std::string& section, const fs::path& dir) {
   std::vector<SweepAxis> axes;
   if (!node || node.IsNull()) return axes;
   if (!node.IsMap()) throw ConfigError(section, "must be a map of key: [values]");
@@ -47,7 +54,13 @@ std::vector<SweepAxis> parse_axes(const YAML::Node& node, const std::string& sec
     const std::string where = section + "." + axis.key;
     if (!it->second.IsSequence()) throw ConfigError(where, "must be a list of values");
     if (it->second.size() == 0) throw ConfigError(where, "empty list");
-    for (const auto& v : it->second) axis.values.push_back(YAML::Clone(v));
+    for (const auto& v : it->second) {
+      // A swept path written in the sweep file means the sweep file's folder.
+      if (is_path_key(axis.key) && v.IsScalar() && !v.Scalar().empty() && fs::path(v.Scalar()).is_relative())
+        axis.values.push_back(YAML::Node((dir / v.Scalar()).lexically_normal().string()));
+      else
+        axis.values.push_back(YAML::Clone(v));
+    }
     if (axis.key == "backend")
       for (const auto& v : axis.values)
         if (!v.IsScalar() || !kBackends.count(v.as<std::string>()))
@@ -211,8 +224,10 @@ SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::st
     if (!set.IsMap()) throw ConfigError("set", "must be a map of key: value");
     for (auto it = set.begin(); it != set.end(); ++it) set_dotted(spec.base, it->first.as<std::string>(), it->second);
   }
-  spec.grid = parse_axes(root["grid"], "grid");
-  spec.zip = parse_axes(root["zip"], "zip");
+  // What is still relative was written in the sweep file itself (config:, set:).
+  resolve_config_paths(spec.base, fs::absolute(dir));
+  spec.grid = parse_axes(root["grid"], "grid", fs::absolute(dir));
+  spec.zip = parse_axes(root["zip"], "zip", fs::absolute(dir));
   for (std::size_t i = 1; i < spec.zip.size(); ++i)
     if (spec.zip[i].values.size() != spec.zip[0].values.size())
       throw ConfigError("zip." + spec.zip[i].key, fmt::format("has {} values but zip.{} has {}; zipped lists must be equally long",
@@ -253,6 +268,7 @@ SweepSpec load_sweep(const fs::path& file) {
   } catch (const YAML::Exception& e) {
     throw Error(file.string() + ": invalid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
   }
+  check_unique_keys(root, file.string());
   try {
     auto spec = parse_sweep(root, file.parent_path(), file.string());
     spec.file = file;

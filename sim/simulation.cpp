@@ -39,6 +39,7 @@ namespace synclab::sim {
 namespace {
 
 constexpr double kFloatBytes = 4.0;
+constexpr double kProgressWall = 10.0;  // seconds between progress lines of a run without an update limit
 
 struct Shard {
   std::unique_ptr<ServerCore> core;
@@ -119,6 +120,7 @@ class Simulation {
   double stop_time_ = 0;
   std::uint64_t updates_ = 0, samples_ = 0, bytes_sent_ = 0, transfers_ = 0, dropped_ = 0, notes_ = 0;
   std::uint64_t last_eval_update_ = 0, next_progress_ = 0;
+  double next_progress_wall_ = kProgressWall;
   bool evaluated_ = false;
   TestResult last_eval_{};
   std::chrono::steady_clock::time_point wall_start_;
@@ -327,6 +329,13 @@ void Simulation::drain(int s) {
       const auto clock = static_cast<std::size_t>(a.push & 0xffffffffULL);
       const auto& per_clock = workers_[static_cast<std::size_t>(a.worker)].samples_by_clock;
       samples_ += clock < per_clock.size() ? per_clock[clock] : config_.data.batch;
+      if (!std::isfinite(a.loss)) {
+        stop("diverged", true,
+             fmt::format("diverged: the training loss of worker {} became {} at update {} ({:.6f} simulated s); lower "
+                         "train.optimizer.lr",
+                         a.worker, a.loss, a.update, now()));
+        return;
+      }
     }
     // A full disk ends the run at its first failed write, not after the last update.
     if (!writer_->write_error().empty()) {
@@ -391,6 +400,16 @@ void Simulation::after_update() {
                         now(), wall,
                         evaluated_ ? fmt::format(", test accuracy {:.4f}", last_eval_.accuracy) : std::string());
     next_progress_ = updates_ + std::max<std::uint64_t>(1, t.stop_updates / 10);
+  } else if (options_.log_progress && !t.stop_updates) {
+    // No update count to take tenths of: a line every kProgressWall seconds of wall time.
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+    if (wall >= next_progress_wall_) {
+      log_ << fmt::format("sim: update {} at {:.3f}{} simulated s ({:.0f} s wall), last test accuracy {:.4f}{}\n", updates_,
+                          now(), t.stop_time > 0 ? fmt::format("/{:g}", t.stop_time) : std::string(), wall,
+                          last_eval_.accuracy,
+                          t.stop_accuracy > 0 ? fmt::format(" (target {:g})", t.stop_accuracy) : std::string());
+      next_progress_wall_ = wall + kProgressWall;
+    }
   }
   if (t.stop_updates && updates_ >= t.stop_updates) stop("updates", false);
   else if (t.stop_accuracy > 0 && evaluated_ && last_eval_.accuracy >= t.stop_accuracy) stop("accuracy", false);
@@ -415,6 +434,10 @@ void Simulation::evaluate() {
   last_eval_update_ = updates_;
   evaluated_ = true;
   eval_wall_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!std::isfinite(last_eval_.loss)) {
+    stop("diverged", true, fmt::format("diverged: the test loss became {} at update {} ({:.6f} simulated s); lower "
+                                       "train.optimizer.lr", last_eval_.loss, updates_, now()));
+  }
 }
 
 void Simulation::stop(const std::string& reason, bool is_error, const std::string& error) {
@@ -468,6 +491,7 @@ RunSummary Simulation::run() {
   configure_engine(options_.simgrid_settings);
   build();
   writer_ = std::make_unique<RunWriter>(dir_, config_);
+  if (const std::string notice = unbounded_run_notice(config_); !notice.empty()) log_ << "sim: " << notice << "\n";
   if (setup_.full) evaluate();
   if (!writer_->write_error().empty()) throw Error(writer_->write_error());
 
@@ -606,7 +630,9 @@ RunSummary Simulation::run() {
     if (error_.empty() || error_ == e.what()) throw;
     throw Error(error_ + "; and the run directory is incomplete: " + e.what());
   }
-  if (stop_reason_ == "deadlock" || stop_reason_ == "failed" || stop_reason_ == "error") throw Error(error_);
+  if (stop_reason_ == "deadlock" || stop_reason_ == "failed" || stop_reason_ == "error" ||
+      stop_reason_ == "diverged")
+    throw Error(error_);
   return s;
 }
 

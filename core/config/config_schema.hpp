@@ -13,6 +13,7 @@ enum class KeyType {
   Count,      ///< non-negative integer
   Real,       ///< floating point, range-checked
   String,     ///< free text
+  Path,       ///< a file or directory; relative paths resolve from the config file's folder
   Choice,     ///< one of ConfigKey::choices ("a|b|c")
   Bandwidth,  ///< "10Gbps", "100MB/s", bare number = bytes/s
   Duration,   ///< "50us", "2ms", "1min", bare number = seconds
@@ -42,6 +43,9 @@ const ConfigKey* find_config_key(std::string_view key);
 
 /// Sections whose scalar children are free-form (policy parameters).
 bool is_open_section(std::string_view key);
+
+/// True for keys that name a file or directory (KeyType::Path).
+bool is_path_key(std::string_view key);
 
 /// Human words for a type ("integer", "bandwidth", ...), used in error messages and docs.
 std::string type_name(KeyType type);

@@ -284,7 +284,21 @@ class Resolver {
   void check_range(const ConfigKey& k, double v, const std::string& text) const { check_range(k, k.key, v, text); }
   static void check_range(const ConfigKey& k, const std::string& key, double v, const std::string& text) {
     const bool low = k.lo_open ? !(v > k.lo) : !(v >= k.lo);
-    if (low || !(v <= k.hi)) throw ConfigError(key, "expected " + expected(k) + ", got " + text);
+    if (low) throw ConfigError(key, "expected " + expected(k) + ", got " + text);
+    if (!(v <= k.hi)) throw ConfigError(key, "expected " + expected(k) + ", got " + text + upper_limit_reason(k.key));
+  }
+
+  // Why some upper limits are where they are (measured; docs/config.md "Limits").
+  static std::string upper_limit_reason(const std::string& key) {
+    if (key == "cluster.servers") {
+      return ": the simulator's cost grows about 6x per doubling of shards (100 updates of the cnn on 8 workers: 1.7, 9.9 "
+             "and 65 CPU s at 64, 128 and 256 shards), so more would take hours";
+    }
+    if (key == "cluster.workers") {
+      return ": the simulator runs one actor with its own stack per worker; 10,000 workers take 22 CPU s for 2 bsp "
+             "updates, 20,000 did not finish one in 51 CPU s, and 100,000 abort on Linux's default vm.max_map_count";
+    }
+    return "";
   }
 
   double number(const std::string& key) {
@@ -409,6 +423,49 @@ YAML::Node normalize_policy(YAML::Node user) {
 
 }  // namespace
 
+void resolve_config_paths(YAML::Node& config, const std::filesystem::path& base) {
+  if (!config.IsMap()) return;
+  for (const auto& k : config_schema()) {
+    if (k.type != KeyType::Path) continue;
+    const auto parts = split_dots(k.key);
+    const YAML::Node found = find_path(config, parts, 0);
+    if (!found.IsDefined() || !found.IsScalar() || found.Scalar().empty()) continue;
+    const std::filesystem::path p(found.Scalar());
+    if (p.is_absolute()) continue;
+    set_path(config, parts, 0, YAML::Node((base / p).lexically_normal().string()), k.key);
+  }
+}
+
+namespace {
+
+void check_unique_in(const YAML::Node& node, const std::string& path, const std::string& file) {
+  if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i) check_unique_in(node[i], fmt::format("{}[{}]", path, i), file);
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, YAML::Mark> first;  // key -> where it was first given
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) continue;
+    const std::string name = kv.first.Scalar();
+    const std::string key = path.empty() ? name : path + "." + name;
+    const YAML::Mark at = kv.first.Mark();
+    const auto [it, fresh] = first.emplace(name, at);
+    if (!fresh) {
+      const YAML::Mark& was = it->second;
+      const bool same_line = was.line == at.line;
+      throw ConfigError(key, fmt::format("given twice, on line {}{} and line {}{} of {} (keep one: YAML would silently use the first)",
+                                         was.line + 1, same_line ? fmt::format(" column {}", was.column + 1) : "",
+                                         at.line + 1, same_line ? fmt::format(" column {}", at.column + 1) : "", file));
+    }
+    check_unique_in(kv.second, key, file);
+  }
+}
+
+}  // namespace
+
+void check_unique_keys(const YAML::Node& root, const std::string& file) { check_unique_in(root, "", file); }
+
 void apply_override(YAML::Node& config, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) throw ConfigError("--set", "'" + assignment + "' is not of the form key=value");
@@ -435,6 +492,10 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   for (const auto& o : overrides) apply_override(user, o);
   user = normalize_policy(normalize_gpu(user));
   check_known_keys(user, "");
+  // Paths from a config file were made absolute against its folder when it was read; what
+  // is still relative came from --set or an in-memory tree and means the working directory.
+  // config.yaml then holds absolute paths and reproduces the run from anywhere.
+  resolve_config_paths(user, std::filesystem::current_path());
 
   Resolver r(user);
   RunConfig c;
@@ -558,6 +619,12 @@ RunConfig load_run_config(const std::string& path, const std::vector<std::string
   } catch (const YAML::Exception& e) {
     throw Error(fmt::format("{}:{}: invalid YAML: {}", path, e.mark.line + 1, e.msg));
   }
+  if (!user.IsDefined() || user.IsNull()) {
+    throw Error(path + ": the config is empty (nothing but comments); a minimal one names the model, policy and "
+                       "stop limit, e.g. 'model: cnn', 'policy: bsp', 'train: {stop: {updates: 2000}}' (keys: docs/config.md)");
+  }
+  check_unique_keys(user, path);
+  resolve_config_paths(user, std::filesystem::absolute(path).parent_path());
   return resolve_run_config(user, overrides);
 }
 
@@ -580,6 +647,14 @@ void compact_style(YAML::Node node) {
 }
 
 }  // namespace
+
+std::string unbounded_run_notice(const RunConfig& config) {
+  const auto& t = config.train;
+  if (t.stop_updates > 0 || t.stop_time > 0) return "";
+  return fmt::format("only train.stop.accuracy ({:g}) bounds this run: it goes on until an evaluation reaches it, which "
+                     "may be never; bound it with train.stop.updates or train.stop.sim_time (e.g. --set train.stop.updates=20000)",
+                     t.stop_accuracy);
+}
 
 std::string to_yaml(const RunConfig& config) {
   YAML::Node copy = YAML::Clone(config.resolved);

@@ -3,6 +3,7 @@
 // validated against the schema (unknown key, wrong type, out of range: ConfigError naming
 // the key), every default filled in.
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -103,11 +104,23 @@ struct RunConfig {
 };
 
 /// Loads path (or only defaults when path is empty), applies overrides ("a.b.c=value") in
-/// order, validates, resolves. Throws ConfigError naming the key, or Error for a bad file.
+/// order, validates, resolves. Throws ConfigError naming the key, or Error for a bad file
+/// (unreadable, invalid or empty YAML, a key given twice). Relative paths in the file
+/// resolve from its folder, relative paths in overrides from the working directory.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides = {});
 
-/// Same, from a YAML node (sweeps build configs in memory).
+/// Same, from a YAML node (sweeps build configs in memory); relative paths in it and in the
+/// overrides resolve from the working directory. The resolved tree holds absolute paths.
 RunConfig resolve_run_config(const YAML::Node& user, const std::vector<std::string>& overrides = {});
+
+/// Makes every relative, non-empty path key (data.dir, cluster.platform, ...) of a user
+/// config tree absolute against base; a tree that is no map is left alone.
+void resolve_config_paths(YAML::Node& config, const std::filesystem::path& base);
+
+/// Throws ConfigError naming the dotted key and both lines when a map of the tree holds a
+/// key twice (yaml-cpp keeps both; lookups would silently take the first). `file` is named
+/// in the message.
+void check_unique_keys(const YAML::Node& root, const std::string& file);
 
 /// Unit parsing, exposed for tests and other config files. Bare numbers are SI base units.
 double parse_bandwidth(const std::string& key, const std::string& text);  ///< -> bytes/s
@@ -117,6 +130,10 @@ double parse_bytes(const std::string& key, const std::string& text);      ///< -
 /// Applies one "a.b.c=value" override to a config tree (value parsed as a YAML scalar or
 /// flow collection; an empty value resets the key to its default). Throws ConfigError.
 void apply_override(YAML::Node& config, const std::string& assignment);
+
+/// One line for a run whose only limit is train.stop.accuracy (it may never end), saying
+/// how to bound it; "" when an update or time limit bounds the run.
+std::string unbounded_run_notice(const RunConfig& config);
 
 /// config.yaml text of a resolved config (numbers in SI base units).
 std::string to_yaml(const RunConfig& config);

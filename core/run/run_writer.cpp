@@ -25,7 +25,7 @@ std::ofstream open_csv(const std::filesystem::path& path, const char* header) {
 }  // namespace
 
 bool is_failure_stop_reason(std::string_view reason) {
-  return reason == "failed" || reason == "deadlock" || reason == "error" || reason.starts_with("error:");
+  return reason == "failed" || reason == "deadlock" || reason == "diverged" || reason == "error" || reason.starts_with("error:");
 }
 
 void write_file_atomic(const std::filesystem::path& path, const std::string& text) {

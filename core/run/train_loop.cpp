@@ -92,6 +92,8 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
                      batch, tc.optimizer.name, tc.optimizer.lr, dir.string())
       << std::flush;
 
+  if (const std::string notice = unbounded_run_notice(config); !notice.empty()) log << "train: " << notice << "\n";
+
   TrainClock clock;
   TestResult last{};
   std::uint64_t last_eval_update = 0;
@@ -108,7 +110,7 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
 
   evaluate(0, config.data.eval_samples);
   std::uint64_t update = 0;
-  std::string stop_reason;
+  std::string stop_reason, diverged;
   double loss_ema = 0;
   const std::uint64_t log_every = tc.stop_updates ? std::max<std::uint64_t>(1, tc.stop_updates / 10) : tc.eval_every;
   auto last_draw = Clock::now();
@@ -116,7 +118,11 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
     const Batch b = sampler.next();
     const float loss = net->forward_backward(params, b, grad, derive_seed(tc.seed, 0xd50, update));
     if (!std::isfinite(loss)) {
-      throw Error(fmt::format("train: the loss became {} at update {} (lower train.optimizer.lr)", loss, update + 1));
+      // The run directory still gets its summary (stop_reason diverged); the caller fails.
+      diverged = fmt::format("train: diverged: the training loss became {} at update {} (lower train.optimizer.lr)", loss,
+                             update + 1);
+      stop_reason = "diverged";
+      break;
     }
     optimizer->step(params, grad);
     ++update;
@@ -146,8 +152,11 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
         log << "\r\033[K" << progress << std::flush;
         last_draw = Clock::now();
       }
-    } else if (options.log_progress && log_every && (update % log_every == 0)) {
+    } else if (options.log_progress && ((log_every && update % log_every == 0) ||
+                                        (!log_every && Clock::now() - last_draw > std::chrono::seconds(10)))) {
+      // Without an update limit or evaluations there is no count to take tenths of: every 10 s.
       log << "train: " << progress << "\n" << std::flush;
+      last_draw = Clock::now();
     }
   }
   if (options.live_progress) log << "\n";
@@ -180,7 +189,9 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
              {"updates_per_s", time_s > 0 ? static_cast<double>(update) / time_s : 0.0},
              {"optimizer", tc.optimizer.name},
              {"seed", tc.seed}};
+  if (!diverged.empty()) s.extra["error"] = diverged;
   writer.finish(s);
+  if (!diverged.empty()) throw Error(diverged);
   return s;
 }
 

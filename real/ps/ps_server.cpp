@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -452,7 +453,15 @@ class Shard {
     }
     const double t = now();
     if (writer_)
-      for (const auto& a : d.applied) writer_->update(t, a.update, a.worker, a.staleness, a.loss);
+      for (const auto& a : d.applied) {
+        writer_->update(t, a.update, a.worker, a.staleness, a.loss);
+        if (!std::isfinite(a.loss) && failure_.empty()) {
+          failure_ = fmt::format("diverged: the training loss of worker {} became {} at update {}; lower train.optimizer.lr",
+                                 a.worker, a.loss, a.update);
+          spdlog::error("{}: {}", name_, failure_);
+          begin_stop("diverged");
+        }
+      }
     if (d.new_updates > 0) {
       all_gone_since_.reset();
       after_update();

@@ -281,6 +281,105 @@ TEST(Config, LoadFileErrorsNameTheFile) {
   std::filesystem::remove_all(dir);
 }
 
+// A scratch folder per test, removed at the end.
+class ConfigFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("synclab-config-" + std::to_string(::getpid()) + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const auto p = dir_ / name;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  // The one-line message loading path fails with, or "" when it loads.
+  static std::string load_error(const std::string& path, const std::vector<std::string>& overrides = {}) {
+    try {
+      load_run_config(path, overrides);
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+      return e.what();
+    }
+    return "";
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigFiles, DuplicateKeysNameTheKeyAndBothLines) {
+  std::string e = load_error(write("dup.yaml", "model: cnn\ncluster:\n  workers: 4\n  servers: 1\n  workers: 16\n"));
+  EXPECT_NE(e.find("cluster.workers: given twice, on line 3 and line 5 of "), std::string::npos) << e;
+  EXPECT_NE(e.find("dup.yaml"), std::string::npos) << e;
+  e = load_error(write("top.yaml", "# comment\nmodel: cnn\npolicy: ssp\nmodel: mlp\n"));
+  EXPECT_NE(e.find("model: given twice, on line 2 and line 4"), std::string::npos) << e;
+  // In flow maps and inside lists too.
+  e = load_error(write("flow.yaml", "cluster: {failures: [{worker: 1, at: 2, worker: 3}]}\n"));
+  EXPECT_NE(e.find("cluster.failures[0].worker: given twice, on line 1 column 23 and line 1 column 41"), std::string::npos) << e;
+  // The same name in different maps is no duplicate.
+  EXPECT_EQ(load_error(write("ok.yaml", "cluster: {link: {latency: 1ms}, ps_link: {latency: 2ms}}\n")), "");
+}
+
+TEST_F(ConfigFiles, AnEmptyConfigSaysWhatAMinimalOneLooksLike) {
+  for (const std::string text : {"", "\n\n", "# only a comment\n# and another\n", "~\n"}) {
+    const std::string e = load_error(write("empty.yaml", text));
+    EXPECT_NE(e.find("empty.yaml: the config is empty"), std::string::npos) << e;
+    EXPECT_NE(e.find("model: cnn"), std::string::npos) << e;
+    EXPECT_NE(e.find("train: {stop: {updates: 2000}}"), std::string::npos) << e;
+  }
+  // What the message offers is itself a valid config.
+  const RunConfig c = load_run_config(write("minimal.yaml", "model: cnn\npolicy: bsp\ntrain: {stop: {updates: 2000}}\n"));
+  EXPECT_EQ(c.train.stop_updates, 2000u);
+}
+
+TEST_F(ConfigFiles, RelativePathsResolveFromTheConfigFolderAndSetFromTheWorkingDirectory) {
+  const std::string file = write("sub/dir/run.yaml",
+                                 "data: {dataset: mnist, dir: ../data}\ncluster: {platform: net/p.xml}\n"
+                                 "real: {checkpoint_dir: ckpt}\n");
+  const auto folder = std::filesystem::path(file).parent_path();
+  RunConfig c = load_run_config(file);
+  EXPECT_EQ(c.data.source.dir, (dir_ / "sub/data").string());
+  EXPECT_EQ(c.cluster.platform, (folder / "net/p.xml").string());
+  EXPECT_EQ(c.real.checkpoint_dir, (folder / "ckpt").string());
+  // --set values mean the working directory; absolute paths and empty ones stay as given.
+  c = load_run_config(file, {"data.dir=here", "cluster.platform=/abs/p.xml", "real.checkpoint_dir="});
+  EXPECT_EQ(c.data.source.dir, (std::filesystem::current_path() / "here").string());
+  EXPECT_EQ(c.cluster.platform, "/abs/p.xml");
+  EXPECT_EQ(c.real.checkpoint_dir, "");
+  // config.yaml holds the absolute paths, so loading it from the run directory gives the
+  // same run.
+  c = load_run_config(file);
+  const std::string copy = write("rundir/config.yaml", to_yaml(c));
+  const RunConfig again = load_run_config(copy);
+  EXPECT_EQ(to_yaml(again), to_yaml(c));
+  EXPECT_EQ(again.data.source.dir, (dir_ / "sub/data").string());
+}
+
+TEST(Config, ClusterSizeLimitsSayWhy) {
+  EXPECT_EQ(from_text("cluster: {servers: 128, workers: 10000}").cluster.servers, 128);
+  for (const auto& [yaml, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"cluster: {servers: 512}", "cluster.servers: expected an integer [1, 128], got '512': the simulator's cost grows"},
+           {"cluster: {workers: 20000}", "cluster.workers: expected an integer [1, 10000], got '20000': the simulator runs one actor"}}) {
+    try {
+      from_text(yaml);
+      ADD_FAILURE() << yaml;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Config, UnboundedRunNotice) {
+  EXPECT_EQ(unbounded_run_notice(from_text("train: {stop: {updates: 10, accuracy: 0.9}}")), "");
+  EXPECT_EQ(unbounded_run_notice(from_text("train: {stop: {updates: 0, sim_time: 60, accuracy: 0.9}}")), "");
+  const std::string n = unbounded_run_notice(from_text("train: {stop: {updates: 0, accuracy: 0.99}}"));
+  EXPECT_NE(n.find("only train.stop.accuracy (0.99) bounds this run"), std::string::npos) << n;
+  EXPECT_NE(n.find("train.stop.updates"), std::string::npos) << n;
+}
+
 TEST(ConfigDocs, KeyTableMatchesTheSchema) {
   std::ifstream in(std::string(SYNCLAB_SOURCE_DIR) + "/docs/config.md");
   ASSERT_TRUE(in) << "docs/config.md is missing";

@@ -27,6 +27,16 @@ expect_error "no such config file" train "$work/absent.yaml"
 expect_error "data.batch" train "$work/bad.yaml" --set cluster.link={} --set data.batch=0
 expect_error "unrecognised option" train "$work/bad.yaml" --frobnicate
 expect_error "no such file" train "$work/bad.yaml" --set cluster.link={} --set data.dataset=mnist --set data.dir="$work"
+printf '# nothing but a comment\n\n' >"$work/empty.yaml"
+expect_error "the config is empty" train "$work/empty.yaml"
+printf 'model: softmax\ntrain: {seed: 1}\nmodel: mlp\n' >"$work/dup.yaml"
+expect_error "model: given twice, on line 1 and line 3" train "$work/dup.yaml"
+# A relative data.dir means the config's folder, whatever the working directory; --set's
+# means the working directory.
+mkdir -p "$work/cfg"
+printf 'model: softmax\ndata: {dataset: mnist, dir: idx}\n' >"$work/cfg/rel.yaml"
+(cd / && expect_error "$work/cfg/idx: no such directory" train "$work/cfg/rel.yaml")
+(cd "$work" && expect_error "$work/other: no such directory" train "$work/cfg/rel.yaml" --set data.dir=other)
 
 if [ -d /usr/share/datasets/fashion-mnist ]; then
   data="{dataset: fashion-mnist, batch: 50, train_limit: 6000, test_limit: 1000}"
@@ -48,4 +58,11 @@ grep -q '"backend": "train"' "$work/run/summary.json" || fail "summary backend"
 acc=$(sed -n 's/.*"final_test_accuracy": \([0-9.e-]*\).*/\1/p' "$work/run/summary.json")
 awk -v a="$acc" 'BEGIN { exit !(a > 0.6) }' || fail "final test accuracy $acc is not well above chance"
 grep -q "updates: 250" "$work/run/config.yaml" || fail "config.yaml is not the resolved config"
+
+# A loss that becomes NaN/inf ends the run as diverged, with a summary and a failing exit.
+if "$bin" train "$work/ok.yaml" --set train.optimizer.lr=1e300 --out "$work/div" >"$work/out" 2>"$work/err"; then
+  fail "a diverged run exited 0"
+fi
+grep -q "diverged: the training loss became" "$work/err" || { cat "$work/err" >&2; fail "no divergence message"; }
+grep -q '"stop_reason": "diverged"' "$work/div/summary.json" || fail "summary.json does not say diverged"
 echo "ok: accuracy $acc"

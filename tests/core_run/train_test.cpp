@@ -113,6 +113,40 @@ TEST(Train, CancelStopsAfterTheCurrentStep) {
   fs::remove_all(dir);
 }
 
+TEST(Train, ANonFiniteLossEndsTheRunAsDiverged) {
+  const auto dir = temp_dir("diverged");
+  std::ostringstream log;
+  TrainOptions opt;
+  opt.log = &log;
+  RunConfig cfg = resolve_run_config(small_config().resolved, {"train.optimizer.lr=1e300"});
+  try {
+    train_run(cfg, dir, opt);
+    FAIL() << "a run whose loss became NaN/inf must fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("diverged: the training loss became"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("train.optimizer.lr"), std::string::npos) << e.what();
+  }
+  // The run directory is complete and says why it ended.
+  std::ifstream in(dir / "summary.json");
+  ASSERT_TRUE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_NE(ss.str().find("\"stop_reason\": \"diverged\""), std::string::npos) << ss.str();
+  fs::remove_all(dir);
+}
+
+TEST(Train, AnAccuracyOnlyRunSaysHowToBoundIt) {
+  const auto dir = temp_dir("unbounded");
+  std::ostringstream log;
+  TrainOptions opt;
+  opt.log = &log;
+  const RunConfig cfg = resolve_run_config(small_config().resolved, {"train.stop.updates=0", "train.stop.accuracy=0.3"});
+  const RunSummary s = train_run(cfg, dir, opt);
+  EXPECT_EQ(s.stop_reason, "accuracy");
+  EXPECT_NE(log.str().find("train: only train.stop.accuracy (0.3) bounds this run"), std::string::npos) << log.str();
+  fs::remove_all(dir);
+}
+
 TEST(Train, SetupErrorsNameTheirKey) {
   const auto dir = temp_dir("bad");
   RunConfig cfg = small_config();

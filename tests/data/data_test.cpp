@@ -1,5 +1,7 @@
 // IDX reading (good and bad files), synthetic data, sharding and batch sampling.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -149,6 +151,90 @@ TEST_F(IdxTest, TrailingDataAndBadLabelsAndCorruptGzip) {
   EXPECT_NE(e.find("corrupt.gz"), std::string::npos) << e;
   e = read_error(raw("zero", be32(0x803) + be32(0) + be32(4) + be32(3)), lab);
   EXPECT_NE(e.find("zero: implausible dimensions"), std::string::npos) << e;
+}
+
+// Peak resident memory of this process in bytes (each test runs in its own process).
+long peak_rss() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss * 1024L;
+}
+
+// Bytes zlib cannot shrink: a deterministic pseudo-random sequence.
+std::string noise(std::size_t n) {
+  std::string s(n, '\0');
+  std::uint32_t x = 12345;
+  for (auto& c : s) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+TEST_F(IdxTest, HeaderCountsAreCheckedAgainstTheFileBeforeAllocating) {
+  const auto lab = raw("l", labels_bytes(5));
+  // 3 million 28x28 images claimed by a file of a few bytes: refused, nothing allocated.
+  const long before = peak_rss();
+  std::string e = read_error(raw("liar", be32(0x803) + be32(3'000'000) + be32(28) + be32(28) + std::string(100, 'x')), lab);
+  EXPECT_NE(e.find("liar: truncated: the header declares 3000000 images of 28x28 (2352000016 bytes) but the file has 116 bytes"),
+            std::string::npos) << e;
+  // 100 million: the most the reader accepts, still named and refused from the size alone.
+  e = read_error(raw("huge", be32(0x803) + be32(100'000'000) + be32(28) + be32(28)), lab);
+  EXPECT_NE(e.find("huge: truncated: the header declares 100000000 images"), std::string::npos) << e;
+  // gzip: a claim no deflate stream of that size can inflate to.
+  e = read_error(gz("huge.gz", be32(0x803) + be32(100'000'000) + be32(28) + be32(28)), lab);
+  EXPECT_NE(e.find("huge.gz: the header declares 100000000 images of 28x28"), std::string::npos) << e;
+  EXPECT_NE(e.find("gzip file can hold"), std::string::npos) << e;
+  // The labels' count is checked too.
+  e = read_error(raw("i", images_bytes(5, 4, 3)), raw("lliar", be32(0x801) + be32(5)));
+  EXPECT_NE(e.find("lliar: truncated: the header declares 5 labels"), std::string::npos) << e;
+  EXPECT_LT(peak_rss() - before, 64L << 20);
+}
+
+TEST_F(IdxTest, AGzipHeaderThatOverstatesCostsOnlyWhatTheFileHolds) {
+  // 1 MB of incompressible pixels behind a header claiming 300,000 images (235 MB): within
+  // what a 1 MB gzip file could inflate to, so only reading finds the lie.
+  const auto img = gz("short.gz", be32(0x803) + be32(300'000) + be32(28) + be32(28) + noise(1 << 20));
+  const auto lab = gz("l.gz", labels_bytes(300'000));
+  const long before = peak_rss();
+  const std::string e = read_error(img, lab);
+  EXPECT_NE(e.find("short.gz: truncated: the pixel data ends after 1048576 of 235200000 bytes"), std::string::npos) << e;
+  EXPECT_LT(peak_rss() - before, 100L << 20);
+}
+
+TEST_F(IdxTest, TrailingGzipGarbageIsRefusedAndConcatenatedMembersRead) {
+  const auto lab = raw("l", labels_bytes(5));
+  const std::string member = [&] {
+    gz("tmp.gz", images_bytes(5, 4, 3));
+    std::ifstream in(dir_ / "tmp.gz", std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  std::string e = read_error(raw("junk.gz", member + "junk appended"), lab);
+  EXPECT_NE(e.find("junk.gz: has data after the end of its gzip stream"), std::string::npos) << e;
+  e = read_error(raw("one.gz", member + "\x1f"), lab);
+  EXPECT_NE(e.find("one.gz: has data after the end of its gzip stream"), std::string::npos) << e;
+  // gzip's own rule: members may follow each other (cat a.gz b.gz); the data runs on.
+  const std::string all = images_bytes(5, 4, 3);
+  gz("head.gz", all.substr(0, 30));
+  gz("tail.gz", all.substr(30));
+  std::ifstream h(dir_ / "head.gz", std::ios::binary), t(dir_ / "tail.gz", std::ios::binary);
+  const std::string two = std::string(std::istreambuf_iterator<char>(h), {}) + std::string(std::istreambuf_iterator<char>(t), {});
+  const Dataset d = read_idx(raw("two.gz", two), lab, "t");
+  EXPECT_EQ(d.size(), 5u);
+  EXPECT_FLOAT_EQ(d.x[59], 59.0f / 255.0f);
+}
+
+TEST_F(IdxTest, NonRegularFilesAreRefusedWithoutBlocking) {
+  const auto lab = raw("l", labels_bytes(5));
+  const auto fifo = dir_ / "fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::string e = read_error(fifo.string(), lab);  // no writer: a plain open would wait forever
+  EXPECT_NE(e.find("fifo: is a FIFO, not a regular file"), std::string::npos) << e;
+  fs::create_directories(dir_ / "adir");
+  e = read_error((dir_ / "adir").string(), lab);
+  EXPECT_NE(e.find("adir: is a directory, not a regular file"), std::string::npos) << e;
+  e = read_error(raw("i", images_bytes(5, 4, 3)), "/dev/zero");
+  EXPECT_NE(e.find("/dev/zero: is a character device, not a regular file"), std::string::npos) << e;
 }
 
 TEST_F(IdxTest, LoadDataFromADirectory) {

@@ -2,6 +2,9 @@
 // sim-vs-real pairing, Markdown content and the HTML's inlined Vega and chart views.
 #include <cstdlib>
 #include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -9,6 +12,7 @@
 #include "core/common/error.hpp"
 #include "experiments/csv.hpp"
 #include "experiments/report_writer.hpp"
+#include "experiments/run_data.hpp"
 #include "experiments/vega_bundle.hpp"
 #include "fixture.hpp"
 
@@ -178,13 +182,83 @@ TEST_F(ReportFixture, BadInputsNameTheDirectory) {
   }
   fs::create_directories(tmp.path() / "empty");
   EXPECT_THROW(ex::build_report_model({tmp.path() / "empty"}, {}), synclab::Error);
-  std::ofstream(sweep / "policy=bsp_seed=1" / "summary.json") << "{not json";
+  // Only when no run at all is readable is there nothing to report.
+  for (const auto* run : {"policy=bsp_seed=1", "policy=bsp_seed=2", "policy=ssp-staleness2_seed=1", "policy=ssp-staleness2_seed=2"})
+    std::ofstream(sweep / run / "summary.json") << "{not json";
   try {
     ex::build_report_model({sweep}, {});
     ADD_FAILURE();
   } catch (const synclab::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("summary.json"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("no readable run among 4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("summary.json: invalid JSON"), std::string::npos) << e.what();
   }
+}
+
+TEST_F(ReportFixture, ACorruptRunIsListedAndTheRestReported) {
+  std::ofstream(sweep / "policy=bsp_seed=1" / "summary.json") << "{not json";
+  std::ofstream(sweep / "policy=ssp-staleness2_seed=2" / "summary.json")
+      << R"({"backend": "sim", "policy": "ssp", "updates": 10, "time_s": "12", "final_test_accuracy": 0.7})";
+  const auto m = ex::build_report_model({sweep}, {});
+  ASSERT_EQ(m.runs.size(), 2u);
+  std::map<std::string, std::string> unreadable;
+  for (const auto& f : m.failed)
+    if (f.status == "unreadable") unreadable[f.name] = f.error;
+  ASSERT_EQ(unreadable.size(), 2u);
+  EXPECT_NE(unreadable["policies/policy=bsp_seed=1"].find("summary.json: invalid JSON"), std::string::npos);
+  EXPECT_NE(unreadable["policies/policy=ssp-staleness2_seed=2"].find("summary.json: 'time_s' is string \"12\", expected a number"),
+            std::string::npos) << unreadable["policies/policy=ssp-staleness2_seed=2"];
+  // The report lists them among the runs without results.
+  const auto files = ex::write_report(m, tmp.path() / "r.html");
+  std::ifstream md(files.markdown);
+  const std::string text((std::istreambuf_iterator<char>(md)), {});
+  EXPECT_NE(text.find("policies/policy=bsp_seed=1 | unreadable"), std::string::npos) << text;
+}
+
+TEST_F(ReportFixture, SummaryFieldsAreValidatedWithAWarningPerRun) {
+  const auto dir = sweep / "policy=bsp_seed=2";
+  for (const char* field : {"updates", "backend", "final_test_accuracy"}) {
+    auto j = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
+    j.erase(field);
+    std::ofstream(dir / "summary.json") << j.dump();
+    try {
+      ex::load_run(dir, "r");
+      ADD_FAILURE() << field;
+    } catch (const synclab::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fmt::format("summary.json: '{}' is missing", field)), std::string::npos) << e.what();
+    }
+    synclab::testing::write_fixture_run(dir, {.policy = "bsp", .seed = 2});
+  }
+  // Optional fields of the wrong type are left out with a warning instead of reading as 0.
+  auto j = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
+  j["mean_staleness"] = "high";
+  j["samples"] = nlohmann::json::array();
+  j["workers_breakdown"][0]["compute_s"] = "1";
+  std::ofstream(dir / "summary.json") << j.dump();
+  const auto r = ex::load_run(dir, "r");
+  EXPECT_FALSE(r.summary.contains("mean_staleness"));
+  EXPECT_FALSE(r.summary.contains("samples"));
+  ASSERT_EQ(r.warnings.size(), 3u);
+  EXPECT_NE(r.warnings[0].find("summary.json: 'samples' is array [], expected a number; left out"), std::string::npos) << r.warnings[0];
+  EXPECT_NE(r.warnings[1].find("summary.json: 'mean_staleness' is string \"high\""), std::string::npos) << r.warnings[1];
+  EXPECT_NE(r.warnings[2].find("1 per-worker breakdown entry lack"), std::string::npos) << r.warnings[2];
+  EXPECT_EQ(r.breakdown.size(), 1u);
+}
+
+TEST_F(ReportFixture, GarbageCsvRowsAreCountedWithTheirLines) {
+  const auto dir = sweep / "policy=bsp_seed=2";
+  const auto clean = ex::load_run(dir, "r");
+  ASSERT_TRUE(clean.warnings.empty());
+  std::ofstream(dir / "evals.csv", std::ios::app) << "garbage\n12,abc,1,1,0.5\n13,14,1,1,1.5\n";
+  std::ofstream(dir / "updates.csv", std::ios::app) << "1,11,0,x,0.1\n1,12,0\n";
+  const auto r = ex::load_run(dir, "r");
+  EXPECT_EQ(r.evals.size(), clean.evals.size());
+  EXPECT_EQ(r.staleness_counts, clean.staleness_counts);
+  ASSERT_EQ(r.warnings.size(), 2u);
+  const std::size_t e0 = clean.evals.size() + 2, u0 = 12;
+  EXPECT_NE(r.warnings[0].find(fmt::format("evals.csv: skipped 3 malformed rows (lines {}, {}, {})", e0, e0 + 1, e0 + 2)),
+            std::string::npos) << r.warnings[0];
+  EXPECT_NE(r.warnings[1].find(fmt::format("updates.csv: skipped 2 malformed rows (lines {}, {})", u0, u0 + 1)), std::string::npos)
+      << r.warnings[1];
 }
 
 TEST(ReportTimingMode, ThroughputOnlyWithANumericAxis) {

@@ -129,6 +129,29 @@ TEST(SweepSpec, BaseAndMergeFilesAreRelativeToTheSweepFile) {
   EXPECT_EQ(runs[0].config["cluster"]["link"]["latency"].as<std::string>(), "1ms");
 }
 
+TEST(SweepSpec, RelativePathsMeanTheFolderOfTheFileThatHoldsThem) {
+  synclab::testing::TempDir dir("sweepspec");
+  const auto root = std::filesystem::absolute(dir.path());
+  std::filesystem::create_directories(root / "configs");
+  std::ofstream(root / "configs/base.yaml") << "model: softmax\ndata: {dataset: mnist, dir: ../idx}\n";
+  std::ofstream(root / "s.yaml") << "base: configs/base.yaml\nset: {real.checkpoint_dir: ckpt}\n"
+                                    "grid: {cluster.platform: [a.xml, /abs/b.xml]}\n";
+  const auto runs = ex::expand_sweep(ex::load_sweep(root / "s.yaml"));
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].config["data"]["dir"].as<std::string>(), (root / "idx").string());
+  EXPECT_EQ(runs[0].config["real"]["checkpoint_dir"].as<std::string>(), (root / "ckpt").string());
+  EXPECT_EQ(runs[0].config["cluster"]["platform"].as<std::string>(), (root / "a.xml").string());
+  EXPECT_EQ(runs[1].config["cluster"]["platform"].as<std::string>(), "/abs/b.xml");
+  // Duplicate keys in a sweep file are refused like in a run config.
+  std::ofstream(root / "dup.yaml") << "seeds: [1]\nname: a\nseeds: [2]\n";
+  try {
+    ex::load_sweep(root / "dup.yaml");
+    ADD_FAILURE();
+  } catch (const synclab::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("seeds: given twice, on line 1 and line 3"), std::string::npos) << e.what();
+  }
+}
+
 TEST(SweepSpec, BadInputNamesTheKey) {
   EXPECT_NE(message_of("zip: {a: [1, 2], b: [1]}").find("zip.b"), std::string::npos);
   EXPECT_NE(message_of("grid: {a: 3}").find("grid.a"), std::string::npos);

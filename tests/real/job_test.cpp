@@ -151,6 +151,23 @@ TEST(LaunchReplay, AsyncOverTwoShardsReplaysBitForBit) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(LaunchDiverged, ANonFiniteLossStopsTheJobWithAnError) {
+  const auto dir = temp_dir("diverged");
+  std::string text = small_config("{name: async}", 2, 200);
+  text.replace(text.find("lr: 0.1"), 7, "lr: 1e300");
+  const auto cfg = write_text(dir / "job.yaml", text);
+  auto job = spawn("launch", {"launch", cfg.string(), "--out", (dir / "run").string(), "--timeout", "90"}, dir / "launch.log");
+  const std::string st = wait_for(*job, 120);
+  EXPECT_NE(st, "exit 0");
+  EXPECT_NE(st, "timeout") << read_text(dir / "launch.log");
+  const auto s = read_json(dir / "run/summary.json");
+  EXPECT_EQ(s["stop_reason"], "diverged");
+  EXPECT_LT(s["updates"].get<int>(), 200);
+  EXPECT_NE(s["failure"].get<std::string>().find("diverged: the training loss"), std::string::npos) << s.dump();
+  EXPECT_NE(read_text(dir / "launch.log").find("diverged"), std::string::npos) << read_text(dir / "launch.log");
+  std::filesystem::remove_all(dir);
+}
+
 // Replays the job in the in-process driver with the workers' own setup code.
 std::string inproc_sha(const RunConfig& config) {
   std::vector<std::unique_ptr<WorkerResources>> res;

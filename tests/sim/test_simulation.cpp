@@ -240,6 +240,33 @@ TEST(Simulation, FailedWorkerIsExcludedAfterTheTimeout) {
   EXPECT_GT(s["policy_notes"].get<int>(), 0);
 }
 
+TEST(Simulation, ANonFiniteLossEndsTheRunAsDiverged) {
+  const auto config = full_config({"policy.name=async", "train.optimizer.name=sgd", "train.optimizer.lr=1e300"});
+  const auto dir = scratch("diverged");
+  const std::string r = simulate_in_child(config, dir);
+  EXPECT_NE(r.find("CHILD FAILED: exception: diverged: the "), std::string::npos) << r;
+  EXPECT_NE(r.find("lower train.optimizer.lr"), std::string::npos) << r;
+  const auto s = parse_summary(slurp(dir / "summary.json"));
+  ASSERT_FALSE(s.is_discarded());
+  EXPECT_EQ(s["stop_reason"], "diverged");
+  EXPECT_LT(s["updates"].get<int>(), 30);
+}
+
+TEST(Simulation, AnAccuracyOnlyRunSaysHowToBoundIt) {
+  const auto config = full_config({"policy.name=async", "train.stop.updates=0", "train.stop.accuracy=0.3",
+                                   "train.eval_every=5"});
+  const auto dir = scratch("unbounded");
+  const std::string log = run_in_child([&] {
+    std::ostringstream out;
+    synclab::sim::SimOptions options;
+    options.log = &out;
+    const auto s = synclab::sim::simulate(config, dir, options);
+    return s.stop_reason + "\n" + out.str();
+  });
+  EXPECT_EQ(log.rfind("accuracy\n", 0), 0u) << log;
+  EXPECT_NE(log.find("sim: only train.stop.accuracy (0.3) bounds this run"), std::string::npos) << log;
+}
+
 TEST(Simulation, FailureUnderStopPolicyExitsWithReason) {
   const auto config = full_config({"policy.name=bsp", "policy.on_worker_lost=stop", "cluster.failures=[{worker: 2, at: 0.01}]"});
   const std::string r = simulate_in_child(config, scratch("failstop"));
