@@ -32,7 +32,7 @@ struct RunSummary {
   nlohmann::json extra = nlohmann::json::object();
 };
 
-/// True for a stop_reason that records a failed run: "failed", "deadlock", "error" or
+/// True for a stop_reason that records a failed run: "failed", "deadlock", "diverged", "error" or
 /// "error: <why>" (its summary.json is written all the same, for the post-mortem).
 bool is_failure_stop_reason(std::string_view reason);
 
