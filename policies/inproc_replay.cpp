@@ -70,18 +70,29 @@ class Replay {
     }
     // A worker's messages reach every shard in the order sent. After the k-th pull comes
     // its push of that step, or, when the step was abandoned (cancelled, or cut short by the
-    // end of the run), the next pull at the same clock or nothing.
+    // end of the run), the next pull at the same clock or nothing. Shards stop recording at
+    // slightly different moments at the end of a run (a push can reach shard 1 after shard
+    // 0 stopped), so a push any shard recorded counts.
     pushed_after_pull_.resize(workers_.size());
-    for (std::size_t i = 0; i < trace_[0].size(); ++i) {
-      const TraceEvent& e = trace_[0][i];
-      if (e.kind != TraceEvent::Kind::Push && e.kind != TraceEvent::Kind::Pull) continue;
-      auto& after = pushed_after_pull_[static_cast<std::size_t>(worker(0, i).core->id())];
-      if (e.kind == TraceEvent::Kind::Pull) {
-        after.push_back(false);
-      } else {
-        if (after.empty() || after.back())
-          throw Error(fmt::format("replay: {}: a push without a pull before it", describe(0, i, e)));
-        after.back() = true;
+    for (std::size_t s = 0; s < trace_.size(); ++s) {
+      std::vector<std::vector<bool>> shard_view(workers_.size());
+      for (std::size_t i = 0; i < trace_[s].size(); ++i) {
+        const TraceEvent& e = trace_[s][i];
+        if (e.kind != TraceEvent::Kind::Push && e.kind != TraceEvent::Kind::Pull) continue;
+        auto& after = shard_view[static_cast<std::size_t>(worker(static_cast<int>(s), i).core->id())];
+        if (e.kind == TraceEvent::Kind::Pull) {
+          after.push_back(false);
+        } else {
+          if (after.empty() || after.back())
+            throw Error(fmt::format("replay: {}: a push without a pull before it", describe(static_cast<int>(s), i, e)));
+          after.back() = true;
+        }
+      }
+      for (std::size_t w = 0; w < workers_.size(); ++w) {
+        auto& merged = pushed_after_pull_[w];
+        if (merged.size() < shard_view[w].size()) merged.resize(shard_view[w].size(), false);
+        for (std::size_t k = 0; k < shard_view[w].size(); ++k)
+          if (shard_view[w][k]) merged[k] = true;
       }
     }
   }

@@ -50,7 +50,7 @@ assert s["backend"] == "real", s["backend"]
 assert s["updates"] == 40, s["updates"]
 assert s["workers"] == 2, s["workers"]
 PY
-grep -q "launch: on testbed '$name' (3 hosts)" "$work/launch.out" || fail "launch did not say it runs on the testbed"
+grep -q "launch: on testbed '$name' (3 hosts)" "$work/launch.err" || fail "launch did not say it runs on the testbed"
 grep -q "serving .* on 10.213.0.1:" "$work/run/logs/ps0.log" || fail "the PS did not serve on the testbed address (10.213.0.1)"
 grep -q "worker 1 joined from .*(10.213.0.3:" "$work/run/logs/ps0.log" || fail "worker 1 did not connect from its testbed host"
 
