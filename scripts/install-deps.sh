@@ -13,7 +13,7 @@ packages=(
   ocl-icd-opencl-dev
 )
 if [ "${SYNCLAB_TEST_DEPS:-0}" = 1 ]; then
-  packages+=(chromium iproute2 iperf3 python3)
+  packages+=(chromium iproute2 iperf3 python3 python3-protobuf protobuf-compiler)
 fi
 missing=()
 for p in "${packages[@]}"; do
