@@ -200,8 +200,9 @@ json train_loss_points(const RunGroup& g) {
   return pts;
 }
 
+// Every bar is a non-negative figure: a wide interval is cut at zero rather than drawn left of the axis.
 json bar_row(const std::string& label, const Spread& s, const std::string& text) {
-  return {{"label", label}, {"value", s.mean}, {"lo", s.lo}, {"hi", s.hi}, {"text", text}};
+  return {{"label", label}, {"value", s.mean}, {"lo", std::max(0.0, s.lo)}, {"hi", s.hi}, {"text", text}};
 }
 
 // Time to target against bytes sent until then, one point per config; the configs no other

@@ -746,7 +746,7 @@ class Shard {
                {"optimizer", o_.config.train.optimizer.name},
                {"lr", o_.config.train.optimizer.lr}};
     // The rate the workers' local steps really used (policy.lr or the optimizer's fallback).
-    if (const auto wp = worker_policy(); wp.payload == PayloadKind::ModelDelta)
+    if (const auto wp = worker_policy(); wp.payload == synclab::PayloadKind::ModelDelta)
       s.extra["local_lr"] = local_step_lr(wp, o_.config.train.optimizer);
     writer_->finish(s);
     spdlog::info("{}: run directory {} written (final accuracy {:.4f})", name_, o_.run_dir.string(), s.final_test_accuracy);
