@@ -235,6 +235,10 @@ std::string render_html(const ReportModel& m, const Recommendation& rec, const s
                         const std::string& vega_js) {
   std::string h;
   h += "<!DOCTYPE html>\n<html lang=\"en\" data-errors=\"0\">\n<head>\n<meta charset=\"utf-8\">\n";
+  // The page may not fetch anything: every script and style is inline, and an attempt to load
+  // something else is blocked and counted in data-errors (securitypolicyviolation below).
+  h += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline' "
+       "'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:\">\n";
   h += "<title>" + html_escape(m.title) + "</title>\n";
   h += "<style>\nbody{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\n"
        "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
@@ -252,7 +256,8 @@ std::string render_html(const ReportModel& m, const Recommendation& rec, const s
        "var ce=console.error,cw=console.warn;console.error=function(){rec('console.error',arguments);ce.apply(console,arguments);};"
        "console.warn=function(){rec('console.warn',arguments);cw.apply(console,arguments);};"
        "window.addEventListener('error',function(e){rec('uncaught',[e.message]);});"
-       "window.addEventListener('unhandledrejection',function(e){rec('unhandled rejection',[e.reason]);});})();\n</script>\n";
+       "window.addEventListener('unhandledrejection',function(e){rec('unhandled rejection',[e.reason]);});"
+       "document.addEventListener('securitypolicyviolation',function(e){rec('blocked request',[e.blockedURI]);});})();\n</script>\n";
   h += "<script>\n" + vega_js + "</script>\n</head>\n";
   h += fmt::format("<body data-charts-total=\"{}\" data-charts-rendered=\"0\">\n", charts.size());
   h += "<h1>" + html_escape(m.title) + "</h1>\n";

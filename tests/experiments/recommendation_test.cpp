@@ -164,10 +164,10 @@ TEST(Recommendation, ObjectivesPickTheirOwnWinner) {
   for (int seed : {1, 2, 3}) {
     // quick: fastest to 0.8, lowest plateau; accurate: best plateau; busy: most samples/s;
     // thrifty: fewest bytes.
-    specs.push_back({"quick", seed, 0.3 + 0.01 * seed, 0.81, 1000 + seed, 4e6});
-    specs.push_back({"accurate", seed, 0.1 + 0.01 * seed, 0.90 + 0.001 * seed, 1100 + seed, 4e6});
-    specs.push_back({"busy", seed, 0.15 + 0.01 * seed, 0.83, 3000 + seed, 4e6});
-    specs.push_back({"thrifty", seed, 0.12 + 0.01 * seed, 0.84, 900 + seed, 1e6});
+    specs.push_back({"quick", seed, 0.3 + 0.01 * seed, 0.81, 1000.0 + seed, 4e6});
+    specs.push_back({"accurate", seed, 0.1 + 0.01 * seed, 0.90 + 0.001 * seed, 1100.0 + seed, 4e6});
+    specs.push_back({"busy", seed, 0.15 + 0.01 * seed, 0.83, 3000.0 + seed, 4e6});
+    specs.push_back({"thrifty", seed, 0.12 + 0.01 * seed, 0.84, 900.0 + seed, 1e6});
   }
   const auto m = model(specs, 0.8);
   EXPECT_EQ(ex::recommend(m, ex::Objective::TimeToTarget).best->policy, "quick");
