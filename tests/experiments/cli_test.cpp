@@ -54,6 +54,12 @@ TEST(ExperimentsCli, ReportWritesHtmlAndMarkdown) {
   EXPECT_NE(r.out.find(out.string()), std::string::npos);
   EXPECT_TRUE(fs::exists(out));
   EXPECT_NE(ex::read_text(tmp.path() / "rep" / "cmp.md").find("time to 0.70 accuracy (s)"), std::string::npos);
+  // --objective picks what the recommendation optimises.
+  const auto acc = tmp.path() / "rep" / "acc.html";
+  ASSERT_EQ(run("report '" + sweep.string() + "' --objective accuracy --out '" + acc.string() + "'").code, 0);
+  const auto md = ex::read_text(tmp.path() / "rep" / "acc.md");
+  EXPECT_NE(md.find("Objective: final test accuracy"), std::string::npos) << md;
+  EXPECT_NE(ex::read_text(acc).find("data-objective=\"accuracy\""), std::string::npos);
 }
 
 TEST(ExperimentsCli, ErrorsAreOneLineNamingTheInput) {
@@ -64,6 +70,9 @@ TEST(ExperimentsCli, ErrorsAreOneLineNamingTheInput) {
   r = run("report --target 2 /tmp");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--target"), std::string::npos) << r.out;
+  r = run("report --objective speed /tmp");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--objective"), std::string::npos) << r.out;
   synclab::testing::TempDir tmp("cli-sweep");
   std::ofstream(tmp.path() / "bad.yaml") << "grid: {cluster.workers: [1, 2]}\nzip: {a: [1], b: [1, 2]}\n";
   r = run("sweep '" + (tmp.path() / "bad.yaml").string() + "'");
