@@ -182,8 +182,81 @@ json curve_points(const RunGroup& g, bool by_time, const std::string& series, co
   json pts = json::array();
   for (const auto& c : g.curve)
     pts.push_back({{"series", series}, {"x", by_time ? c.time_s : static_cast<double>(c.update)}, {"y", c.acc_mean},
-                   {"lo", c.acc_min}, {"hi", c.acc_max}, {"style", style}});
+                   {"lo", c.acc_lo}, {"hi", c.acc_hi}, {"style", style}});
   return pts;
+}
+
+json test_loss_points(const RunGroup& g) {
+  json pts = json::array();
+  for (const auto& c : g.curve)
+    pts.push_back({{"series", g.label}, {"x", c.time_s}, {"y", c.loss_mean}, {"lo", c.loss_lo}, {"hi", c.loss_hi}, {"style", g.backend}});
+  return pts;
+}
+
+json train_loss_points(const RunGroup& g) {
+  json pts = json::array();
+  for (const auto& c : g.train_loss)
+    pts.push_back({{"series", g.label}, {"x", c.time_s}, {"y", c.mean}, {"lo", c.lo}, {"hi", c.hi}, {"style", g.backend}});
+  return pts;
+}
+
+// Every bar is a non-negative figure: a wide interval is cut at zero rather than drawn left of the axis.
+json bar_row(const std::string& label, const Spread& s, const std::string& text) {
+  return {{"label", label}, {"value", s.mean}, {"lo", std::max(0.0, s.lo)}, {"hi", s.hi}, {"text", text}};
+}
+
+// Time to target against bytes sent until then, one point per config; the configs no other
+// config beats on both axes are joined by the frontier line.
+json pareto_spec(const ReportModel& m) {
+  json pts = json::array(), front = json::array();
+  struct P {
+    std::string label;
+    double x, y;
+  };
+  std::vector<P> all;
+  for (const auto& g : m.groups)
+    if (g.tta && g.bytes_to_target) all.push_back({g.label, g.tta->mean, g.bytes_to_target->mean / 1e6});
+  std::vector<P> frontier;
+  for (const auto& p : all) {
+    bool dominated = false;
+    for (const auto& q : all)
+      dominated |= (q.x <= p.x && q.y <= p.y && (q.x < p.x || q.y < p.y));
+    pts.push_back({{"label", p.label}, {"x", p.x}, {"y", p.y}, {"front", !dominated}});
+    if (!dominated) frontier.push_back(p);
+  }
+  std::sort(frontier.begin(), frontier.end(), [](const P& a, const P& b) { return a.x < b.x; });
+  for (const auto& p : frontier) front.push_back({{"x", p.x}, {"y", p.y}});
+  auto spec = base_spec(320);
+  spec["data"] = json::array({{{"name", "points"}, {"values", pts}}, {{"name", "front"}, {"values", front}}});
+  spec["scales"] = json::array({
+      {{"name", "x"}, {"type", "linear"}, {"domain", {{"data", "points"}, {"field", "x"}}}, {"range", "width"}, {"nice", true}, {"zero", true}},
+      {{"name", "y"}, {"type", "linear"}, {"domain", {{"data", "points"}, {"field", "y"}}}, {"range", "height"}, {"nice", true}, {"zero", true}},
+      {{"name", "color"}, {"type", "ordinal"}, {"domain", json::array({true, false})}, {"range", json::array({"#d62728", "#888888"})}},
+  });
+  spec["axes"] = json::array({axis("bottom", "x", fmt::format("time to {:.2f} test accuracy (s)", m.target), true),
+                              axis("left", "y", fmt::format("bytes sent until {:.2f} accuracy (MB)", m.target), true)});
+  spec["marks"] = json::array({
+      {{"type", "line"},
+       {"from", {{"data", "front"}}},
+       {"encode", {{"enter", {{"x", {{"scale", "x"}, {"field", "x"}}}, {"y", {{"scale", "y"}, {"field", "y"}}},
+                               {"stroke", {{"value", "#d62728"}}}, {"strokeDash", {{"value", json::array({4, 3})}}}}}}}},
+      {{"type", "symbol"},
+       {"from", {{"data", "points"}}},
+       {"encode", {{"enter", {{"x", {{"scale", "x"}, {"field", "x"}}}, {"y", {{"scale", "y"}, {"field", "y"}}},
+                               {"fill", {{"scale", "color"}, {"field", "front"}}}, {"size", {{"value", 70}}},
+                               {"tooltip", {{"signal", "{'config': datum.label, 'time (s)': format(datum.x, '.4~g'), 'MB': format(datum.y, '.4~g')}"}}}}}}}},
+      {{"type", "text"},
+       {"from", {{"data", "points"}}},
+       {"encode", {{"enter", {{"x", {{"scale", "x"}, {"field", "x"}, {"offset", 7}}}, {"y", {{"scale", "y"}, {"field", "y"}, {"offset", -5}}},
+                               {"text", {{"field", "label"}}}, {"fontSize", {{"value", 11}}}, {"fill", {{"value", "#333"}}}}}}}},
+  });
+  return spec;
+}
+
+std::string bytes_label(double b) {
+  if (b >= 1e9) return fmt::format("{:.4g} GB", b / 1e9);
+  if (b >= 1e6) return fmt::format("{:.4g} MB", b / 1e6);
+  return fmt::format("{:.4g} kB", b / 1e3);
 }
 
 }  // namespace
@@ -198,29 +271,43 @@ std::vector<Chart> build_charts(const ReportModel& m) {
       for (auto& p : curve_points(g, false, g.label, g.backend)) by_update.push_back(p);
     }
     charts.push_back({"accuracy-vs-time", "Test accuracy vs time",
-                      "Mean over seeds; the band spans the lowest and highest seed.",
+                      "Mean over seeds; the band is the 95% interval of the mean (t distribution, absent for one seed).",
                       line_band_spec(by_time, "time (s; simulated time for sim runs, wall time for real runs)", acc_axis, false)});
+    json test_loss = json::array(), train_loss = json::array();
+    for (const auto& g : m.groups) {
+      for (auto& p : test_loss_points(g)) test_loss.push_back(p);
+      for (auto& p : train_loss_points(g)) train_loss.push_back(p);
+    }
+    charts.push_back({"test-loss-vs-time", "Test loss vs time", "Mean cross-entropy on the evaluation samples; band = 95% interval over seeds.",
+                      line_band_spec(test_loss, "time (s; simulated time for sim runs, wall time for real runs)",
+                                     "test loss (cross-entropy, nats)", false, false, "loss")});
+    if (!train_loss.empty())
+      charts.push_back({"train-loss-vs-time", "Training loss vs time",
+                        "Loss of the applied gradients' batches (updates.csv), averaged over windows of updates; band = 95% interval over seeds.",
+                        line_band_spec(train_loss, "time (s; simulated time for sim runs, wall time for real runs)",
+                                       "training loss (cross-entropy, nats)", false, false, "loss")});
     charts.push_back({"accuracy-vs-updates", "Test accuracy vs server updates",
-                      "One update is one new server model version; band = min/max over seeds.",
+                      "One update is one new server model version; band = 95% interval over seeds.",
                       line_band_spec(by_update, "server updates (model versions)", acc_axis, false)});
   }
-  json fa = json::array(), thr = json::array(), tta = json::array();
+  json fa = json::array(), thr = json::array(), tta = json::array(), bytes = json::array(), ws = json::array();
   for (const auto& g : m.groups) {
-    fa.push_back({{"label", g.label}, {"value", g.final_accuracy.mean}, {"lo", g.final_accuracy.min},
-                  {"hi", g.final_accuracy.max}, {"text", fmt::format("{}: {:.4f}", g.label, g.final_accuracy.mean)}});
-    thr.push_back({{"label", g.label}, {"value", g.samples_per_s.mean}, {"lo", g.samples_per_s.min},
-                   {"hi", g.samples_per_s.max},
-                   {"text", fmt::format("{}: {:.4g} samples/s, {:.4g} updates/s", g.label, g.samples_per_s.mean, g.updates_per_s.mean)}});
-    if (g.time_to_target)
-      tta.push_back({{"label", g.label}, {"value", *g.time_to_target}, {"lo", *g.time_to_target}, {"hi", *g.time_to_target},
-                     {"text", fmt::format("{}: {:.4g} s", g.label, *g.time_to_target)}});
+    fa.push_back(bar_row(g.label, g.final_accuracy, fmt::format("{}: {:.4f} [{:.4f}, {:.4f}]", g.label, g.final_accuracy.mean,
+                                                                 g.final_accuracy.lo, g.final_accuracy.hi)));
+    thr.push_back(bar_row(g.label, g.samples_per_s,
+                          fmt::format("{}: {:.4g} samples/s, {:.4g} updates/s", g.label, g.samples_per_s.mean, g.updates_per_s.mean)));
+    if (g.tta) tta.push_back(bar_row(g.label, *g.tta, fmt::format("{}: {:.4g} s [{:.4g}, {:.4g}]", g.label, g.tta->mean, g.tta->lo, g.tta->hi)));
+    Spread mb = g.bytes_sent;
+    for (double* v : {&mb.mean, &mb.lo, &mb.hi, &mb.min, &mb.max}) *v /= 1e6;
+    bytes.push_back(bar_row(g.label, mb, fmt::format("{}: {} sent", g.label, bytes_label(g.bytes_sent.mean))));
+    ws.push_back(bar_row(g.label, g.worker_seconds, fmt::format("{}: {:.4g} worker-seconds", g.label, g.worker_seconds.mean)));
   }
   if (m.has_accuracy)
-    charts.push_back({"final-accuracy", "Final test accuracy", "Mean over seeds, whisker = min/max.",
+    charts.push_back({"final-accuracy", "Final test accuracy", "Mean over seeds, whisker = 95% interval of the mean.",
                       bar_spec(fa, "final test accuracy (fraction correct)")});
   charts.push_back({"throughput", "Throughput",
                     "Training samples processed per second of (simulated or wall) time, which compares policies fairly "
-                    "(a bsp update carries every worker's gradient); whisker = min/max over seeds.",
+                    "(a bsp update carries every worker's gradient); whisker = 95% interval over seeds.",
                     bar_spec(thr, "throughput (samples/s)")});
   if (m.numeric_axis) {
     const auto& a = *m.numeric_axis;
@@ -230,13 +317,28 @@ std::vector<Chart> build_charts(const ReportModel& m) {
     std::stable_sort(pts.begin(), pts.end(), [](const json& l, const json& r) { return l["x"].get<double>() < r["x"].get<double>(); });
     charts.push_back({"throughput-vs-" + a.key, "Throughput vs " + a.key,
                       std::string("Samples per second against the swept ") + a.key +
-                          (a.log_x ? " (log scale)" : "") + "; band = min/max over seeds.",
+                          (a.log_x ? " (log scale)" : "") + "; band = 95% interval over seeds.",
                       line_band_spec(pts, a.title, "throughput (samples/s)", false, a.log_x, "samples/s")});
   }
   if (m.has_accuracy && !tta.empty())
     charts.push_back({"time-to-target", fmt::format("Time to {:.2f} test accuracy", m.target),
-                      "First evaluation at or above the target, mean over seeds; runs where a seed missed it are left out.",
+                      "First evaluation at or above the target, mean over seeds, whisker = 95% interval; configs where a "
+                      "seed missed it are left out.",
                       bar_spec(tta, fmt::format("time to reach accuracy {:.2f} (s)", m.target))});
+  charts.push_back({"bytes-sent", "Cost: bytes sent",
+                    "Bytes put on the network by workers and servers over the whole run (summary.json bytes_sent); "
+                    "whisker = 95% interval over seeds.",
+                    bar_spec(bytes, "bytes sent (MB)")});
+  charts.push_back({"worker-seconds", "Cost: worker-seconds",
+                    "Workers x run time: the machine time the run occupies; whisker = 95% interval over seeds.",
+                    bar_spec(ws, "worker time (worker-seconds)")});
+  std::size_t on_pareto = 0;
+  for (const auto& g : m.groups) on_pareto += g.tta && g.bytes_to_target ? 1 : 0;
+  if (m.has_accuracy && on_pareto >= 2)
+    charts.push_back({"pareto", "Time to target vs cost",
+                      "Each config's mean time to the target against the bytes it sent until then (pro-rated by updates); "
+                      "red points joined by the dashed line are the Pareto front: no other config is both faster and cheaper.",
+                      pareto_spec(m)});
   bool any_staleness = false, any_breakdown = false;
   for (const auto& g : m.groups) {
     any_staleness |= !g.staleness_fraction.empty();

@@ -8,22 +8,14 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "experiments/seed_stats.hpp"
 
 namespace synclab::experiments {
 namespace fs = std::filesystem;
 
 namespace {
 
-Spread spread(const std::vector<double>& v) {
-  Spread s;
-  if (v.empty()) return s;
-  s.min = *std::min_element(v.begin(), v.end());
-  s.max = *std::max_element(v.begin(), v.end());
-  double sum = 0;
-  for (double x : v) sum += x;
-  s.mean = sum / static_cast<double>(v.size());
-  return s;
-}
+Spread spread(const std::vector<double>& v) { return make_spread(v); }
 
 bool starts_with(const std::string& s, const std::string& p) { return s.starts_with(p); }
 
@@ -38,6 +30,35 @@ double final_accuracy(const RunData& r) {
   return r.evals.empty() ? 0.0 : r.evals.back().test_accuracy;
 }
 
+// Train loss: per-update means are noisy (one batch each), so each seed's curve is averaged
+// over windows of updates (about 60 per run) before the seeds are combined window by window.
+void aggregate_train_loss(RunGroup& g) {
+  std::uint64_t last = 0;
+  for (const auto* r : g.runs)
+    if (!r->train_loss.empty()) last = std::max(last, r->train_loss.back().update);
+  if (last == 0) return;
+  const std::uint64_t width = std::max<std::uint64_t>(1, (last + 59) / 60);
+  std::map<std::uint64_t, std::vector<double>> loss_by_window, time_by_window;
+  for (const auto* r : g.runs) {
+    std::map<std::uint64_t, std::pair<double, std::size_t>> sum;  // window -> (loss sum, count)
+    std::map<std::uint64_t, double> end_time;
+    for (const auto& p : r->train_loss) {
+      const auto w = (p.update + width - 1) / width;
+      sum[w].first += p.loss;
+      ++sum[w].second;
+      end_time[w] = p.time_s;
+    }
+    for (const auto& [w, s] : sum) {
+      loss_by_window[w].push_back(s.first / static_cast<double>(s.second));
+      time_by_window[w].push_back(end_time[w]);
+    }
+  }
+  for (const auto& [w, losses] : loss_by_window) {
+    const auto l = spread(losses);
+    g.train_loss.push_back({std::min(w * width, last), spread(time_by_window[w]).mean, l.mean, l.lo, l.hi});
+  }
+}
+
 void aggregate(RunGroup& g) {
   // Curves: evaluations are matched across seeds by update count (eval_every is shared).
   std::map<std::uint64_t, std::vector<const EvalPoint*>> by_update;
@@ -46,26 +67,37 @@ void aggregate(RunGroup& g) {
   for (const auto& [u, pts] : by_update) {
     CurvePoint c;
     c.update = u;
-    std::vector<double> acc, t;
+    std::vector<double> acc, loss, t;
     for (const auto* p : pts) {
       acc.push_back(p->test_accuracy);
+      loss.push_back(p->test_loss);
       t.push_back(p->time_s);
     }
-    const auto a = spread(acc);
+    const auto a = spread(acc), l = spread(loss);
     c.acc_mean = a.mean;
     c.acc_min = a.min;
     c.acc_max = a.max;
+    c.acc_lo = a.lo;
+    c.acc_hi = a.hi;
+    c.loss_mean = l.mean;
+    c.loss_lo = l.lo;
+    c.loss_hi = l.hi;
+    c.seeds = pts.size();
     c.time_s = spread(t).mean;
     g.curve.push_back(c);
   }
-  std::vector<double> fa, ts, ups, sps, upd, ms, mx;
+  aggregate_train_loss(g);
+  std::vector<double> fa, fl, ts, ups, sps, upd, ms, mx, bytes, ws;
   std::uint64_t total_applied = 0;
   std::map<std::int64_t, std::uint64_t> hist;
   std::map<int, std::vector<WorkerBreakdown>> per_worker;
   for (const auto* r : g.runs) {
     fa.push_back(final_accuracy(*r));
+    fl.push_back(r->number("final_test_loss", r->evals.empty() ? 0.0 : r->evals.back().test_loss));
     const double t = r->number("time_s");
     ts.push_back(t);
+    bytes.push_back(r->number("bytes_sent"));
+    ws.push_back(r->number("workers") * t);
     ups.push_back(t > 0 ? r->number("updates") / t : 0.0);
     sps.push_back(t > 0 ? r->number("samples") / t : 0.0);
     upd.push_back(r->number("updates"));
@@ -78,6 +110,9 @@ void aggregate(RunGroup& g) {
     for (const auto& b : r->breakdown) per_worker[b.worker].push_back(b);
   }
   g.final_accuracy = spread(fa);
+  g.final_loss = spread(fl);
+  g.bytes_sent = spread(bytes);
+  g.worker_seconds = spread(ws);
   g.time_s = spread(ts);
   g.updates_per_s = spread(ups);
   g.samples_per_s = spread(sps);
@@ -99,21 +134,27 @@ void aggregate(RunGroup& g) {
 }
 
 void apply_target(RunGroup& g, double target) {
-  std::vector<double> times, updates;
+  std::vector<double> times, updates, bytes;
   for (const auto* r : g.runs) {
-    for (const auto& e : r->evals)
-      if (e.test_accuracy >= target) {
-        times.push_back(e.time_s);
-        updates.push_back(static_cast<double>(e.update));
-        break;
-      }
+    const auto hit = first_at_target(*r, target);
+    if (!hit) continue;
+    times.push_back(hit->time_s);
+    updates.push_back(static_cast<double>(hit->update));
+    // Bytes move at a steady rate per update: pro-rate the run's total to the update that hit.
+    const double total_updates = r->number("updates");
+    bytes.push_back(total_updates > 0 ? r->number("bytes_sent") * std::min(1.0, static_cast<double>(hit->update) / total_updates)
+                                      : r->number("bytes_sent"));
   }
   g.reached = times.size();
   g.time_to_target.reset();
   g.updates_to_target.reset();
+  g.tta.reset();
+  g.bytes_to_target.reset();
   if (!g.runs.empty() && times.size() == g.runs.size()) {
-    g.time_to_target = spread(times).mean;
+    g.tta = spread(times);
+    g.time_to_target = g.tta->mean;
     g.updates_to_target = spread(updates).mean;
+    g.bytes_to_target = spread(bytes);
   }
 }
 
@@ -246,6 +287,25 @@ std::string pair_label(const SimRealPair& pair) {
   const std::string prefix = pair.real->backend + ": ";
   const auto& label = pair.real->label;
   return label.starts_with(prefix) && label.size() > prefix.size() ? label.substr(prefix.size()) : label;
+}
+
+Spread make_spread(const std::vector<double>& v) {
+  Spread s;
+  if (v.empty()) return s;
+  s.min = *std::min_element(v.begin(), v.end());
+  s.max = *std::max_element(v.begin(), v.end());
+  const auto ci = mean_interval(v);
+  s.mean = ci.mean;
+  s.lo = ci.lo;
+  s.hi = ci.hi;
+  s.n = v.size();
+  return s;
+}
+
+std::optional<EvalPoint> first_at_target(const RunData& run, double target) {
+  for (const auto& e : run.evals)
+    if (e.test_accuracy >= target) return e;
+  return std::nullopt;
 }
 
 double default_target(const std::vector<RunGroup>& groups) {

@@ -13,16 +13,30 @@
 
 namespace synclab::experiments {
 
-/// One point of a seed-aggregated accuracy curve (evaluations matched by update count).
+/// One point of a seed-aggregated evaluation curve (evaluations matched by update count);
+/// lo/hi bound the 95% interval of the mean over the seeds that have the point.
 struct CurvePoint {
   std::uint64_t update = 0;
   double time_s = 0;                          ///< mean over seeds
   double acc_mean = 0, acc_min = 0, acc_max = 0;
+  double acc_lo = 0, acc_hi = 0;
+  double loss_mean = 0, loss_lo = 0, loss_hi = 0;  ///< test loss
+  std::size_t seeds = 0;
 };
 
-/// Mean, min and max of one figure over a group's seeds.
+/// One point of a seed-aggregated train-loss curve: a window of server updates.
+struct LossPoint {
+  std::uint64_t update = 0;                   ///< last update of the window
+  double time_s = 0;                          ///< mean over seeds
+  double mean = 0, lo = 0, hi = 0;            ///< mean loss, 95% interval over seeds
+};
+
+/// One figure over a group's seeds: mean, min, max and the 95% interval of the mean
+/// (lo = hi = mean for one seed).
 struct Spread {
   double mean = 0, min = 0, max = 0;
+  double lo = 0, hi = 0;
+  std::size_t n = 0;
 };
 
 /// Runs that share one config up to the seed.
@@ -32,7 +46,12 @@ struct RunGroup {
   std::map<std::string, std::string> config;  ///< the shared config, seed removed
   std::vector<const RunData*> runs;
   std::vector<CurvePoint> curve;
-  Spread final_accuracy, time_s, updates_per_s, samples_per_s;
+  std::vector<LossPoint> train_loss;          ///< empty when updates.csv has no loss
+  Spread final_accuracy, final_loss, time_s, updates_per_s, samples_per_s;
+  Spread bytes_sent;                          ///< summary bytes_sent (bytes)
+  Spread worker_seconds;                      ///< workers x time_s: machine time paid for
+  std::optional<Spread> tta;                  ///< time to target over seeds, when every seed reached it
+  std::optional<Spread> bytes_to_target;      ///< bytes_sent x updates to target / updates
   double updates = 0, mean_staleness = 0, max_staleness = 0;
   std::optional<double> time_to_target;       ///< mean over seeds, when every seed reached it
   std::optional<double> updates_to_target;
@@ -97,6 +116,12 @@ ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& o
 
 /// The config of a pair without the "real: " prefix of its group label.
 std::string pair_label(const SimRealPair& pair);
+
+/// The first evaluation of a run at or above the target accuracy.
+std::optional<EvalPoint> first_at_target(const RunData& run, double target);
+
+/// Mean, min, max and 95% interval of the values.
+Spread make_spread(const std::vector<double>& values);
 
 /// Default target: 95% of the best group's mean final accuracy, rounded down to 0.01.
 double default_target(const std::vector<RunGroup>& groups);

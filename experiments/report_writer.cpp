@@ -51,9 +51,10 @@ std::string num(double v, int digits = 4) {
   return fmt::format("{:.{}g}", v, digits);
 }
 
+// Mean [95% interval of the mean] over the seeds.
 std::string spread_text(const Spread& s, std::size_t n, int digits = 4) {
   if (n <= 1) return num(s.mean, digits);
-  return fmt::format("{} [{}, {}]", num(s.mean, digits), num(s.min, digits), num(s.max, digits));
+  return fmt::format("{} [{}, {}]", num(s.mean, digits), num(s.lo, digits), num(s.hi, digits));
 }
 
 std::string tta_text(const RunGroup& g) {
@@ -90,6 +91,25 @@ Table runs_table(const ReportModel& m) {
       row.push_back(g.updates_to_target ? num(*g.updates_to_target, 6) : "-");
     }
     t.push_back(row);
+  }
+  return t;
+}
+
+Table cost_table(const ReportModel& m) {
+  Table t = {{"config", "bytes sent (MB)", "worker-seconds", fmt::format("bytes sent until {:.2f} (MB)", m.target),
+              fmt::format("worker-seconds until {:.2f}", m.target)}};
+  for (const auto& g : m.groups) {
+    const auto n = g.runs.size();
+    Spread mb = g.bytes_sent;
+    for (double* v : {&mb.mean, &mb.lo, &mb.hi}) *v /= 1e6;
+    std::string to_bytes = "-", to_ws = "-";
+    if (m.has_accuracy && g.bytes_to_target) {
+      Spread b = *g.bytes_to_target;
+      for (double* v : {&b.mean, &b.lo, &b.hi}) *v /= 1e6;
+      to_bytes = spread_text(b, n);
+      to_ws = num(g.worker_seconds.mean / std::max(1e-12, g.time_s.mean) * *g.time_to_target);
+    }
+    t.push_back({g.label, spread_text(mb, n), spread_text(g.worker_seconds, n), to_bytes, to_ws});
   }
   return t;
 }
@@ -160,6 +180,21 @@ std::string target_note(const ReportModel& m) {
                                       m.target);
 }
 
+// The recommendation's sentences, in the order a reader needs them.
+std::vector<std::string> recommendation_points(const Recommendation& r) {
+  std::vector<std::string> out;
+  out.push_back("How sure: " + r.confidence);
+  for (const auto& t : r.tradeoffs) out.push_back("Trade-off: " + t);
+  for (const auto& e : r.excluded) out.push_back("Left out: " + e);
+  for (const auto& s : r.sim_real) out.push_back("Sim vs real: " + s);
+  return out;
+}
+
+std::string objective_note(const Recommendation& r) {
+  return fmt::format("Objective: {} ({}; change with --objective time|accuracy|throughput|cost).", r.metric,
+                     r.lower_is_better ? "lower is better" : "higher is better");
+}
+
 std::string now_utc() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -171,38 +206,20 @@ std::string now_utc() {
 
 }  // namespace
 
-std::string render_markdown(const ReportModel& m) {
+std::string render_markdown(const ReportModel& m, const Recommendation& rec) {
   std::string md = "# " + m.title + "\n\n";
+  md += "## Recommendation\n\n**" + md_escape(rec.headline) + "**\n\n";
+  for (const auto& p : recommendation_points(rec)) md += "- " + md_escape(p) + "\n";
+  md += "- " + objective_note(rec) + "\n\n";
   md += fmt::format("{} runs in {} configs", m.runs.size(), m.groups.size());
   if (!m.inputs.empty()) {
     md += " from ";
     for (std::size_t i = 0; i < m.inputs.size(); ++i) md += (i ? ", `" : "`") + m.inputs[i] + "`";
   }
-  md += ". " + (m.has_accuracy ? target_note(m) + " " : std::string()) + "Seeds of one config are aggregated: mean [min, max].\n";
+  md += ". " + (m.has_accuracy ? target_note(m) + " " : std::string()) + "Seeds of one config are aggregated: mean [95% interval of the mean].\n";
   md += "Times are seconds of simulated time for sim runs and wall time for real runs. Charts are in the HTML report.\n\n";
   md += "## Results per config\n\n" + md_table(runs_table(m)) + "\n";
-  if (!m.groups.empty()) {
-    const RunGroup* fastest = nullptr;
-    const RunGroup* best = &m.groups.front();
-    const RunGroup* busiest = &m.groups.front();
-    for (const auto& g : m.groups) {
-      if (g.time_to_target && (!fastest || *g.time_to_target < *fastest->time_to_target)) fastest = &g;
-      if (g.final_accuracy.mean > best->final_accuracy.mean) best = &g;
-      if (g.samples_per_s.mean > busiest->samples_per_s.mean) busiest = &g;
-    }
-    md += "## Highlights\n\n";
-    if (m.has_accuracy) {
-      if (fastest)
-        md += fmt::format("- Fastest to {:.2f} accuracy: **{}** ({} s).\n", m.target, md_escape(fastest->label),
-                          num(*fastest->time_to_target));
-      else md += fmt::format("- No config reached {:.2f} accuracy with every seed.\n", m.target);
-      md += fmt::format("- Best final accuracy: **{}** ({:.4f}).\n", md_escape(best->label), best->final_accuracy.mean);
-    } else {
-      md += "- No evaluations in these runs (timing mode): throughput only.\n";
-    }
-    md += fmt::format("- Highest throughput: **{}** ({} samples/s).\n\n", md_escape(busiest->label),
-                      num(busiest->samples_per_s.mean));
-  }
+  md += "## Cost\n\n" + md_table(cost_table(m)) + "\n";
   const auto bt = breakdown_table(m);
   if (bt.size() > 1) md += "## Per-worker time breakdown\n\n" + md_table(bt) + "\n";
   if (!m.pairs.empty())
@@ -217,14 +234,23 @@ std::string render_markdown(const ReportModel& m) {
   return md;
 }
 
-std::string render_html(const ReportModel& m, const std::vector<Chart>& charts, const std::string& vega_js) {
+std::string render_html(const ReportModel& m, const Recommendation& rec, const std::vector<Chart>& charts,
+                        const std::string& vega_js) {
   std::string h;
   h += "<!DOCTYPE html>\n<html lang=\"en\" data-errors=\"0\">\n<head>\n<meta charset=\"utf-8\">\n";
+  // The page may not fetch anything: every script and style is inline, and an attempt to load
+  // something else is blocked and counted in data-errors (securitypolicyviolation below).
+  h += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; script-src 'unsafe-inline' "
+       "'unsafe-eval'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:\">\n";
   h += "<title>" + html_escape(m.title) + "</title>\n";
   h += "<style>\nbody{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222}\n"
        "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
        "th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}.chart{margin:0.5em 0 2em}\n"
-       "p.caption{color:#555;font-size:0.9em}#report-errors{color:#b00}\n</style>\n";
+       "p.caption{color:#555;font-size:0.9em}#report-errors{color:#b00}\n"
+       "#recommendation{border-left:5px solid #2a7;background:#f3faf6;padding:0.6em 1.2em;margin:1em 0}\n"
+       "#recommendation[data-certainty=none],#recommendation[data-certainty=within-noise],"
+       "#recommendation[data-certainty=seeds-disagree],#recommendation[data-certainty=single-seed]"
+       "{border-left-color:#d90;background:#fdf8ee}\n#recommendation .headline{font-size:1.15em;font-weight:600}\n</style>\n";
   // Console capture comes first so that problems while loading Vega are recorded too.
   h += "<script>\n(function(){var errs=[];window.synclabErrors=errs;function rec(kind,args){"
        "errs.push(kind+': '+Array.prototype.map.call(args,String).join(' '));"
@@ -233,13 +259,22 @@ std::string render_html(const ReportModel& m, const std::vector<Chart>& charts, 
        "var ce=console.error,cw=console.warn;console.error=function(){rec('console.error',arguments);ce.apply(console,arguments);};"
        "console.warn=function(){rec('console.warn',arguments);cw.apply(console,arguments);};"
        "window.addEventListener('error',function(e){rec('uncaught',[e.message]);});"
-       "window.addEventListener('unhandledrejection',function(e){rec('unhandled rejection',[e.reason]);});})();\n</script>\n";
+       "window.addEventListener('unhandledrejection',function(e){rec('unhandled rejection',[e.reason]);});"
+       "document.addEventListener('securitypolicyviolation',function(e){rec('blocked request',[e.blockedURI]);});})();\n</script>\n";
   h += "<script>\n" + vega_js + "</script>\n</head>\n";
   h += fmt::format("<body data-charts-total=\"{}\" data-charts-rendered=\"0\">\n", charts.size());
   h += "<h1>" + html_escape(m.title) + "</h1>\n";
+  // The answer first: what to deploy, how sure, what it costs. data-* attributes for checks.
+  h += fmt::format("<section id=\"recommendation\" data-objective=\"{}\" data-certainty=\"{}\" data-config=\"{}\" "
+                   "data-policy=\"{}\">\n",
+                   objective_name(rec.objective), certainty_name(rec.certainty),
+                   html_escape(rec.best ? rec.best->label : std::string()), html_escape(rec.best ? rec.best->policy : std::string()));
+  h += "<h2>Recommendation</h2>\n<p class=\"headline\">" + html_escape(rec.headline) + "</p>\n<ul>\n";
+  for (const auto& p : recommendation_points(rec)) h += "<li>" + html_escape(p) + "</li>\n";
+  h += "<li>" + html_escape(objective_note(rec)) + "</li>\n</ul>\n</section>\n";
   h += "<p>" + html_escape(fmt::format("{} runs in {} configs, generated {}. ", m.runs.size(), m.groups.size(), now_utc()) +
                            (m.has_accuracy ? target_note(m) : std::string("No evaluations (timing mode): throughput only."))) +
-       " Seeds of one config are aggregated: mean [min, max]. Times are seconds of simulated time for sim runs and "
+       " Seeds of one config are aggregated: mean [95% interval of the mean]. Times are seconds of simulated time for sim runs and "
        "wall time for real runs.</p>\n";
   h += "<pre id=\"report-errors\"></pre>\n";
   h += "<h2>Results per config</h2>\n" + html_table(runs_table(m));
@@ -248,6 +283,7 @@ std::string render_html(const ReportModel& m, const std::vector<Chart>& charts, 
     h += "<h2>" + html_escape(c.title) + "</h2>\n<p class=\"caption\">" + html_escape(c.caption) + "</p>\n";
     h += "<div class=\"chart\" id=\"chart-" + c.id + "\" data-rendered=\"0\"></div>\n";
     if (c.id == "worker-breakdown") h += html_table(breakdown_table(m));
+    if (c.id == "worker-seconds") h += html_table(cost_table(m));
     if (c.id == "sim-vs-real") h += "<p>Prediction error = (sim - real) / real.</p>\n" + html_table(pairs_table(m));
   }
   if (!m.failed.empty())
@@ -270,7 +306,7 @@ std::string render_html(const ReportModel& m, const std::vector<Chart>& charts, 
   return h;
 }
 
-ReportFiles write_report(const ReportModel& m, const fs::path& html_path) {
+ReportFiles write_report(const ReportModel& m, const fs::path& html_path, Objective objective) {
   ReportFiles files;
   files.html = html_path;
   files.markdown = html_path;
@@ -279,8 +315,9 @@ ReportFiles write_report(const ReportModel& m, const fs::path& html_path) {
   const auto js = vega_script();
   const auto charts = build_charts(m);
   if (html_path.has_parent_path()) fs::create_directories(html_path.parent_path());
-  write_file_atomic(files.html, render_html(m, charts, js));
-  write_file_atomic(files.markdown, render_markdown(m));
+  const auto rec = recommend(m, objective);
+  write_file_atomic(files.html, render_html(m, rec, charts, js));
+  write_file_atomic(files.markdown, render_markdown(m, rec));
   return files;
 }
 

@@ -334,6 +334,7 @@ RunData load_run(const fs::path& dir, const std::string& name) {
   }
   r.evals = read_evals(dir / "evals.csv", r.warnings);
   r.staleness_counts = read_staleness(dir / "updates.csv", r.warnings);
+  r.train_loss = read_train_loss(dir / "updates.csv");
   // Backends may nest their extra fields under "extra" or write them at the top level;
   // `per_worker` (same entry fields) is accepted as another name for `workers_breakdown`.
   const nlohmann::json* wb = nullptr;

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "experiments/train_loss.hpp"
+
 namespace synclab::experiments {
 
 /// One row of evals.csv.
@@ -35,6 +37,7 @@ struct RunData {
   std::vector<EvalPoint> evals;               ///< in file order
   std::map<std::int64_t, std::uint64_t> staleness_counts;  ///< from updates.csv
   std::vector<WorkerBreakdown> breakdown;     ///< empty when the backend did not write it
+  std::vector<TrainLossPoint> train_loss;     ///< per server update, from updates.csv
   std::string backend;                        ///< summary backend: sim | real | train
   std::vector<std::string> warnings;          ///< input problems that did not stop the load, one line each naming the file
   double number(const char* key, double fallback = 0) const;  ///< numeric summary field

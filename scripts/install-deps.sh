@@ -13,8 +13,9 @@ packages=(
   ocl-icd-opencl-dev
 )
 if [ "${SYNCLAB_TEST_DEPS:-0}" = 1 ]; then
-  # A private single-node Slurm for tests/slurm (scripts/slurm-single-node.sh).
-  packages+=(chromium iproute2 iperf3 python3 slurmctld slurmd slurm-client munge)
+  # A private single-node Slurm for tests/slurm (scripts/slurm-single-node.sh); protobuf to
+  # read TensorBoard event files back in a test.
+  packages+=(chromium iproute2 iperf3 python3 python3-protobuf protobuf-compiler slurmctld slurmd slurm-client munge)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "policies/local_lr.hpp"
 #include "policies/registry.hpp"
 #include "policies/server_core.hpp"
 #include "policies/worker_core.hpp"
@@ -112,6 +113,7 @@ class Simulation {
   std::vector<Shard> shards_;
   std::vector<Worker> workers_;
   std::string policy_description_;
+  WorkerPolicy worker_policy_;
   double last_failure_ = 0;  // simulated time of the latest worker failure
   double latency_ = 0;  // waited by the actor before each transfer (0: the links carry it)
 
@@ -151,6 +153,10 @@ void Simulation::build() {
   PolicyInstance first = make_policy(config_.policy, c.workers);
   policy_description_ = first.server->describe();
   const WorkerPolicy worker_policy = first.worker;
+  worker_policy_ = worker_policy;
+  if (setup_.full)
+    if (const auto warning = local_lr_warning(config_.policy.name, worker_policy, config_.train.optimizer))
+      std::cerr << "sim: " << *warning << "\n";
   for (int s = 0; s < c.servers; ++s) {
     Shard shard;
     shard.host = platform_.servers[static_cast<std::size_t>(s)];
@@ -618,7 +624,12 @@ RunSummary Simulation::run() {
              {"simgrid_settings", options_.simgrid_settings},
              {"time_quantum_s", options_.time_quantum},
              {"evaluation", "free in simulated time"},
-             {"seed", config_.train.seed}};
+             {"seed", config_.train.seed},
+             {"optimizer", config_.train.optimizer.name},
+             {"lr", config_.train.optimizer.lr}};
+  // The rate the workers' local steps really used (policy.lr or the optimizer's fallback).
+  if (worker_policy_.payload == PayloadKind::ModelDelta)
+    s.extra["local_lr"] = local_step_lr(worker_policy_, config_.train.optimizer);
   if (!error_.empty()) s.extra["error"] = error_;
   if (setup_.full) s.extra["device"] = setup_.device;
   (void)applied;

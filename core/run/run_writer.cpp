@@ -62,6 +62,7 @@ RunWriter::RunWriter(const std::filesystem::path& dir, const RunConfig& config) 
   write_file_atomic(dir_ / "config.yaml", to_yaml(config));
   updates_ = open_csv(dir_ / "updates.csv", "time_s,update,worker,staleness,loss");
   evals_ = open_csv(dir_ / "evals.csv", "time_s,update,samples,test_loss,test_accuracy");
+  events_ = std::make_unique<EventFileWriter>(dir_ / "events.out.tfevents.synclab");
   // A stale summary from an earlier run in the same directory would claim a finished run.
   std::filesystem::remove(dir_ / "summary.json", ec);
 }
@@ -77,6 +78,12 @@ void RunWriter::update(double time_s, std::uint64_t update, int worker, std::int
   updates_ << fmt::format("{},{},{},{},{:.6g}\n", time_s, update, worker, staleness, loss);
   check(updates_, "updates.csv");
   ++rows_;
+  if (pending_rows_ > 0 && update != pending_update_) flush_update_event();
+  pending_update_ = update;
+  pending_time_ = time_s;
+  pending_loss_ += loss;
+  pending_staleness_ += static_cast<double>(staleness);
+  ++pending_rows_;
   staleness_sum_ += staleness;
   if (staleness > max_staleness_) max_staleness_ = staleness;
 }
@@ -86,9 +93,38 @@ void RunWriter::eval(double time_s, std::uint64_t update, std::uint64_t samples,
   evals_ << fmt::format("{},{},{},{:.6g},{:.6g}\n", time_s, update, samples, test_loss, test_accuracy);
   evals_.flush();  // evaluations are rare; flushing lets a watcher follow the run
   check(evals_, "evals.csv");
+  flush_update_event();
+  std::vector<std::pair<std::string, float>> scalars = {{"test/loss", static_cast<float>(test_loss)},
+                                                        {"test/accuracy", static_cast<float>(test_accuracy)}};
+  const double dt = time_s - last_eval_time_;
+  if (dt > 0 && update >= last_eval_update_) {
+    scalars.emplace_back("throughput/updates_per_s", static_cast<float>(static_cast<double>(update - last_eval_update_) / dt));
+    scalars.emplace_back("throughput/samples_per_s",
+                         static_cast<float>(static_cast<double>(samples - std::min(samples, last_eval_samples_)) / dt));
+  }
+  events_->scalars(time_s, static_cast<std::int64_t>(update), scalars);
+  events_->flush();
+  last_eval_time_ = time_s;
+  last_eval_update_ = update;
+  last_eval_samples_ = samples;
+}
+
+void RunWriter::flush_update_event() {
+  if (pending_rows_ == 0) return;
+  const double n = static_cast<double>(pending_rows_);
+  events_->scalars(pending_time_, static_cast<std::int64_t>(pending_update_),
+                   {{"train/loss", static_cast<float>(pending_loss_ / n)}, {"train/staleness", static_cast<float>(pending_staleness_ / n)}});
+  pending_rows_ = 0;
+  pending_loss_ = pending_staleness_ = 0;
 }
 
 void RunWriter::finish(const RunSummary& s) {
+  flush_update_event();
+  // Timing-mode runs have no evaluations: their throughput is the whole run's.
+  if (s.time_s > 0)
+    events_->scalars(s.time_s, static_cast<std::int64_t>(s.updates),
+                     {{"throughput/run_updates_per_s", static_cast<float>(static_cast<double>(s.updates) / s.time_s)},
+                      {"throughput/run_samples_per_s", static_cast<float>(static_cast<double>(s.samples) / s.time_s)}});
   flush();
   if (updates_) updates_.close();
   check(updates_, "updates.csv");
@@ -116,6 +152,7 @@ void RunWriter::finish(const RunSummary& s) {
 }
 
 void RunWriter::flush() {
+  events_->flush();
   if (updates_) updates_.flush();
   check(updates_, "updates.csv");
   if (evals_) evals_.flush();

@@ -1,9 +1,11 @@
 #pragma once
 // Writes a run directory (DESIGN.md "Run directory"): config.yaml, updates.csv, evals.csv,
-// summary.json. Used identically by train, sim and real so reports read one format.
+// summary.json, and the same scalars as a TensorBoard event file (events.out.tfevents.synclab).
+// Used identically by train, sim and real so reports read one format.
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/run_config.hpp"
+#include "core/run/tb_events.hpp"
 
 namespace synclab {
 
@@ -61,9 +64,19 @@ class RunWriter {
 
  private:
   std::filesystem::path dir_;
+  /// Writes the pending update's mean loss and staleness to the event file.
+  void flush_update_event();
+
   void check(std::ofstream& out, const char* file);
   std::ofstream updates_, evals_;
   std::string write_error_;
+  std::unique_ptr<EventFileWriter> events_;
+  // The update being accumulated for the event file (a bsp update has one row per worker).
+  std::uint64_t pending_update_ = 0, pending_rows_ = 0;
+  double pending_time_ = 0, pending_loss_ = 0, pending_staleness_ = 0;
+  // The previous evaluation, for the throughput between evaluations.
+  double last_eval_time_ = 0;
+  std::uint64_t last_eval_update_ = 0, last_eval_samples_ = 0;
   std::uint64_t rows_ = 0;
   std::int64_t staleness_sum_ = 0, max_staleness_ = 0;
 };

@@ -28,6 +28,8 @@
 
 #include "core/data/dataset.hpp"
 #include "core/run/run_writer.hpp"
+#include "policies/local_lr.hpp"
+#include "policies/registry.hpp"
 #include "real/checkpoint/checkpoint_store.hpp"
 #include "real/launch/cluster_spec.hpp"
 #include "real/protocol/fingerprint.hpp"
@@ -146,6 +148,13 @@ class Shard {
     spdlog::info("{}: pid {} serving range [{}, {}) of {} ({} floats) on {}:{}, policy {}, {} workers, version {}", name_, ::getpid(),
                  range_.begin, range_.end, spec_.name, range_.size(), o_.bind, port, logic_->policy_name(), workers_.size(), version());
     if (!o_.port_file.empty()) write_file_atomic(o_.port_file, fmt::format("{}\n", port));
+    if (o_.shard == 0)
+      if (const auto warning = local_lr_warning(o_.config.policy.name, worker_policy(), o_.config.train.optimizer))
+        spdlog::warn("{}: {}", name_, *warning);
+  }
+
+  WorkerPolicy worker_policy() const {
+    return make_policy(o_.config.policy, o_.config.cluster.workers).worker;
   }
 
   // ---- checkpoints ------------------------------------------------------------------
@@ -816,7 +825,12 @@ class Shard {
                {"updates_per_s", s.time_s > 0 ? static_cast<double>(s.updates) / s.time_s : 0.0},
                {"per_worker", per_worker},
                {"resumed_from_time_s", time_offset_},
-               {"failure", failure_}};
+               {"failure", failure_},
+               {"optimizer", o_.config.train.optimizer.name},
+               {"lr", o_.config.train.optimizer.lr}};
+    // The rate the workers' local steps really used (policy.lr or the optimizer's fallback).
+    if (const auto wp = worker_policy(); wp.payload == synclab::PayloadKind::ModelDelta)
+      s.extra["local_lr"] = local_step_lr(wp, o_.config.train.optimizer);
     writer_->finish(s);
     spdlog::info("{}: run directory {} written (final accuracy {:.4f})", name_, o_.run_dir.string(), s.final_test_accuracy);
   }

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,6 +64,12 @@ TEST(ExperimentsCli, ReportWritesHtmlAndMarkdown) {
   EXPECT_NE(r.out.find(out.string()), std::string::npos);
   EXPECT_TRUE(fs::exists(out));
   EXPECT_NE(ex::read_text(tmp.path() / "rep" / "cmp.md").find("time to 0.70 accuracy (s)"), std::string::npos);
+  // --objective picks what the recommendation optimises.
+  const auto acc = tmp.path() / "rep" / "acc.html";
+  ASSERT_EQ(run("report '" + sweep.string() + "' --objective accuracy --out '" + acc.string() + "'").code, 0);
+  const auto md = ex::read_text(tmp.path() / "rep" / "acc.md");
+  EXPECT_NE(md.find("Objective: final test accuracy"), std::string::npos) << md;
+  EXPECT_NE(ex::read_text(acc).find("data-objective=\"accuracy\""), std::string::npos);
 }
 
 TEST(ExperimentsCli, ErrorsAreOneLineNamingTheInput) {
@@ -73,6 +80,9 @@ TEST(ExperimentsCli, ErrorsAreOneLineNamingTheInput) {
   r = run("report --target 2 /tmp");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("--target"), std::string::npos) << r.out;
+  r = run("report --objective speed /tmp");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--objective"), std::string::npos) << r.out;
   synclab::testing::TempDir tmp("cli-sweep");
   std::ofstream(tmp.path() / "bad.yaml") << "grid: {cluster.workers: [1, 2]}\nzip: {a: [1], b: [1, 2]}\n";
   r = run("sweep '" + (tmp.path() / "bad.yaml").string() + "'");
@@ -347,4 +357,36 @@ TEST(ExperimentsCli, TrainAndSimHonourOrRefuseWorkerDevice) {
     ASSERT_EQ(cpu.code, 0) << cmd << ": " << cpu.out;
     EXPECT_EQ(nlohmann::json::parse(ex::read_text(fs::path(dir.string() + "-cpu") / "summary.json")).value("device", ""), "cpu");
   }
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
+// Local SGD under Adam: one warning line when the local steps fall back to Adam's lr, none
+// with policy.lr; summary.json records the rate the local steps used.
+TEST(ExperimentsCli, LocalSgdWarnsAboutAnAdaptiveFallbackLr) {
+  synclab::testing::TempDir tmp("cli-local-lr");
+  std::ofstream(tmp.path() / "l.yaml") << R"(model: softmax
+data: {dataset: synthetic, synthetic_train: 400, synthetic_test: 100, batch: 20}
+train: {optimizer: {name: adam, lr: 0.001}, stop: {updates: 4}, eval_every: 2}
+cluster: {workers: 2, gpu: {flops: 1.0e9, efficiency: 1.0}}
+policy: {name: local-sgd, tau: 2}
+sim: {mode: full}
+)";
+  const auto cfg = (tmp.path() / "l.yaml").string();
+  auto r = run("sim '" + cfg + "' --out '" + (tmp.path() / "a").string() + "'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(count_of(r.out, "warning: policy local-sgd runs its local steps as plain SGD with train.optimizer.lr 0.001"), 1u)
+      << r.out;
+  auto summary = nlohmann::json::parse(ex::read_text(tmp.path() / "a" / "summary.json"));
+  EXPECT_DOUBLE_EQ(summary.at("local_lr").get<double>(), 0.001);
+  EXPECT_EQ(summary.at("optimizer"), "adam");
+  r = run("sim '" + cfg + "' --set policy.lr=0.05 --out '" + (tmp.path() / "b").string() + "'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.find("warning"), std::string::npos) << r.out;
+  summary = nlohmann::json::parse(ex::read_text(tmp.path() / "b" / "summary.json"));
+  EXPECT_DOUBLE_EQ(summary.at("local_lr").get<double>(), 0.05);
 }

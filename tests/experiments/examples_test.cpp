@@ -20,7 +20,7 @@ const fs::path kExperiments = fs::path(SYNCLAB_SOURCE_DIR) / "experiments";
 
 TEST(ExampleExperiments, EverySweepExpandsIntoValidConfigs) {
   const std::vector<std::pair<std::string, std::size_t>> expected = {
-      {"main", 6}, {"stragglers", 21}, {"staleness", 21}, {"bandwidth", 24}, {"scaling", 27}, {"sim-vs-real", 4}};
+      {"main", 18}, {"stragglers", 21}, {"staleness", 21}, {"bandwidth", 24}, {"scaling", 27}, {"sim-vs-real", 4}};
   synclab::testing::TempDir tmp("examples");
   for (const auto& [name, count] : expected) {
     SCOPED_TRACE(name);

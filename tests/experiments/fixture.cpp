@@ -91,4 +91,25 @@ fs::path write_fixture_sweep(const fs::path& root) {
   return sweep;
 }
 
+fs::path write_fixture_sweep12(const fs::path& root) {
+  const auto sweep = root / "policies12";
+  fs::create_directories(sweep);
+  std::string index = "run,status,backend,policy,seed,error\n";
+  struct P {
+    const char* name;
+    int staleness;
+    double step_s, acc_scale;
+  };
+  for (const P& p : {P{"bsp", 0, 0.6, 1.0}, P{"async", 0, 0.3, 0.97}, P{"ssp", 3, 0.4, 0.98}, P{"local-sgd", 0, 0.5, 0.95}})
+    for (std::uint64_t seed : {1, 2, 3}) {
+      const auto name = fmt::format("policy={}_seed={}", p.name, seed);
+      write_fixture_run(sweep / name, {.policy = p.name, .staleness = p.staleness, .workers = 4, .seed = seed,
+                                       .step_s = p.step_s * (1 + 0.02 * static_cast<double>(seed)), .acc_scale = p.acc_scale,
+                                       .max_staleness = p.staleness});
+      index += fmt::format("{},ok,sim,{{name: {}}},{},\n", name, p.name, seed);
+    }
+  write(sweep / "index.csv", index);
+  return sweep;
+}
+
 }  // namespace synclab::testing

@@ -42,4 +42,8 @@ void write_fixture_run(const std::filesystem::path& dir, const FixtureRun& run);
 /// and a real run whose sim twin shares its config. Returns the sweep directory.
 std::filesystem::path write_fixture_sweep(const std::filesystem::path& root);
 
+/// A 12-run sweep: bsp, async, ssp(3) and local-sgd x seeds 1-3, each policy with its own
+/// pace, plateau and per-seed noise (async clearly fastest). Returns the sweep directory.
+std::filesystem::path write_fixture_sweep12(const std::filesystem::path& root);
+
 }  // namespace synclab::testing

@@ -61,6 +61,20 @@ TEST_F(ReportFixture, GroupsSeedsAndLabelsByWhatDiffers) {
   EXPECT_NEAR(bsp.curve[0].acc_max, 0.58 + 0.004, 1e-9);
   EXPECT_NEAR(bsp.curve[0].acc_mean, 0.583, 1e-9);
   EXPECT_NEAR(bsp.curve[0].time_s, 2 * 0.65, 1e-9);  // step 0.6 and 0.7 s
+  // Bands: the 95% t interval of the mean, t(0.975, 1) = 12.7062 for two seeds.
+  EXPECT_NEAR(bsp.curve[0].acc_hi - bsp.curve[0].acc_mean, 12.7062 * 0.001, 1e-6);
+  EXPECT_NEAR(bsp.curve[0].acc_mean - bsp.curve[0].acc_lo, 12.7062 * 0.001, 1e-6);
+  EXPECT_NEAR(bsp.curve[0].loss_mean, 1 - 0.583, 1e-9);
+  EXPECT_EQ(bsp.curve[0].seeds, 2u);
+  // Train loss from updates.csv (loss 1/u at update u, the same for both seeds).
+  ASSERT_EQ(bsp.train_loss.size(), 10u);
+  EXPECT_NEAR(bsp.train_loss[0].mean, 1.0, 1e-9);
+  EXPECT_NEAR(bsp.train_loss[9].mean, 0.1, 1e-9);
+  EXPECT_NEAR(bsp.train_loss[9].lo, 0.1, 1e-9);
+  EXPECT_NEAR(bsp.train_loss[9].time_s, 6.5, 1e-9);
+  // Cost: 2 workers x 6 and 7 s; 1000 bytes per run, all sent by the update that hit the target.
+  EXPECT_NEAR(bsp.worker_seconds.mean, 13.0, 1e-9);
+  EXPECT_NEAR(bsp.bytes_sent.mean, 1000.0, 1e-9);
   EXPECT_NEAR(bsp.final_accuracy.mean, 0.903, 1e-9);
   EXPECT_NEAR(bsp.time_s.min, 6.0, 1e-9);
   EXPECT_NEAR(bsp.time_s.max, 7.0, 1e-9);
@@ -123,12 +137,14 @@ TEST_F(ReportFixture, PairsSimAndRealOfTheSameConfig) {
 }
 
 TEST_F(ReportFixture, MarkdownSummaryHasTheTables) {
-  const auto md = ex::render_markdown(model());
-  for (const char* s : {"# synclab report", "## Results per config", "final accuracy (fraction)", "throughput (updates/s)",
-                        "time to 0.86 accuracy (s)", "| sim: bsp workers=2 | sim | 2 | 0.903 [0.902, 0.904] |",
+  const auto m = model();
+  const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
+  for (const char* s : {"# synclab report", "## Recommendation", "How sure:", "Sim vs real: bsp workers=3: predicted by "
+                        "simulation within 25.0%", "## Results per config", "## Cost", "final accuracy (fraction)", "throughput (updates/s)",
+                        "time to 0.86 accuracy (s)", "| sim: bsp workers=2 | sim | 2 | 0.903 [0.8903, 0.9157] |",
                         "not reached (0/2 seeds)", "## Per-worker time breakdown", "## Simulation vs real runs",
                         "| bsp workers=3 | 5 | 4 | +25.0% |", "-20.0%", "## Failed and unfinished runs", "unknown policy 'boom'",
-                        "Fastest to 0.86 accuracy", "`policies/policy=bsp_seed=1`"})
+                        "`policies/policy=bsp_seed=1`"})
     EXPECT_NE(md.find(s), std::string::npos) << "missing: " << s << "\n" << md;
 }
 
@@ -137,8 +153,10 @@ TEST_F(ReportFixture, HtmlInlinesVegaAndHasOneViewPerChart) {
   const auto charts = ex::build_charts(m);
   std::vector<std::string> ids;
   for (const auto& c : charts) ids.push_back(c.id);
-  const std::vector<std::string> want = {"accuracy-vs-time", "accuracy-vs-updates", "final-accuracy", "throughput",
-                                         "time-to-target", "staleness", "worker-breakdown", "sim-vs-real"};
+  const std::vector<std::string> want = {"accuracy-vs-time", "test-loss-vs-time", "train-loss-vs-time",
+                                         "accuracy-vs-updates", "final-accuracy", "throughput", "time-to-target",
+                                         "bytes-sent", "worker-seconds", "pareto", "staleness", "worker-breakdown",
+                                         "sim-vs-real"};
   EXPECT_EQ(ids, want);
   // Every axis has a title with its unit or what it counts, in parentheses.
   for (const auto& c : charts)
@@ -157,7 +175,12 @@ TEST_F(ReportFixture, HtmlInlinesVegaAndHasOneViewPerChart) {
   EXPECT_EQ(count(html, "synclabRender(\""), charts.size());
   EXPECT_EQ(count(html, "class=\"chart\""), charts.size());
   for (const auto& id : ids) EXPECT_EQ(count(html, "id=\"chart-" + id + "\""), 1u) << id;
-  EXPECT_NE(html.find("data-charts-total=\"8\""), std::string::npos);
+  EXPECT_NE(html.find("data-charts-total=\"13\""), std::string::npos);
+  // The recommendation comes before the first table and names its config.
+  const auto rec = html.find("<section id=\"recommendation\"");
+  ASSERT_NE(rec, std::string::npos);
+  EXPECT_LT(rec, html.find("<table>"));
+  EXPECT_NE(html.find("data-certainty=\""), std::string::npos);
 }
 
 TEST_F(ReportFixture, MissingVegaIsAClearError) {
@@ -281,12 +304,15 @@ TEST(ReportTimingMode, ThroughputOnlyWithANumericAxis) {
   EXPECT_EQ(m.numeric_axis->points.size(), 7u);
   std::vector<std::string> ids;
   for (const auto& c : ex::build_charts(m)) ids.push_back(c.id);
-  const std::vector<std::string> want = {"throughput", "throughput-vs-cluster.workers", "staleness", "worker-breakdown"};
+  const std::vector<std::string> want = {"throughput", "throughput-vs-cluster.workers", "bytes-sent", "worker-seconds",
+                                         "staleness", "worker-breakdown"};
   EXPECT_EQ(ids, want);
-  const auto md = ex::render_markdown(m);
+  const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
   EXPECT_EQ(md.find("final accuracy"), std::string::npos) << md;
   EXPECT_EQ(md.find("Target accuracy"), std::string::npos) << md;
-  EXPECT_NE(md.find("Highest throughput: **async bandwidth=10Gbps workers=8**"), std::string::npos) << md;
+  // One seed per config: the leader is named, with the warning that the noise is unknown.
+  EXPECT_NE(md.find("**async bandwidth=10Gbps workers=8 leads on throughput"), std::string::npos) << md;
+  EXPECT_NE(md.find("timing mode"), std::string::npos) << md;
 }
 
 namespace {
@@ -324,11 +350,12 @@ TEST(ReportFailedRuns, AreListedAndNeverCrowned) {
     EXPECT_NE(m.failed[0].error.find(with_index ? "exit code 1: every worker failed" : "stop_reason failed: every worker failed"),
               std::string::npos) << m.failed[0].error;
     EXPECT_NE(m.failed[0].error.find("not compared"), std::string::npos) << m.failed[0].error;
-    const auto md = ex::render_markdown(m);
-    const auto crowned = md.substr(md.find("## Highlights"), md.find("## Failed and unfinished runs") - md.find("## Highlights"));
+    const auto rec = ex::recommend(m, ex::Objective::TimeToTarget);
+    const auto md = ex::render_markdown(m, rec);
+    const auto crowned = md.substr(md.find("## Recommendation"), md.find("## Failed and unfinished runs") - md.find("## Recommendation"));
     EXPECT_EQ(crowned.find("async"), std::string::npos) << crowned;
     EXPECT_NE(md.find("| s/policy=async_seed=1 | failed |"), std::string::npos) << md;
-    const auto html = ex::render_html(m, ex::build_charts(m), "");
+    const auto html = ex::render_html(m, rec, ex::build_charts(m), "");
     EXPECT_NE(html.find("<h2 id=\"failed-runs\">Failed and unfinished runs</h2>"), std::string::npos);
     EXPECT_EQ(count(html.substr(0, html.find("id=\"failed-runs\"")), "async"), 0u);
   }

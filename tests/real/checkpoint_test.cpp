@@ -1,13 +1,22 @@
-// Checkpoint files: atomic write, newest valid one wins, corrupt or truncated ones skipped.
+// Checkpoint files: atomic write, newest valid one wins, corrupt or truncated ones skipped;
+// checkpoints and final parameter files read back by the documented Python reader.
 #include <gtest/gtest.h>
 
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <array>
+#include <cstdio>
 #include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "core/common/error.hpp"
+#include "policies/registry.hpp"
+#include "policies/server_core.hpp"
 #include "real/checkpoint/checkpoint_store.hpp"
+#include "real/ps/shard_files.hpp"
 
 namespace synclab::real {
 namespace {
@@ -114,6 +123,53 @@ TEST(CheckpointStore, RefusedWriteNamesTheFileAndKeepsThePrevious) {
   EXPECT_EQ(l->sequence, 1u);
   EXPECT_EQ(store.files().size(), 1u);
   EXPECT_FALSE(std::filesystem::exists(dir / ".shard-0-000000000002.ckpt.tmp"));
+  std::filesystem::remove_all(dir);
+}
+
+// docs/formats.md: scripts/read_binary.py reads both files with the standard library only.
+TEST(BinaryFormats, PythonReaderReadsCheckpointsAndParams) {
+  if (std::system("python3 -c pass >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 missing (SYNCLAB_TEST_DEPS=1)";
+  const auto dir = fresh_dir();
+  const std::vector<float> initial = {0.5f, -1.25f, 2.0f, 3.5f, -0.75f};
+  ServerCoreOptions o;
+  o.range = {0, initial.size()};
+  o.optimizer.name = "sgd";
+  o.optimizer.lr = 0.5;
+  PolicySpec spec;
+  spec.name = "async";
+  ServerCore core(make_policy(spec, 1).server, initial, o);
+  std::ostringstream body;
+  write_checkpoint_header(body, {0x1234, 0, initial.size(), 2.5, 640});
+  core.save(body);
+  const std::string b = body.str();
+  const auto ckpt = CheckpointStore(dir, 0).write(7, std::vector<std::uint8_t>(b.begin(), b.end()));
+  write_shard_params(dir, 0, o.range, initial);
+
+  const std::string cmd = "python3 '" SYNCLAB_SOURCE_DIR "/scripts/read_binary.py' '" + ckpt.string() + "' '" +
+                          (dir / "shard-0.params").string() + "' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (std::size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  ASSERT_EQ(::pclose(p), 0) << out;
+  std::istringstream lines(out);
+  std::string line;
+  ASSERT_TRUE(std::getline(lines, line)) << out;
+  const auto c = nlohmann::json::parse(line);
+  EXPECT_EQ(c["fingerprint"], 0x1234);
+  EXPECT_EQ(c["samples"], 640);
+  EXPECT_DOUBLE_EQ(c["run_time_s"].get<double>(), 2.5);
+  EXPECT_EQ(c["version"], 0);
+  EXPECT_EQ(c["count"], 5);
+  EXPECT_EQ(c["first"][1], -1.25);
+  EXPECT_DOUBLE_EQ(c["sum"].get<double>(), 4.0);
+  ASSERT_TRUE(std::getline(lines, line)) << out;
+  const auto f = nlohmann::json::parse(line);
+  EXPECT_EQ(f["begin"], 0);
+  EXPECT_EQ(f["end"], 5);
+  EXPECT_EQ(f["first"][3], 3.5);
+  EXPECT_DOUBLE_EQ(f["sum"].get<double>(), 4.0);
   std::filesystem::remove_all(dir);
 }
 
