@@ -1,5 +1,5 @@
 #pragma once
-// Reads run directories (DESIGN.md "Run directory") and finds them inside sweep directories.
+// Reads run directories (docs/run-directory.md) and finds them inside sweep directories.
 #include <cstdint>
 #include <filesystem>
 #include <map>

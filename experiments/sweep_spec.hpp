@@ -1,5 +1,5 @@
 #pragma once
-// A sweep file (DESIGN.md "Sweep file"): a base run config, fixed overrides, a grid
+// A sweep file (docs/run-directory.md, "Sweep files"): a base run config, fixed overrides, a grid
 // (product), zipped lists and seeds, expanded into runs with stable directory names.
 #include <cstdint>
 #include <filesystem>

@@ -131,7 +131,7 @@ void RunWriter::finish(const RunSummary& s) {
   if (evals_) evals_.close();
   check(evals_, "evals.csv");
   if (!write_error_.empty()) throw Error(write_error_);
-  // ordered_json keeps the fields in DESIGN.md's order, backend-specific extras after them.
+  // ordered_json keeps the fields in docs/run-directory.md's order, backend-specific extras after them.
   nlohmann::ordered_json j = {
       {"backend", s.backend},
       {"policy", s.policy},

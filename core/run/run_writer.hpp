@@ -1,5 +1,5 @@
 #pragma once
-// Writes a run directory (DESIGN.md "Run directory"): config.yaml, updates.csv, evals.csv,
+// Writes a run directory (docs/run-directory.md): config.yaml, updates.csv, evals.csv,
 // summary.json, and the same scalars as a TensorBoard event file (events.out.tfevents.synclab).
 // Used identically by train, sim and real so reports read one format.
 #include <cstdint>

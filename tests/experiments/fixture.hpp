@@ -1,5 +1,5 @@
 #pragma once
-// Hand-made run and sweep directories in the DESIGN.md format, for report and sweep tests.
+// Hand-made run and sweep directories in the docs/run-directory.md format, for report and sweep tests.
 #include <cstdint>
 #include <filesystem>
 #include <string>
