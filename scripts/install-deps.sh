@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages synclab needs to build, test and run (only those missing).
-# SYNCLAB_TEST_DEPS=1 adds what some tests use (headless browser, network tools).
+# SYNCLAB_TEST_DEPS=1 adds what some tests use (headless browser, network tools, clang for fuzzing).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
@@ -14,6 +14,8 @@ packages=(
 )
 if [ "${SYNCLAB_TEST_DEPS:-0}" = 1 ]; then
   packages+=(chromium iproute2 iperf3 python3)
+  # libFuzzer and the sanitizer runtimes for scripts/fuzz.sh.
+  packages+=(clang libclang-rt-dev)
 fi
 missing=()
 for p in "${packages[@]}"; do
