@@ -5,6 +5,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -107,8 +108,9 @@ struct Ps {
   int port = 0;
   Ps(const std::string& name, const std::string& config, std::vector<std::string> extra = {}, std::string descriptor_limit = "")
       : dir(temp_dir(name)), cfg(write_text(dir / "job.yaml", config)) {
-    std::vector<std::string> args = {"ps", cfg.string(), "--out", (dir / "run").string(), "--port", "0", "--port-file", (dir / "port").string()};
+    std::vector<std::string> args = {"ps", cfg.string(), "--out", (dir / "run").string(), "--port-file", (dir / "port").string()};
     args.insert(args.end(), extra.begin(), extra.end());
+    if (std::find(extra.begin(), extra.end(), "--ps_hosts") == extra.end()) args.insert(args.end(), {"--port", "0"});
     if (descriptor_limit.empty()) {
       proc = spawn("ps", args, dir / "ps.log");
     } else {
@@ -204,7 +206,7 @@ TEST(HostileNetwork, WrongTokensCostAGrowingDelayAndOneLogLinePerInterval) {
     RawPeer p(ps.port);
     p.send(encode(hello_for("softmax", guess(i))).flatten());
     auto f = p.read_frame(20);
-    ASSERT_TRUE(f && f->header.type == MsgType::Refuse) << "guess " << i;
+    ASSERT_TRUE(f && f->header.type == MsgType::Refuse) << "guess " << i << "\n" << ps.log();
     EXPECT_EQ(decode_refuse(f->payload)->reason, RefuseReason::BadToken);
   }
   const double four = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -33,7 +33,7 @@ class RawPeer {
   bool connected() const { return connected_; }
   int fd() const { return fd_; }
   bool send(const std::vector<std::uint8_t>& b) { return ::send(fd_, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size()); }
-  /// Reads until one frame parses, the peer closes, or `seconds` pass.
+  /// Reads until one frame other than a heartbeat parses, the peer closes, or `seconds` pass.
   std::optional<Frame> read_frame(double seconds) {
     FrameParser p(1 << 20);
     std::uint8_t buf[4096];
@@ -46,8 +46,13 @@ class RawPeer {
         closed_ = true;
         return std::nullopt;
       }
-      p.feed(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)));
-      if (p.has_frame()) return p.take();
+      std::span<const std::uint8_t> rest(buf, static_cast<std::size_t>(n));
+      while (!rest.empty() && !p.failed()) {
+        rest = rest.subspan(p.feed(rest));
+        if (!p.has_frame()) continue;
+        Frame f = p.take();
+        if (f.header.type != MsgType::Heartbeat) return f;
+      }
     }
     return std::nullopt;
   }
