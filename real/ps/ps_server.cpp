@@ -442,7 +442,7 @@ class Shard {
         }
       }
     } catch (const ConnectionError& e) {
-      // Strangers can trigger this line at will: once per interval for them.
+      // Strangers can trigger this line at will: a few per interval for them.
       std::uint64_t held_back = 0;
       if (admitted ? (!stopping_ || worker < 0) : stranger_log_.allow(&held_back))
         spdlog::warn("{}: closing connection: {}{}", name_, e.what(),
@@ -889,7 +889,9 @@ class Shard {
   std::string stop_reason_, failure_;
   int exit_code_ = 0;
   std::map<std::string, TokenFailures> token_failures_;  // by source address
-  LogLimiter accept_log_{kLogInterval}, token_log_{kLogInterval}, stranger_log_{kLogInterval};
+  // Accept errors and wrong tokens: one line per interval. Strangers' protocol errors: a
+  // few, so that different attacks in the same seconds each leave a line.
+  LogLimiter accept_log_{kLogInterval}, token_log_{kLogInterval}, stranger_log_{kLogInterval, 5};
 };
 
 }  // namespace
