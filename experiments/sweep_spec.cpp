@@ -47,7 +47,9 @@ std::vector<SweepAxis> parse_axes(const YAML::Node& node, const std::string& sec
     const std::string where = section + "." + axis.key;
     if (!it->second.IsSequence()) throw ConfigError(where, "must be a list of values");
     if (it->second.size() == 0) throw ConfigError(where, "empty list");
-    for (const auto& v : it->second) axis.values.push_back(YAML::Clone(v));
+    // A named node: it->second belongs to a temporary that a range-for would not keep alive.
+    const YAML::Node list = it->second;
+    for (const auto& v : list) axis.values.push_back(YAML::Clone(v));
     if (axis.key == "backend")
       for (const auto& v : axis.values)
         if (!v.IsScalar() || !kBackends.count(v.as<std::string>()))
