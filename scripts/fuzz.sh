@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) seconds=3 ;;
     -t) seconds=$2; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) targets+=("$1") ;;
   esac
@@ -59,7 +59,7 @@ for t in "${targets[@]}"; do
   total=$((total + runs))
   if [ "$rc" -ne 0 ]; then
     failed+=("$t")
-    summary+=("$(printf '%-10s %12s executions  FAILED (exit %s): %s' "$t" "$runs" "$rc" "$(ls "$build/crashes/$t" | head -3 | tr '\n' ' ')")")
+    summary+=("$(printf '%-10s %12s executions  FAILED (exit %s): %s' "$t" "$runs" "$rc" "$(find "$build/crashes/$t" -type f -printf '%f ' | head -c 300)")")
     echo "fuzz.sh: $t failed; the end of $log:" >&2
     tail -30 "$log" >&2
   else
