@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "core/config/yaml_key.hpp"
 
 namespace synclab::experiments {
 namespace fs = std::filesystem;
@@ -28,7 +29,7 @@ YAML::Node load_yaml_file(const fs::path& path, const std::string& key) {
 // Recursive merge: maps merge key by key, anything else replaces.
 void merge_into(YAML::Node dst, const YAML::Node& src) {
   for (auto it = src.begin(); it != src.end(); ++it) {
-    const auto k = it->first.as<std::string>();
+    const auto k = yaml_key(it->first, "sweep");
     if (it->second.IsMap() && dst[k] && dst[k].IsMap()) {
       merge_into(dst[k], it->second);
     } else {
@@ -43,7 +44,7 @@ std::vector<SweepAxis> parse_axes(const YAML::Node& node, const std::string& sec
   if (!node.IsMap()) throw ConfigError(section, "must be a map of key: [values]");
   for (auto it = node.begin(); it != node.end(); ++it) {
     SweepAxis axis;
-    axis.key = it->first.as<std::string>();
+    axis.key = yaml_key(it->first, section);
     const std::string where = section + "." + axis.key;
     if (!it->second.IsSequence()) throw ConfigError(where, "must be a list of values");
     if (it->second.size() == 0) throw ConfigError(where, "empty list");
@@ -119,7 +120,7 @@ std::string value_label(const YAML::Node& value) {
     for (const auto& v : value) out += (out.empty() ? "" : "-") + value_label(v);
   } else {
     for (auto it = value.begin(); it != value.end(); ++it) {
-      const auto k = it->first.as<std::string>();
+      const auto k = yaml_key(it->first, "sweep");
       out += (out.empty() ? "" : "-") + (k == "name" ? "" : k) + value_label(it->second);
     }
   }
@@ -141,7 +142,7 @@ SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::st
   static const std::set<std::string> known = {"name", "backend", "base", "config", "merge", "set",
                                               "grid", "zip", "seeds", "timeout"};
   for (auto it = root.begin(); it != root.end(); ++it) {
-    const auto k = it->first.as<std::string>();
+    const auto k = yaml_key(it->first, "sweep");
     if (!known.count(k))
       throw ConfigError(k, "unknown sweep key (known: name, backend, base, config, merge, set, grid, zip, seeds, timeout)");
   }
@@ -173,7 +174,7 @@ SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::st
   }
   if (const auto set = root["set"]) {
     if (!set.IsMap()) throw ConfigError("set", "must be a map of key: value");
-    for (auto it = set.begin(); it != set.end(); ++it) set_dotted(spec.base, it->first.as<std::string>(), it->second);
+    for (auto it = set.begin(); it != set.end(); ++it) set_dotted(spec.base, yaml_key(it->first, "set"), it->second);
   }
   spec.grid = parse_axes(root["grid"], "grid");
   spec.zip = parse_axes(root["zip"], "zip");
