@@ -26,6 +26,12 @@ YAML::Node load_yaml_file(const fs::path& path, const std::string& key) {
   }
 }
 
+// A value that must be one string (a name, a path), not a map or list.
+std::string scalar_text(const YAML::Node& node, const std::string& key) {
+  if (!node.IsScalar()) throw ConfigError(key, "must be a single value, not a map or list");
+  return node.Scalar();
+}
+
 // Recursive merge: maps merge key by key, anything else replaces.
 void merge_into(YAML::Node dst, const YAML::Node& src) {
   for (auto it = src.begin(); it != src.end(); ++it) {
@@ -147,14 +153,14 @@ SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::st
       throw ConfigError(k, "unknown sweep key (known: name, backend, base, config, merge, set, grid, zip, seeds, timeout)");
   }
   SweepSpec spec;
-  spec.name = root["name"] ? root["name"].as<std::string>() : std::string("sweep");
+  spec.name = root["name"] ? scalar_text(root["name"], "name") : std::string("sweep");
   if (root["backend"]) {
-    spec.backend = root["backend"].as<std::string>();
+    spec.backend = scalar_text(root["backend"], "backend");
     if (!kBackends.count(spec.backend)) throw ConfigError("backend", "must be sim, launch or train");
   }
   if (root["base"] && root["config"]) throw ConfigError("base", "give either base: or config:, not both");
   if (root["base"]) {
-    const fs::path p = dir / root["base"].as<std::string>();
+    const fs::path p = dir / scalar_text(root["base"], "base");
     spec.base = load_yaml_file(p, "base");
     if (!spec.base.IsMap()) throw Error(p.string() + ": a run config must be a YAML map");
   } else if (root["config"]) {
@@ -166,7 +172,7 @@ SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::st
   if (const auto merge = root["merge"]) {
     if (!merge.IsSequence()) throw ConfigError("merge", "must be a list of YAML files");
     for (const auto& m : merge) {
-      const fs::path p = dir / m.as<std::string>();
+      const fs::path p = dir / scalar_text(m, "merge");
       const YAML::Node frag = load_yaml_file(p, "merge");
       if (!frag.IsMap()) throw Error(p.string() + ": a merged fragment must be a YAML map");
       merge_into(spec.base, frag);
