@@ -17,7 +17,7 @@ namespace synclab::app {
 
 int cmd_ps(int argc, char** argv) {
   int shard = -1;
-  std::string bind = "0.0.0.0", port_file, ps_hosts, worker_hosts, job_name, peers;
+  std::string bind, port_file, ps_hosts, worker_hosts, job_name, peers;
   int port = -1;
   bool fresh = false;
   po::options_description extra("parameter-server options");
@@ -28,7 +28,7 @@ int cmd_ps(int argc, char** argv) {
       ("ps_hosts", po::value<std::string>(&ps_hosts), "TensorFlow-style h:p,h:p list of every shard (sets the shard count and this shard's port)")
       ("worker_hosts", po::value<std::string>(&worker_hosts), "TensorFlow-style h:p list of workers (sets cluster.workers)")
       ("port", po::value<int>(&port), "TCP port (default real.port; 0 = any free port)")
-      ("bind", po::value<std::string>(&bind), "listen address (default 0.0.0.0)")
+      ("bind", po::value<std::string>(&bind), "listen address or host name (default: this shard's --ps_hosts entry, else 0.0.0.0)")
       ("port-file", po::value<std::string>(&port_file), "write the bound port here once listening")
       ("peers", po::value<std::string>(&peers), "shard 0 with several shards: h:p of shards 1..n-1 (default: from --ps_hosts), for evaluations")
       ("fresh", po::bool_switch(&fresh), "start at version 0 when checkpoint files exist but none is valid (they are renamed *.rejected)");
@@ -50,7 +50,17 @@ int cmd_ps(int argc, char** argv) {
   o.shard = shard < 0 ? 0 : shard;
   o.shards = o.config.cluster.servers;
   if (o.shard >= o.shards) throw ConfigError("--shard", std::to_string(o.shard) + " not below cluster.servers " + std::to_string(o.shards));
-  o.bind = bind;
+  // Listening on the address the workers are told about, not on every interface, keeps the
+  // port off networks the job does not use.
+  if (!bind.empty()) {
+    o.bind = real::listen_address("--bind", bind);
+    if (o.bind.empty()) throw ConfigError("--bind", "'" + bind + "' resolves only to loopback addresses here; give an IP address");
+  } else if (!ps.empty()) {
+    o.bind = real::ps_listen_address("--ps_hosts", ps[static_cast<std::size_t>(o.shard)].host);
+  } else {
+    o.bind = "0.0.0.0";
+    spdlog::warn("ps: listening on every interface (0.0.0.0); pass --bind or --ps_hosts to listen on one address, and firewall the port");
+  }
   o.port = static_cast<std::uint16_t>(port >= 0 ? port : (!ps.empty() ? ps[static_cast<std::size_t>(o.shard)].port : o.config.real.port));
   o.port_file = port_file;
   if (!peers.empty()) {

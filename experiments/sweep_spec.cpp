@@ -10,6 +10,7 @@
 #include "core/common/error.hpp"
 #include "core/config/config_schema.hpp"
 #include "core/config/run_config.hpp"
+#include "core/config/yaml_key.hpp"
 
 namespace synclab::experiments {
 namespace fs = std::filesystem;
@@ -32,10 +33,16 @@ YAML::Node load_yaml_file(const fs::path& path, const std::string& key) {
   return node;
 }
 
+// A value that must be one string (a name, a path), not a map or list.
+std::string scalar_text(const YAML::Node& node, const std::string& key) {
+  if (!node.IsScalar()) throw ConfigError(key, "must be a single value, not a map or list");
+  return node.Scalar();
+}
+
 // Recursive merge: maps merge key by key, anything else replaces.
 void merge_into(YAML::Node dst, const YAML::Node& src) {
   for (auto it = src.begin(); it != src.end(); ++it) {
-    const auto k = it->first.as<std::string>();
+    const auto k = yaml_key(it->first, "sweep");
     if (it->second.IsMap() && dst[k] && dst[k].IsMap()) {
       merge_into(dst[k], it->second);
     } else {
@@ -50,11 +57,13 @@ std::vector<SweepAxis> parse_axes(const YAML::Node& node, const std::string& sec
   if (!node.IsMap()) throw ConfigError(section, "must be a map of key: [values]");
   for (auto it = node.begin(); it != node.end(); ++it) {
     SweepAxis axis;
-    axis.key = it->first.as<std::string>();
+    axis.key = yaml_key(it->first, section);
     const std::string where = section + "." + axis.key;
     if (!it->second.IsSequence()) throw ConfigError(where, "must be a list of values");
     if (it->second.size() == 0) throw ConfigError(where, "empty list");
-    for (const auto& v : it->second) {
+    // A named node: it->second belongs to a temporary that a range-for would not keep alive.
+    const YAML::Node list = it->second;
+    for (const auto& v : list) {
       // A swept path written in the sweep file means the sweep file's folder.
       if (is_path_key(axis.key) && v.IsScalar() && !v.Scalar().empty() && fs::path(v.Scalar()).is_relative())
         axis.values.push_back(YAML::Node((dir / v.Scalar()).lexically_normal().string()));
@@ -130,7 +139,7 @@ std::string value_label(const YAML::Node& value) {
     for (const auto& v : value) out += (out.empty() ? "" : "-") + value_label(v);
   } else {
     for (auto it = value.begin(); it != value.end(); ++it) {
-      const auto k = it->first.as<std::string>();
+      const auto k = yaml_key(it->first, "sweep");
       out += (out.empty() ? "" : "-") + (k == "name" ? "" : k) + value_label(it->second);
     }
   }
@@ -190,19 +199,19 @@ SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::st
   static const std::set<std::string> known = {"name", "backend", "base", "config", "merge", "set",
                                               "grid", "zip", "seeds", "timeout", "slurm"};
   for (auto it = root.begin(); it != root.end(); ++it) {
-    const auto k = it->first.as<std::string>();
+    const auto k = yaml_key(it->first, "sweep");
     if (!known.count(k))
       throw ConfigError(k, "unknown sweep key (known: name, backend, base, config, merge, set, grid, zip, seeds, timeout, slurm)");
   }
   SweepSpec spec;
-  spec.name = root["name"] ? root["name"].as<std::string>() : std::string("sweep");
+  spec.name = root["name"] ? scalar_text(root["name"], "name") : std::string("sweep");
   if (root["backend"]) {
-    spec.backend = root["backend"].as<std::string>();
+    spec.backend = scalar_text(root["backend"], "backend");
     if (!kBackends.count(spec.backend)) throw ConfigError("backend", "must be sim, launch or train");
   }
   if (root["base"] && root["config"]) throw ConfigError("base", "give either base: or config:, not both");
   if (root["base"]) {
-    const fs::path p = dir / root["base"].as<std::string>();
+    const fs::path p = dir / scalar_text(root["base"], "base");
     spec.base = load_yaml_file(p, "base");
     if (!spec.base.IsMap()) throw Error(p.string() + ": a run config must be a YAML map");
   } else if (root["config"]) {
@@ -214,7 +223,7 @@ SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::st
   if (const auto merge = root["merge"]) {
     if (!merge.IsSequence()) throw ConfigError("merge", "must be a list of YAML files");
     for (const auto& m : merge) {
-      const fs::path p = dir / m.as<std::string>();
+      const fs::path p = dir / scalar_text(m, "merge");
       const YAML::Node frag = load_yaml_file(p, "merge");
       if (!frag.IsMap()) throw Error(p.string() + ": a merged fragment must be a YAML map");
       merge_into(spec.base, frag);
@@ -222,7 +231,7 @@ SweepSpec parse_sweep(const YAML::Node& root, const fs::path& dir, const std::st
   }
   if (const auto set = root["set"]) {
     if (!set.IsMap()) throw ConfigError("set", "must be a map of key: value");
-    for (auto it = set.begin(); it != set.end(); ++it) set_dotted(spec.base, it->first.as<std::string>(), it->second);
+    for (auto it = set.begin(); it != set.end(); ++it) set_dotted(spec.base, yaml_key(it->first, "set"), it->second);
   }
   // What is still relative was written in the sweep file itself (config:, set:).
   resolve_config_paths(spec.base, fs::absolute(dir));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages synclab needs to build, test and run (only those missing).
-# SYNCLAB_TEST_DEPS=1 adds what some tests use (headless browser, network tools).
+# SYNCLAB_TEST_DEPS=1 adds what some tests use (headless browser, network tools, clang for fuzzing).
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
@@ -16,6 +16,8 @@ if [ "${SYNCLAB_TEST_DEPS:-0}" = 1 ]; then
   # A private single-node Slurm for tests/slurm (scripts/slurm-single-node.sh); protobuf to
   # read TensorBoard event files back in a test.
   packages+=(chromium iproute2 iperf3 python3 python3-protobuf protobuf-compiler slurmctld slurmd slurm-client munge)
+  # libFuzzer and the sanitizer runtimes for scripts/fuzz.sh.
+  packages+=(clang libclang-rt-dev)
 fi
 missing=()
 for p in "${packages[@]}"; do

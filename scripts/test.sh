@@ -7,3 +7,8 @@ export SYNCLAB_TEST_DEPS=1
 "$root/scripts/build.sh"
 build=${SYNCLAB_BUILD_DIR:-$root/build}
 ctest --test-dir "$build" --output-on-failure -j "${SYNCLAB_JOBS:-$(nproc)}" --timeout 900 "$@"
+# A whole run also fuzzes every decoder for a few seconds (a separate clang build with
+# ASan and UBSan; SYNCLAB_FUZZ_SMOKE=0 skips it). The corpora alone are replayed above.
+if [ $# -eq 0 ] && [ "${SYNCLAB_FUZZ_SMOKE:-1}" = 1 ] && command -v clang++ >/dev/null; then
+  "$root/scripts/fuzz.sh" --smoke
+fi

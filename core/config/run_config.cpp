@@ -15,6 +15,7 @@
 #include "core/common/error.hpp"
 #include "core/config/config_schema.hpp"
 #include "core/config/gpu_profiles.hpp"
+#include "core/config/yaml_key.hpp"
 
 namespace synclab {
 
@@ -93,7 +94,7 @@ const std::map<std::string, std::set<std::string>>& sections() {
 
 void check_known_keys(const YAML::Node& node, const std::string& path) {
   for (const auto& kv : node) {
-    const std::string name = kv.first.as<std::string>();
+    const std::string name = yaml_key(kv.first, path);
     const std::string key = path.empty() ? name : path + "." + name;
     const auto& children = sections().at(path);
     if (!children.count(name)) {
@@ -111,14 +112,14 @@ void check_known_keys(const YAML::Node& node, const std::string& path) {
       if (value.IsMap()) {
         for (const auto& p : value) {
           if (!p.second.IsScalar() && !p.second.IsNull()) {
-            throw ConfigError(key + "." + p.first.as<std::string>(), "expected a scalar, got " + kind_of(p.second));
+            throw ConfigError(key + "." + yaml_key(p.first, key), "expected a scalar, got " + kind_of(p.second));
           }
         }
       } else if (!value.IsScalar() && !value.IsNull()) {
         throw ConfigError(key, "expected a map or a policy name, got " + kind_of(value));
       }
     } else if (leaf && value.IsMap() && value.size() > 0 && leaf->type != KeyType::Failures) {
-      const std::string inner = key + "." + value.begin()->first.as<std::string>();
+      const std::string inner = key + "." + yaml_key(value.begin()->first, key);
       throw ConfigError(inner, "unknown key (" + key + " is a " + type_name(leaf->type) + ", not a section)");
     } else if (is_section) {
       if (value.IsMap()) check_known_keys(value, key);
@@ -242,7 +243,7 @@ class Resolver {
         const YAML::Node f = n[i];
         if (!f.IsMap()) throw ConfigError(item, "expected a map {worker, at}, got " + kind_of(f));
         for (const auto& kv : f) {
-          const auto name = kv.first.as<std::string>();
+          const auto name = yaml_key(kv.first, item);
           if (name != "worker" && name != "at") throw ConfigError(item + "." + name, "unknown key (expected one of: at, worker)");
         }
         if (!f["worker"] || !f["at"]) throw ConfigError(item, "needs both worker and at");
@@ -543,7 +544,7 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   const YAML::Node policy = view["policy"];
   if (policy.IsDefined() && policy.IsMap()) {
     for (const auto& kv : policy) {
-      const auto name = kv.first.as<std::string>();
+      const auto name = yaml_key(kv.first, "policy");
       if (name == "name" || kv.second.IsNull()) continue;
       c.policy.params[name] = kv.second.Scalar();
       r.put("policy." + name, YAML::Node(kv.second.Scalar()));

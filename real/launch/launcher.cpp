@@ -128,7 +128,7 @@ class Job {
       }
       if (remote) {
         Endpoint ep = host_endpoint(config_.real.hosts[static_cast<std::size_t>(s)], s);
-        args.insert(args.end(), {"--port", std::to_string(ep.port)});
+        args.insert(args.end(), {"--port", std::to_string(ep.port), "--bind", ep.host});
         start_child(fmt::format("ps{}", s), ep.host, first_start(args));
         ps[static_cast<std::size_t>(s)] = ep;
         restart_args_[fmt::format("ps{}", s)] = {ep.host, args};
@@ -385,6 +385,7 @@ int run_rank_role(const LaunchOptions& o, const RunConfig& config, const RoleAss
     p.shard = role.index;
     p.shards = static_cast<int>(role.ps.size());
     p.port = role.ps[static_cast<std::size_t>(role.index)].port;
+    p.bind = ps_listen_address("SLURM_JOB_NODELIST", role.ps[static_cast<std::size_t>(role.index)].host);
     p.token = token;
     p.run_dir = o.run_dir;
     p.checkpoint_dir = config.real.checkpoint_dir.empty() ? std::filesystem::path() : std::filesystem::path(config.real.checkpoint_dir);

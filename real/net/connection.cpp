@@ -13,6 +13,9 @@
 namespace synclab::real {
 namespace {
 constexpr std::size_t kRxChunk = 64 * 1024;
+// An unauthenticated peer gets a read buffer that fits a hello, not 64 KiB: hundreds of
+// idle strangers must not cost megabytes.
+constexpr std::size_t kRxHello = kHeaderSize + kMaxHelloPayload;
 constexpr std::size_t kLowWater = 256 * 1024;
 }
 
@@ -27,8 +30,8 @@ Connection::Connection(asio::ip::tcp::socket socket, ConnectionLimits limits, st
     : socket_(std::move(socket)),
       limits_(limits),
       peer_(std::move(peer)),
-      parser_(limits.max_param_payload),
-      rx_(kRxChunk),
+      parser_(limits.await_hello ? FrameAdmission::hello_only() : FrameAdmission::any(limits.max_param_payload), limits.budget),
+      rx_(limits.await_hello ? kRxHello : kRxChunk),
       wake_writer_(socket_.get_executor()),
       flushed_(socket_.get_executor()),
       watchdog_timer_(socket_.get_executor()),
@@ -48,6 +51,11 @@ void Connection::start() {
   asio::co_spawn(socket_.get_executor(), [self]() { return self->watchdog(); }, asio::detached);
   if (limits_.heartbeat_interval > 0)
     asio::co_spawn(socket_.get_executor(), [self]() { return self->heartbeats(); }, asio::detached);
+}
+
+void Connection::admit_all() {
+  parser_.admit(FrameAdmission::any(limits_.max_param_payload));
+  if (rx_.size() < kRxChunk) rx_.resize(kRxChunk);  // keeps unread bytes in place
 }
 
 void Connection::close(const std::string& why) {

@@ -30,6 +30,8 @@ struct ConnectionLimits {
   double frame_timeout = 10.0;        ///< seconds a started frame may take to arrive completely
   double idle_timeout = 30.0;         ///< seconds without any byte before the peer counts as dead
   double heartbeat_interval = 1.0;    ///< seconds between our heartbeats when nothing else is sent
+  bool await_hello = false;           ///< accepted peer: only a hello-sized hello until admit_all()
+  std::shared_ptr<ReceiveBudget> budget;  ///< receive-buffer bytes shared by all connections (null: no cap)
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -47,6 +49,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send(Encoded message, std::shared_ptr<const void> keep = nullptr);
   /// Completes once everything queued so far is written (or the connection closed).
   asio::awaitable<void> flush();
+  /// The peer is authenticated: from its next frame on it may send any type up to
+  /// limits.max_param_payload (a connection made with await_hello accepts only a hello).
+  void admit_all();
   /// Closes the socket; pending reads/writes fail. `why` is kept for the owner's log line.
   void close(const std::string& why);
 

@@ -92,7 +92,54 @@ std::vector<std::uint8_t> encode_frame(MsgType type, std::span<const std::uint8_
   return out;
 }
 
-FrameParser::FrameParser(std::size_t max_param_payload) : max_param_(max_param_payload) {}
+FrameAdmission FrameAdmission::any(std::size_t max_param_payload) {
+  FrameAdmission a;
+  a.max_param_payload = max_param_payload;
+  a.max_control_payload = std::min<std::size_t>(kMaxControlPayload, max_param_payload);
+  return a;
+}
+
+FrameAdmission FrameAdmission::hello_only() {
+  FrameAdmission a;
+  a.types = 1u << static_cast<unsigned>(MsgType::Hello) | 1u << static_cast<unsigned>(MsgType::Heartbeat);
+  a.max_param_payload = 0;
+  a.max_control_payload = kMaxHelloPayload;
+  a.state = "before the hello";
+  return a;
+}
+
+std::size_t FrameAdmission::limit(std::uint8_t type) const {
+  return carries_params(static_cast<MsgType>(type)) ? max_param_payload : max_control_payload;
+}
+
+bool ReceiveBudget::try_reserve(std::size_t n) {
+  if (n > limit_ || in_use_ > limit_ - n) return false;
+  in_use_ += n;
+  return true;
+}
+
+FrameParser::FrameParser(std::size_t max_param_payload) : FrameParser(FrameAdmission::any(max_param_payload)) {}
+
+FrameParser::FrameParser(FrameAdmission admission, std::shared_ptr<ReceiveBudget> budget)
+    : admission_(admission), budget_(std::move(budget)) {}
+
+FrameParser::~FrameParser() {
+  if (budget_) budget_->release(held_);
+}
+
+std::size_t FrameParser::bytes_owned() const {
+  return frame_.payload.capacity() + frame_.floats.capacity() * sizeof(float) + spare_.capacity() + spare_floats_.capacity() * sizeof(float);
+}
+
+// Brings the reservation in line with what the parser owns after buffers left (take) or
+// arrived (recycle, which only keeps a buffer the budget has room for).
+void FrameParser::settle_budget() {
+  if (!budget_) return;
+  const std::size_t owned = bytes_owned();
+  if (owned > held_) budget_->force_reserve(owned - held_);
+  else budget_->release(held_ - owned);
+  held_ = owned;
+}
 
 void FrameParser::fail(FrameError e, std::string text) {
   state_ = State::Failed;
@@ -145,17 +192,30 @@ void FrameParser::header_complete() {
   h.flags = head_[7];
   h.payload_len = load_u32(head_.data() + 8);
   h.payload_crc = load_u32(head_.data() + 12);
-  const std::size_t limit = carries_params(h.type) ? max_param_ : std::min<std::size_t>(kMaxControlPayload, max_param_);
+  if (!admission_.accepts(type))
+    return fail(FrameError::NotAdmitted, fmt::format("{} frame not accepted {}", msg_type_name(type), admission_.state));
+  const std::size_t limit = admission_.limit(type);
   if (h.payload_len > limit)
-    return fail(FrameError::TooLarge, fmt::format("frame claims {} payload bytes for {}, limit {}", h.payload_len,
-                                                  msg_type_name(type), limit));
+    return fail(FrameError::TooLarge, fmt::format("frame claims {} payload bytes for {}{}{}, limit {}", h.payload_len,
+                                                  msg_type_name(type), *admission_.state ? " " : "", admission_.state, limit));
+  const std::size_t meta = fixed_meta_size(h.type);
+  frame_.split = meta > 0 && h.payload_len >= meta && (h.payload_len - meta) % sizeof(float) == 0;
+  if (budget_) {
+    // Reserve what the buffers will hold once sized for this frame, before allocating it.
+    const std::size_t bytes_len = frame_.split ? meta : h.payload_len;
+    const std::size_t float_bytes = frame_.split ? h.payload_len - meta : 0;
+    const std::size_t after = std::max(spare_.capacity(), bytes_len) + std::max(spare_floats_.capacity() * sizeof(float), float_bytes);
+    const std::size_t owned = bytes_owned();
+    if (after > owned && !budget_->try_reserve(after - owned))
+      return fail(FrameError::OverBudget, fmt::format("{} frame of {} bytes refused: receive buffers full ({} of {} bytes in use)",
+                                                      msg_type_name(type), h.payload_len, budget_->in_use(), budget_->limit()));
+    if (after > owned) held_ += after - owned;
+  }
   // Only now is the size trusted enough to allocate (reusing a recycled buffer when possible).
   // A recycled buffer keeps its old size, so resizing to an equal length does not re-zero it.
   frame_.payload = std::move(spare_);
   spare_ = {};
   total_ = h.payload_len;
-  const std::size_t meta = fixed_meta_size(h.type);
-  frame_.split = meta > 0 && h.payload_len >= meta && (h.payload_len - meta) % sizeof(float) == 0;
   if (frame_.split) {
     frame_.payload.resize(meta);
     frame_.floats = std::move(spare_floats_);
@@ -201,15 +261,23 @@ Frame FrameParser::take() {
   frame_ = Frame{};
   have_ = 0;
   state_ = State::Header;
+  settle_budget();
   return out;
 }
 
 void FrameParser::recycle(std::vector<std::uint8_t>&& buffer) {
-  if (buffer.capacity() > spare_.capacity()) spare_ = std::move(buffer);
+  if (buffer.capacity() <= spare_.capacity()) return;
+  if (budget_ && !budget_->try_reserve(buffer.capacity() - spare_.capacity())) return;  // let it go instead
+  if (budget_) held_ += buffer.capacity() - spare_.capacity();
+  spare_ = std::move(buffer);
 }
 
 void FrameParser::recycle(std::vector<float>&& floats) {
-  if (floats.capacity() > spare_floats_.capacity()) spare_floats_ = std::move(floats);
+  const std::size_t have = spare_floats_.capacity() * sizeof(float), get = floats.capacity() * sizeof(float);
+  if (get <= have) return;
+  if (budget_ && !budget_->try_reserve(get - have)) return;
+  if (budget_) held_ += get - have;
+  spare_floats_ = std::move(floats);
 }
 
 }  // namespace synclab::real

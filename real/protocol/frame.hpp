@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ inline constexpr std::uint32_t kFrameMagic = 0x4C4E5953;  ///< bytes 'S' 'Y' 'N'
 inline constexpr std::uint16_t kProtocolVersion = 1;      ///< bumped on any incompatible change
 inline constexpr std::size_t kHeaderSize = 20;
 inline constexpr std::uint32_t kMaxControlPayload = 64 * 1024;  ///< cap for messages without parameter data
+inline constexpr std::uint32_t kMaxHelloPayload = 1024;         ///< cap for a hello (its strings are bounded to fit)
 
 /// Message types; numbers are part of the wire format.
 enum class MsgType : std::uint8_t {
@@ -78,6 +80,40 @@ std::array<std::uint8_t, kHeaderSize> encode_header_known_crc(MsgType type, std:
 /// Header + payload in one buffer (tests and small messages).
 std::vector<std::uint8_t> encode_frame(MsgType type, std::span<const std::uint8_t> payload, std::uint8_t flags = 0);
 
+/// What a peer may send in its current state. The parser checks a header against it before
+/// allocating anything, so an unauthenticated peer cannot make the receiver reserve more
+/// than a hello's worth of memory.
+struct FrameAdmission {
+  std::uint32_t types = ~0u;                             ///< bit t set: message type t is accepted
+  std::size_t max_param_payload = 0;                     ///< payload bound of push / params frames
+  std::size_t max_control_payload = kMaxControlPayload;  ///< payload bound of every other type
+  const char* state = "";                                ///< for error lines ("before the hello")
+  /// Any type, push / params up to max_param_payload, the rest up to min(64 KiB, that).
+  static FrameAdmission any(std::size_t max_param_payload);
+  /// A peer that has not been authenticated: hello (and heartbeat) frames of kMaxHelloPayload bytes.
+  static FrameAdmission hello_only();
+  bool accepts(std::uint8_t type) const { return type < 32 && (types >> type & 1u); }
+  std::size_t limit(std::uint8_t type) const;
+};
+
+/// Receive-buffer bytes shared by the connections of one process: each parser reserves what
+/// it holds and gives it back when it lets go of a buffer or is destroyed.
+class ReceiveBudget {
+ public:
+  explicit ReceiveBudget(std::size_t limit) : limit_(limit) {}
+  /// Reserves n bytes unless that would exceed the limit (then reserves nothing).
+  bool try_reserve(std::size_t n);
+  /// Reserves n bytes even over the limit (a buffer already allocated).
+  void force_reserve(std::size_t n) { in_use_ += n; }
+  void release(std::size_t n) { in_use_ -= std::min(n, in_use_); }
+  std::size_t in_use() const { return in_use_; }
+  std::size_t limit() const { return limit_; }
+
+ private:
+  std::size_t limit_;
+  std::size_t in_use_ = 0;
+};
+
 /// Why the parser rejected the stream. Any error is final for that connection.
 enum class FrameError {
   None,
@@ -87,11 +123,14 @@ enum class FrameError {
   UnknownType,     ///< type number not in MsgType
   TooLarge,        ///< payload_len above the limit for that type; rejected before allocating
   BadPayloadCrc,   ///< payload corrupted
+  NotAdmitted,     ///< a type the peer may not send in its state (e.g. push before the hello)
+  OverBudget,      ///< the process's receive buffers are full; rejected before allocating
 };
 
 /// Incremental frame parser. Feed any chunks (down to single bytes); it yields whole frames
 /// whose header and payload checksums verified, or stops at the first error. The payload
-/// is allocated only after the header checked out and its length is within the limit.
+/// is allocated only after the header checked out, its type is admitted, its length is
+/// within the admitted limit and the budget (if any) has room for it.
 /// Push and params payloads are split: metadata into `payload`, the float array straight
 /// into `floats`, so decoding them moves the array instead of copying it.
 class FrameParser {
@@ -99,6 +138,16 @@ class FrameParser {
   /// max_param_payload bounds messages that carry parameters; control messages are capped
   /// at min(kMaxControlPayload, max_param_payload).
   explicit FrameParser(std::size_t max_param_payload);
+  /// A parser that accepts only what `admission` allows and, with a budget, reserves every
+  /// buffer it holds there first.
+  explicit FrameParser(FrameAdmission admission, std::shared_ptr<ReceiveBudget> budget = nullptr);
+  ~FrameParser();
+  FrameParser(const FrameParser&) = delete;
+  FrameParser& operator=(const FrameParser&) = delete;
+  /// Changes what the peer may send from the next frame on (e.g. after its hello verified).
+  void admit(FrameAdmission admission) { admission_ = admission; }
+  /// Receive-buffer bytes this parser holds (payload buffers, recycled ones included).
+  std::size_t held_bytes() const { return held_; }
 
   /// Consumes bytes from data until one frame is complete, an error occurs or data ends.
   /// Returns the number of bytes consumed; call again with the rest after take().
@@ -125,15 +174,19 @@ class FrameParser {
   const std::string& error_text() const { return error_text_; }
   /// The version field of a header rejected with BadVersion (to tell the peer what we speak).
   std::uint16_t peer_version() const { return peer_version_; }
-  std::size_t max_param_payload() const { return max_param_; }
+  std::size_t max_param_payload() const { return admission_.max_param_payload; }
 
  private:
   enum class State { Header, Payload, Done, Failed };
   void header_complete();
   void payload_complete();
   void fail(FrameError e, std::string text);
+  std::size_t bytes_owned() const;
+  void settle_budget();
 
-  std::size_t max_param_;
+  FrameAdmission admission_;
+  std::shared_ptr<ReceiveBudget> budget_;
+  std::size_t held_ = 0;  // bytes reserved in budget_ (== bytes_owned() between calls)
   State state_ = State::Header;
   std::array<std::uint8_t, kHeaderSize> head_{};
   std::size_t have_ = 0;  // bytes of the current header or payload received

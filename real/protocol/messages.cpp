@@ -31,6 +31,10 @@ std::optional<T> finish(WireReader& r, T&& value) {
 }
 
 constexpr std::size_t kMaxString = 4096;
+// A hello is read before its sender is authenticated, so its strings are kept small enough
+// that the whole payload fits the pre-authentication frame cap.
+constexpr std::size_t kMaxHelloModel = 256;
+static_assert(2 + 8 + 2 + kMaxHelloModel + 2 + kMaxTokenLength + 1 + 4 + 4 + 8 + 8 + 4 <= kMaxHelloPayload);
 
 }  // namespace
 
@@ -74,8 +78,8 @@ std::optional<Hello> decode_hello(std::span<const std::uint8_t> p) {
   Hello m;
   m.protocol = r.u16();
   m.model_fingerprint = r.u64();
-  m.model = r.str(kMaxString);
-  m.token = r.str(kMaxString);
+  m.model = r.str(kMaxHelloModel);
+  m.token = r.str(kMaxTokenLength);
   const auto role = r.u8();
   if (role != 1 && role != 2) return std::nullopt;
   m.role = static_cast<PeerRole>(role);

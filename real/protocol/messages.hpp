@@ -12,6 +12,9 @@
 
 namespace synclab::real {
 
+/// Longest job token a hello may carry.
+inline constexpr std::size_t kMaxTokenLength = 512;
+
 /// Who is connecting.
 enum class PeerRole : std::uint8_t { Worker = 1, Observer = 2 };
 
@@ -132,7 +135,8 @@ Encoded encode_params(const ParamsReply& meta_only, std::span<const float> value
 std::uint32_t floats_crc(std::span<const float> values);
 
 /// Decoders: nullopt when the payload is truncated, has trailing bytes, or violates a bound
-/// (strings over 4 KiB, float arrays over max_floats, unknown enum values).
+/// (strings over 4 KiB; in a hello, a model name over 256 bytes or a token over
+/// kMaxTokenLength; float arrays over max_floats; unknown enum values).
 std::optional<Hello> decode_hello(std::span<const std::uint8_t> p);
 std::optional<HelloAck> decode_hello_ack(std::span<const std::uint8_t> p);
 std::optional<Refuse> decode_refuse(std::span<const std::uint8_t> p);

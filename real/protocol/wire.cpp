@@ -52,7 +52,7 @@ std::vector<float> WireReader::floats(std::size_t max_count) {
     return {};
   }
   std::vector<float> v(n);
-  std::memcpy(v.data(), in_.data() + pos_, n * sizeof(float));
+  if (n > 0) std::memcpy(v.data(), in_.data() + pos_, n * sizeof(float));  // data() may be null when empty
   pos_ += n * sizeof(float);
   return v;
 }

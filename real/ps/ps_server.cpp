@@ -4,8 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -24,6 +25,7 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <spdlog/spdlog.h>
 
 #include "core/data/dataset.hpp"
@@ -32,6 +34,7 @@
 #include "policies/registry.hpp"
 #include "real/checkpoint/checkpoint_store.hpp"
 #include "real/launch/cluster_spec.hpp"
+#include "real/net/log_limiter.hpp"
 #include "real/protocol/fingerprint.hpp"
 #include "real/ps/server_logic.hpp"
 #include "real/ps/shard_files.hpp"
@@ -51,8 +54,34 @@ struct WorkerSlot {
 };
 
 bool same_token(const std::string& a, const std::string& b) {
-  // Constant-time comparison so the token cannot be guessed byte by byte from timings.
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  // Digests compared in constant time: neither the bytes nor the length of the job token
+  // can be learned from how long a refusal takes.
+  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
+  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
+  return CRYPTO_memcmp(da, db, sizeof da) == 0;
+}
+
+// Wrong tokens from one source address: each try after a failure waits for its turn, the
+// wait doubling per failure, so guessing is slow even over many parallel connections.
+constexpr double kFirstTokenDelay = 0.25, kMaxTokenDelay = 10.0;
+constexpr auto kForgetFailuresAfter = std::chrono::minutes(10);
+constexpr auto kLogInterval = std::chrono::seconds(10);
+// A descriptor shortage (EMFILE/ENFILE) does not clear by retrying at once: pause accepting.
+constexpr auto kAcceptPause = std::chrono::milliseconds(500);
+
+struct TokenFailures {
+  int failures = 0;
+  int pending = 0;  // hellos waiting for their turn
+  Clock::time_point next_try{}, last_failure{};
+};
+
+double token_delay(int failures) {
+  return failures <= 0 ? 0.0 : std::min(kMaxTokenDelay, kFirstTokenDelay * std::pow(2.0, failures - 1));
+}
+
+bool out_of_descriptors(const asio::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE || ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
 }
 
 class Shard {
@@ -72,6 +101,12 @@ class Shard {
     range_ = ranges[static_cast<std::size_t>(o_.shard)];
     limits_ = o_.limits;
     limits_.max_param_payload = max_param_payload(range_.size());
+    // Strangers may only send a hello; once admitted, every worker and observer may hold a
+    // frame in flight and a recycled buffer. The cap bounds what peers holding the token
+    // can make this process buffer, with room to spare for a legitimate job.
+    limits_.await_hello = true;
+    const std::size_t peers = static_cast<std::size_t>(o_.config.cluster.workers + o_.shards) + 4;
+    limits_.budget = std::make_shared<ReceiveBudget>(peers * 2 * limits_.max_param_payload + (std::size_t{64} << 20));
     fingerprint_ = model_fingerprint(spec_);
     workers_.resize(static_cast<std::size_t>(o_.config.cluster.workers));
     // real.trace is validated by the schema (off|on) and only read here, from the resolved config.
@@ -247,15 +282,29 @@ class Shard {
       tcp::socket socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (!acceptor_.is_open()) break;
-        spdlog::warn("{}: accept failed: {}", name_, ec.message());
+        // A pending connection that cannot get a descriptor stays queued, so retrying at
+        // once spins: pause, and log once per interval however often it fails.
+        const bool pause = out_of_descriptors(ec);
+        std::uint64_t held_back = 0;
+        if (accept_log_.allow(&held_back))
+          spdlog::warn("{}: accept failed: {}{}{}", name_, ec.message(), pause ? "; pausing new connections (descriptor limit reached?)" : "",
+                       held_back ? fmt::format(" ({} more failures since the last line)", held_back) : std::string());
+        if (pause) {
+          asio::steady_timer t(io_);
+          t.expires_after(kAcceptPause);
+          co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
         continue;
       }
-      std::string peer = "peer";
+      std::string peer = "peer", address = "?";
       auto remote = socket.remote_endpoint(ec);
-      if (!ec) peer = fmt::format("{}:{}", remote.address().to_string(), remote.port());
+      if (!ec) {
+        address = remote.address().to_string();
+        peer = fmt::format("{}:{}", address, remote.port());
+      }
       auto conn = std::make_shared<Connection>(std::move(socket), limits_, peer);
       conn->start();
-      asio::co_spawn(io_, session(conn), asio::detached);
+      asio::co_spawn(io_, session(conn, address), asio::detached);
     }
   }
 
@@ -264,8 +313,50 @@ class Shard {
     c->send(encode(Refuse{reason, detail}));
   }
 
-  asio::awaitable<void> session(std::shared_ptr<Connection> c) {
+  // A source address that sent wrong tokens waits for its turn before its hello is judged
+  // (whatever the token: an early answer would tell a right guess from a wrong one).
+  asio::awaitable<void> wait_token_turn(const std::string& address) {
+    auto it = token_failures_.find(address);
+    if (it == token_failures_.end() || it->second.failures == 0) co_return;
+    // Hellos already waiting count as failures to come: parallel guesses are spaced as
+    // if they had been made one after another.
+    auto& f = it->second;
+    const auto now = Clock::now();
+    const auto turn = std::max(now, f.next_try);
+    ++f.pending;
+    f.next_try = turn + seconds_d(token_delay(f.failures + f.pending));
+    if (turn > now) {
+      asio::steady_timer t(io_);
+      t.expires_at(turn);
+      asio::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (auto again = token_failures_.find(address); again != token_failures_.end() && again->second.pending > 0) --again->second.pending;
+  }
+
+  void note_token_result(const std::string& address, bool right) {
+    if (right) {
+      token_failures_.erase(address);
+      return;
+    }
+    auto& f = token_failures_[address];
+    ++f.failures;
+    f.last_failure = Clock::now();
+    f.next_try = std::max(f.next_try, f.last_failure + seconds_d(token_delay(f.failures)));
+    if (token_failures_.size() > 4096) forget_token_failures();
+  }
+
+  // Bounded memory: old entries go first; past 4096 addresses at once, per-address delays
+  // have stopped mattering, and the table starts over rather than grow without end.
+  void forget_token_failures() {
+    const auto now = Clock::now();
+    std::erase_if(token_failures_, [&](const auto& kv) { return now - kv.second.last_failure > kForgetFailuresAfter; });
+    if (token_failures_.size() > 4096) token_failures_.clear();
+  }
+
+  asio::awaitable<void> session(std::shared_ptr<Connection> c, std::string address) {
     int worker = -1;
+    bool admitted = false;
     try {
       Frame f = co_await c->read_frame();
       if (f.header.type != MsgType::Hello) throw ConnectionError(fmt::format("{}: first frame is {}, expected hello", c->peer(), msg_type_name(static_cast<std::uint8_t>(f.header.type))));
@@ -274,10 +365,15 @@ class Shard {
       const int w = hello->worker;
       const bool observer = hello->role == PeerRole::Observer;
       std::optional<std::pair<RefuseReason, std::string>> why;
+      co_await wait_token_turn(address);
+      if (!c->open()) co_return;
+      const bool token_ok = same_token(hello->token, o_.token);
+      note_token_result(address, token_ok);
       if (hello->protocol != kProtocolVersion)
         why = {RefuseReason::BadVersion, fmt::format("peer protocol {}, server protocol {}", hello->protocol, kProtocolVersion)};
-      else if (!same_token(hello->token, o_.token))
-        why = {RefuseReason::BadToken, "job token does not match"};
+      else if (!token_ok)
+        why = {RefuseReason::BadToken, fmt::format("job token does not match ({} wrong from {}; next try from there waits {:g} s)",
+                                                  token_failures_[address].failures, address, token_delay(token_failures_[address].failures))};
       else if (hello->model_fingerprint != fingerprint_)
         why = {RefuseReason::BadModel, fmt::format("peer model '{}' (fingerprint {:016x}), server model '{}' ({:016x})", hello->model,
                                                   hello->model_fingerprint, spec_.name, fingerprint_)};
@@ -287,7 +383,16 @@ class Shard {
       else if (!observer && (w < 0 || w >= static_cast<int>(workers_.size())))
         why = {RefuseReason::BadWorker, fmt::format("worker id {} not in [0, {})", w, workers_.size())};
       if (why) {
-        refuse(c, why->first, why->second);
+        std::uint64_t held_back = 0;
+        if (why->first != RefuseReason::BadToken) {
+          refuse(c, why->first, why->second);
+        } else {
+          // Anyone can send wrong tokens: logged once per interval.
+          if (token_log_.allow(&held_back))
+            spdlog::warn("{}: refused {}: {}: {}{}", name_, c->peer(), refuse_reason_name(why->first), why->second,
+                         held_back ? fmt::format(" ({} more wrong tokens since the last line)", held_back) : std::string());
+          c->send(encode(Refuse{why->first, why->second}));
+        }
         co_await c->flush();
         c->close("refused");
         co_return;
@@ -319,6 +424,8 @@ class Shard {
         c->set_peer(fmt::format("worker {} ({})", w, c->peer()));
         spdlog::info("{}: worker {} {} from {}", name_, w, rejoin ? "rejoined" : "joined", c->peer());
       }
+      c->admit_all();
+      admitted = true;
       HelloAck ack;
       ack.shard = static_cast<std::uint32_t>(o_.shard);
       ack.shards = static_cast<std::uint32_t>(o_.shards);
@@ -393,7 +500,11 @@ class Shard {
         }
       }
     } catch (const ConnectionError& e) {
-      if (!stopping_ || worker < 0) spdlog::warn("{}: closing connection: {}", name_, e.what());
+      // Strangers can trigger this line at will: a few per interval for them.
+      std::uint64_t held_back = 0;
+      if (admitted ? (!stopping_ || worker < 0) : stranger_log_.allow(&held_back))
+        spdlog::warn("{}: closing connection: {}{}", name_, e.what(),
+                     held_back ? fmt::format(" ({} more connections closed before their hello since the last line)", held_back) : std::string());
       c->close(e.what());
     } catch (const std::exception& e) {
       spdlog::error("{}: connection {} failed: {}", name_, c->peer(), e.what());
@@ -875,6 +986,10 @@ class Shard {
   std::string stop_reason_, failure_;
   int exit_code_ = 0;
   pid_t parent_ = ::getppid();
+  std::map<std::string, TokenFailures> token_failures_;  // by source address
+  // Accept errors and wrong tokens: one line per interval. Strangers' protocol errors: a
+  // few, so that different attacks in the same seconds each leave a line.
+  LogLimiter accept_log_{kLogInterval}, token_log_{kLogInterval}, stranger_log_{kLogInterval, 5};
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // Helpers for loopback tests of the real executor: temporary run folders, configs, and
 // synclab child processes that are always reaped (ChildProcess kills on destruction).
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -48,10 +49,20 @@ inline std::string small_config(const std::string& policy_yaml, int workers, int
          "real: {timeout: 10s, heartbeat: 200ms, frame_timeout: 5s}\n" + extra;
 }
 
+/// The binary under test: $SYNCLAB_TEST_BIN when set (to run these tests against another
+/// build, e.g. to show a test fails without a fix), else the one built here.
+inline std::string synclab_bin() {
+  const char* other = std::getenv("SYNCLAB_TEST_BIN");
+  return other && *other ? other : SYNCLAB_BIN;
+}
+
+/// The job token of test jobs (128 bits, as synclab requires of a user-supplied token).
+inline const std::string kTestToken = "3f9c1e7a5b2d4c6e8a0f1b3d5c7e9a2b";
+
 /// Starts `synclab args...` with SYNCLAB_TOKEN=token, output to log.
 inline std::unique_ptr<ChildProcess> spawn(const std::string& name, std::vector<std::string> args, const std::filesystem::path& log,
-                                           const std::string& token = "test-token", std::map<std::string, std::string> env = {}) {
-  args.insert(args.begin(), SYNCLAB_BIN);
+                                           const std::string& token = kTestToken, std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), synclab_bin());
   env["SYNCLAB_TOKEN"] = token;
   return std::make_unique<ChildProcess>(name, args, env, log);
 }

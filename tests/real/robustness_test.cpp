@@ -3,12 +3,6 @@
 // own connection; a good worker is served throughout and the job completes.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <limits>
 
@@ -16,61 +10,12 @@
 #include "real/protocol/fingerprint.hpp"
 #include "real/protocol/messages.hpp"
 #include "tests/real/job_fixture.hpp"
+#include "tests/real/raw_peer.hpp"
 
 namespace synclab::real {
 namespace {
 
 using namespace test;
-
-// A raw TCP peer speaking whatever bytes a test wants.
-class RawPeer {
- public:
-  explicit RawPeer(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<std::uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~RawPeer() { ::close(fd_); }
-  bool connected() const { return connected_; }
-  bool send(const std::vector<std::uint8_t>& b) { return ::send(fd_, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size()); }
-  /// Reads until one frame parses, the peer closes, or `seconds` pass.
-  std::optional<Frame> read_frame(double seconds) {
-    FrameParser p(1 << 20);
-    std::uint8_t buf[4096];
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (std::chrono::steady_clock::now() < until) {
-      pollfd pfd{fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, 50) <= 0) continue;
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        return std::nullopt;
-      }
-      p.feed(std::span<const std::uint8_t>(buf, static_cast<std::size_t>(n)));
-      if (p.has_frame()) return p.take();
-    }
-    return std::nullopt;
-  }
-  /// True when the server closed the connection within `seconds` (frames before EOF are skipped).
-  bool closed_within(double seconds) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    std::uint8_t buf[4096];
-    while (std::chrono::steady_clock::now() < until) {
-      pollfd pfd{fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, 50) <= 0) continue;
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return true;
-    }
-    return closed_;
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false, closed_ = false;
-};
 
 Hello good_hello(const std::string& token) {
   const ModelSpec spec = make_model_spec("softmax");
@@ -149,7 +94,7 @@ TEST_F(HostilePeers, WrongTokenVersionModelAreRefusedWithAReason) {
   }
   {
     RawPeer p(port_);
-    Hello h = good_hello("test-token");
+    Hello h = good_hello(kTestToken);
     h.model_fingerprint ^= 1;
     h.model = "mlp";
     p.send(encode(h).flatten());
@@ -157,7 +102,7 @@ TEST_F(HostilePeers, WrongTokenVersionModelAreRefusedWithAReason) {
   }
   {
     RawPeer p(port_);
-    auto bytes = encode(good_hello("test-token")).flatten();
+    auto bytes = encode(good_hello(kTestToken)).flatten();
     const std::uint16_t v = 99;
     std::memcpy(bytes.data() + 4, &v, 2);
     const auto crc = crc32_of({std::span<const std::uint8_t>(bytes.data(), 16)});
@@ -172,7 +117,7 @@ TEST_F(HostilePeers, WrongTokenVersionModelAreRefusedWithAReason) {
 }
 
 TEST_F(HostilePeers, WorkerWithWrongTokenExitsWithOneLine) {
-  auto w = spawn("worker", {"worker", cfg_.string(), "--ps_hosts", "127.0.0.1:" + std::to_string(port_)}, dir_ / "bad.log", "wrong");
+  auto w = spawn("worker", {"worker", cfg_.string(), "--ps_hosts", "127.0.0.1:" + std::to_string(port_)}, dir_ / "bad.log", "0123456789abcdef0123456789abcdef");
   EXPECT_EQ(wait_for(*w, 30), "exit 1");
   EXPECT_NE(read_text(dir_ / "bad.log").find("refused by ps0"), std::string::npos) << read_text(dir_ / "bad.log");
   expect_good_worker_completes();
@@ -183,7 +128,7 @@ TEST_F(HostilePeers, GarbageHugeFrameAndSlowlorisLoseOnlyTheirConnection) {
   garbage.send({'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P', '/', '1', '.', '1', '\r', '\n', '\r', '\n'});
   EXPECT_TRUE(garbage.closed_within(10));
   // A push claiming 4 GB right after a valid hello: refused before any allocation.
-  huge.send(encode(good_hello("test-token")).flatten());
+  huge.send(encode(good_hello(kTestToken)).flatten());
   auto ack = huge.read_frame(5);
   ASSERT_TRUE(ack && ack->header.type == MsgType::HelloAck);
   huge.send(push_header_claiming_4gb());
@@ -246,7 +191,7 @@ TEST(HostilePeersDuringTraining, WorkerCutOffByATakeoverReconnects) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + 100 * round));
     {
       RawPeer usurper(job.port);
-      usurper.send(encode(good_hello("test-token")).flatten());
+      usurper.send(encode(good_hello(kTestToken)).flatten());
       auto ack = usurper.read_frame(5);
       ASSERT_TRUE(ack && ack->header.type == MsgType::HelloAck);
     }  // closed

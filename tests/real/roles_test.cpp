@@ -23,7 +23,7 @@ TEST(Roles, SlurmRanksTakeTheirRoles) {
                                               {"SLURM_TASKS_PER_NODE", "3"}};
     ranks.push_back(spawn("rank" + std::to_string(r),
                           {"launch", cfg.string(), "--out", (dir / "run").string(), "--set", "real.port=" + std::to_string(port)},
-                          dir / ("rank" + std::to_string(r) + ".log"), "slurm-token", env));
+                          dir / ("rank" + std::to_string(r) + ".log"), "c0ffee42d15ea5e5b16b00b5deadbeef", env));
   }
   for (int r = 0; r < 3; ++r)
     EXPECT_EQ(wait_for(*ranks[static_cast<std::size_t>(r)], 60), "exit 0") << read_text(dir / ("rank" + std::to_string(r) + ".log"));
@@ -63,7 +63,7 @@ TEST(Roles, HostsListStartsRolesOverSshWithoutTheTokenOnACommandLine) {
   const auto dir = temp_dir("hosts");
   const auto cfg = write_text(dir / "job.yaml", small_config("{name: bsp}", 2, 30));
   const std::string port = std::to_string(free_port());
-  const std::string token = "hosts-token-5f1e0c";
+  const std::string token = "hosts-token-5f1e0c9a7b3d2e4f6a8b1c";
   auto launch = spawn("launch",
                       {"launch", cfg.string(), "--out", (dir / "run").string(), "--set", "real.hosts=[127.0.0.1:" + port + ", 127.0.0.1, 127.0.0.1]"},
                       dir / "launch.log", token,
