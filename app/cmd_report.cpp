@@ -63,7 +63,7 @@ int cmd_report(int argc, char** argv) {
     for (const auto& w : r.warnings) std::cerr << "report: warning: " << r.name << ": " << w << "\n";
   for (const auto& f : model.failed)
     if (f.status == "unreadable") std::cerr << "report: warning: " << f.name << " is left out, unreadable: " << f.error << "\n";
-    const auto files = experiments::write_report(model, out, *chosen);
+  const auto files = experiments::write_report(model, out, *chosen);
   std::cerr << "report: " << model.runs.size() << " runs, " << model.groups.size() << " configs; markdown: "
             << files.markdown.string() << "\n";
   std::cout << files.html.string() << "\n";

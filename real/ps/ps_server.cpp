@@ -447,7 +447,6 @@ class Shard {
             c->recycle(std::move(fr.payload));
             ++workers_[static_cast<std::size_t>(worker)].pushes;
             if (!stopping_) {
-              samples_ += push->samples;
               execute(logic_->on_push(std::move(*push), now()));
             }
             break;
@@ -572,6 +571,7 @@ class Shard {
       return;
     }
     const double t = now();
+    for (const auto& a : d.applied) samples_ += a.samples;  // applied gradients only
     if (writer_)
       for (const auto& a : d.applied) {
         writer_->update(t, a.update, a.worker, a.staleness, a.loss);
@@ -910,10 +910,9 @@ class Shard {
     s.stop_reason = stop_reason_;
     s.final_params_sha256 = o_.shards == 1 ? sha256_hex(p) : std::string();
     nlohmann::json per_worker = nlohmann::json::array();
-    std::uint64_t samples = 0, bytes = 0;
+    std::uint64_t bytes = 0;
     for (std::size_t w = 0; w < workers_.size(); ++w) {
       const auto& r = workers_[w].report;
-      samples += r.samples;
       bytes += r.bytes_sent;
       per_worker.push_back({{"worker", w},
                             {"compute_s", r.compute_s},
@@ -926,7 +925,9 @@ class Shard {
                             {"device", r.device},
                             {"reported", workers_[w].reported}});
     }
-    s.samples = std::max(samples, samples_);
+    // Samples of applied gradients only, as in every driver (the workers' own counts, in
+    // per_worker, include the steps the policy dropped or cancelled).
+    s.samples = samples_;
     s.bytes_sent = bytes + ps_bytes_sent();
     s.extra = {{"model", spec_.name},
                {"shards", o_.shards},

@@ -1,6 +1,7 @@
 #include "real/ps/server_logic.hpp"
 
 #include <fstream>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -39,9 +40,12 @@ class CoreLogic final : public ServerLogic {
     info.kind = p.kind == PayloadKind::Gradient ? synclab::PayloadKind::Gradient : synclab::PayloadKind::ModelDelta;
     info.local_steps = static_cast<int>(p.steps);
     std::vector<float> values = std::move(p.values);
+    // Samples count when the gradient is applied, never for a dropped or rejected push.
+    samples_by_push_[info.id] = p.samples;
     try {
       core_->push(info, std::move(values));
     } catch (const Error& e) {
+      samples_by_push_.erase(info.id);
       ShardDecisions d;
       d.log.push_back(fmt::format("push from worker {} rejected: {}", p.worker, e.what()));
       return d;
@@ -78,7 +82,15 @@ class CoreLogic final : public ServerLogic {
     const auto before = last_version_;
     ServerOutbox box = core_->take_outbox();
     ShardDecisions d;
-    for (const auto& a : box.applied) d.applied.push_back(AppliedGradient{a.worker, a.staleness, a.loss, a.update});
+    for (const auto& a : box.applied) {
+      std::uint64_t samples = 0;
+      if (const auto it = samples_by_push_.find(a.push); it != samples_by_push_.end()) {
+        samples = it->second;
+        samples_by_push_.erase(it);
+      }
+      d.applied.push_back(AppliedGradient{a.worker, a.staleness, a.loss, a.update, samples});
+    }
+    for (const auto& x : box.dropped) samples_by_push_.erase(x.push);
     last_version_ = core_->version();
     d.new_updates = last_version_ - before;
     for (auto& r : box.replies) d.replies.push_back(ParamsToSend{r.worker, r.version, std::move(r.params), r.local_steps ? *r.local_steps : -1});
@@ -92,6 +104,7 @@ class CoreLogic final : public ServerLogic {
 
   std::unique_ptr<ServerCore> core_;
   std::uint64_t last_version_ = 0;
+  std::unordered_map<PushId, std::uint64_t> samples_by_push_;  // pushes not yet applied or dropped
 };
 
 // Records each event with the version it left, then passes it on: the trace is exactly

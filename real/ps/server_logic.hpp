@@ -22,6 +22,7 @@ struct AppliedGradient {
   std::int64_t staleness = 0;
   double loss = 0;
   std::uint64_t update = 0;  ///< the model version it produced (or was folded into)
+  std::uint64_t samples = 0; ///< training samples behind the gradient (what "samples" counts)
 };
 
 /// A pull to answer now with an immutable snapshot of the shard's parameters.

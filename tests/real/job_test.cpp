@@ -99,6 +99,16 @@ TEST_P(LaunchPolicy, ReachesTargetAccuracyAndReplaysBitForBit) {
     EXPECT_TRUE(w["reported"].get<bool>());
     EXPECT_GT(w["compute_s"].get<double>(), 0.0);
   }
+  // Samples count applied gradients only (docs/run-directory.md): one batch of 50 per
+  // updates.csv row, tau batches for the local-SGD family; a dropped push adds nothing.
+  const auto rows = csv_rows(dir / "run/updates.csv").size();
+  const auto samples = s["samples"].get<std::uint64_t>();
+  if (std::string(pc.name) == "local_sgd" || std::string(pc.name) == "adacomm") {
+    EXPECT_GE(samples, rows * 50) << pc.yaml;
+    EXPECT_EQ(samples % 50, 0u) << pc.yaml;
+  } else {
+    EXPECT_EQ(samples, rows * 50) << pc.yaml;
+  }
   // Replay: the same events in the same order give the same parameters and decisions.
   const RunConfig config = load_run_config(cfg.string());
   const InprocResult r = replay_run(config, dir / "run");
