@@ -3,22 +3,13 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "core/common/shell_quote.hpp"
 #include "experiments/csv.hpp"
 
 namespace synclab::experiments {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out.append("'\\''");
-    else out.push_back(c);
-  }
-  out.push_back('\'');
-  return out;
-}
 
 void make_executable(const fs::path& file) {
   fs::permissions(file, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);

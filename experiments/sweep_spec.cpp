@@ -279,7 +279,7 @@ SweepSpec load_sweep(const fs::path& file) {
   }
   check_unique_keys(root, file.string());
   try {
-    auto spec = parse_sweep(root, file.parent_path(), file.string());
+    auto spec = parse_sweep(root, fs::absolute(file).parent_path(), file.string());
     spec.file = file;
     if (!root["name"]) spec.name = file.stem().string();
     return spec;

@@ -11,6 +11,21 @@
 
 namespace synclab {
 
+std::vector<std::unique_ptr<ServerCore>> make_shard_cores(const InprocOptions& o, const std::vector<float>& initial,
+                                                          const std::vector<Range>& ranges, bool timing, int workers) {
+  std::vector<std::unique_ptr<ServerCore>> cores;
+  for (const Range& range : ranges) {
+    ServerCoreOptions so;
+    so.range = range;
+    so.optimizer = o.optimizer;
+    so.timing_only = timing;
+    std::span<const float> init;
+    if (!timing) init = std::span<const float>(initial).subspan(range.begin, range.size());
+    cores.push_back(std::make_unique<ServerCore>(make_policy(o.policy, workers).server, init, so));
+  }
+  return cores;
+}
+
 namespace {
 
 enum class Ev { PullArrive, ReplyArrive, ComputeDone, PushArrive, CancelArrive, Timer, Fail, Rejoin };
@@ -58,15 +73,7 @@ class Run {
       throw Error(fmt::format("inproc driver: initial params have {} floats, model has {}", initial.size(), num_params_));
     const int workers = static_cast<int>(setups.size());
     ranges_ = shard_ranges(num_params_, o_.shards);
-    for (int s = 0; s < o_.shards; ++s) {
-      ServerCoreOptions so;
-      so.range = ranges_[static_cast<std::size_t>(s)];
-      so.optimizer = o_.optimizer;
-      so.timing_only = timing_;
-      std::span<const float> init;
-      if (!timing_) init = std::span<const float>(initial).subspan(so.range.begin, so.range.size());
-      cores_.push_back(std::make_unique<ServerCore>(make_policy(o_.policy, workers).server, init, so));
-    }
+    cores_ = make_shard_cores(o_, initial, ranges_, timing_, workers);
     for (const auto& setup : setups) {
       WorkerSlot slot;
       slot.core = std::make_unique<WorkerCore>(setup);

@@ -4,6 +4,7 @@
 // every policy without SimGrid or sockets, and as the reference the other drivers match.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +66,11 @@ struct InprocResult {
   std::string stop_reason;             ///< "updates" | "time" | "policy" | "stalled" | "events" | "replay"
   bool mixed_versions = false;         ///< a pull got shards at different versions
 };
+
+/// One ServerCore per shard range, each started from its slice of `initial` (empty in
+/// timing mode): the server side of the in-process run and of its replay.
+std::vector<std::unique_ptr<ServerCore>> make_shard_cores(const InprocOptions& o, const std::vector<float>& initial,
+                                                          const std::vector<Range>& ranges, bool timing, int workers);
 
 class InprocDriver {
  public:

@@ -53,15 +53,7 @@ class Replay {
       throw Error(fmt::format("replay: initial params have {} floats, model has {}", initial.size(), num_params_));
     const int workers = static_cast<int>(setups.size());
     ranges_ = shard_ranges(num_params_, o_.shards);
-    for (int s = 0; s < o_.shards; ++s) {
-      ServerCoreOptions so;
-      so.range = ranges_[static_cast<std::size_t>(s)];
-      so.optimizer = o_.optimizer;
-      so.timing_only = timing_;
-      std::span<const float> init;
-      if (!timing_) init = std::span<const float>(initial).subspan(so.range.begin, so.range.size());
-      cores_.push_back(std::make_unique<ServerCore>(make_policy(o_.policy, workers).server, init, so));
-    }
+    cores_ = make_shard_cores(o_, initial, ranges_, timing_, workers);
     for (const auto& setup : setups) {
       ReplayWorker w;
       w.core = std::make_unique<WorkerCore>(setup);

@@ -102,17 +102,39 @@ void RunWriter::eval(double time_s, std::uint64_t update, std::uint64_t samples,
     scalars.emplace_back("throughput/samples_per_s",
                          static_cast<float>(static_cast<double>(samples - std::min(samples, last_eval_samples_)) / dt));
   }
-  events_->scalars(time_s, static_cast<std::int64_t>(update), scalars);
-  events_->flush();
+  emit_events(time_s, static_cast<std::int64_t>(update), scalars);
+  flush_events();
   last_eval_time_ = time_s;
   last_eval_update_ = update;
   last_eval_samples_ = samples;
 }
 
+// The event file is a by-product: its failure (a full disk, found there first) is recorded
+// like a CSV's, and the run's files report it, instead of ending the run from inside.
+void RunWriter::emit_events(double time_s, std::int64_t step, const std::vector<std::pair<std::string, float>>& scalars) {
+  if (!events_) return;
+  try {
+    events_->scalars(time_s, step, scalars);
+  } catch (const Error& e) {
+    if (write_error_.empty()) write_error_ = e.what();
+    events_.reset();
+  }
+}
+
+void RunWriter::flush_events() {
+  if (!events_) return;
+  try {
+    events_->flush();
+  } catch (const Error& e) {
+    if (write_error_.empty()) write_error_ = e.what();
+    events_.reset();
+  }
+}
+
 void RunWriter::flush_update_event() {
   if (pending_rows_ == 0) return;
   const double n = static_cast<double>(pending_rows_);
-  events_->scalars(pending_time_, static_cast<std::int64_t>(pending_update_),
+  emit_events(pending_time_, static_cast<std::int64_t>(pending_update_),
                    {{"train/loss", static_cast<float>(pending_loss_ / n)}, {"train/staleness", static_cast<float>(pending_staleness_ / n)}});
   pending_rows_ = 0;
   pending_loss_ = pending_staleness_ = 0;
@@ -122,7 +144,7 @@ void RunWriter::finish(const RunSummary& s) {
   flush_update_event();
   // Timing-mode runs have no evaluations: their throughput is the whole run's.
   if (s.time_s > 0)
-    events_->scalars(s.time_s, static_cast<std::int64_t>(s.updates),
+    emit_events(s.time_s, static_cast<std::int64_t>(s.updates),
                      {{"throughput/run_updates_per_s", static_cast<float>(static_cast<double>(s.updates) / s.time_s)},
                       {"throughput/run_samples_per_s", static_cast<float>(static_cast<double>(s.samples) / s.time_s)}});
   flush();
@@ -152,7 +174,7 @@ void RunWriter::finish(const RunSummary& s) {
 }
 
 void RunWriter::flush() {
-  events_->flush();
+  flush_events();
   if (updates_) updates_.flush();
   check(updates_, "updates.csv");
   if (evals_) evals_.flush();

@@ -9,6 +9,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -66,6 +68,9 @@ class RunWriter {
   std::filesystem::path dir_;
   /// Writes the pending update's mean loss and staleness to the event file.
   void flush_update_event();
+  /// Event-file writes; a failure is kept in write_error_ and ends the event file only.
+  void emit_events(double time_s, std::int64_t step, const std::vector<std::pair<std::string, float>>& scalars);
+  void flush_events();
 
   void check(std::ofstream& out, const char* file);
   std::ofstream updates_, evals_;

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/common/error.hpp"
+#include "core/common/shell_quote.hpp"
 #include "core/data/dataset.hpp"
 #include "core/run/dir_lock.hpp"
 #include "core/run/run_writer.hpp"
@@ -66,16 +67,6 @@ class SignalGuard {
   static constexpr std::array<int, 3> kSignals = {SIGINT, SIGTERM, SIGHUP};
   std::array<struct sigaction, 3> old_{};
 };
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out.append("'\\''");
-    else out.push_back(c);
-  }
-  out.push_back('\'');
-  return out;
-}
 
 class Job {
  public:

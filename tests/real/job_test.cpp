@@ -39,24 +39,38 @@ std::string target_config(const std::string& policy_yaml, double accuracy, int l
          "real: {timeout: 10s, heartbeat: 200ms, frame_timeout: 5s, trace: on}\n" + extra;
 }
 
-// Replays a finished real run in the in-process driver, with the workers' own setup code and
-// the event order each PS shard recorded.
-InprocResult replay_run(const RunConfig& config, const std::filesystem::path& run_dir) {
-  std::vector<std::unique_ptr<WorkerResources>> res;
+// The in-process driver for a real job's config, with the workers' own setup code.
+struct InprocForConfig {
+  std::vector<std::unique_ptr<WorkerResources>> res;  // owns what the setups point into
+  std::unique_ptr<InprocDriver> driver;
+};
+
+InprocForConfig inproc_for(const RunConfig& config) {
+  InprocForConfig out;
   std::vector<WorkerSetup> setups;
   for (int w = 0; w < config.cluster.workers; ++w) {
-    res.push_back(make_worker_resources(config, w, "cpu"));
-    setups.push_back(res.back()->setup);
+    out.res.push_back(make_worker_resources(config, w, "cpu"));
+    setups.push_back(out.res.back()->setup);
   }
   InprocOptions o;
   o.policy = config.policy;
   o.optimizer = config.train.optimizer;
   o.shards = config.cluster.servers;
-  std::vector<float> initial(res[0]->spec.num_params());
-  init_params(res[0]->spec, initial.data(), config.train.seed);
+  o.max_updates = config.train.stop_updates;
+  std::vector<float> initial(out.res[0]->spec.num_params());
+  init_params(out.res[0]->spec, initial.data(), config.train.seed);
+  out.driver = std::make_unique<InprocDriver>(o, initial, setups);
+  return out;
+}
+
+// Replays a finished real run in the in-process driver, with the event order each PS shard
+// recorded.
+InprocResult replay_run(const RunConfig& config, const std::filesystem::path& run_dir) {
+  auto inproc = inproc_for(config);
   std::vector<std::vector<TraceEvent>> traces;
-  for (int s = 0; s < o.shards; ++s) traces.push_back(read_server_trace(run_dir / "trace" / ("ps" + std::to_string(s) + ".csv")));
-  return InprocDriver(o, initial, setups).replay(traces);
+  for (int s = 0; s < config.cluster.servers; ++s)
+    traces.push_back(read_server_trace(run_dir / "trace" / ("ps" + std::to_string(s) + ".csv")));
+  return inproc.driver->replay(traces);
 }
 
 // updates.csv as "update,worker,staleness" per row (time and loss left out).
@@ -180,21 +194,8 @@ TEST(LaunchDiverged, ANonFiniteLossStopsTheJobWithAnError) {
 
 // Replays the job in the in-process driver with the workers' own setup code.
 std::string inproc_sha(const RunConfig& config) {
-  std::vector<std::unique_ptr<WorkerResources>> res;
-  std::vector<WorkerSetup> setups;
-  for (int w = 0; w < config.cluster.workers; ++w) {
-    res.push_back(make_worker_resources(config, w, "cpu"));
-    setups.push_back(res.back()->setup);
-  }
-  InprocOptions o;
-  o.policy = config.policy;
-  o.optimizer = config.train.optimizer;
-  o.shards = config.cluster.servers;
-  o.max_updates = config.train.stop_updates;
-  std::vector<float> initial(res[0]->spec.num_params());
-  init_params(res[0]->spec, initial.data(), config.train.seed);
-  InprocDriver driver(o, initial, setups);
-  const InprocResult r = driver.run();
+  auto inproc = inproc_for(config);
+  const InprocResult r = inproc.driver->run();
   EXPECT_EQ(r.updates, config.train.stop_updates);
   return sha256_hex(r.params);
 }
@@ -202,7 +203,10 @@ std::string inproc_sha(const RunConfig& config) {
 TEST(LaunchBsp, BitIdenticalToInProcessDriver) {
   for (int shards : {1, 2}) {
     const auto dir = temp_dir("bsp-identical");
-    const std::string yaml = small_config("{name: bsp}", 2, 40) + "worker: {device: cpu}\n";
+    // Evaluations every 10 updates: with two shards each is a gather by shard 0, so several
+    // chances to see one complete within the 40 updates.
+    std::string yaml = small_config("{name: bsp}", 2, 40) + "worker: {device: cpu}\n";
+    yaml.replace(yaml.find("eval_every: 100"), 15, "eval_every: 10");
     const auto cfg = write_text(dir / "job.yaml", yaml);
     const std::vector<std::string> sets = {"--set", "cluster.servers=" + std::to_string(shards)};
     std::vector<std::string> args = {"launch", cfg.string(), "--out", (dir / "run").string(), "--timeout", "60"};

@@ -45,7 +45,7 @@ TEST(Roles, TorchrunVariablesTakeTheirRoles) {
     std::map<std::string, std::string> env = {
         {"RANK", std::to_string(r)}, {"WORLD_SIZE", "3"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
     ranks.push_back(spawn("rank" + std::to_string(r), {"launch", cfg.string(), "--out", (dir / "run").string()},
-                          dir / ("rank" + std::to_string(r) + ".log"), "torchrun-token", env));
+                          dir / ("rank" + std::to_string(r) + ".log"), kTestToken, env));
   }
   for (int r = 0; r < 3; ++r)
     EXPECT_EQ(wait_for(*ranks[static_cast<std::size_t>(r)], 60), "exit 0") << read_text(dir / ("rank" + std::to_string(r) + ".log"));

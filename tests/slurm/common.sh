@@ -9,7 +9,8 @@ if [ "${4:-}" != --in-slurm ]; then
   exec "$slurm_sh" run "$scratch/slurm" bash "$0" "$bin" "$slurm_sh" "$scratch" --in-slurm
 fi
 cd "$scratch"
-export SYNCLAB_TOKEN=slurm-test-token
+# A strong token, as every rank must share one (a weak one is refused).
+export SYNCLAB_TOKEN=5f2c8e41b07a9d36c1e4f08b52a7d9e3
 
 fail() {
   echo "FAIL: $*" >&2

@@ -22,8 +22,10 @@ md=$work/fid/fidelity.md
 grep -q "## Simulation vs real runs" "$md" || fail "the report has no sim-vs-real section"
 cat "$work/fid/links.csv"
 sed -n '/## Simulation vs real runs/,/^## [^S]/p' "$md"
-# Two pairs (bsp, async); the time-per-update errors are bounded loosely here (a shared CI
-# machine), tightly in the documented full run.
+# Two pairs (bsp, async). The real side runs four processes on the CI machine's cores, so
+# its timings move with whatever else that machine does: this checks the pipeline and gross
+# agreement only (time per update within 50%, final accuracy within 0.03); the prediction
+# errors themselves are measured by the full experiment on a quiet machine (docs/fidelity.md).
 python3 - "$md" <<'PY' || fail "prediction errors missing or out of bounds"
 import re, sys
 text = open(sys.argv[1]).read()
@@ -33,7 +35,9 @@ assert len(rows) == 2, rows
 for r in rows:
     cells = [c.strip() for c in r.strip("|").split("|")]
     tpu = float(cells[7].rstrip("%"))
-    assert abs(tpu) < 30, f"time/update error {tpu}% in {r}"
+    assert abs(tpu) < 50, f"time/update error {tpu}% in {r}"
+    acc = float(cells[9])
+    assert abs(acc) <= 0.03, f"final accuracy differs by {acc} in {r}"
 PY
 
 # Ctrl-C in the middle (a signal to the whole process group, as a terminal sends it) must
