@@ -54,7 +54,9 @@ std::vector<SweepAxis> parse_axes(const YAML::Node& node, const std::string& sec
     const std::string where = section + "." + axis.key;
     if (!it->second.IsSequence()) throw ConfigError(where, "must be a list of values");
     if (it->second.size() == 0) throw ConfigError(where, "empty list");
-    for (const auto& v : it->second) {
+    // A copy of the handle: it->second lives in a temporary proxy that ends before the loop.
+    const YAML::Node list = it->second;
+    for (const auto& v : list) {
       // A swept path written in the sweep file means the sweep file's folder.
       if (is_path_key(axis.key) && v.IsScalar() && !v.Scalar().empty() && fs::path(v.Scalar()).is_relative())
         axis.values.push_back(YAML::Node((dir / v.Scalar()).lexically_normal().string()));
@@ -172,7 +174,8 @@ SweepSlurm parse_sweep_slurm(const YAML::Node& node) {
         throw ConfigError(key, "'" + s.time + "' is not a Slurm time (minutes, h:m:s or d-h:m:s)");
     } else if (k == "extra") {
       if (!it->second.IsSequence()) throw ConfigError(key, "must be a list of sbatch options, e.g. [--qos=short]");
-      for (const auto& e : it->second) {
+      const YAML::Node options = it->second;  // the iterator's proxy would not outlive the loop
+      for (const auto& e : options) {
         const std::string t = e.IsScalar() ? e.Scalar() : "";
         if (t.size() < 2 || t[0] != '-' || t.find_first_of("\n\r") != std::string::npos)
           throw ConfigError(key, "'" + t + "' is not an sbatch option (one line starting with -)");
