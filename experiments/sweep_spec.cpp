@@ -181,7 +181,8 @@ SweepSlurm parse_sweep_slurm(const YAML::Node& node) {
         throw ConfigError(key, "'" + s.time + "' is not a Slurm time (minutes, h:m:s or d-h:m:s)");
     } else if (k == "extra") {
       if (!it->second.IsSequence()) throw ConfigError(key, "must be a list of sbatch options, e.g. [--qos=short]");
-      for (const auto& e : it->second) {
+      const YAML::Node options = it->second;  // the iterator's proxy would not outlive the loop
+      for (const auto& e : options) {
         const std::string t = e.IsScalar() ? e.Scalar() : "";
         if (t.size() < 2 || t[0] != '-' || t.find_first_of("\n\r") != std::string::npos)
           throw ConfigError(key, "'" + t + "' is not an sbatch option (one line starting with -)");

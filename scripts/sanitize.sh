@@ -6,7 +6,8 @@
 # (halt_on_error), so it fails its test.
 #   scripts/sanitize.sh [asan|tsan|all] [extra ctest arguments, e.g. -R Policies]
 # SYNCLAB_JOBS sets build and test parallelism (default nproc); SYNCLAB_CMAKE_ARGS adds
-# CMake options (e.g. a compiler launcher). Prints how long each build and run took.
+# CMake options (e.g. a compiler launcher); SYNCLAB_ASAN_EXCLUDE the labels the ASan run
+# leaves out (default testbed|slurm). Prints how long each build and run took.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 what=${1:-all}
@@ -40,8 +41,15 @@ if [ "$what" = asan ] || [ "$what" = all ]; then
   t0=$(stamp)
   export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-  # The network-namespace testbed needs root and fixed names; it is not part of this run.
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -LE testbed --timeout 1800 "$@" || status=1
+  # Debian's SimGrid has no ASan fiber hooks, so this build runs each simulated actor on a
+  # thread of its own (sim/network_model.cpp) and tests/CMakeLists.txt scales time limits.
+  # Not part of this run: the network-namespace testbed (root, fixed namespace names) and
+  # the Slurm tests (root, a private slurmctld on fixed ports: they would clash with a suite
+  # running beside this one; the PS and worker code they start is what real_jobs runs).
+  # SYNCLAB_ASAN_EXCLUDE replaces this label regex: a second -LE among the extra arguments
+  # would not widen it (CTest excludes only tests that match every -LE given).
+  # --timeout covers only tests without a TIMEOUT of their own.
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -LE "${SYNCLAB_ASAN_EXCLUDE:-testbed|slurm}" --timeout 1800 "$@" || status=1
   took "ASan+UBSan tests" "$t0"
   unset ASAN_OPTIONS UBSAN_OPTIONS
 fi

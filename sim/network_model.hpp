@@ -23,6 +23,10 @@ struct Platform;
 /// SimGrid "key:value" settings synclab applies before building a platform.
 std::vector<std::string> exact_network_settings();
 
+/// Applies the settings SimGrid reads when the Engine is constructed (call before it): in
+/// an AddressSanitizer build, one OS thread per actor instead of switched stacks.
+void configure_contexts();
+
 /// Applies exact_network_settings(), then the user's "key:value" settings in order (later
 /// wins), and silences SimGrid's per-setting INFO lines. Must run before any zone exists.
 /// Throws Error naming the setting when SimGrid rejects one.

@@ -493,6 +493,7 @@ std::string Simulation::blocked_workers() const {
 
 RunSummary Simulation::run() {
   wall_start_ = std::chrono::steady_clock::now();
+  configure_contexts();
   sg::Engine engine("synclab");
   configure_engine(options_.simgrid_settings);
   build();

@@ -139,6 +139,7 @@ Case random_case(std::uint64_t seed) {
 
 // Runs the case through one model; returns each flow's completion time (-1: cancelled first).
 std::string run_case(const Case& c, const std::string& model) {
+  synclab::sim::configure_contexts();
   sg::Engine engine("test");
   synclab::sim::configure_engine({});
   synclab::RunConfig config;

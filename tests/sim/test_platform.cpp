@@ -31,6 +31,7 @@ RunConfig cluster(int workers, double bandwidth, double latency) {
 // Every worker pushes `bytes` to ps-0 at t=0 (and, if `pull`, ps-0 sends `bytes` back to
 // it at the same time); returns the completion times, space-separated.
 std::string transfers(const RunConfig& config, double bytes, bool pull) {
+  synclab::sim::configure_contexts();
   sg::Engine engine("test");
   synclab::sim::configure_engine({});
   auto platform = synclab::sim::build_platform(config);
@@ -116,6 +117,7 @@ TEST(Platform, HostSpeedIsFlopsTimesEfficiencyTimesFactor) {
   RunConfig c = cluster(2, 1e9, 0);
   c.cluster.speeds = {1.0, 0.5};
   const std::string r = run_in_child([&] {
+    synclab::sim::configure_contexts();
     sg::Engine engine("test");
     synclab::sim::configure_engine({});
     auto p = synclab::sim::build_platform(c);
@@ -130,6 +132,7 @@ TEST(Platform, BadValuesNameTheKey) {
   RunConfig c = cluster(2, 1e9, 0);
   c.cluster.speeds = {1.0};
   EXPECT_NE(run_in_child([&] {
+              synclab::sim::configure_contexts();
               sg::Engine engine("test");
               synclab::sim::configure_engine({});
               synclab::sim::build_platform(c);
@@ -139,6 +142,7 @@ TEST(Platform, BadValuesNameTheKey) {
   c.cluster.speeds.clear();
   c.cluster.platform = "/nonexistent/platform.xml";
   EXPECT_NE(run_in_child([&] {
+              synclab::sim::configure_contexts();
               sg::Engine engine("test");
               synclab::sim::configure_engine({});
               synclab::sim::build_platform(c);
