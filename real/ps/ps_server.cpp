@@ -722,6 +722,9 @@ class Shard {
         co_await asio::async_connect(sock, eps, asio::use_awaitable);
         ConnectionLimits l = limits_;
         l.max_param_payload = max_param_payload(p.range.size());
+        // We dialled this shard ourselves: its first frame is a HelloAck, not a stranger's
+        // hello, so the pre-admission rule (hello only) does not apply to this link.
+        l.await_hello = false;
         auto conn = std::make_shared<Connection>(std::move(sock), l, fmt::format("ps{} ({})", s, p.endpoint.str()));
         conn->start();
         Hello h;
