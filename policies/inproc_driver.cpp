@@ -26,6 +26,16 @@ std::vector<std::unique_ptr<ServerCore>> make_shard_cores(const InprocOptions& o
   return cores;
 }
 
+std::vector<float> join_shard_params(const std::vector<std::unique_ptr<ServerCore>>& cores, const std::vector<Range>& ranges,
+                                     std::size_t num_params) {
+  std::vector<float> all(num_params);
+  for (std::size_t s = 0; s < cores.size(); ++s) {
+    auto p = cores[s]->params();
+    std::copy(p.begin(), p.end(), all.begin() + static_cast<std::ptrdiff_t>(ranges[s].begin));
+  }
+  return all;
+}
+
 namespace {
 
 enum class Ev { PullArrive, ReplyArrive, ComputeDone, PushArrive, CancelArrive, Timer, Fail, Rejoin };
@@ -124,13 +134,7 @@ class Run {
     res_.time = now_;
     res_.updates = cores_[0]->version();
     for (const auto& s : slots_) res_.clocks.push_back(s.core->clock());
-    if (!timing_) {
-      res_.params.resize(num_params_);
-      for (std::size_t s = 0; s < cores_.size(); ++s) {
-        auto p = cores_[s]->params();
-        std::copy(p.begin(), p.end(), res_.params.begin() + static_cast<std::ptrdiff_t>(ranges_[s].begin));
-      }
-    }
+    if (!timing_) res_.params = join_shard_params(cores_, ranges_, num_params_);
     return std::move(res_);
   }
 

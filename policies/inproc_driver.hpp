@@ -72,6 +72,10 @@ struct InprocResult {
 std::vector<std::unique_ptr<ServerCore>> make_shard_cores(const InprocOptions& o, const std::vector<float>& initial,
                                                           const std::vector<Range>& ranges, bool timing, int workers);
 
+/// The whole flat parameter buffer from the shards' ranges.
+std::vector<float> join_shard_params(const std::vector<std::unique_ptr<ServerCore>>& cores, const std::vector<Range>& ranges,
+                                     std::size_t num_params);
+
 class InprocDriver {
  public:
   /// One WorkerSetup per worker (network/sampler owned by the caller, or null for timing

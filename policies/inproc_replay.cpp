@@ -114,13 +114,7 @@ class Replay {
     res_.updates = cores_[0]->version();
     res_.stop_reason = "replay";
     for (const auto& w : workers_) res_.clocks.push_back(w.core->clock());
-    if (!timing_) {
-      res_.params.resize(num_params_);
-      for (std::size_t s = 0; s < cores_.size(); ++s) {
-        auto p = cores_[s]->params();
-        std::copy(p.begin(), p.end(), res_.params.begin() + static_cast<std::ptrdiff_t>(ranges_[s].begin));
-      }
-    }
+    if (!timing_) res_.params = join_shard_params(cores_, ranges_, num_params_);
     return std::move(res_);
   }
 
