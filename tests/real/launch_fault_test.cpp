@@ -160,6 +160,15 @@ TEST(LaunchFaults, SigintToASweepOfRealRunsStopsTheirRoles) {
   std::filesystem::remove_all(dir);
 }
 
+// Once the job's PS serves, puts it under the small file-size limit ("disk full"); its pid,
+// or 0 when it never served.
+pid_t limit_ps_files_once_serving(const std::filesystem::path& ps_log) {
+  if (!log_shows(ps_log, "serving range", 60)) return 0;
+  const pid_t ps = logged_ps_pid(ps_log);
+  if (ps > 0) set_file_limit(ps, kSmallFileLimit);
+  return ps;
+}
+
 // A checkpoint that cannot be written (here: a file-size limit, as on a full disk) is
 // logged and tried again at the next checkpoint point; the pushing worker stays, and the
 // job stops exactly at its stop condition with a summary.
@@ -168,10 +177,8 @@ TEST(CheckpointFaults, FailedCheckpointWriteIsRetriedWithoutDroppingAWorker) {
   const auto cfg = write_text(dir / "job.yaml", mlp_job("{name: bsp}", "{updates: 600}", 2, ", checkpoint_every: 100"));
   auto job = spawn("launch", {"launch", cfg.string(), "--out", (dir / "run").string(), "--timeout", "120"}, dir / "launch.log");
   const auto ps_log = dir / "run/logs/ps0.log";
-  ASSERT_TRUE(log_shows(ps_log, "serving range", 60)) << read_text(dir / "launch.log");
-  const pid_t ps = logged_ps_pid(ps_log);
-  ASSERT_GT(ps, 0);
-  set_file_limit(ps, kSmallFileLimit);
+  const pid_t ps = limit_ps_files_once_serving(ps_log);
+  ASSERT_GT(ps, 0) << read_text(dir / "launch.log");
   ASSERT_TRUE(log_shows(ps_log, "checkpoint at version 100 failed (1 in a row)", 60)) << read_text(ps_log);
   set_file_limit(ps, RLIM_INFINITY);  // space again
   EXPECT_EQ(wait_for(*job, 120), "exit 0") << read_text(dir / "launch.log") << read_text(ps_log);
@@ -197,10 +204,8 @@ TEST(CheckpointFaults, CheckpointsThatKeepFailingEndTheJobWithASummary) {
   const auto cfg = write_text(dir / "job.yaml", mlp_job("{name: async}", "{updates: 1000000}", 2, ", checkpoint_interval: 300ms"));
   auto job = spawn("launch", {"launch", cfg.string(), "--out", (dir / "run").string(), "--timeout", "120"}, dir / "launch.log");
   const auto ps_log = dir / "run/logs/ps0.log";
-  ASSERT_TRUE(log_shows(ps_log, "serving range", 60)) << read_text(dir / "launch.log");
-  const pid_t ps = logged_ps_pid(ps_log);
-  ASSERT_GT(ps, 0);
-  set_file_limit(ps, kSmallFileLimit);
+  const pid_t ps = limit_ps_files_once_serving(ps_log);
+  ASSERT_GT(ps, 0) << read_text(dir / "launch.log");
   EXPECT_EQ(wait_for(*job, 120), "exit 1") << read_text(dir / "launch.log") << read_text(ps_log);
   EXPECT_NE(read_text(dir / "launch.log").find("ps0 failed (exit 3"), std::string::npos) << read_text(dir / "launch.log");
   const std::string log = read_text(ps_log);
