@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/commands.hpp"
+#include "core/common/atomic_file.hpp"
 #include "core/common/error.hpp"
 #include "core/cost/cost_model.hpp"
 #include "experiments/calibrate.hpp"
@@ -88,7 +89,7 @@ int cmd_calibrate(int argc, char** argv) {
   } else {
     if (const auto parent = std::filesystem::path(out).parent_path(); !parent.empty())
       std::filesystem::create_directories(parent);
-    experiments::write_file_atomic(out, yaml);
+    write_file_atomic(out, yaml);
     std::cout << out << "\n";
   }
   return 0;

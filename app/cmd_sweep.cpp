@@ -8,6 +8,7 @@
 #include "app/commands.hpp"
 #include "app/logging.hpp"
 #include "core/common/error.hpp"
+#include "core/run/child_process.hpp"
 #include "experiments/sweep_runner.hpp"
 #include "experiments/sweep_slurm.hpp"
 
@@ -89,7 +90,7 @@ int cmd_sweep(int argc, char** argv) {
     experiments::SlurmScriptOptions so;
     so.shards = n;
     so.cpus_per_task = cpus;
-    so.program = experiments::self_executable();
+    so.program = self_executable();
     so.sbatch_args = sbatch_args;
     const auto script = experiments::emit_slurm(spec, opt.out, so);
     std::cout << "wrote " << script.string() << " (" << n << " array tasks over " << runs.size()

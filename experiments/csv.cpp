@@ -86,38 +86,6 @@ std::string csv_line(const std::vector<std::string>& fields) {
   return out;
 }
 
-void write_file_atomic(const std::filesystem::path& path, const std::string& text) {
-  // A per-host, per-process temporary name keeps concurrent writers (Slurm shards on a
-  // shared file system) from clobbering each other's half-written file; rename() then
-  // replaces the target in one step.
-  char host[64] = {};
-  ::gethostname(host, sizeof host - 1);
-  auto tmp = path;
-  tmp += std::string(".tmp.") + host + "." + std::to_string(::getpid());
-  std::string failure;
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path.string() + ": cannot create " + tmp.filename().string() + ": " + std::strerror(errno));
-    // The text sits in the stream's buffer until flushed: a full disk shows only then (or
-    // at close), and must never let an empty file replace the old one.
-    out << text;
-    out.flush();
-    if (out) out.close();
-    if (!out) failure = std::strerror(errno);
-  }
-  std::error_code ec;
-  if (!failure.empty()) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(path.string() + ": cannot write: " + failure);
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw Error(path.string() + ": cannot replace: " + ec.message());
-  }
-}
-
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path.string() + ": cannot open");

@@ -26,11 +26,6 @@ std::string csv_field(const std::string& text);
 /// Joins fields into one CSV line (no trailing newline).
 std::string csv_line(const std::vector<std::string>& fields);
 
-/// Writes text to path atomically (temporary file in the same folder, then rename); on
-/// failure (a full disk) the old file stays, the temporary one is removed, and Error names
-/// the file and the reason ("index.csv: cannot write: No space left on device").
-void write_file_atomic(const std::filesystem::path& path, const std::string& text);
-
 /// Whole file as a string; throws Error naming the file when unreadable.
 std::string read_text(const std::filesystem::path& path);
 

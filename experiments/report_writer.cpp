@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/common/atomic_file.hpp"
 #include "core/common/error.hpp"
 #include "experiments/csv.hpp"
 #include "experiments/vega_bundle.hpp"

@@ -10,12 +10,11 @@
 #include <deque>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <thread>
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,12 +22,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/common/atomic_file.hpp"
 #include "core/common/error.hpp"
+#include "core/run/child_process.hpp"
 #include "core/run/dir_lock.hpp"
 #include "core/run/run_writer.hpp"
 #include "experiments/csv.hpp"
-
-extern char** environ;
 
 namespace synclab::experiments {
 namespace fs = std::filesystem;
@@ -123,7 +122,7 @@ std::string format_duration(double s) {
 
 struct Child {
   const SweepRun* run = nullptr;
-  pid_t pid = -1;
+  std::unique_ptr<ChildProcess> proc;
   Clock::time_point start;
   bool term_sent = false, kill_sent = false;
 };
@@ -170,10 +169,8 @@ class Runner {
       }
       bool reaped = false;
       for (auto it = running.begin(); it != running.end();) {
-        int status = 0;
-        const pid_t r = ::waitpid(it->pid, &status, WNOHANG);
-        if (r == it->pid) {
-          finish(*it, status);
+        if (const auto status = it->proc->poll()) {
+          finish(*it, *status);
           it = running.erase(it);
           reaped = true;
         } else {
@@ -193,17 +190,9 @@ class Runner {
   }
 
   void stop_children(std::vector<Child>& running) {
-    for (auto& c : running) ::kill(c.pid, SIGTERM);
-    for (auto& c : running) {
-      int status = 0;
-      // Give each child a few seconds to exit cleanly, then make sure it is gone.
-      for (int i = 0; i < 250 && ::waitpid(c.pid, &status, WNOHANG) == 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      if (::waitpid(c.pid, &status, WNOHANG) == 0) {
-        ::kill(c.pid, SIGKILL);
-        ::waitpid(c.pid, &status, 0);
-      }
-    }
+    // All at once, then a few seconds for each to exit cleanly before it is killed.
+    for (auto& c : running) c.proc->signal(SIGTERM);
+    for (auto& c : running) c.proc->terminate(5.0);
     // A run stopped here is a failure the index shows (under Slurm: a cancelled or timed-out
     // array task), not a run that never started; the next submission reruns it.
     const int sig = g_interrupted;
@@ -226,23 +215,15 @@ class Runner {
       e << run.config;
       write_file_atomic(input, std::string(e.c_str()) + "\n");
     }
-    const std::string out_log = (opt_.out / "logs" / (run.name + ".out")).string();
-    const std::string err_log = (opt_.out / "logs" / (run.name + ".err")).string();
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, out_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    std::vector<std::string> args = {program_.string(), run.backend, input.string(), "--out", rundir.string()};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    // A child gets kParentDeathSignal when the sweep dies, however it dies (kill -9 of the
+    // sweep's PID alone included): a `synclab launch` child then stops its own roles.
+    const ChildStreams streams{opt_.out / "logs" / (run.name + ".out"), opt_.out / "logs" / (run.name + ".err"), true, ""};
     Child c;
     c.run = &run;
     c.start = Clock::now();
-    const int rc = ::posix_spawn(&c.pid, program_.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) throw Error(program_.string() + ": cannot start: " + std::strerror(rc));
+    c.proc = std::make_unique<ChildProcess>("sweep " + spec_.name + ": run " + run.name,
+                                            std::vector<std::string>{program_.string(), run.backend, input.string(), "--out", rundir.string()},
+                                            std::map<std::string, std::string>{}, streams);
     return c;
   }
 
@@ -250,10 +231,10 @@ class Runner {
     if (spec_.timeout_s <= 0) return;
     const double age = std::chrono::duration<double>(Clock::now() - c.start).count();
     if (!c.term_sent && age > spec_.timeout_s) {
-      ::kill(c.pid, SIGTERM);
+      c.proc->signal(SIGTERM);
       c.term_sent = true;
     } else if (c.term_sent && !c.kill_sent && age > spec_.timeout_s + 5.0) {
-      ::kill(c.pid, SIGKILL);
+      c.proc->signal(SIGKILL);
       c.kill_sent = true;
     }
   }
@@ -334,28 +315,9 @@ double json_number(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
-fs::path self_executable() {
-  std::error_code ec;
-  auto p = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) throw Error("cannot find the synclab binary (/proc/self/exe): " + ec.message());
-  return p;
-}
-
 std::string tail_lines(const fs::path& file, std::size_t max_lines, std::size_t max_chars) {
-  std::ifstream in(file);
-  if (!in) return "";
-  std::deque<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    // Progress output uses carriage returns: keep what was on screen last.
-    if (const auto cr = line.rfind('\r'); cr != std::string::npos) line = line.substr(cr + 1);
-    if (line.empty()) continue;
-    lines.push_back(line);
-    if (lines.size() > max_lines) lines.pop_front();
-  }
   std::string out;
-  for (const auto& l : lines) out += (out.empty() ? "" : " | ") + l;
+  for (const auto& l : last_lines(file, max_lines)) out += (out.empty() ? "" : " | ") + l;
   if (out.size() > max_chars) out = "..." + out.substr(out.size() - max_chars);
   return out;
 }

@@ -55,9 +55,6 @@ std::string index_cell(const YAML::Node& value);
 /// A YAML value as JSON: numbers and true/false typed, other scalars strings.
 nlohmann::ordered_json yaml_to_json(const YAML::Node& value);
 
-/// Path of the running executable (/proc/self/exe).
-std::filesystem::path self_executable();
-
 /// Last lines of a text file (at most max_lines non-empty lines, joined by " | ").
 std::string tail_lines(const std::filesystem::path& file, std::size_t max_lines, std::size_t max_chars);
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/common/atomic_file.hpp"
 #include "core/common/error.hpp"
 #include "core/common/shell_quote.hpp"
 #include "experiments/csv.hpp"

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "core/common/fnv1a.hpp"
 #include "core/config/config_schema.hpp"
 #include "core/config/run_config.hpp"
 #include "core/config/yaml_key.hpp"
@@ -98,8 +99,7 @@ std::string sanitize(const std::string& text) {
 
 // FNV-1a: a short, platform-independent disambiguator for long or colliding names.
 std::string short_hash(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ULL;
+  const std::uint64_t h = fnv1a(text);
   return fmt::format("{:08x}", static_cast<std::uint32_t>(h ^ (h >> 32)));
 }
 

@@ -28,33 +28,6 @@ bool is_failure_stop_reason(std::string_view reason) {
   return reason == "failed" || reason == "deadlock" || reason == "diverged" || reason == "error" || reason.starts_with("error:");
 }
 
-void write_file_atomic(const std::filesystem::path& path, const std::string& text) {
-  // A reader (report, sweep index) never sees a half-written file: write aside, then rename.
-  auto tmp = path;
-  tmp += ".tmp";
-  std::string failure;
-  {
-    std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
-    if (!out) throw Error(path.string() + ": cannot create " + tmp.filename().string() + ": " + std::strerror(errno));
-    out << text;
-    out.flush();
-    if (out) out.close();  // close can fail too (a quota, NFS)
-    if (!out) failure = std::strerror(errno);
-  }
-  std::error_code ec;
-  if (!failure.empty()) {
-    // The old file (if any) stays as it was; the partial copy must not linger.
-    std::filesystem::remove(tmp, ec);
-    throw Error(path.string() + ": cannot write: " + failure);
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw Error(path.string() + ": cannot replace: " + ec.message());
-  }
-}
-
 RunWriter::RunWriter(const std::filesystem::path& dir, const RunConfig& config) : dir_(dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/common/atomic_file.hpp"  // its files are written with write_file_atomic
 #include "core/config/run_config.hpp"
 #include "core/run/tb_events.hpp"
 
@@ -88,11 +89,6 @@ class RunWriter {
 
 /// Lowercase hex SHA-256 of the raw bytes of a float buffer (little-endian fp32).
 std::string sha256_hex(std::span<const float> values);
-
-/// Writes text to path atomically (temp file in the same folder, written and closed, then
-/// rename); on failure the old file is left as it was, the temp file is removed and Error
-/// names the file and the reason ("index.csv: cannot write: No space left on device").
-void write_file_atomic(const std::filesystem::path& path, const std::string& text);
 
 /// Test-set evaluation in chunks of `chunk` samples (at most the network's max batch):
 /// mean loss and accuracy over the first `limit` samples (0 = all).

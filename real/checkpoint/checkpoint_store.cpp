@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include "core/common/atomic_file.hpp"
 #include "core/common/error.hpp"
 
 namespace synclab::real {
@@ -22,24 +23,6 @@ constexpr std::size_t kSealTail = 4;      // crc32 of the body
 
 std::uint32_t crc_of(const std::uint8_t* p, std::size_t n) {
   return n ? static_cast<std::uint32_t>(crc32_z(crc32_z(0, nullptr, 0), p, n)) : 0u;
-}
-
-void write_all(int fd, const void* data, std::size_t n, const std::filesystem::path& file) {
-  const auto* p = static_cast<const std::uint8_t*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) throw Error(fmt::format("{}: write failed: {}", file.string(), std::strerror(errno)));
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
-
-void fsync_dir(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
 }
 
 }  // namespace
@@ -59,26 +42,16 @@ std::filesystem::path CheckpointStore::write(std::uint64_t sequence, const std::
     const std::string name = entry.path().filename().string();
     if (name.rfind(tmp_prefix, 0) == 0 && name.ends_with(".ckpt.tmp")) std::filesystem::remove(entry.path(), ec);
   }
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(fmt::format("{}: cannot create: {}", tmp.string(), std::strerror(errno)));
-  try {
-    const std::uint64_t len = bytes.size();
-    const std::uint32_t crc = crc_of(bytes.data(), bytes.size());
-    write_all(fd, kMagic, sizeof kMagic, tmp);
-    write_all(fd, &len, sizeof len, tmp);
-    write_all(fd, bytes.data(), bytes.size(), tmp);
-    write_all(fd, &crc, sizeof crc, tmp);
-    // The data must be on disk before the rename makes it visible under its final name.
-    if (::fsync(fd) != 0) throw Error(fmt::format("{}: fsync failed: {}", tmp.string(), std::strerror(errno)));
-  } catch (...) {
-    ::close(fd);
-    std::filesystem::remove(tmp, ec);
-    throw;
-  }
-  ::close(fd);
-  std::filesystem::rename(tmp, final_path, ec);
-  if (ec) throw Error(fmt::format("{}: rename failed: {}", final_path.string(), ec.message()));
-  fsync_dir(dir_);
+  // Written aside, fsynced, renamed into place and the folder synced: a crash at any
+  // instant leaves the previous checkpoint or this one, never a torn file.
+  AtomicFile file(final_path, tmp);
+  const std::uint64_t len = bytes.size();
+  const std::uint32_t crc = crc_of(bytes.data(), bytes.size());
+  file.write(kMagic, sizeof kMagic);
+  file.write(&len, sizeof len);
+  file.write(bytes.data(), bytes.size());
+  file.write(&crc, sizeof crc);
+  file.commit();
   // Older checkpoints go only after the new one is durable.
   auto all = list();
   for (std::size_t i = static_cast<std::size_t>(keep_); i < all.size(); ++i) std::filesystem::remove(all[i].second, ec);

@@ -15,12 +15,13 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/common/atomic_file.hpp"
 #include "core/common/error.hpp"
 #include "core/common/shell_quote.hpp"
 #include "core/data/dataset.hpp"
+#include "core/run/child_process.hpp"
 #include "core/run/dir_lock.hpp"
 #include "core/run/run_writer.hpp"
-#include "real/launch/child_process.hpp"
 #include "real/launch/cluster_spec.hpp"
 #include "real/launch/job_options.hpp"
 #include "real/launch/rank_role.hpp"

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/common/atomic_file.hpp"
 #include "core/common/error.hpp"
 #include "core/run/run_writer.hpp"
 

@@ -6,7 +6,9 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -23,8 +25,8 @@ namespace fs = std::filesystem;
 namespace {
 
 // Behaves like `synclab sim CONFIG --out DIR`: a policy named boom fails with a config
-// error on stderr, one named slow sleeps; anything else writes a minimal run directory.
-// Every start is logged to calls.log beside the sweep directory.
+// error on stderr, one named slow sleeps (its pid added to slow.pids); anything else writes a
+// minimal run directory. Every start is logged to calls.log beside the sweep directory.
 const char* kFakeChild = R"SH(#!/bin/sh
 cfg="$2"; out="$4"
 echo "$1 $(basename "$out")" >> "$(dirname "$(dirname "$out")")/calls.log"
@@ -33,7 +35,10 @@ if grep -q 'name: boom' "$cfg"; then
   echo "policy.name: unknown policy 'boom'" >&2
   exit 2
 fi
-if grep -q 'name: slow' "$cfg"; then exec sleep 30; fi
+if grep -q 'name: slow' "$cfg"; then
+  echo $$ >> "$(dirname "$(dirname "$out")")/slow.pids"
+  exec sleep 60
+fi
 if grep -q 'name: crash' "$cfg"; then
   # Like a simulation whose workers all failed: the summary is written, the exit is 1.
   mkdir -p "$out"
@@ -343,4 +348,57 @@ TEST(SweepRunner, InterruptStopsTheChildrenAndKeepsFinishedRuns) {
   EXPECT_EQ(cell(index, 0, "status"), "ok");
   EXPECT_EQ(cell(index, 1, "status"), "failed");
   EXPECT_NE(cell(index, 1, "error").find("interrupted by SIGTERM"), std::string::npos) << cell(index, 1, "error");
+}
+
+namespace {
+
+// Whether a process has ended: no such pid, or a zombie left for its new parent to reap.
+bool ended(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+std::vector<pid_t> read_pids(const fs::path& file) {
+  std::ifstream in(file);
+  std::vector<pid_t> pids;
+  for (pid_t p = 0; in >> p;) pids.push_back(p);
+  return pids;
+}
+
+}  // namespace
+
+TEST(SweepRunner, ASweepKilledAloneLeavesNoChildBehind) {
+  Fixture f;
+  // Two runs of the sweep at once, each a child that would sleep 60 s. SIGKILL to the
+  // sweep's PID alone (not its process group) cannot be handled by the sweep: the children
+  // must still go down with it instead of running on as orphans.
+  const auto spec = spec_of("grid: {policy.name: [slow], cluster.workers: [1, 2]}\n");
+  const pid_t sweep = ::fork();
+  ASSERT_GE(sweep, 0);
+  if (sweep == 0) {
+    try {
+      ex::run_sweep(spec, f.options(2));
+    } catch (...) {
+    }
+    ::_exit(0);
+  }
+  std::vector<pid_t> children;
+  for (int i = 0; i < 3000 && children.size() < 2; ++i) {  // the children start within a minute
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    children = read_pids(f.tmp.path() / "slow.pids");
+  }
+  ::kill(sweep, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(sweep, &status, 0), sweep);
+  ASSERT_EQ(children.size(), 2u) << "the sweep did not start both runs";
+  // Far below the children's 60 s of sleep: a child still there after 20 s is an orphan.
+  for (int i = 0; i < 1000 && !(ended(children[0]) && ended(children[1])); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (const pid_t c : children) {
+    EXPECT_TRUE(ended(c)) << "run process " << c << " outlived the killed sweep";
+    if (!ended(c)) ::kill(c, SIGKILL);
+  }
 }

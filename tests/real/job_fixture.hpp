@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "real/launch/child_process.hpp"
+#include "core/run/child_process.hpp"
 
 namespace synclab::real::test {
 
