@@ -58,16 +58,18 @@ if [ "$what" = tsan ] || [ "$what" = all ]; then
   dir=${SYNCLAB_TSAN_DIR:-$root/build-tsan}
   t0=$(stamp)
   configure "$dir" thread
+  # TSan maps its shadow memory at fixed addresses; with the large mmap randomisation of
+  # recent kernels that fails at start-up (a segmentation fault before main) unless address
+  # randomisation is off. That holds for the build too: gtest_discover_tests runs each test
+  # executable once to list its tests.
+  norand=()
+  if command -v setarch >/dev/null && setarch "$(uname -m)" -R true 2>/dev/null; then norand=(setarch "$(uname -m)" -R); fi
   # Every test executable with a label that -L real matches (real, real_jobs): one left
   # unbuilt would stand in the run as a failing *_NOT_BUILT test.
-  cmake --build "$dir" -j "$jobs" --target synclab test_real_protocol test_real_units test_real_jobs test_real_soak >&2
+  "${norand[@]}" cmake --build "$dir" -j "$jobs" --target synclab test_real_protocol test_real_units test_real_jobs test_real_soak >&2
   took "TSan build" "$t0"
   t0=$(stamp)
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/sanitizers/tsan.supp"
-  # TSan maps its shadow memory at fixed addresses; with the large mmap randomisation of
-  # recent kernels that fails at start-up unless address randomisation is off.
-  norand=()
-  if command -v setarch >/dev/null && setarch "$(uname -m)" -R true 2>/dev/null; then norand=(setarch "$(uname -m)" -R); fi
   "${norand[@]}" ctest --test-dir "$dir" --output-on-failure -j "$jobs" -L real --timeout 1800 "$@" || status=1
   took "TSan tests" "$t0"
 fi

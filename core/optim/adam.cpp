@@ -10,8 +10,10 @@ namespace synclab::optim {
 namespace {
 
 // The update loop, compiled for AVX-512, AVX2 and baseline x86-64 (picked at load time):
-// it streams 3.3M floats per CNN step on the server, so wide vectors matter.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// it streams 3.3M floats per CNN step on the server, so wide vectors matter. Not under TSan:
+// the load-time resolver runs during relocation, before TSan's runtime is set up, and its
+// instrumented code crashes every program that links this file.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, float b1, float b2, float step,
