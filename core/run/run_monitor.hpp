@@ -134,6 +134,7 @@ class RunMonitor {
   std::optional<TestResult> final_eval_;
   std::vector<bool> lost_;
   double last_loss_time_ = 0;
+  double now_ = 0;  // the latest time an event carried
 };
 
 }  // namespace synclab
