@@ -270,7 +270,7 @@ std::string Simulation::blocked_workers() const {
   int n = 0;
   for (std::size_t w = 0; w < workers_.size(); ++w) {
     if (!workers_[w].waiting || workers_[w].figures.failed) continue;
-    if (n < 8) list += (n ? "," : "") + std::to_string(w);
+    if (n < 8) list += fmt::format("{}{}", n ? "," : "", w);
     ++n;
   }
   if (n > 8) list += fmt::format(",... ({} in all)", n);
