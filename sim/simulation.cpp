@@ -9,6 +9,10 @@
 // - All actors run in one OS thread: cores are called without locks.
 // - Math (gradients, optimizer steps, evaluations) takes no simulated time; only the
 //   step-time model and transfers advance the clock.
+// - The run monitor (core/run/run_monitor.hpp) decides when to evaluate and when to stop
+//   and does the counting; this file tells it what happened and executes its answers.
+// - Split: sim_run.hpp (the run's state), sim_build.cpp (building it), sim_report.cpp
+//   (progress lines and summary), this file (the gradient path and the run).
 #include "sim/simulation.hpp"
 
 #include <malloc.h>
