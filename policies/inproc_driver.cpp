@@ -70,6 +70,7 @@ struct WorkerSlot {
   std::vector<std::optional<PullReply>> replies;  // by shard, for the pull in flight
   int got = 0;                                    // replies received
   std::size_t batch = 0;                          // samples per local step
+  std::uint64_t steps = 0, samples = 0;           // local steps computed (cancelled ones too), for per_worker
   WorkerPush pending;                     // computed, waiting for ComputeDone
   bool computing = false;                 // a ComputeDone for `step` is scheduled
   std::uint64_t step = 0;                 // steps started, to recognise a cancelled one
@@ -139,7 +140,18 @@ class Run {
     res_.summary.policy = o_.policy.name;
     res_.summary.workers = static_cast<int>(slots_.size());
     res_.summary.shards = o_.shards;
-    for (const auto& s : slots_) res_.clocks.push_back(s.core->clock());
+    for (std::size_t w = 0; w < slots_.size(); ++w) {
+      const WorkerSlot& s = slots_[w];
+      res_.clocks.push_back(s.core->clock());
+      WorkerFigures f;
+      f.worker = static_cast<int>(w);
+      f.pushes = s.core->stats().pushes;
+      f.cancelled = s.core->stats().cancelled;
+      f.samples = s.samples;
+      f.steps = s.steps;
+      f.failed = !s.alive;
+      res_.summary.per_worker.push_back(f);
+    }
     if (!timing_) res_.params = join_shard_params(cores_, shards_.ranges(), num_params_);
     return std::move(res_);
   }
@@ -318,6 +330,8 @@ class Run {
         slot.got = 0;
         slot.core->on_params(join.result());
         slot.pending = slot.core->compute();
+        slot.steps += static_cast<std::uint64_t>(std::max(1, slot.pending.info.local_steps));
+        slot.samples += slot.pending.samples;
         const double d = o_.compute_time ? o_.compute_time(e.worker, slot.core->clock()) : 1.0;
         Event c;
         c.kind = Ev::ComputeDone;

@@ -91,6 +91,16 @@ TEST(ShardSet, InprocCountsAppliedGradientsAcrossShards) {
   std::uint64_t samples = 0;
   for (std::size_t i = 0; i < r.applied.size(); ++i) samples += static_cast<std::uint64_t>(r.applied[i].local_steps);
   EXPECT_EQ(r.summary.samples, samples * test::timing_setups(1, inst.worker, 64).front().batch);
+  // Per worker: what each computed, pushed and had cancelled, dropped and applied alike.
+  ASSERT_EQ(r.summary.per_worker.size(), static_cast<std::size_t>(workers));
+  std::uint64_t pushes = 0, computed = 0;
+  for (const auto& f : r.summary.per_worker) {
+    pushes += f.pushes;
+    computed += f.samples;
+    EXPECT_EQ(f.pushes, r.clocks[static_cast<std::size_t>(f.worker)]);
+  }
+  EXPECT_GE(pushes, r.applied.size());
+  EXPECT_GE(computed, r.summary.samples);
   std::int64_t max_staleness = 0;
   for (const auto& a : r.applied) max_staleness = std::max(max_staleness, a.staleness);
   EXPECT_EQ(r.summary.max_staleness, max_staleness);
