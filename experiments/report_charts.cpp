@@ -350,7 +350,7 @@ std::vector<Chart> build_charts(const ReportModel& m) {
                       staleness_spec(m)});
   if (any_breakdown)
     charts.push_back({"worker-breakdown", "Per-worker time breakdown",
-                      "Where each worker's time went: computing, moving bytes, waiting for the policy (summary.json workers_breakdown).",
+                      "Where each worker's time went: computing, moving bytes, waiting for the policy (summary.json per_worker).",
                       breakdown_spec(m)});
   if (!m.pairs.empty()) {
     json pts = json::array();

@@ -19,7 +19,7 @@ struct Chart {
 
 /// The charts that have data: accuracy vs time and vs updates, final accuracy, throughput,
 /// time to target (when reached), staleness histogram (when updates.csv has rows),
-/// per-worker breakdown (when summaries carry workers_breakdown), sim-vs-real overlay (when
+/// per-worker breakdown (when summaries carry per_worker), sim-vs-real overlay (when
 /// pairs exist).
 std::vector<Chart> build_charts(const ReportModel& model);
 

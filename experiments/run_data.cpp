@@ -335,15 +335,12 @@ RunData load_run(const fs::path& dir, const std::string& name) {
   r.evals = read_evals(dir / "evals.csv", r.warnings);
   r.staleness_counts = read_staleness(dir / "updates.csv", r.warnings);
   r.train_loss = read_train_loss(dir / "updates.csv");
-  // Backends may nest their extra fields under "extra" or write them at the top level;
-  // `per_worker` (same entry fields) is accepted as another name for `workers_breakdown`.
+  // Every backend writes the breakdown as `per_worker` (docs/run-directory.md); a summary
+  // written by another tool may nest it under "extra".
   const nlohmann::json* wb = nullptr;
-  for (const char* field : {"workers_breakdown", "per_worker"}) {
-    if (wb) break;
-    if (r.summary.contains(field)) wb = &r.summary[field];
-    else if (r.summary.contains("extra") && r.summary["extra"].is_object() && r.summary["extra"].contains(field))
-      wb = &r.summary["extra"][field];
-  }
+  if (r.summary.contains("per_worker")) wb = &r.summary["per_worker"];
+  else if (r.summary.contains("extra") && r.summary["extra"].is_object() && r.summary["extra"].contains("per_worker"))
+    wb = &r.summary["extra"]["per_worker"];
   if (wb && !wb->is_array()) {
     r.warnings.push_back(fmt::format("{}: the per-worker breakdown is {}, expected a list; left out of the report", sp.string(),
                                      json_excerpt(*wb)));

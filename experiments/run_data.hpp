@@ -22,7 +22,7 @@ struct EvalPoint {
   double test_accuracy = 0;
 };
 
-/// Per-worker time split from summary.json's `workers_breakdown` (docs/experiments.md).
+/// Per-worker time split from summary.json's `per_worker` (docs/experiments.md).
 struct WorkerBreakdown {
   int worker = 0;
   double compute_s = 0, wait_s = 0, communicate_s = 0;

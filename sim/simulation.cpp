@@ -9,212 +9,72 @@
 // - All actors run in one OS thread: cores are called without locks.
 // - Math (gradients, optimizer steps, evaluations) takes no simulated time; only the
 //   step-time model and transfers advance the clock.
+// - The run monitor (core/run/run_monitor.hpp) decides when to evaluate and when to stop
+//   and does the counting; this file tells it what happened and executes its answers.
+// - Split: sim_run.hpp (the run's state), sim_build.cpp (building it), sim_report.cpp
+//   (progress lines and summary), this file (the gradient path and the run).
 #include "sim/simulation.hpp"
 
 #include <malloc.h>
-
-#include <simgrid/s4u.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <iostream>
-#include <memory>
-#include <optional>
 
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
-#include "policies/local_lr.hpp"
-#include "policies/registry.hpp"
-#include "policies/server_core.hpp"
-#include "policies/worker_core.hpp"
-#include "sim/network_model.hpp"
-#include "sim/platform.hpp"
-#include "core/cost/step_time.hpp"
-#include "sim/training_setup.hpp"
-
-namespace sg = simgrid::s4u;
+#include "sim/sim_run.hpp"
 
 namespace synclab::sim {
-namespace {
 
-constexpr double kFloatBytes = 4.0;
-constexpr double kProgressWall = 10.0;  // seconds between progress lines of a run without an update limit
-
-struct Shard {
-  std::unique_ptr<ServerCore> core;
-  sg::Host* host = nullptr;
-  Range range;
-  std::uint64_t bytes = 0;  // simulated size of a push or a reply for this shard
-};
-
-// A reply to a worker: decided by a shard (in whichever actor fed it the event), then
-// transferred by the worker's own actor, which wakes at that same simulated instant. Each
-// actor thus owns only its own few transfers: SimGrid keeps an actor's activities in a
-// list searched linearly, so one actor starting thousands of replies (an ssp release of
-// 10,000 workers) would make every completion cost thousands of steps.
-struct InFlight {
-  TransferPtr comm;
-  PullReply reply;
-  double started = 0;
-};
-
-struct Worker {
-  sg::Host* host = nullptr;
-  std::unique_ptr<WorkerCore> core;
-  sg::ActorPtr actor;
-  sg::SemaphorePtr arrived;                 // released once per reply started towards us
-  sg::SemaphorePtr cancel_sem;              // released by a CancelStep: ends the step early
-  std::vector<std::optional<InFlight>> replies;  // per shard
-  std::vector<TransferPtr> in_flight;            // push transfers in flight, one per shard
-  std::vector<int> push_shards;                  // shard of each entry of pushes
-  std::vector<std::uint32_t> samples_by_clock;   // samples behind each push, for summary.samples
-  bool computing = false;                   // a CancelStep now aborts the current step
-  bool failed = false;
-  bool waiting = false;                      // blocked on the server's replies
-  std::uint64_t steps = 0;
-  double compute_s = 0, wait_s = 0, communicate_s = 0;
-  std::uint64_t pushes = 0, cancelled = 0;
-};
-
-class Simulation {
- public:
-  Simulation(const RunConfig& config, const std::filesystem::path& dir, const SimOptions& options)
-      : config_(config), dir_(dir), options_(options), log_(options.log ? *options.log : std::cerr) {}
-
-  RunSummary run();
-
- private:
-  void build();
-  void worker_main(int w);
-  void issue_pull(int w);
-  void receive_replies(int w);
-  void drain(int s);
-  void after_update();
-  void evaluate();
-  void stop(const std::string& reason, bool is_error, const std::string& error = {});
-  void fail_worker(int w);
-  double now() const { return sg::Engine::get_clock(); }
-  std::vector<float> joined_params() const;
-  std::string blocked_workers() const;
-
-  const RunConfig& config_;
-  std::filesystem::path dir_;
-  SimOptions options_;
-  std::ostream& log_;
-
-  TrainingSetup setup_;
-  Platform platform_;
-  NetworkChoice network_choice_;
-  std::unique_ptr<NetworkModel> network_;
-  std::unique_ptr<StepTimeModel> steps_;
-  std::unique_ptr<RunWriter> writer_;
-  std::vector<Shard> shards_;
-  std::vector<Worker> workers_;
-  std::string policy_description_;
-  WorkerPolicy worker_policy_;
-  double last_failure_ = 0;  // simulated time of the latest worker failure
-  double latency_ = 0;  // waited by the actor before each transfer (0: the links carry it)
-
-  bool stopping_ = false;
-  std::string stop_reason_, error_;
-  double stop_time_ = 0;
-  std::uint64_t updates_ = 0, samples_ = 0, bytes_sent_ = 0, transfers_ = 0, dropped_ = 0, notes_ = 0;
-  std::uint64_t last_eval_update_ = 0, next_progress_ = 0;
-  double next_progress_wall_ = kProgressWall;
-  bool evaluated_ = false;
-  TestResult last_eval_{};
-  std::chrono::steady_clock::time_point wall_start_;
-  double eval_wall_ = 0;  // wall seconds spent in evaluations (free in simulated time)
-};
-
-void Simulation::build() {
-  const auto& c = config_.cluster;
-  setup_ = make_training_setup(config_);
-  validate_policy(config_.policy, c.workers);
-  // With one shard, every transfer of a worker is preceded by nothing else of its own, so
-  // the latency can be waited out by the worker's actor (exactly the same times, fewer
-  // bandwidth re-sharings). Several shards would need concurrent waits: links keep it then.
-  platform_ = build_platform(config_, c.servers > 1 || !c.platform.empty());
-  latency_ = platform_.transfer_latency;
-  network_choice_ = choose_network(config_, options_.simgrid_settings);
-  network_ = make_network_model(network_choice_, config_, platform_);
-
-  std::vector<double> base(static_cast<std::size_t>(c.workers));
-  const double step_flops = setup_.cost.step_flops(config_.data.batch);
-  for (int w = 0; w < c.workers; ++w) {
-    const double speed = platform_.workers[static_cast<std::size_t>(w)]->get_speed();
-    base[static_cast<std::size_t>(w)] = step_flops / speed;
-  }
-  steps_ = std::make_unique<StepTimeModel>(c.straggler, config_.train.seed, std::move(base));
-
-  const std::vector<Range> ranges = shard_ranges(setup_.num_params(), c.servers);
-  PolicyInstance first = make_policy(config_.policy, c.workers);
-  policy_description_ = first.server->describe();
-  const WorkerPolicy worker_policy = first.worker;
-  worker_policy_ = worker_policy;
-  if (setup_.full)
-    if (const auto warning = local_lr_warning(config_.policy.name, worker_policy, config_.train.optimizer))
-      std::cerr << "sim: " << *warning << "\n";
-  for (int s = 0; s < c.servers; ++s) {
-    Shard shard;
-    shard.host = platform_.servers[static_cast<std::size_t>(s)];
-    shard.range = ranges[static_cast<std::size_t>(s)];
-    shard.bytes = static_cast<std::uint64_t>(kFloatBytes * static_cast<double>(shard.range.size()));
-    ServerCoreOptions o;
-    o.range = shard.range;
-    o.optimizer = config_.train.optimizer;
-    o.timing_only = !setup_.full;
-    std::unique_ptr<ServerPolicy> policy = s == 0 ? std::move(first.server) : make_policy(config_.policy, c.workers).server;
-    std::span<const float> initial;
-    if (setup_.full) initial = std::span<const float>(setup_.initial).subspan(shard.range.begin, shard.range.size());
-    shard.core = std::make_unique<ServerCore>(std::move(policy), initial, o);
-    shards_.push_back(std::move(shard));
-  }
-
-  auto setups = make_worker_setups(config_, setup_, worker_policy);
-  workers_.resize(static_cast<std::size_t>(c.workers));
-  for (int w = 0; w < c.workers; ++w) {
-    Worker& wk = workers_[static_cast<std::size_t>(w)];
-    wk.host = platform_.workers[static_cast<std::size_t>(w)];
-    wk.core = std::make_unique<WorkerCore>(setups[static_cast<std::size_t>(w)]);
-    wk.arrived = sg::Semaphore::create(0);
-    wk.cancel_sem = sg::Semaphore::create(0);
-    wk.replies.resize(shards_.size());
-  }
-  for (const auto& f : c.failures)
-    if (f.worker < 0 || f.worker >= c.workers)
-      throw ConfigError("cluster.failures", fmt::format("worker {} does not exist", f.worker));
-}
-
-// The pull request reaches every shard at once (it rides on the push or, for the first
-// pull, costs nothing); each shard replies now or holds it.
-void Simulation::issue_pull(int w) {
+// One worker: wait for the parameters, compute (the math takes no simulated time; the
+// step-time model says how long it lasts), push to every shard with the next pull riding
+// on it, and again.
+void Simulation::worker_main(int w) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
-  const PullInfo pull = wk.core->next_pull();
-  for (std::size_t s = 0; s < shards_.size() && !stopping_; ++s) {
-    shards_[s].core->pull(pull);
-    drain(static_cast<int>(s));
+  WorkerCore& core = *wk.core;
+  issue_pull(w);
+  while (!stopped()) {
+    receive_replies(w);
+    if (stopped()) return;
+    const WorkerPush push = core.compute();
+    const int local = std::max(1, push.info.local_steps);
+    const double seconds = step_seconds(w, local);
+    // The step is a timed wait on the cancel semaphore: a CancelStep cuts it short.
+    const double t_start = now();
+    wk.computing = true;
+    const bool finished = wk.cancel_sem->acquire_timeout(seconds);
+    wk.computing = false;
+    wk.figures.compute_s += now() - t_start;
+    if (stopped()) return;
+    if (!finished) {
+      ++wk.figures.cancelled;
+      core.cancelled();
+      issue_pull(w);
+      continue;
+    }
+    push_to_shards(w, push);
   }
 }
 
+// Waits for one reply per shard; each reply's transfer starts the moment its shard
+// decided it. The worker then holds the joined parameters (policies/shard_set.hpp).
 void Simulation::receive_replies(int w) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   const double t0 = now();
   wk.waiting = true;
-  // One release per reply: after S acquires every shard has replied, and each transfer
-  // started the moment its reply was decided.
   for (std::size_t i = 0; i < shards_.size(); ++i) {
     wk.arrived->acquire();
-    if (stopping_) return;
+    if (stopped()) return;
     for (std::size_t s = 0; s < shards_.size(); ++s) {
       auto& slot = wk.replies[s];
       if (!slot || slot->comm) continue;
       slot->started = now();
       if (latency_ > 0) {
         sg::this_actor::sleep_for(latency_);  // single shard only: nothing else to start meanwhile
-        if (stopping_) return;
+        if (stopped()) return;
       }
       slot->comm = network_->start(shards_[s].host, wk.host, shards_[s].bytes);
       bytes_sent_ += shards_[s].bytes;
@@ -222,104 +82,92 @@ void Simulation::receive_replies(int w) {
     }
   }
   wk.waiting = false;
-  if (stopping_) return;
   double last_start = t0;
-  Version version = 0;
-  std::optional<int> hint;
+  PullJoin join;
   for (std::size_t s = 0; s < shards_.size(); ++s) {
     InFlight& in = *wk.replies[s];
     in.comm->wait();
     last_start = std::max(last_start, in.started);
-    if (setup_.full) {
-      const Range& r = shards_[s].range;
-      std::copy(in.reply.params->begin(), in.reply.params->end(), wk.core->params().begin() + static_cast<std::ptrdiff_t>(r.begin));
-    }
-    if (s == 0) {
-      version = in.reply.version;
-      hint = in.reply.local_steps;
-    }
+    join.add(in.reply.version, in.reply.local_steps);
+    if (setup_.full) ranges_->place(wk.core->params(), static_cast<int>(s), *in.reply.params);
     wk.replies[s].reset();
   }
-  wk.wait_s += last_start - t0;
-  wk.communicate_s += now() - last_start;
-  wk.core->on_params(PulledParams{version, hint});
+  wk.figures.wait_s += last_start - t0;
+  wk.figures.communicate_s += now() - last_start;
+  wk.core->on_params(join.result());
 }
 
-void Simulation::worker_main(int w) {
+double Simulation::step_seconds(int w, int local_steps) {
+  Worker& wk = workers_[static_cast<std::size_t>(w)];
+  double seconds = 0;
+  for (int i = 0; i < local_steps; ++i) seconds += steps_->seconds(w, wk.figures.steps + static_cast<std::uint64_t>(i), now());
+  wk.figures.steps += static_cast<std::uint64_t>(local_steps);
+  wk.figures.samples += config_.data.batch * static_cast<std::uint64_t>(local_steps);
+  if (options_.time_quantum > 0) {
+    const double q = options_.time_quantum;
+    seconds = q * std::max(1.0, std::nearbyint(seconds / q));
+  }
+  return seconds;
+}
+
+// Hands the push to every shard at once; each shard sees its piece, and then the pull
+// riding on it, when its bytes arrive.
+void Simulation::push_to_shards(int w, const WorkerPush& push) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   WorkerCore& core = *wk.core;
-  issue_pull(w);
-  while (!stopping_) {
-    receive_replies(w);
-    if (stopping_) return;
-    WorkerPush push = core.compute();  // the math; no simulated time
-    const int local = std::max(1, push.info.local_steps);
-    double seconds = 0;
-    for (int i = 0; i < local; ++i) seconds += steps_->seconds(w, wk.steps + static_cast<std::uint64_t>(i), now());
-    wk.steps += static_cast<std::uint64_t>(local);
-    if (options_.time_quantum > 0) {
-      const double q = options_.time_quantum;
-      seconds = q * std::max(1.0, std::nearbyint(seconds / q));
-    }
-    // The step is a timed wait on the cancel semaphore: a CancelStep cuts it short.
-    const double t_start = now();
-    wk.computing = true;
-    const bool finished = wk.cancel_sem->acquire_timeout(seconds);
-    wk.computing = false;
-    wk.compute_s += now() - t_start;
-    if (stopping_) return;
-    if (!finished) {
-      ++wk.cancelled;
-      core.cancelled();
-      issue_pull(w);
-      continue;
-    }
-    // Hand the push over to every shard at once; each shard sees it when its bytes arrive.
-    const double t1 = now();
-    if (latency_ > 0) {
-      sg::this_actor::sleep_for(latency_);
-      if (stopping_) return;
-    }
-    // Kept in the worker, not on this stack: a kill unwinds the stack, and dropping an
-    // unfinished transfer there makes SimGrid print a backtrace per transfer.
-    std::vector<TransferPtr>& comms = wk.in_flight;
-    std::vector<int>& shard_of = wk.push_shards;
-    comms.clear();
-    shard_of.clear();
-    for (auto& shard : shards_) {
-      comms.push_back(network_->start(wk.host, shard.host, shard.bytes));
-      bytes_sent_ += shard.bytes;
-      ++transfers_;
-    }
-    const PushInfo info = push.info;
-    wk.samples_by_clock.push_back(static_cast<std::uint32_t>(push.samples));
-    core.pushed();
-    ++wk.pushes;
-    if (options_.on_push) options_.on_push(now(), w, core.clock());
-    const PullInfo pull = core.next_pull();
-    for (std::size_t i = 0; i < comms.size(); ++i) shard_of.push_back(static_cast<int>(i));
-    while (!comms.empty()) {
-      const std::size_t i = network_->wait_any(comms);
-      const int s = shard_of[i];
-      comms.erase(comms.begin() + static_cast<std::ptrdiff_t>(i));
-      shard_of.erase(shard_of.begin() + static_cast<std::ptrdiff_t>(i));
-      if (stopping_) return;
-      Shard& shard = shards_[static_cast<std::size_t>(s)];
-      std::span<const float> payload;
-      if (!push.payload.empty()) payload = push.payload.subspan(shard.range.begin, shard.range.size());
-      shard.core->push(info, payload);
-      drain(s);
-      if (stopping_) return;
-      shard.core->pull(pull);
-      drain(s);
-      if (stopping_) return;
-    }
-    wk.communicate_s += now() - t1;
+  const double t1 = now();
+  if (latency_ > 0) {
+    sg::this_actor::sleep_for(latency_);
+    if (stopped()) return;
+  }
+  // Kept in the worker, not on this stack: a kill unwinds the stack, and dropping an
+  // unfinished transfer there makes SimGrid print a backtrace per transfer.
+  std::vector<TransferPtr>& comms = wk.in_flight;
+  std::vector<int>& shard_of = wk.push_shards;
+  comms.clear();
+  shard_of.clear();
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    comms.push_back(network_->start(wk.host, shards_[s].host, shards_[s].bytes));
+    shard_of.push_back(static_cast<int>(s));
+    bytes_sent_ += shards_[s].bytes;
+    wk.figures.bytes_sent += shards_[s].bytes;
+    ++transfers_;
+  }
+  core.pushed();
+  ++wk.figures.pushes;
+  if (options_.on_push) options_.on_push(now(), w, core.clock());
+  const PullInfo pull = core.next_pull();
+  while (!comms.empty()) {
+    const std::size_t i = network_->wait_any(comms);
+    const int s = shard_of[i];
+    comms.erase(comms.begin() + static_cast<std::ptrdiff_t>(i));
+    shard_of.erase(shard_of.begin() + static_cast<std::ptrdiff_t>(i));
+    if (stopped()) return;
+    Shard& shard = shards_[static_cast<std::size_t>(s)];
+    shard.core->push(push.info, ranges_->piece(push.payload, s));
+    drain(s);
+    if (stopped()) return;
+    shard.core->pull(pull);
+    drain(s);
+    if (stopped()) return;
+  }
+  wk.figures.communicate_s += now() - t1;
+}
+
+// The pull request reaches every shard at once (it rides on the push or, for the first
+// pull, costs nothing); each shard replies now or holds it.
+void Simulation::issue_pull(int w) {
+  const PullInfo pull = workers_[static_cast<std::size_t>(w)].core->next_pull();
+  for (std::size_t s = 0; s < shards_.size() && !stopped(); ++s) {
+    shards_[s].core->pull(pull);
+    drain(static_cast<int>(s));
   }
 }
 
-// Executes what a shard decided: replies start their transfers now, timers become daemon
-// actors, applied pushes become updates.csv rows (shard 0 speaks for the model version).
+// Executes what a shard decided: applied and dropped pushes go to the run monitor (shard 0
+// speaks for every shard: they decide alike), replies start their transfers now, timers
+// become daemon actors, and the model's version (the lowest over the shards) goes to the
+// monitor, which says when to evaluate and stop.
 void Simulation::drain(int s) {
   Shard& shard = shards_[static_cast<std::size_t>(s)];
   ServerOutbox out = shard.core->take_outbox();
@@ -329,29 +177,16 @@ void Simulation::drain(int s) {
     log_ << fmt::format("sim: t={:.6f} shard {}: {}\n", now(), s, note);
   }
   if (s == 0) {
-    dropped_ += out.dropped.size();
+    for (const auto& d : out.dropped) monitor_->dropped(now(), d.worker);
     for (const auto& a : out.applied) {
-      writer_->update(now(), a.update, a.worker, a.staleness, a.loss);
-      const auto clock = static_cast<std::size_t>(a.push & 0xffffffffULL);
-      const auto& per_clock = workers_[static_cast<std::size_t>(a.worker)].samples_by_clock;
-      samples_ += clock < per_clock.size() ? per_clock[clock] : config_.data.batch;
-      if (!std::isfinite(a.loss)) {
-        stop("diverged", true,
-             fmt::format("diverged: the training loss of worker {} became {} at update {} ({:.6f} simulated s); lower "
-                         "train.optimizer.lr",
-                         a.worker, a.loss, a.update, now()));
-        return;
-      }
-    }
-    // A full disk ends the run at its first failed write, not after the last update.
-    if (!writer_->write_error().empty()) {
-      stop("error", true, writer_->write_error());
-      return;
+      const std::uint64_t samples = config_.data.batch * static_cast<std::uint64_t>(std::max(1, a.local_steps));
+      act(monitor_->applied(now(), AppliedGradient{a.update, a.worker, a.staleness, a.loss, samples}));
+      if (stopped()) return;
     }
   }
   for (const auto& reply : out.replies) {
     Worker& wk = workers_[static_cast<std::size_t>(reply.worker)];
-    if (wk.failed) continue;
+    if (wk.figures.failed) continue;
     InFlight in;
     in.reply = reply;
     wk.replies[static_cast<std::size_t>(s)] = std::move(in);
@@ -359,109 +194,64 @@ void Simulation::drain(int s) {
   }
   for (WorkerId w : out.cancels) {
     Worker& wk = workers_[static_cast<std::size_t>(w)];
-    if (wk.computing && !wk.failed) {
+    if (wk.computing && !wk.figures.failed) {
       wk.computing = false;  // one release per step, even if cancelled twice
       wk.cancel_sem->release();
     }
   }
   for (const auto& t : out.timers) {
-    const TimerId id = t.id;
-    sg::Actor::create("timer", shard.host, [this, s, id, seconds = t.seconds] {
+    sg::Actor::create("timer", shard.host, [this, s, id = t.id, seconds = t.seconds] {
       sg::this_actor::sleep_for(seconds);
-      if (stopping_) return;
+      if (stopped()) return;
       try {
         shards_[static_cast<std::size_t>(s)].core->timer(id);
         drain(s);
       } catch (const std::exception& e) {
-        stop("error", true, fmt::format("shard {} timer at {:.6f} simulated s: {}", s, now(), e.what()));
+        fail(fmt::format("shard {} timer at {:.6f} simulated s: {}", s, now(), e.what()));
       }
     })->daemonize();
   }
   if (out.stop) {
-    stop(out.stop->is_error ? "error" : "policy", out.stop->is_error, out.stop->reason);
+    if (!out.stop->is_error) log_ << fmt::format("sim: policy ended the run: {}\n", out.stop->reason);
+    act(monitor_->stop(now(), out.stop->is_error ? "error" : "policy", out.stop->reason));
     return;
   }
-  // The model has version v once every shard has applied v updates.
-  if (shard.core->version() > updates_) {
-    Version lowest = shard.core->version();
-    for (const auto& other : shards_) lowest = std::min(lowest, other.core->version());
-    if (lowest != updates_) {
-      updates_ = lowest;
-      after_update();
-    }
-  }
+  const std::uint64_t before = monitor_->updates();
+  Version lowest = shard.core->version();
+  for (const auto& other : shards_) lowest = std::min(lowest, other.core->version());
+  act(monitor_->version(now(), lowest));
+  if (monitor_->updates() != before) progress();
 }
 
-void Simulation::after_update() {
-  const auto& t = config_.train;
-  evaluated_ = false;
-  if (setup_.full && t.eval_every && updates_ % t.eval_every == 0) evaluate();
-  if (!writer_->write_error().empty()) {
-    stop("error", true, writer_->write_error());
-    return;
-  }
-  if (options_.log_progress && t.stop_updates && updates_ >= next_progress_) {
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
-    log_ << fmt::format("sim: update {}/{} at {:.3f} simulated s ({:.1f} s wall){}\n", updates_, t.stop_updates,
-                        now(), wall,
-                        evaluated_ ? fmt::format(", test accuracy {:.4f}", last_eval_.accuracy) : std::string());
-    next_progress_ = updates_ + std::max<std::uint64_t>(1, t.stop_updates / 10);
-  } else if (options_.log_progress && !t.stop_updates) {
-    // No update count to take tenths of: a line every kProgressWall seconds of wall time.
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
-    if (wall >= next_progress_wall_) {
-      log_ << fmt::format("sim: update {} at {:.3f}{} simulated s ({:.0f} s wall), last test accuracy {:.4f}{}\n", updates_,
-                          now(), t.stop_time > 0 ? fmt::format("/{:g}", t.stop_time) : std::string(), wall,
-                          last_eval_.accuracy,
-                          t.stop_accuracy > 0 ? fmt::format(" (target {:g})", t.stop_accuracy) : std::string());
-      next_progress_wall_ = wall + kProgressWall;
-    }
-  }
-  if (t.stop_updates && updates_ >= t.stop_updates) stop("updates", false);
-  else if (t.stop_accuracy > 0 && evaluated_ && last_eval_.accuracy >= t.stop_accuracy) stop("accuracy", false);
-}
-
-std::vector<float> Simulation::joined_params() const {
-  std::vector<float> all(setup_.full ? setup_.num_params() : 0);
-  if (!setup_.full) return all;
-  for (const auto& shard : shards_) {
-    const auto p = shard.core->params();
-    std::copy(p.begin(), p.end(), all.begin() + static_cast<std::ptrdiff_t>(shard.range.begin));
-  }
-  return all;
+// Evaluate first, then stop: an evaluation due at the last update is still written.
+void Simulation::act(const MonitorActions& actions) {
+  if (actions.evaluate) evaluate(*actions.evaluate);
+  // Ends every other actor (workers blocked on replies, timers, failure schedules) at once.
+  if (actions.stop && running_) sg::Actor::kill_all();
 }
 
 // Evaluations are free in simulated time: the PS model is scored as of this instant.
-void Simulation::evaluate() {
+void Simulation::evaluate(const EvalPoint& at) {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<float> params = joined_params();
-  last_eval_ = evaluate_dataset(*setup_.network, params, setup_.data->test, config_.data.eval_samples, kEvalChunk);
-  writer_->eval(now(), updates_, samples_, last_eval_.loss, last_eval_.accuracy);
-  last_eval_update_ = updates_;
-  evaluated_ = true;
+  const TestResult r = evaluate_dataset(*setup_.network, joined_params(), setup_.data->test, at.test_samples, kEvalChunk);
   eval_wall_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!std::isfinite(last_eval_.loss)) {
-    stop("diverged", true, fmt::format("diverged: the test loss became {} at update {} ({:.6f} simulated s); lower "
-                                       "train.optimizer.lr", last_eval_.loss, updates_, now()));
-  }
+  act(monitor_->evaluated(at, r));
 }
 
-void Simulation::stop(const std::string& reason, bool is_error, const std::string& error) {
-  if (stopping_) return;
-  stopping_ = true;
-  stop_reason_ = reason;
-  error_ = error;
-  stop_time_ = now();
-  if (!is_error && !error.empty()) log_ << fmt::format("sim: policy ended the run: {}\n", error);
-  // Ends every other actor (workers blocked on replies, timers, failure schedules) at once.
-  sg::Actor::kill_all();
+void Simulation::fail(const std::string& what) { act(monitor_->stop(now(), "error", what)); }
+
+std::vector<float> Simulation::joined_params() const {
+  if (!setup_.full) return {};
+  std::vector<float> all(setup_.num_params());
+  for (std::size_t s = 0; s < shards_.size(); ++s) ranges_->place(all, static_cast<int>(s), shards_[s].core->params());
+  return all;
 }
 
 void Simulation::fail_worker(int w) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
-  if (wk.failed || stopping_) return;
-  wk.failed = true;
-  last_failure_ = now();
+  if (wk.figures.failed || stopped()) return;
+  wk.figures.failed = true;
+  monitor_->worker_lost(now(), w);
   log_ << fmt::format("sim: t={:.6f} worker {} fails\n", now(), w);
   // A crashed process stops sending and receiving: its transfers leave the links now.
   // Killed first, so that no one waits on the transfers when they are cancelled.
@@ -473,7 +263,7 @@ void Simulation::fail_worker(int w) {
   for (const auto& r : wk.replies)
     if (r) drop(r->comm);
   // The crashed process's connections close: every shard learns of it at once.
-  for (std::size_t s = 0; s < shards_.size() && !stopping_; ++s) {
+  for (std::size_t s = 0; s < shards_.size() && !stopped(); ++s) {
     shards_[s].core->worker_lost(w);
     drain(static_cast<int>(s));
   }
@@ -483,8 +273,8 @@ std::string Simulation::blocked_workers() const {
   std::string list;
   int n = 0;
   for (std::size_t w = 0; w < workers_.size(); ++w) {
-    if (!workers_[w].waiting || workers_[w].failed) continue;
-    if (n < 8) list += (n ? "," : "") + std::to_string(w);
+    if (!workers_[w].waiting || workers_[w].figures.failed) continue;
+    if (n < 8) list += fmt::format("{}{}", n ? "," : "", w);
     ++n;
   }
   if (n > 8) list += fmt::format(",... ({} in all)", n);
@@ -498,9 +288,10 @@ RunSummary Simulation::run() {
   configure_engine(options_.simgrid_settings);
   build();
   writer_ = std::make_unique<RunWriter>(dir_, config_);
+  monitor_ = std::make_unique<RunMonitor>(MonitorLimits::from(config_, setup_.full), writer_.get());
   if (const std::string notice = unbounded_run_notice(config_); !notice.empty()) log_ << "sim: " << notice << "\n";
-  if (setup_.full) evaluate();
-  if (!writer_->write_error().empty()) throw Error(writer_->write_error());
+  act(monitor_->started());
+  if (stopped()) throw Error(monitor_->stop_state()->error);
 
   for (int w = 0; w < config_.cluster.workers; ++w) {
     Worker& wk = workers_[static_cast<std::size_t>(w)];
@@ -510,30 +301,32 @@ RunSummary Simulation::run() {
       try {
         worker_main(w);
       } catch (const std::exception& e) {
-        stop("error", true, fmt::format("worker {} at {:.6f} simulated s: {}", w, now(), e.what()));
+        fail(fmt::format("worker {} at {:.6f} simulated s: {}", w, now(), e.what()));
       }
     });
   }
   for (const auto& f : config_.cluster.failures) {
-    const int w = f.worker;
-    sg::Actor::create("failure", platform_.servers[0], [this, w, at = f.at] {
+    sg::Actor::create("failure", platform_.servers[0], [this, w = f.worker, at = f.at] {
       sg::this_actor::sleep_for(at);
       try {
         fail_worker(w);
       } catch (const std::exception& e) {
-        stop("error", true, fmt::format("failure of worker {}: {}", w, e.what()));
+        fail(fmt::format("failure of worker {}: {}", w, e.what()));
       }
     })->daemonize();
   }
-  if (config_.train.stop_time > 0) {
-    sg::Actor::create("clock", platform_.servers[0], [this] {
-      sg::this_actor::sleep_for(config_.train.stop_time);
-      stop("time", false);
+  // The time limit is the monitor's: it hears the clock reach it (docs/run-directory.md).
+  if (const std::optional<double> deadline = monitor_->deadline()) {
+    sg::Actor::create("clock", platform_.servers[0], [this, at = *deadline] {
+      sg::this_actor::sleep_until(at);
+      act(monitor_->clock(now()));
     })->daemonize();
   }
   eval_wall_ = 0;  // count only the evaluations made during the run
   const auto run_start = std::chrono::steady_clock::now();
+  running_ = true;
   engine.run();
+  running_ = false;
   const double run_wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   // Transfers cut short by the stop stay unfinished forever, and releasing one makes
   // SimGrid print a backtrace (thousands with thousands of workers). The process ends
@@ -548,107 +341,24 @@ RunSummary Simulation::run() {
     wk.replies.clear();
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
+  monitor_->ran_dry(now(), config_.cluster.workers,
+                    fmt::format("deadlock at {:.6f} simulated s after {} updates: worker(s) {} wait for replies that policy {} "
+                                "never sends",
+                                now(), monitor_->updates(), blocked_workers(), policy_description_));
+  if (const std::optional<EvalPoint> at = monitor_->final_evaluation())
+    monitor_->final_evaluated(*at, evaluate_dataset(*setup_.network, joined_params(), setup_.data->test, 0, kEvalChunk));
 
-  bool all_failed = true;
-  for (const auto& wk : workers_) all_failed = all_failed && wk.failed;
-  if (!stopping_) {
-    stop_time_ = now();
-    if (all_failed) {
-      stop_time_ = last_failure_;  // transfers orphaned by the crash may have run on after it
-      stop_reason_ = "failed";
-      error_ = fmt::format("every worker failed (cluster.failures); the last at {:.6f} simulated s, after {} updates",
-                           stop_time_, updates_);
-    } else {
-      stop_reason_ = "deadlock";
-      error_ = fmt::format("deadlock at {:.6f} simulated s after {} updates: worker(s) {} wait for replies that "
-                           "policy {} never sends",
-                           stop_time_, updates_, blocked_workers(), policy_description_);
-    }
-  }
-  if (setup_.full && (!evaluated_ || last_eval_update_ != updates_ || config_.data.eval_samples != 0)) {
-    const std::vector<float> params = joined_params();
-    last_eval_ = evaluate_dataset(*setup_.network, params, setup_.data->test, 0, kEvalChunk);
-    if (last_eval_update_ != updates_) writer_->eval(stop_time_, updates_, samples_, last_eval_.loss, last_eval_.accuracy);
-  }
-
-  RunSummary s;
-  s.backend = "sim";
-  s.policy = config_.policy.name;
-  s.workers = config_.cluster.workers;
-  s.updates = updates_;
-  s.samples = samples_;
-  s.time_s = stop_time_;
-  s.final_test_accuracy = setup_.full ? last_eval_.accuracy : 0.0;
-  s.final_test_loss = setup_.full ? last_eval_.loss : 0.0;
-  s.mean_staleness = writer_->mean_staleness();
-  s.max_staleness = writer_->max_staleness();
-  s.bytes_sent = bytes_sent_;
-  s.final_params_sha256 = setup_.full ? sha256_hex(joined_params()) : "";
-  s.stop_reason = stop_reason_;
-  nlohmann::json per_worker = nlohmann::json::array();
-  double compute = 0, wait = 0, comm = 0;
-  for (std::size_t w = 0; w < workers_.size(); ++w) {
-    const Worker& wk = workers_[w];
-    compute += wk.compute_s;
-    wait += wk.wait_s;
-    comm += wk.communicate_s;
-    per_worker.push_back({{"worker", w}, {"compute_s", wk.compute_s}, {"wait_s", wk.wait_s},
-                          {"communicate_s", wk.communicate_s}, {"steps", wk.steps}, {"pushes", wk.pushes},
-                          {"cancelled", wk.cancelled}, {"failed", wk.failed}});
-  }
-  std::uint64_t applied = 0, dropped_all = 0;
-  for (const auto& shard : shards_) {
-    applied += shard.core->applied_pushes();
-    dropped_all += shard.core->dropped_pushes();
-  }
-  s.extra = {{"mode", config_.sim.mode},
-             {"model", config_.model},
-             {"num_params", setup_.num_params()},
-             {"param_bytes", static_cast<std::uint64_t>(kFloatBytes * static_cast<double>(setup_.num_params()))},
-             {"step_flops", setup_.cost.step_flops(config_.data.batch)},
-             {"servers", config_.cluster.servers},
-             {"policy_description", policy_description_},
-             {"updates_per_s", stop_time_ > 0 ? static_cast<double>(updates_) / stop_time_ : 0.0},
-             {"compute_s", compute},
-             {"wait_s", wait},
-             {"communicate_s", comm},
-             {"per_worker", per_worker},
-             {"applied_pushes_shard0", shards_.empty() ? 0 : shards_[0].core->applied_pushes()},
-             {"dropped_pushes", dropped_},
-             {"policy_notes", notes_},
-             {"transfers", transfers_},
-             {"wall_s", wall},
-             {"wall_run_s", run_wall},
-             {"wall_eval_s", eval_wall_},
-             {"network_model", network_->describe()},
-             {"network_choice", network_choice_.reason},
-             {"simgrid_settings", options_.simgrid_settings},
-             {"time_quantum_s", options_.time_quantum},
-             {"evaluation", "free in simulated time"},
-             {"seed", config_.train.seed},
-             {"optimizer", config_.train.optimizer.name},
-             {"lr", config_.train.optimizer.lr}};
-  // The rate the workers' local steps really used (policy.lr or the optimizer's fallback).
-  if (worker_policy_.payload == PayloadKind::ModelDelta)
-    s.extra["local_lr"] = local_step_lr(worker_policy_, config_.train.optimizer);
-  if (!error_.empty()) s.extra["error"] = error_;
-  if (setup_.full) s.extra["device"] = setup_.device;
-  (void)applied;
-  (void)dropped_all;
+  const RunSummary s = summary(wall, run_wall);
   try {
     writer_->finish(s);
   } catch (const Error& e) {
     // Say both when the run had failed already and its directory cannot be completed.
-    if (error_.empty() || error_ == e.what()) throw;
-    throw Error(error_ + "; and the run directory is incomplete: " + e.what());
+    if (s.error.empty() || s.error == e.what()) throw;
+    throw Error(s.error + "; and the run directory is incomplete: " + e.what());
   }
-  if (stop_reason_ == "deadlock" || stop_reason_ == "failed" || stop_reason_ == "error" ||
-      stop_reason_ == "diverged")
-    throw Error(error_);
+  if (monitor_->stop_state()->failed()) throw Error(s.error);
   return s;
 }
-
-}  // namespace
 
 RunSummary simulate(const RunConfig& config, const std::filesystem::path& dir, const SimOptions& options) {
   // Pushes, snapshots and replies allocate and free model-sized buffers all the time. By

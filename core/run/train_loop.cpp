@@ -18,6 +18,7 @@
 #include "core/data/dataset.hpp"
 #include "core/models/model_spec.hpp"
 #include "core/optim/optimizer.hpp"
+#include "core/run/run_monitor.hpp"
 
 namespace synclab {
 
@@ -94,61 +95,48 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
 
   if (const std::string notice = unbounded_run_notice(config); !notice.empty()) log << "train: " << notice << "\n";
 
+  // The run monitor decides when to evaluate and when to stop, as in every driver.
+  RunMonitor monitor(MonitorLimits::from(config, true), &writer);
   TrainClock clock;
-  TestResult last{};
   std::uint64_t last_eval_update = 0;
-  bool evaluated = false;
-  auto evaluate = [&](std::uint64_t update, std::size_t limit) {
-    clock.pause();
-    last = evaluate_dataset(*net, params, data.test, limit, kEvalChunk);
-    writer.eval(clock.seconds(), update, update * batch, last.loss, last.accuracy);
-    if (!writer.write_error().empty()) throw Error(writer.write_error());
-    last_eval_update = update;
-    evaluated = true;
+  auto score = [&](const EvalPoint& at) {
+    clock.pause();  // training time excludes evaluations
+    const TestResult r = evaluate_dataset(*net, params, data.test, at.test_samples, kEvalChunk);
     clock.resume();
+    last_eval_update = at.version;
+    return r;
+  };
+  auto act = [&](const MonitorActions& a) {
+    if (a.evaluate) monitor.evaluated(*a.evaluate, score(*a.evaluate));  // a stop it decides is the monitor's state
   };
 
-  evaluate(0, config.data.eval_samples);
+  act(monitor.started());
   std::uint64_t update = 0;
-  std::string stop_reason, diverged;
   double loss_ema = 0;
   const std::uint64_t log_every = tc.stop_updates ? std::max<std::uint64_t>(1, tc.stop_updates / 10) : tc.eval_every;
   auto last_draw = Clock::now();
-  while (stop_reason.empty()) {
+  while (!monitor.stopped()) {
     const Batch b = sampler.next();
     const float loss = net->forward_backward(params, b, grad, derive_seed(tc.seed, 0xd50, update));
-    if (!std::isfinite(loss)) {
-      // The run directory still gets its summary (stop_reason diverged); the caller fails.
-      diverged = fmt::format("train: diverged: the training loss became {} at update {} (lower train.optimizer.lr)", loss,
-                             update + 1);
-      stop_reason = "diverged";
-      break;
-    }
     optimizer->step(params, grad);
     ++update;
-    const double now = clock.seconds();
-    writer.update(now, update, 0, 0, loss);
-    // A full disk stops the run at the first failed write, naming the file.
-    if (!writer.write_error().empty()) throw Error(writer.write_error());
-    loss_ema = update == 1 ? loss : 0.95 * loss_ema + 0.05 * loss;
-    evaluated = false;
-    if (tc.eval_every && update % tc.eval_every == 0) evaluate(update, config.data.eval_samples);
-
-    if (tc.stop_updates && update >= tc.stop_updates) stop_reason = "updates";
-    else if (tc.stop_time > 0 && clock.seconds() >= tc.stop_time) stop_reason = "time";
-    else if (tc.stop_accuracy > 0 && evaluated && last.accuracy >= tc.stop_accuracy) stop_reason = "accuracy";
-    else if (options.cancel && options.cancel->load()) stop_reason = "interrupted";
+    // A non-finite loss (diverged) or a failed write stops the run here, as in sim and real.
+    act(monitor.applied(clock.seconds(), AppliedGradient{update, 0, 0, loss, batch}));
+    act(monitor.version(clock.seconds(), update));
+    if (options.cancel && options.cancel->load()) monitor.stop(clock.seconds(), "interrupted");
+    if (std::isfinite(loss)) loss_ema = update == 1 ? loss : 0.95 * loss_ema + 0.05 * loss;
 
     const double rate = static_cast<double>(update) / std::max(clock.seconds(), 1e-9);
     double eta = -1;
     if (tc.stop_updates) eta = static_cast<double>(tc.stop_updates - std::min(update, tc.stop_updates)) / rate;
     if (tc.stop_time > 0) eta = eta < 0 ? tc.stop_time - clock.seconds() : std::min(eta, tc.stop_time - clock.seconds());
+    const auto& last = monitor.last_evaluation();
     const std::string progress =
         fmt::format("update {}{} | {:.1f} updates/s | loss {:.4f} | test acc {:.4f} (update {}) | ETA {}", update,
-                    tc.stop_updates ? fmt::format("/{}", tc.stop_updates) : "", rate, loss_ema, last.accuracy,
+                    tc.stop_updates ? fmt::format("/{}", tc.stop_updates) : "", rate, loss_ema, last ? last->accuracy : 0.0,
                     last_eval_update, format_eta(eta));
     if (options.live_progress) {
-      if (Clock::now() - last_draw > std::chrono::milliseconds(200) || !stop_reason.empty()) {
+      if (Clock::now() - last_draw > std::chrono::milliseconds(200) || monitor.stopped()) {
         log << "\r\033[K" << progress << std::flush;
         last_draw = Clock::now();
       }
@@ -160,24 +148,22 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
     }
   }
   if (options.live_progress) log << "\n";
-  const double time_s = clock.seconds();
-  // The summary's figures are over the whole (limited) test set, whatever eval_samples says.
-  if (!evaluated || config.data.eval_samples != 0) evaluate(update, 0);
+  // The summary's figures are over the whole test set, whatever eval_samples says.
+  if (const std::optional<EvalPoint> at = monitor.final_evaluation()) monitor.final_evaluated(*at, score(*at));
 
   RunSummary s;
+  monitor.fill(s);
   s.backend = "train";
   s.policy = "none";
   s.workers = 1;
-  s.updates = update;
-  s.samples = update * batch;
-  s.time_s = time_s;
-  s.final_test_accuracy = last.accuracy;
-  s.final_test_loss = last.loss;
-  s.mean_staleness = writer.mean_staleness();
-  s.max_staleness = writer.max_staleness();
   s.bytes_sent = 0;
   s.final_params_sha256 = sha256_hex(params);
-  s.stop_reason = stop_reason;
+  WorkerFigures worker;
+  worker.compute_s = s.time_s;
+  worker.steps = worker.pushes = update;
+  worker.samples = update * batch;
+  worker.device = device.label();
+  s.per_worker.push_back(worker);
   s.extra = {{"model", spec.name},
              {"dataset", data.train.name},
              {"compute_backend", to_string(net->kind())},
@@ -186,12 +172,10 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
              {"num_params", spec.num_params()},
              {"batch", batch},
              {"epochs", static_cast<double>(s.samples) / static_cast<double>(data.train.size())},
-             {"updates_per_s", time_s > 0 ? static_cast<double>(update) / time_s : 0.0},
              {"optimizer", tc.optimizer.name},
              {"seed", tc.seed}};
-  if (!diverged.empty()) s.extra["error"] = diverged;
   writer.finish(s);
-  if (!diverged.empty()) throw Error(diverged);
+  if (monitor.stop_state()->failed()) throw Error("train: " + s.error);
   return s;
 }
 

@@ -54,7 +54,7 @@ void write_fixture_run(const fs::path& dir, const FixtureRun& r) {
   const double final_acc = r.acc_scale * 0.9 + 0.002 * static_cast<double>(r.seed);
   std::string wb;
   if (r.breakdown) {
-    wb = ",\"" + r.breakdown_field + "\":[";
+    wb = ",\"per_worker\":[";
     for (int w = 0; w < r.workers; ++w)
       wb += fmt::format("{}{{\"worker\":{},\"compute_s\":{},\"wait_s\":{},\"communicate_s\":{}}}", w ? "," : "", w,
                         3.0 + w, 1.0 * w, 0.5);
@@ -86,8 +86,7 @@ fs::path write_fixture_sweep(const fs::path& root) {
         "policy=boom_seed=1,failed,sim,{name: boom},1,\"exit code 1: policy.name: unknown policy 'boom'\"\n");
   // A real run and its simulated twin: same experiment, machine keys differ.
   write_fixture_run(root / "real-bsp", {.backend = "real", .policy = "bsp", .workers = 3, .seed = 7, .step_s = 0.4});
-  write_fixture_run(root / "sim-bsp", {.backend = "sim", .policy = "bsp", .workers = 3, .seed = 7, .step_s = 0.5,
-                                       .breakdown_field = "per_worker"});
+  write_fixture_run(root / "sim-bsp", {.backend = "sim", .policy = "bsp", .workers = 3, .seed = 7, .step_s = 0.5});
   return sweep;
 }
 

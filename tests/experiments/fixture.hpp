@@ -30,7 +30,6 @@ struct FixtureRun {
   double acc_scale = 1.0;       ///< accuracy at update u: acc_scale * (0.5 + 0.04 * u)
   std::int64_t max_staleness = 0;
   bool breakdown = true;        ///< write the per-worker breakdown into summary.json
-  std::string breakdown_field = "workers_breakdown";  ///< or "per_worker", the simulator's name
   bool with_evals = true;       ///< false: evals.csv has only its header (timing mode)
   double bandwidth = 0;         ///< cluster.link.bandwidth in bytes/s; 0 = by backend
 };

@@ -255,7 +255,7 @@ TEST_F(ReportFixture, SummaryFieldsAreValidatedWithAWarningPerRun) {
   auto j = nlohmann::json::parse(std::ifstream(dir / "summary.json"));
   j["mean_staleness"] = "high";
   j["samples"] = nlohmann::json::array();
-  j["workers_breakdown"][0]["compute_s"] = "1";
+  j["per_worker"][0]["compute_s"] = "1";
   std::ofstream(dir / "summary.json") << j.dump();
   const auto r = ex::load_run(dir, "r");
   EXPECT_FALSE(r.summary.contains("mean_staleness"));

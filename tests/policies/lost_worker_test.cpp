@@ -46,7 +46,7 @@ TEST(LostWorker, BspContinuesWithTheOthersAfterTheTimeout) {
 
 TEST(LostWorker, BspStopsWithAClearErrorWhenConfigured) {
   const InprocResult r = run_bsp({{"on_worker_lost", "stop"}}, {{2, 3.5, -1}});
-  ASSERT_EQ(r.stop_reason, "policy");
+  ASSERT_EQ(r.stop_reason, "error");  // a policy's error stop is a failed run, as in sim
   ASSERT_TRUE(r.stop);
   EXPECT_TRUE(r.stop->is_error);
   EXPECT_EQ(r.stop->reason, "worker 2 lost under bsp (policy.on_worker_lost: stop)");
@@ -74,7 +74,7 @@ TEST(LostWorker, ZeroTimeoutContinuesAtOnceAndLateRejoinCountsAgain) {
 
 TEST(LostWorker, AllWorkersLostStopsWithAnError) {
   const InprocResult r = run_bsp({{"timeout", "1"}}, {{0, 1.5, -1}, {1, 1.5, -1}, {2, 1.5, -1}});
-  ASSERT_EQ(r.stop_reason, "policy");
+  ASSERT_EQ(r.stop_reason, "error");  // a policy's error stop is a failed run, as in sim
   ASSERT_TRUE(r.stop);
   EXPECT_TRUE(r.stop->is_error);
   EXPECT_NE(r.stop->reason.find("all 3 workers lost"), std::string::npos);

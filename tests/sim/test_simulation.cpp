@@ -121,6 +121,16 @@ TEST(Simulation, BspFullModeMatchesInprocDriver) {
     synclab::InprocDriver driver(o, setup.initial, synclab::sim::make_worker_setups(config, setup, policy.worker));
     const auto result = driver.run();
     EXPECT_EQ(sim["final_params_sha256"], synclab::sha256_hex(result.params)) << "servers=" << servers << " inproc stop " << result.stop_reason << " updates " << result.updates << " mixed " << result.mixed_versions;
+    // One run monitor counts both runs: under bsp every figure it owns is equal.
+    const synclab::RunSummary& in = result.summary;
+    EXPECT_EQ(sim["stop_reason"].get<std::string>(), in.stop_reason);
+    EXPECT_EQ(sim["updates"].get<std::uint64_t>(), in.updates);
+    EXPECT_EQ(sim["samples"].get<std::uint64_t>(), in.samples);
+    EXPECT_EQ(sim["dropped_pushes"].get<std::uint64_t>(), in.dropped_pushes);
+    EXPECT_DOUBLE_EQ(sim["mean_staleness"].get<double>(), in.mean_staleness);
+    EXPECT_EQ(sim["max_staleness"].get<std::int64_t>(), in.max_staleness);
+    EXPECT_EQ(sim["shards"].get<int>(), in.shards);
+    EXPECT_EQ(sim["workers"].get<int>(), in.workers);
   }
 }
 

@@ -1,0 +1,76 @@
+// Building a simulated run: the platform, the network and step-time models, one ServerCore
+// per shard and one WorkerCore per worker.
+#include "sim/sim_run.hpp"
+
+#include <algorithm>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "core/common/error.hpp"
+#include "policies/local_lr.hpp"
+#include "policies/registry.hpp"
+
+namespace synclab::sim {
+
+void Simulation::build() {
+  const auto& c = config_.cluster;
+  setup_ = make_training_setup(config_);
+  validate_policy(config_.policy, c.workers);
+  // With one shard, every transfer of a worker is preceded by nothing else of its own, so
+  // the latency can be waited out by the worker's actor (exactly the same times, fewer
+  // bandwidth re-sharings). Several shards would need concurrent waits: links keep it then.
+  platform_ = build_platform(config_, c.servers > 1 || !c.platform.empty());
+  latency_ = platform_.transfer_latency;
+  network_choice_ = choose_network(config_, options_.simgrid_settings);
+  network_ = make_network_model(network_choice_, config_, platform_);
+
+  std::vector<double> base(static_cast<std::size_t>(c.workers));
+  const double step_flops = setup_.cost.step_flops(config_.data.batch);
+  for (int w = 0; w < c.workers; ++w) {
+    const double speed = platform_.workers[static_cast<std::size_t>(w)]->get_speed();
+    base[static_cast<std::size_t>(w)] = step_flops / speed;
+  }
+  steps_ = std::make_unique<StepTimeModel>(c.straggler, config_.train.seed, std::move(base));
+
+  ranges_ = std::make_unique<ShardSet>(setup_.num_params(), c.servers);
+  PolicyInstance first = make_policy(config_.policy, c.workers);
+  policy_description_ = first.server->describe();
+  worker_policy_ = first.worker;
+  if (setup_.full)
+    if (const auto warning = local_lr_warning(config_.policy.name, worker_policy_, config_.train.optimizer))
+      std::cerr << "sim: " << *warning << "\n";
+  for (int s = 0; s < c.servers; ++s) {
+    const Range& range = ranges_->range(s);
+    Shard shard;
+    shard.host = platform_.servers[static_cast<std::size_t>(s)];
+    shard.bytes = static_cast<std::uint64_t>(kFloatBytes * static_cast<double>(range.size()));
+    ServerCoreOptions o;
+    o.range = range;
+    o.optimizer = config_.train.optimizer;
+    o.timing_only = !setup_.full;
+    std::unique_ptr<ServerPolicy> policy = s == 0 ? std::move(first.server) : make_policy(config_.policy, c.workers).server;
+    std::span<const float> initial;
+    if (setup_.full) initial = std::span<const float>(setup_.initial).subspan(range.begin, range.size());
+    shard.core = std::make_unique<ServerCore>(std::move(policy), initial, o);
+    shards_.push_back(std::move(shard));
+  }
+
+  auto setups = make_worker_setups(config_, setup_, worker_policy_);
+  workers_.resize(static_cast<std::size_t>(c.workers));
+  for (int w = 0; w < c.workers; ++w) {
+    Worker& wk = workers_[static_cast<std::size_t>(w)];
+    wk.host = platform_.workers[static_cast<std::size_t>(w)];
+    wk.core = std::make_unique<WorkerCore>(setups[static_cast<std::size_t>(w)]);
+    wk.arrived = sg::Semaphore::create(0);
+    wk.cancel_sem = sg::Semaphore::create(0);
+    wk.replies.resize(shards_.size());
+    wk.figures.worker = w;
+    wk.figures.device = setup_.full ? setup_.device : std::string();
+  }
+  for (const auto& f : c.failures)
+    if (f.worker < 0 || f.worker >= c.workers)
+      throw ConfigError("cluster.failures", fmt::format("worker {} does not exist", f.worker));
+}
+
+}  // namespace synclab::sim
