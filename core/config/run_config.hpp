@@ -11,6 +11,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/config/policy_spec.hpp"
 #include "core/data/dataset.hpp"
 #include "core/optim/optimizer.hpp"
 
@@ -40,13 +41,6 @@ struct StragglerSpec {
 struct FailureSpec {
   int worker = 0;
   double at = 0;  ///< seconds from the start
-};
-
-struct PolicySpec {
-  std::string name = "bsp";
-  /// Every key under policy: except name, as written (scalars as strings); the policy
-  /// registry validates them and reports "policy.<key>: ...".
-  std::map<std::string, std::string> params;
 };
 
 struct RunConfig {

@@ -130,7 +130,7 @@ class TcpDriver final : public WorkerDriver {
     meta.base_version = info.base_version;
     meta.clock = info.worker_clock;
     meta.loss = static_cast<float>(info.loss);
-    meta.kind = info.kind == synclab::PayloadKind::Gradient ? PayloadKind::Gradient : PayloadKind::Delta;
+    meta.kind = info.kind;
     meta.steps = static_cast<std::uint32_t>(info.local_steps);
     meta.samples = static_cast<std::uint32_t>(info.local_steps * static_cast<int>(o_.config.data.batch));
     samples_ += meta.samples;

@@ -246,12 +246,13 @@ TEST(Messages, HelloRoundTrip) {
 }
 
 TEST(Messages, OtherRoundTrips) {
-  HelloAck a{2, 3, 77, 8, "ssp", 1.5, 12};
+  HelloAck a{2, 3, 77, 8, "ssp", 1.5};
   auto da = decode_hello_ack(payload_of(encode(a)));
   ASSERT_TRUE(da);
   EXPECT_EQ(da->policy, "ssp");
   EXPECT_EQ(da->shards, 3u);
-  EXPECT_EQ(da->resume_clock, 12u);
+  EXPECT_EQ(da->version, 77u);
+  EXPECT_EQ(da->run_time, 1.5);
   auto dr = decode_refuse(payload_of(encode(Refuse{RefuseReason::BadModel, "mlp vs cnn"})));
   ASSERT_TRUE(dr);
   EXPECT_EQ(dr->reason, RefuseReason::BadModel);
