@@ -7,7 +7,9 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "core/run/run_monitor.hpp"
 #include "policies/registry.hpp"
+#include "policies/shard_set.hpp"
 
 namespace synclab {
 
@@ -67,26 +69,31 @@ struct WorkerSlot {
   double last_to_server = 0, last_to_worker = 0;  // FIFO channels
   std::vector<std::optional<PullReply>> replies;  // by shard, for the pull in flight
   int got = 0;                                    // replies received
+  std::size_t batch = 0;                          // samples per local step
   WorkerPush pending;                     // computed, waiting for ComputeDone
   bool computing = false;                 // a ComputeDone for `step` is scheduled
   std::uint64_t step = 0;                 // steps started, to recognise a cancelled one
 };
 
+// The monitor's limits for a run without evaluations: the options' update and time limits.
+MonitorLimits limits_of(const InprocOptions& o) {
+  MonitorLimits l;
+  l.stop_updates = o.max_updates;
+  l.stop_time = o.max_time;
+  l.evaluate = false;
+  return l;
+}
+
 class Run {
  public:
-  Run(const InprocOptions& o, const std::vector<float>& initial, const std::vector<WorkerSetup>& setups) : o_(o) {
-    if (setups.empty()) throw Error("inproc driver: no workers");
-    if (o_.shards < 1) throw Error("inproc driver: shards must be >= 1");
-    timing_ = setups.front().network == nullptr;
-    num_params_ = setups.front().num_params;
-    if (!timing_ && initial.size() != num_params_)
-      throw Error(fmt::format("inproc driver: initial params have {} floats, model has {}", initial.size(), num_params_));
+  Run(const InprocOptions& o, const std::vector<float>& initial, const std::vector<WorkerSetup>& setups)
+      : o_(o), shards_(checked_params(o, initial, setups), o.shards), monitor_(limits_of(o), nullptr) {
     const int workers = static_cast<int>(setups.size());
-    ranges_ = shard_ranges(num_params_, o_.shards);
-    cores_ = make_shard_cores(o_, initial, ranges_, timing_, workers);
+    cores_ = make_shard_cores(o_, initial, shards_.ranges(), timing_, workers);
     for (const auto& setup : setups) {
       WorkerSlot slot;
       slot.core = std::make_unique<WorkerCore>(setup);
+      slot.batch = setup.batch;
       slots_.push_back(std::move(slot));
     }
     cancel_sent_.assign(slots_.size(), ~0ULL);
@@ -104,26 +111,19 @@ class Run {
         schedule(f.rejoin_at, e);
       }
     }
+    // The monitor decides every stop; the loop only says when nothing is left to happen.
     std::uint64_t processed = 0;
-    while (true) {
-      if (res_.stop) {
-        res_.stop_reason = "policy";
-        break;
-      }
-      if (o_.max_updates > 0 && min_version() >= o_.max_updates) {
-        res_.stop_reason = "updates";
-        break;
-      }
+    const std::optional<double> deadline = monitor_.deadline();
+    while (!monitor_.stopped()) {
       if (queue_.empty()) {
-        res_.stop_reason = "stalled";
+        monitor_.ran_dry(now_, static_cast<int>(slots_.size()),
+                         fmt::format("nothing left to happen at {} after {} updates", now_, monitor_.updates()));
         break;
       }
-      if (o_.max_time > 0 && queue_.top().time > o_.max_time) {
-        res_.stop_reason = "time";
-        break;
-      }
+      // The clock reaches the limit once every event up to it has been processed.
+      if (deadline && queue_.top().time > *deadline && !monitor_.clock(*deadline).empty()) break;
       if (++processed > o_.max_events) {
-        res_.stop_reason = "events";
+        monitor_.stop(now_, "events", fmt::format("more than {} events (max_events)", o_.max_events));
         break;
       }
       Event e = queue_.top();
@@ -131,15 +131,33 @@ class Run {
       now_ = e.time;
       handle(e);
     }
+    res_.stop_reason = monitor_.stop_state()->reason;
     res_.time = now_;
     res_.updates = cores_[0]->version();
+    monitor_.fill(res_.summary);
+    res_.summary.backend = "inproc";
+    res_.summary.policy = o_.policy.name;
+    res_.summary.workers = static_cast<int>(slots_.size());
+    res_.summary.shards = o_.shards;
     for (const auto& s : slots_) res_.clocks.push_back(s.core->clock());
-    if (!timing_) res_.params = join_shard_params(cores_, ranges_, num_params_);
+    if (!timing_) res_.params = join_shard_params(cores_, shards_.ranges(), num_params_);
     return std::move(res_);
   }
 
  private:
-  // Every shard must have reached the limit: shards see the same event a moment apart.
+  // Validates the options against the workers; returns the model's size for the shard set.
+  std::size_t checked_params(const InprocOptions& o, const std::vector<float>& initial, const std::vector<WorkerSetup>& setups) {
+    if (setups.empty()) throw Error("inproc driver: no workers");
+    if (o.shards < 1) throw Error("inproc driver: shards must be >= 1");
+    timing_ = setups.front().network == nullptr;
+    num_params_ = setups.front().num_params;
+    if (!timing_ && initial.size() != num_params_)
+      throw Error(fmt::format("inproc driver: initial params have {} floats, model has {}", initial.size(), num_params_));
+    return num_params_;
+  }
+
+  // The model has version v once every shard has applied v updates (shards see the same
+  // event a moment apart).
   Version min_version() const {
     Version v = cores_[0]->version();
     for (const auto& c : cores_) v = std::min(v, c->version());
@@ -191,10 +209,10 @@ class Run {
       e.gen = slot.gen;
       e.shard = s;
       e.push = slot.pending.info;
-      const Range r = ranges_[static_cast<std::size_t>(s)];
-      if (!timing_)
-        e.payload = std::make_shared<std::vector<float>>(slot.pending.payload.begin() + static_cast<std::ptrdiff_t>(r.begin),
-                                                         slot.pending.payload.begin() + static_cast<std::ptrdiff_t>(r.end));
+      if (!timing_) {
+        const std::span<const float> piece = shards_.piece(slot.pending.payload, s);
+        e.payload = std::make_shared<std::vector<float>>(piece.begin(), piece.end());
+      }
       schedule(t, e);
     }
     slot.core->pushed();
@@ -212,14 +230,22 @@ class Run {
         res_.applied.push_back(a);
         res_.applied_time.push_back(now_);
         log(InprocEvent::Kind::Applied, a.worker, 0, a.update, a.push, a.staleness);
+        const std::size_t batch = slots_[static_cast<std::size_t>(a.worker)].batch;
+        monitor_.applied(now_, AppliedGradient{a.update, a.worker, a.staleness, a.loss,
+                                               batch * static_cast<std::uint64_t>(a.local_steps)});
       }
       for (const auto& d : out.dropped) {
         res_.dropped.push_back(d);
         log(InprocEvent::Kind::Dropped, d.worker, 0, 0, d.push, 0, d.reason);
+        monitor_.dropped(now_, d.worker);
       }
       for (auto& n : out.notes) log(InprocEvent::Kind::Note, -1, 0, 0, 0, 0, n);
-      if (out.stop) res_.stop = out.stop;
+      if (out.stop) {
+        res_.stop = out.stop;
+        monitor_.stop(now_, out.stop->is_error ? "error" : "policy", out.stop->reason);
+      }
     }
+    monitor_.version(now_, min_version());
     for (auto& r : out.replies) {
       auto& slot = slots_[static_cast<std::size_t>(r.worker)];
       if (shard == 0) log(InprocEvent::Kind::Replied, r.worker, slot.core->clock(), r.version);
@@ -280,17 +306,17 @@ class Run {
         if (!got) ++slot.got;
         got = std::move(e.reply);
         if (slot.got < o_.shards) return;
-        const Version v = slot.replies.front()->version;
+        PullJoin join;
         auto params = slot.core->params();
-        for (std::size_t s = 0; s < slot.replies.size(); ++s) {
-          const PullReply& r = *slot.replies[s];
-          if (r.version != v) res_.mixed_versions = true;
-          if (!timing_) std::copy(r.params->begin(), r.params->end(), params.begin() + static_cast<std::ptrdiff_t>(ranges_[s].begin));
+        for (int s = 0; s < shards_.size(); ++s) {
+          const PullReply& r = *slot.replies[static_cast<std::size_t>(s)];
+          join.add(r.version, r.local_steps);
+          if (!timing_) shards_.place(params, s, *r.params);
         }
-        const std::optional<int> hint = slot.replies.front()->local_steps;
+        res_.mixed_versions = res_.mixed_versions || join.mixed_versions();
         slot.replies.assign(slot.replies.size(), std::nullopt);
         slot.got = 0;
-        slot.core->on_params(PulledParams{v, hint});
+        slot.core->on_params(join.result());
         slot.pending = slot.core->compute();
         const double d = o_.compute_time ? o_.compute_time(e.worker, slot.core->clock()) : 1.0;
         Event c;
@@ -336,6 +362,7 @@ class Run {
         slot.computing = false;
         ++slot.gen;
         log(InprocEvent::Kind::Lost, e.worker, slot.core->clock(), cores_[0]->version());
+        monitor_.worker_lost(now_, e.worker);
         for (int s = 0; s < o_.shards; ++s) {
           cores_[static_cast<std::size_t>(s)]->worker_lost(e.worker);
           drain(s);
@@ -349,6 +376,7 @@ class Run {
         ++slot.gen;
         slot.last_to_server = slot.last_to_worker = now_;
         log(InprocEvent::Kind::Joined, e.worker, slot.core->clock(), cores_[0]->version());
+        monitor_.worker_joined(e.worker);
         for (int s = 0; s < o_.shards; ++s) {
           cores_[static_cast<std::size_t>(s)]->worker_joined(e.worker);
           drain(s);
@@ -362,7 +390,8 @@ class Run {
   const InprocOptions& o_;
   bool timing_ = false;
   std::size_t num_params_ = 0;
-  std::vector<Range> ranges_;
+  ShardSet shards_;
+  RunMonitor monitor_;
   std::vector<std::unique_ptr<ServerCore>> cores_;
   std::vector<WorkerSlot> slots_;
   std::vector<std::uint64_t> cancel_sent_;  // step each worker was last advised to cancel

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config/run_config.hpp"
+#include "core/run/run_writer.hpp"
 #include "policies/server_core.hpp"
 #include "policies/server_trace.hpp"
 #include "policies/worker_core.hpp"
@@ -28,8 +29,8 @@ struct InprocOptions {
   PolicySpec policy;
   OptimizerSpec optimizer;
   int shards = 1;                      ///< parameter-server shards (contiguous ranges)
-  std::uint64_t max_updates = 10;      ///< stop once the model has this many versions
-  double max_time = 0;                 ///< also stop at this time; 0 = no limit
+  std::uint64_t max_updates = 10;      ///< stop once the model has this many versions (every shard)
+  double max_time = 0;                 ///< also stop once every event up to this time ran; 0 = no limit
   std::uint64_t max_events = 10'000'000;  ///< safety net against livelock
   /// Seconds of compute of a worker's step (its clock-th push); default 1.
   std::function<double(WorkerId worker, std::uint64_t clock)> compute_time;
@@ -63,7 +64,11 @@ struct InprocResult {
   std::vector<DroppedRecord> dropped;
   std::vector<InprocEvent> events;     ///< full trace for property checks
   std::optional<StopRun> stop;         ///< a policy's StopRun, if any
-  std::string stop_reason;             ///< "updates" | "time" | "policy" | "stalled" | "events" | "replay"
+  /// The run monitor's stop_reason: "updates" | "time" | "policy" | "error" (a policy's error
+  /// stop) | "deadlock" (nothing left to happen) | "failed" (every worker lost) | "events" | "replay"
+  std::string stop_reason;
+  /// The summary.json figures the run monitor counted (backend "inproc"; no evaluations).
+  RunSummary summary;
   bool mixed_versions = false;         ///< a pull got shards at different versions
 };
 
@@ -81,7 +86,7 @@ class InprocDriver {
   /// One WorkerSetup per worker (network/sampler owned by the caller, or null for timing
   /// mode). `initial` is the full flat buffer (may be empty in timing mode).
   InprocDriver(InprocOptions options, std::vector<float> initial, std::vector<WorkerSetup> workers);
-  /// Runs until max_updates, max_time, a StopRun, or nothing is left to happen ("stalled").
+  /// Runs until max_updates, max_time, a StopRun, or nothing is left to happen ("deadlock").
   InprocResult run();
   /// Replays a recorded run (one trace per shard, options().shards of them): every shard
   /// processes exactly the recorded events in the recorded order, workers compute on what

@@ -14,6 +14,7 @@
 #include "core/common/error.hpp"
 #include "policies/inproc_driver.hpp"
 #include "policies/registry.hpp"
+#include "policies/shard_set.hpp"
 
 namespace synclab {
 
@@ -242,17 +243,15 @@ class Replay {
     if (slot) throw Error(fmt::format("replay: shard {} answered worker {} twice for one pull", shard, r.worker));
     slot = std::move(r);
     if (++w.got < o_.shards) return;
-    Version version = w.replies.front()->version;
-    std::optional<int> hint;
+    PullJoin join;
     auto params = w.core->params();
     for (std::size_t s = 0; s < w.replies.size(); ++s) {
       const PullReply& part = *w.replies[s];
-      if (part.version != version) res_.mixed_versions = true;
-      version = std::min(version, part.version);
-      if (part.local_steps) hint = part.local_steps;
+      join.add(part.version, part.local_steps);
       if (!timing_) std::copy(part.params->begin(), part.params->end(), params.begin() + static_cast<std::ptrdiff_t>(ranges_[s].begin));
     }
-    w.core->on_params(PulledParams{version, hint});
+    res_.mixed_versions = res_.mixed_versions || join.mixed_versions();
+    w.core->on_params(join.result());
     const WorkerPush p = w.core->compute();
     const auto& after = pushed_after_pull_[static_cast<std::size_t>(w.core->id())];
     if (w.pulls_sent <= after.size() && after[w.pulls_sent - 1]) {

@@ -132,7 +132,7 @@ void ServerCore::apply(const ApplyUpdate& up) {
   for (auto* p : items) {
     outbox_.applied.push_back(AppliedRecord{version_, p->info.worker, p->info.id,
                                             static_cast<std::int64_t>(before) - static_cast<std::int64_t>(p->info.base_version),
-                                            p->info.loss});
+                                            p->info.loss, p->info.local_steps});
     ++applied_pushes_;
   }
   for (PushId id : up.pushes) pending_.erase(id);

@@ -40,6 +40,7 @@ struct AppliedRecord {
   PushId push = 0;
   std::int64_t staleness = 0;     ///< version before the apply minus the push's base_version
   double loss = 0;
+  int local_steps = 1;            ///< local steps behind the gradient: it counts local_steps x batch samples
 };
 
 /// One dropped push (logged by the driver; never applied).

@@ -169,6 +169,25 @@ void RunWriter::finish(const RunSummary& s) {
       {"final_params_sha256", s.final_params_sha256},
       {"stop_reason", s.stop_reason},
   };
+  if (!s.error.empty()) j["error"] = s.error;
+  j["shards"] = s.shards;
+  j["dropped_pushes"] = s.dropped_pushes;
+  j["updates_per_s"] = s.time_s > 0 ? static_cast<double>(s.updates) / s.time_s : 0.0;
+  j["samples_per_s"] = s.time_s > 0 ? static_cast<double>(s.samples) / s.time_s : 0.0;
+  nlohmann::ordered_json workers = nlohmann::ordered_json::array();
+  for (const WorkerFigures& w : s.per_worker)
+    workers.push_back({{"worker", w.worker},
+                       {"compute_s", w.compute_s},
+                       {"wait_s", w.wait_s},
+                       {"communicate_s", w.communicate_s},
+                       {"steps", w.steps},
+                       {"pushes", w.pushes},
+                       {"cancelled", w.cancelled},
+                       {"samples", w.samples},
+                       {"bytes_sent", w.bytes_sent},
+                       {"failed", w.failed},
+                       {"device", w.device}});
+  j["per_worker"] = std::move(workers);
   for (const auto& [k, v] : s.extra.items()) j[k] = v;
   write_file_atomic(dir_ / "summary.json", j.dump(2) + "\n");
 }

@@ -19,7 +19,23 @@
 
 namespace synclab {
 
-/// The figures every summary.json carries; `extra` adds backend-specific fields.
+/// One worker's entry of summary.json's `per_worker` list (seconds of the run's clock).
+struct WorkerFigures {
+  int worker = 0;
+  double compute_s = 0;       ///< forward+backward and local steps
+  double wait_s = 0;          ///< blocked on the policy (barrier, held pull, staleness bound)
+  double communicate_s = 0;   ///< in push and pull transfers
+  std::uint64_t steps = 0;    ///< local steps computed, cancelled ones included
+  std::uint64_t pushes = 0;   ///< pushes sent, dropped ones included
+  std::uint64_t cancelled = 0;  ///< steps cut short by the policy
+  std::uint64_t samples = 0;  ///< examples the worker computed on (the summary's `samples` counts applied ones only)
+  std::uint64_t bytes_sent = 0;
+  bool failed = false;        ///< crashed (cluster.failures) or never reported
+  std::string device;         ///< where it computed ("" in timing mode)
+};
+
+/// The figures every summary.json carries, one set of keys for every backend
+/// (docs/run-directory.md); `extra` adds backend-specific fields after them.
 struct RunSummary {
   std::string backend;  ///< "sim" | "real" | "train"
   std::string policy;
@@ -34,6 +50,10 @@ struct RunSummary {
   std::uint64_t bytes_sent = 0;
   std::string final_params_sha256;
   std::string stop_reason;      ///< "updates" | "time" | "accuracy" | ...
+  std::string error;            ///< why a failed run failed (written only when set)
+  int shards = 0;               ///< parameter-server shards (0 for train)
+  std::uint64_t dropped_pushes = 0;  ///< pushes the policy dropped (never samples)
+  std::vector<WorkerFigures> per_worker;  ///< one entry per worker
   nlohmann::json extra = nlohmann::json::object();
 };
 

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "policies/shard_set.hpp"
 #include "real/protocol/fingerprint.hpp"
 #include "real/worker/step_emulation.hpp"
 #include "real/worker/worker_setup.hpp"
@@ -96,17 +97,16 @@ class TcpDriver final : public WorkerDriver {
     double transfer = 0;
     for (auto& l : links_) transfer = std::max(transfer, l.transfer_s);
     receive_s_ += transfer;
-    PulledParams out;
-    out.version = links_[0].reply->version;
+    PullJoin join;  // the same join as every driver's (docs/run-directory.md)
     for (auto& l : links_) {
       auto& r = *l.reply;
       if (r.values.size() != l.range.size())
         throw Error(fmt::format("ps{} sent {} floats for a range of {}", l.index, r.values.size(), l.range.size()));
       std::memcpy(params.data() + l.range.begin, r.values.data(), r.values.size() * sizeof(float));
-      out.version = std::min(out.version, r.version);
-      if (r.tau_hint >= 0) out.local_steps = r.tau_hint;
+      join.add(r.version, r.tau_hint >= 0 ? std::optional<int>(r.tau_hint) : std::nullopt);
       if (l.conn) l.conn->recycle(std::move(r.values));  // the next reply lands in the same buffer
     }
+    const PulledParams out = join.result();
     have_version_ = out.version;
     compute_from_ = Clock::now();
     return out;
