@@ -194,7 +194,6 @@ Encoded encode(const PullRequest& m) {
   return make(MsgType::PullRequest, [&](WireWriter& w) {
     w.i32(m.worker);
     w.u64(m.clock);
-    w.u64(m.have_version);
   });
 }
 
@@ -203,7 +202,6 @@ std::optional<PullRequest> decode_pull(std::span<const std::uint8_t> p) {
   PullRequest m;
   m.worker = r.i32();
   m.clock = r.u64();
-  m.have_version = r.u64();
   return finish(r, std::move(m));
 }
 
@@ -319,6 +317,7 @@ Encoded encode(const WorkerReport& m) {
     w.u64(m.bytes_sent);
     w.u64(m.bytes_received);
     w.str(m.device);
+    w.u64(m.cancelled);
   });
 }
 std::optional<WorkerReport> decode_report(std::span<const std::uint8_t> p) {
@@ -334,6 +333,7 @@ std::optional<WorkerReport> decode_report(std::span<const std::uint8_t> p) {
   m.bytes_sent = r.u64();
   m.bytes_received = r.u64();
   m.device = r.str(kMaxString);
+  m.cancelled = r.u64();
   return finish(r, std::move(m));
 }
 

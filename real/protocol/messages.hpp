@@ -63,7 +63,6 @@ struct Push {
 struct PullRequest {
   std::int32_t worker = -1;
   std::uint64_t clock = 0;         ///< worker's push counter (for ssp-like holds)
-  std::uint64_t have_version = 0;  ///< version the worker already holds
 };
 
 struct ParamsReply {
@@ -98,6 +97,7 @@ struct WorkerReport {
   double compute_s = 0, wait_s = 0, communicate_s = 0;
   std::uint64_t steps = 0, pushes = 0, samples = 0, bytes_sent = 0, bytes_received = 0;
   std::string device;
+  std::uint64_t cancelled = 0;  ///< steps the server cancelled (their samples are in `samples`, never in the run's)
 };
 
 /// A message ready for the socket: header, metadata bytes, then floats (may be empty).

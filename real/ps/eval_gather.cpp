@@ -27,15 +27,15 @@ void EvalGather::start() {
   for (std::size_t s = 1; s < links_.size(); ++s) asio::co_spawn(io_, connect(s), asio::detached);
 }
 
-bool EvalGather::begin(std::uint64_t version, double time, std::uint64_t samples) {
+bool EvalGather::begin(const EvalPoint& at) {
   if (in_flight_) return false;
   for (std::size_t s = 1; s < links_.size(); ++s)
     if (!links_[s].conn || !links_[s].conn->open()) {
-      spdlog::info("{}: evaluation of version {} skipped: ps{} not connected", o_.name, version, s);
+      spdlog::info("{}: evaluation of version {} skipped: ps{} not connected", o_.name, at.version, s);
       return false;
     }
   InFlight g;
-  g.result = Gathered{version, time, samples, std::make_shared<std::vector<float>>(o_.num_params)};
+  g.result = Gathered{at, std::make_shared<std::vector<float>>(o_.num_params)};
   const auto own = hooks_.own_params();
   std::copy(own.begin(), own.end(), g.result.params->begin() + static_cast<std::ptrdiff_t>(o_.ranges[0].begin));
   g.missing = static_cast<int>(links_.size()) - 1;

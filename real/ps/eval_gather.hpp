@@ -14,6 +14,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 
+#include "core/run/run_monitor.hpp"
 #include "core/tensor/param_layout.hpp"
 #include "real/launch/cluster_spec.hpp"
 #include "real/net/connection.hpp"
@@ -33,11 +34,9 @@ class EvalGather {
     ConnectionLimits limits;            ///< frame / idle timeouts of the links
     double give_up_after = 30;          ///< seconds of failed connects before a link is abandoned
   };
-  /// A full parameter buffer of one gather, with what was noted when it began.
+  /// A full parameter buffer of one gather, with the evaluation it is for.
   struct Gathered {
-    std::uint64_t version = 0;
-    double time = 0;
-    std::uint64_t samples = 0;
+    EvalPoint at;
     std::shared_ptr<std::vector<float>> params;
   };
   struct Hooks {
@@ -51,9 +50,9 @@ class EvalGather {
 
   /// Starts dialling every shard (with backoff, until give_up_after).
   void start();
-  /// Begins a gather of the current params; false (logged) when a link is down or a gather
-  /// is already in flight: then neither `gathered` nor `abandoned` will follow.
-  bool begin(std::uint64_t version, double time, std::uint64_t samples);
+  /// Begins a gather of the current params for `at`; false (logged) when a link is down or
+  /// a gather is already in flight: then neither `gathered` nor `abandoned` will follow.
+  bool begin(const EvalPoint& at);
   /// No more reconnects; links stay open until release().
   void finish() { finished_ = true; }
   /// Tells every connected shard the job is over (they finish on it) and flushes.

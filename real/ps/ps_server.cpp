@@ -6,11 +6,9 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cmath>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -20,7 +18,6 @@
 #include "policies/registry.hpp"
 #include "real/protocol/fingerprint.hpp"
 #include "real/ps/shard.hpp"
-#include "real/ps/shard_files.hpp"
 
 namespace synclab::real {
 namespace {
@@ -72,13 +69,13 @@ Shard::Shard(const PsOptions& o)
 
 int Shard::run() {
   if (o_.token.empty()) throw ConfigError("real.token", "empty job token (set real.token or SYNCLAB_TOKEN)");
-  if (auto resumed = checkpoints_->resume(*core_, o_.fresh)) {
+  const auto resumed = checkpoints_->resume(*core_, o_.fresh);
+  if (resumed) {
     time_offset_ = resumed->run_time;
-    samples_ = resumed->samples;
     last_version_ = version();
     trace(TraceEvent{TraceEvent::Kind::Resumed, -1, 0, 0, 0, 0});
   }
-  open_outputs();
+  open_outputs(resumed);
   listen();
   start_ = Clock::now();
   asio::co_spawn(io_, accept_loop(), asio::detached);
@@ -88,6 +85,7 @@ int Shard::run() {
   // with a reason instead of serving an empty port for ever.
   all_gone_since_ = Clock::now();
   asio::co_spawn(io_, no_worker_watch(), asio::detached);
+  if (monitor_->deadline()) asio::co_spawn(io_, deadline_watch(), asio::detached);
   if (o_.checkpoint_seconds > 0 && checkpoints_->enabled()) asio::co_spawn(io_, checkpoint_loop(), asio::detached);
   signals_.async_wait([this](const asio::error_code& ec, int sig) {
     if (ec) return;
@@ -96,31 +94,16 @@ int Shard::run() {
     exit_code_ = 128 + sig;
     io_.stop();
   });
-  // With several shards the first evaluation waits until the other shards are reachable.
-  if (o_.shard == 0 && o_.shards == 1 && version() == 0 && writer_) schedule_eval(0);
-  if (o_.config.train.stop_updates && version() >= o_.config.train.stop_updates) begin_stop("updates");
+  // Version 0 is evaluated first; with several shards once the others are reachable.
+  if (version() == 0)
+    if (const MonitorActions first = monitor_->started(); first.evaluate) {
+      if (gather_) first_eval_ = first.evaluate;
+      else act(first);
+    }
   io_.run();
   eval_pool_.join();
   if (exit_code_ == 0 || finished_) finish();
   return exit_code_;
-}
-
-void Shard::open_outputs() {
-  if (o_.shard != 0) return;
-  // A resumed shard re-emits the rows it had written up to its checkpoint, so the run
-  // directory reads as one continuous run.
-  auto old_updates = read_csv_rows(o_.run_dir / "updates.csv", version());
-  auto old_evals = read_csv_rows(o_.run_dir / "evals.csv", version());
-  writer_ = std::make_unique<RunWriter>(o_.run_dir, o_.config);
-  for (const auto& r : old_updates) writer_->update(r.time_s, r.update, static_cast<int>(r.a), static_cast<std::int64_t>(r.b), r.c);
-  for (const auto& r : old_evals) writer_->eval(r.time_s, r.update, static_cast<std::uint64_t>(r.a), r.b, r.c);
-  if (!old_evals.empty()) last_eval_ = TestResult{old_evals.back().b, old_evals.back().c, 0};
-  const DataSplit data = load_data(o_.config.data.source, o_.config.train.seed);
-  test_ = std::make_unique<Dataset>(data.test);
-  NetworkOptions no;
-  no.max_batch = kEvalBatch;
-  no.threads = 1;
-  eval_net_ = make_network(spec_, BackendKind::Fast, no);
 }
 
 void Shard::listen() {
@@ -153,7 +136,6 @@ void Shard::on_push(Push&& p) {
   info.loss = p.loss;
   info.kind = p.kind;
   info.local_steps = static_cast<int>(p.steps);
-  // Samples count when the gradient is applied, never for a dropped or rejected push.
   samples_by_push_[info.id] = p.samples;
   try {
     core_->push(info, std::move(p.values));
@@ -197,34 +179,34 @@ void Shard::trace(TraceEvent event) {
   trace_->record(event);
 }
 
-// ---- the core's decisions ---------------------------------------------------------
+// ---- the core's decisions and the monitor's actions --------------------------------
 void Shard::execute(ServerOutbox&& box) {
+  const double t = now();
   for (const auto& x : box.dropped) {
     samples_by_push_.erase(x.push);
+    monitor_->dropped(t, x.worker);
     spdlog::info("{}: policy: dropped push of worker {}: {}", name_, x.worker, x.reason);
   }
   for (const auto& line : box.notes) spdlog::info("{}: policy: {}", name_, line);
-  if (box.stop && box.stop->is_error) return fail(box.stop->reason, "error: " + box.stop->reason);
-  const double t = now();
+  if (box.stop && box.stop->is_error) return stop("error", box.stop->reason);
   for (const auto& a : box.applied) {
-    const auto it = samples_by_push_.find(a.push);
-    if (it != samples_by_push_.end()) {
-      samples_ += it->second;  // applied gradients only
+    // Samples count when the gradient is applied, never for a dropped or rejected push.
+    std::uint64_t samples = 0;
+    if (const auto it = samples_by_push_.find(a.push); it != samples_by_push_.end()) {
+      samples = it->second;
       samples_by_push_.erase(it);
     }
-    if (!writer_) continue;
-    writer_->update(t, a.update, a.worker, a.staleness, a.loss);
-    if (!std::isfinite(a.loss) && failure_.empty())
-      fail(fmt::format("diverged: the training loss of worker {} became {} at update {}; lower train.optimizer.lr", a.worker, a.loss, a.update),
-           "diverged");
+    act(monitor_->applied(t, AppliedGradient{a.update, a.worker, a.staleness, a.loss, samples}));
   }
   if (version() != last_version_) {
     last_version_ = version();
     all_gone_since_.reset();
-    after_update();
+    act(monitor_->version(t, version()));
+    // (A stopping shard writes its final checkpoint in finish().)
+    if (!stopping() && checkpoints_->due(version(), o_.checkpoint_every)) checkpoint();
   }
   for (const auto& timer : box.timers) schedule_timer(timer);
-  if (stopping_) return;
+  if (stopping()) return;
   for (int w : box.cancels) {
     auto& slot = workers_[static_cast<std::size_t>(w)];
     if (slot.conn && slot.conn->open()) slot.conn->send(encode(Cancel{slot.pushes}));
@@ -233,27 +215,26 @@ void Shard::execute(ServerOutbox&& box) {
     auto& slot = workers_[static_cast<std::size_t>(r.worker)];
     if (slot.conn && slot.conn->open()) send_snapshot(slot.conn, r);
   }
-  if (box.stop) begin_stop(box.stop->reason);
+  if (box.stop) stop("policy", box.stop->reason);
 }
 
-void Shard::after_update() {
-  const auto v = version();
-  const auto& tc = o_.config.train;
-  if (writer_ && tc.eval_every && v / tc.eval_every > last_eval_bucket_) {
-    last_eval_bucket_ = v / tc.eval_every;
-    schedule_eval(v);
-  }
-  if (tc.stop_updates && v >= tc.stop_updates) begin_stop("updates");
-  else if (tc.stop_time > 0 && now() >= tc.stop_time) begin_stop("time");
-  // (A stopping shard writes its final checkpoint in finish().)
-  if (!stopping_ && checkpoints_->due(v, o_.checkpoint_every)) checkpoint();
+// What the monitor asks for, in its order: evaluate, then stop.
+void Shard::act(const MonitorActions& a) {
+  if (a.evaluate) evaluate(*a.evaluate);
+  if (a.stop) begin_stop(*a.stop);
+}
+
+// A stop the monitor's limits do not decide (policy, error, the coordinator); the first wins.
+void Shard::stop(const std::string& reason, const std::string& error) {
+  if (!error.empty() && is_failure_stop_reason(reason)) spdlog::error("{}: {}", name_, error);
+  act(monitor_->stop(now(), reason, error));
 }
 
 void Shard::schedule_timer(const StartTimer& r) {
   auto timer = std::make_shared<asio::steady_timer>(io_);
   timer->expires_after(seconds_d(r.seconds));
   timer->async_wait([this, timer, id = r.id](const asio::error_code& ec) {
-    if (ec || stopping_) return;
+    if (ec || stopping()) return;
     on_timer(id);
   });
 }
@@ -263,88 +244,26 @@ void Shard::checkpoint() {
   // A checkpoint never lists events the trace or the run directory lack.
   if (trace_) trace_->flush();
   if (writer_) writer_->flush();
-  if (auto failed = checkpoints_->write(*core_, now(), samples_); failed && !stopping_) fail(*failed, "error: " + *failed);
+  if (auto failed = checkpoints_->write(*core_, now(), monitor_->samples())) stop("error", *failed);
 }
 
 asio::awaitable<void> Shard::checkpoint_loop() {
-  while (!stopping_) {
+  while (!stopping()) {
     checkpoint_timer_.expires_after(seconds_d(o_.checkpoint_seconds));
     asio::error_code ec;
     co_await checkpoint_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || stopping_) break;
+    if (ec || stopping()) break;
     checkpoint();
   }
 }
 
-// ---- evaluation (shard 0, on its own thread so the server keeps serving) ----------
-void Shard::schedule_eval(std::uint64_t v) {
-  if (!writer_) return;
-  if (gather_) {
-    if (gather_->begin(v, now(), samples_)) ++evals_in_flight_;
-    return;
-  }
-  if (o_.shards > 1) return;  // the other shards' addresses are unknown
-  const auto p = core_->params();
-  ++evals_in_flight_;
-  run_eval(std::make_shared<std::vector<float>>(p.begin(), p.end()), v, now(), samples_);
-}
-
-// Evaluates a full parameter buffer on the helper thread; evals_in_flight_ was raised.
-void Shard::run_eval(std::shared_ptr<std::vector<float>> full, std::uint64_t v, double t, std::uint64_t samples) {
-  asio::post(eval_pool_, [this, full, v, t, samples]() {
-    const TestResult r = evaluate_dataset(*eval_net_, *full, *test_, o_.config.data.eval_samples);
-    asio::post(io_, [this, r, v, t, samples]() {
-      --evals_in_flight_;
-      writer_->eval(t, v, samples, r.loss, r.accuracy);
-      last_eval_ = r;
-      spdlog::info("{}: version {} test accuracy {:.4f} loss {:.4f} ({:.1f} s)", name_, v, r.accuracy, r.loss, t);
-      if (o_.config.train.stop_accuracy > 0 && r.accuracy >= o_.config.train.stop_accuracy) begin_stop("accuracy");
-      maybe_finish();
-    });
-  });
-}
-
-// Several shards: shard 0 evaluates the model joined from every shard's range.
-void Shard::start_eval_gather() {
-  if (o_.shard != 0 || o_.shards < 2) return;
-  if (o_.peers.size() != static_cast<std::size_t>(o_.shards - 1)) {
-    spdlog::warn("{}: no addresses of the other {} shard(s) (--peers / --ps_hosts): evaluations only at the end", name_, o_.shards - 1);
-    return;
-  }
-  EvalGather::Options go{name_, o_.peers, shard_ranges(spec_.num_params(), o_.shards), spec_.num_params(), identity_.fingerprint, spec_.name,
-                         o_.token, limits_, o_.lost_grace};
-  EvalGather::Hooks hooks;
-  hooks.own_params = [this] { return core_->params(); };
-  hooks.connected = [this] {
-    if (version() == 0 && !first_eval_done_) {
-      first_eval_done_ = true;
-      schedule_eval(0);
-    }
-  };
-  hooks.gathered = [this](EvalGather::Gathered&& g) { run_eval(std::move(g.params), g.version, g.time, g.samples); };
-  hooks.abandoned = [this] {
-    --evals_in_flight_;
-    maybe_finish();
-  };
-  gather_ = std::make_unique<EvalGather>(io_, std::move(go), std::move(hooks));
-  gather_->start();
-}
-
 // ---- stopping ---------------------------------------------------------------------
-void Shard::fail(const std::string& why, const std::string& stop_reason) {
-  if (failure_.empty()) failure_ = why;
-  spdlog::error("{}: {}", name_, why);
-  begin_stop(stop_reason);
-}
-
-void Shard::begin_stop(const std::string& reason) {
-  if (stopping_) return;
-  stopping_ = true;
-  stop_reason_ = reason;
-  stop_time_ = now();
-  spdlog::info("{}: stopping at version {} ({:.2f} s): {}", name_, version(), stop_time_, reason);
+void Shard::begin_stop(const RunStop& st) {
+  // Peers get one line: the reason, and why when the run failed.
+  stop_message_ = st.error.empty() || !st.failed() ? st.reason : st.error.starts_with(st.reason) ? st.error : st.reason + ": " + st.error;
+  spdlog::info("{}: stopping at version {} ({:.2f} s): {}", name_, version(), st.time, stop_message_);
   for (auto& s : workers_)
-    if (s.conn && s.conn->open()) s.conn->send(encode(Stop{reason, version()}));
+    if (s.conn && s.conn->open()) s.conn->send(encode(Stop{stop_message_, version()}));
   checkpoint_timer_.cancel();
   stop_timer_.expires_after(seconds_d(o_.final_wait));
   stop_timer_.async_wait([this](const asio::error_code& ec) {
@@ -358,7 +277,7 @@ void Shard::begin_stop(const std::string& reason) {
 }
 
 void Shard::maybe_finish() {
-  if (!stopping_ || finished_) return;
+  if (!stopping() || finished_) return;
   for (const auto& s : workers_)
     if (s.conn && s.conn->open()) return;
   if (evals_in_flight_ > 0) return;
@@ -398,95 +317,37 @@ asio::awaitable<void> Shard::status_loop() {
   }
 }
 
+// The time limit holds without updates too: the monitor is told when the clock reaches
+// it (the run clock restarts when training starts, so the wait is measured again).
+asio::awaitable<void> Shard::deadline_watch() {
+  asio::steady_timer wait(io_);
+  while (!finished_ && !stopping()) {
+    wait.expires_after(seconds_d(std::max(0.0, *monitor_->deadline() - now())));
+    asio::error_code ec;
+    co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || finished_) break;
+    act(monitor_->clock(now()));
+  }
+}
+
 // Fails the job when no worker has been connected for real.timeout (none came since the
 // start, or the last one left and none came back).
 asio::awaitable<void> Shard::no_worker_watch() {
   asio::steady_timer tick(io_);
-  while (!finished_ && !stopping_) {
+  while (!finished_ && !stopping()) {
     tick.expires_after(seconds_d(std::clamp(o_.lost_grace / 4, 0.05, 1.0)));
     asio::error_code ec;
     co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec || finished_ || stopping_) break;
+    if (ec || finished_ || stopping()) break;
     // Before the first worker: at least kFirstWorkerWait, because workers load their data
     // before they connect, and a short real.timeout (set to find silent peers quickly)
     // must not cut that short.
     static constexpr double kFirstWorkerWait = 30;
     const double grace = first_join_ ? o_.lost_grace : std::max(o_.lost_grace, kFirstWorkerWait);
     if (!all_gone_since_ || Clock::now() - *all_gone_since_ <= seconds_d(grace)) continue;
-    const auto why = first_join_ ? fmt::format("no worker connected for {:g} s (real.timeout)", grace)
-                                 : fmt::format("no worker connected within {:g} s of the start", grace);
-    fail(why, "error: " + why);
+    stop("error", first_join_ ? fmt::format("no worker connected for {:g} s (real.timeout)", grace)
+                              : fmt::format("no worker connected within {:g} s of the start", grace));
   }
-}
-
-// ---- the end ------------------------------------------------------------------------
-void Shard::finish() {
-  checkpoint();
-  if (!failure_.empty()) exit_code_ = 3;
-  const auto p = core_->params();
-  try {
-    write_shard_params(o_.run_dir, o_.shard, range_, p);
-  } catch (const std::exception& e) {
-    // On a full disk the summary (small) may still fit: it says what was lost.
-    spdlog::error("{}: cannot write the final parameters: {}", name_, e.what());
-    if (failure_.empty()) failure_ = fmt::format("cannot write the final parameters: {}", e.what());
-    exit_code_ = 3;
-  }
-  if (!writer_) return;
-  const TestResult final_eval = o_.shards == 1 ? evaluate_dataset(*eval_net_, p, *test_, 0) : last_eval_;
-  const RunSummary s = summary(p, final_eval);
-  writer_->finish(s);
-  spdlog::info("{}: run directory {} written (final accuracy {:.4f})", name_, o_.run_dir.string(), s.final_test_accuracy);
-}
-
-RunSummary Shard::summary(std::span<const float> p, const TestResult& final_eval) const {
-  RunSummary s;
-  s.backend = "real";
-  s.policy = core_->policy().name();
-  s.workers = static_cast<int>(workers_.size());
-  s.updates = version();
-  s.time_s = stop_time_ > 0 ? stop_time_ : now();
-  s.final_test_accuracy = final_eval.accuracy;
-  s.final_test_loss = final_eval.loss;
-  s.mean_staleness = writer_->mean_staleness();
-  s.max_staleness = writer_->max_staleness();
-  s.stop_reason = stop_reason_;
-  s.final_params_sha256 = o_.shards == 1 ? sha256_hex(p) : std::string();
-  nlohmann::json per_worker = nlohmann::json::array();
-  std::uint64_t bytes = 0;
-  for (std::size_t w = 0; w < workers_.size(); ++w) {
-    const auto& r = workers_[w].report;
-    bytes += r.bytes_sent + (workers_[w].conn ? workers_[w].conn->bytes_sent() : 0);
-    per_worker.push_back({{"worker", w},
-                          {"compute_s", r.compute_s},
-                          {"wait_s", r.wait_s},
-                          {"communicate_s", r.communicate_s},
-                          {"steps", r.steps},
-                          {"pushes", r.pushes},
-                          {"samples", r.samples},
-                          {"bytes_sent", r.bytes_sent},
-                          {"device", r.device},
-                          {"reported", workers_[w].reported}});
-  }
-  // Samples of applied gradients only, as in every driver (the workers' own counts, in
-  // per_worker, include the steps the policy dropped or cancelled).
-  s.samples = samples_;
-  s.bytes_sent = bytes;
-  s.extra = {{"model", spec_.name},
-             {"shards", o_.shards},
-             {"num_params", spec_.num_params()},
-             {"batch", o_.config.data.batch},
-             {"seed", o_.config.train.seed},
-             {"updates_per_s", s.time_s > 0 ? static_cast<double>(s.updates) / s.time_s : 0.0},
-             {"per_worker", per_worker},
-             {"resumed_from_time_s", time_offset_},
-             {"failure", failure_},
-             {"optimizer", o_.config.train.optimizer.name},
-             {"lr", o_.config.train.optimizer.lr}};
-  // The rate the workers' local steps really used (policy.lr or the optimizer's fallback).
-  if (const auto wp = make_policy(o_.config.policy, o_.config.cluster.workers).worker; wp.payload == PayloadKind::ModelDelta)
-    s.extra["local_lr"] = local_step_lr(wp, o_.config.train.optimizer);
-  return s;
 }
 
 int run_ps(const PsOptions& options) {

@@ -1,8 +1,10 @@
 #pragma once
 // The parameter-server shard behind run_ps (private to real/ps). It owns the policy's
-// ServerCore and carries messages and time to it: ps_server.cpp holds the gradient path
-// (events in, the core's decisions executed), stopping and the summary;
-// shard_sessions.cpp the connections (accepting, the hello, each peer's messages).
+// ServerCore and carries messages and time to it; the run monitor (core/run/run_monitor.hpp)
+// decides evaluations and stops and counts. ps_server.cpp holds the gradient path (events
+// in, the core's decisions and the monitor's actions executed) and stopping;
+// shard_outputs.cpp the run directory (rows carried over on resume, evaluations, the
+// summary); shard_sessions.cpp the connections (accepting, the hello, each peer's messages).
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +24,7 @@
 
 #include "core/data/dataset.hpp"
 #include "core/models/model_spec.hpp"
+#include "core/run/run_monitor.hpp"
 #include "core/run/run_writer.hpp"
 #include "policies/server_core.hpp"
 #include "real/net/log_limiter.hpp"
@@ -54,7 +57,7 @@ class Shard {
   // ---- ps_server.cpp: time, the core's events and decisions, stopping, the summary ----
   double now() const { return time_offset_ + std::chrono::duration<double>(Clock::now() - start_).count(); }
   std::uint64_t version() const { return core_->version(); }
-  void open_outputs();
+  bool stopping() const { return monitor_->stopped(); }
   void listen();
   void on_push(Push&& push);
   void on_pull(const PullRequest& pull);
@@ -63,22 +66,26 @@ class Shard {
   void on_timer(TimerId id);
   void trace(TraceEvent event);
   void execute(ServerOutbox&& box);
-  void after_update();
+  void act(const MonitorActions& actions);
+  void stop(const std::string& reason, const std::string& error = {});
   void schedule_timer(const StartTimer& timer);
   void checkpoint();
-  void schedule_eval(std::uint64_t v);
-  void run_eval(std::shared_ptr<std::vector<float>> full, std::uint64_t v, double t, std::uint64_t samples);
-  void start_eval_gather();
-  void begin_stop(const std::string& reason);
-  void fail(const std::string& why, const std::string& stop_reason);
+  void begin_stop(const RunStop& stop);
   void maybe_finish();
   void shutdown();
   asio::awaitable<void> release_peers_and_stop();
   asio::awaitable<void> status_loop();
   asio::awaitable<void> checkpoint_loop();
   asio::awaitable<void> no_worker_watch();
+  asio::awaitable<void> deadline_watch();
+
+  // ---- shard_outputs.cpp: the run directory and evaluations -------------------------
+  void open_outputs(const std::optional<ShardCheckpoints::Resumed>& resumed);
+  void evaluate(const EvalPoint& at);
+  void run_eval(std::shared_ptr<std::vector<float>> full, const EvalPoint& at);
+  void start_eval_gather();
   void finish();
-  RunSummary summary(std::span<const float> params, const TestResult& final_eval) const;
+  RunSummary summary(std::span<const float> params) const;
 
   // ---- shard_sessions.cpp: connections --------------------------------------------
   asio::awaitable<void> accept_loop();
@@ -114,21 +121,22 @@ class Shard {
   std::shared_ptr<const std::vector<float>> snapshot_params_;
   std::uint32_t snapshot_crc_ = 0;
 
-  std::unique_ptr<RunWriter> writer_;
+  std::unique_ptr<RunWriter> writer_;         // shard 0 only
+  std::unique_ptr<RunMonitor> monitor_;
   std::unique_ptr<Dataset> test_;
   std::unique_ptr<Network> eval_net_;
   std::unique_ptr<EvalGather> gather_;
-  TestResult last_eval_{};
-  std::uint64_t last_eval_bucket_ = 0, samples_ = 0, last_version_ = 0;
+  std::optional<EvalPoint> first_eval_;       // version 0's, until the other shards are reachable
+  std::uint64_t last_version_ = 0;
   int evals_in_flight_ = 0;
-  bool first_eval_done_ = false;
 
   Clock::time_point start_ = Clock::now();
-  double time_offset_ = 0, stop_time_ = 0;
+  double time_offset_ = 0;
   std::optional<Clock::time_point> all_gone_since_;
-  bool stopping_ = false, finished_ = false, first_join_ = false, started_ = false;
+  bool finished_ = false, first_join_ = false, started_ = false;
   std::vector<PullRequest> held_pulls_;
-  std::string stop_reason_, failure_;
+  std::string stop_message_;  // what Stop tells the peers
+  std::string final_error_;   // the final parameters could not be written
   int exit_code_ = 0;
   pid_t parent_ = ::getppid();
 

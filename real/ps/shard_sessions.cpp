@@ -92,8 +92,8 @@ asio::awaitable<bool> Shard::admit(const std::shared_ptr<Connection>& c, const H
     c->close("refused");
     co_return false;
   }
-  if (stopping_) {
-    c->send(encode(Stop{stop_reason_, version()}));
+  if (stopping()) {
+    c->send(encode(Stop{stop_message_, version()}));
     co_await c->flush();
     c->close("job is stopping");
     co_return false;
@@ -156,7 +156,7 @@ asio::awaitable<void> Shard::session(std::shared_ptr<Connection> c, std::string 
   } catch (const ConnectionError& e) {
     // Strangers can trigger this line at will: a few per interval for them.
     std::uint64_t held_back = 0;
-    if (admitted ? (!stopping_ || worker < 0) : stranger_log_.allow(&held_back))
+    if (admitted ? (!stopping() || worker < 0) : stranger_log_.allow(&held_back))
       spdlog::warn("{}: closing connection: {}{}", name_, e.what(),
                    held_back ? fmt::format(" ({} more connections closed before their hello since the last line)", held_back) : std::string());
     c->close(e.what());
@@ -178,7 +178,7 @@ void Shard::on_frame(const std::shared_ptr<Connection>& c, Frame& fr, int worker
         throw ConnectionError(fmt::format("{}: malformed push (expected {} floats from worker {})", c->peer(), range_.size(), worker));
       c->recycle(std::move(fr.payload));
       ++workers_[static_cast<std::size_t>(worker)].pushes;
-      if (!stopping_) on_push(std::move(*push));
+      if (!stopping()) on_push(std::move(*push));
       return;
     }
     case MsgType::PullRequest: {
@@ -187,7 +187,7 @@ void Shard::on_frame(const std::shared_ptr<Connection>& c, Frame& fr, int worker
       if (observer) return reply_params(c);
       if (pull->worker != worker) throw ConnectionError(fmt::format("{}: pull request names worker {}", c->peer(), pull->worker));
       if (!started_) return hold_pull(*pull);
-      if (!stopping_) on_pull(*pull);
+      if (!stopping()) on_pull(*pull);
       return;
     }
     case MsgType::Report: {
@@ -203,7 +203,7 @@ void Shard::on_frame(const std::shared_ptr<Connection>& c, Frame& fr, int worker
       if (observer) {
         spdlog::info("{}: observer {} done", name_, c->peer());
         c->close("observer done");
-        if (o_.shard != 0) begin_stop("coordinator done");
+        if (o_.shard != 0) stop("coordinator done");
         return;
       }
       workers_[static_cast<std::size_t>(worker)].said_bye = true;
@@ -215,7 +215,7 @@ void Shard::on_frame(const std::shared_ptr<Connection>& c, Frame& fr, int worker
     case MsgType::Stop: {
       // Shard 0 tells the other shards the job is over.
       auto st = decode_stop(fr.payload);
-      begin_stop(st ? st->reason : "stop");
+      stop(st ? st->reason : "stop");
       return;
     }
     default: throw ConnectionError(fmt::format("{}: unexpected {} frame", c->peer(), type_name(fr)));
@@ -232,7 +232,7 @@ void Shard::hold_pull(const PullRequest& pull) {
 }
 
 void Shard::maybe_start(bool deadline) {
-  if (started_ || stopping_) return;
+  if (started_ || stopping()) return;
   if (!deadline && held_pulls_.size() < workers_.size()) return;
   started_ = true;
   start_ = Clock::now();
@@ -244,7 +244,7 @@ void Shard::maybe_start(bool deadline) {
   held_pulls_.clear();
   for (const auto& p : pulls) {
     const auto& slot = workers_[static_cast<std::size_t>(p.worker)];
-    if (slot.conn && slot.conn->open() && !stopping_) on_pull(p);
+    if (slot.conn && slot.conn->open() && !stopping()) on_pull(p);
   }
 }
 
@@ -259,7 +259,7 @@ void Shard::on_worker_gone(int w, const char* how) {
   auto& slot = workers_[static_cast<std::size_t>(w)];
   if (slot.lost) return;
   slot.lost = true;
-  if (stopping_) {
+  if (stopping()) {
     maybe_finish();
     return;
   }
