@@ -12,6 +12,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/config/policy_spec.hpp"
+#include "core/config/units.hpp"
 #include "core/data/dataset.hpp"
 #include "core/optim/optimizer.hpp"
 
@@ -115,11 +116,6 @@ void resolve_config_paths(YAML::Node& config, const std::filesystem::path& base)
 /// key twice (yaml-cpp keeps both; lookups would silently take the first). `file` is named
 /// in the message.
 void check_unique_keys(const YAML::Node& root, const std::string& file);
-
-/// Unit parsing, exposed for tests and other config files. Bare numbers are SI base units.
-double parse_bandwidth(const std::string& key, const std::string& text);  ///< -> bytes/s
-double parse_duration(const std::string& key, const std::string& text);   ///< -> seconds
-double parse_bytes(const std::string& key, const std::string& text);      ///< -> bytes
 
 /// Applies one "a.b.c=value" override to a config tree (value parsed as a YAML scalar or
 /// flow collection; an empty value resets the key to its default). Throws ConfigError.

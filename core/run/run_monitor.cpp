@@ -136,7 +136,7 @@ MonitorActions RunMonitor::ran_dry(double t, int workers, const std::string& dea
 void RunMonitor::resumed(double t, std::uint64_t v, std::uint64_t samples) {
   now_ = std::max(now_, t);
   samples_ = samples;
-  if (limits_.eval_every) eval_bucket_ = version_ / limits_.eval_every;
+  if (limits_.eval_every) eval_bucket_ = v / limits_.eval_every;
 }
 
 std::optional<EvalPoint> RunMonitor::final_evaluation() const {

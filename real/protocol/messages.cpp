@@ -148,7 +148,6 @@ Encoded encode_push(const Push& m, std::span<const float> values) {
         w.f32(m.loss);
         w.u8(payload_kind_byte(m.kind));
         w.u32(m.steps);
-        w.u32(m.samples);
       },
       values, true);
 }
@@ -165,7 +164,6 @@ std::optional<Push> decode_push(std::span<const std::uint8_t> p, std::size_t max
   if (!kind) return std::nullopt;
   m.kind = *kind;
   m.steps = r.u32();
-  m.samples = r.u32();
   m.values = read_floats(r, max_floats);
   return finish(r, std::move(m));
 }
@@ -182,7 +180,6 @@ std::optional<Push> decode_push(Frame& f, std::size_t max_floats) {
   if (!kind) return std::nullopt;
   m.kind = *kind;
   m.steps = r.u32();
-  m.samples = r.u32();
   const std::size_t count = r.u32();
   if (!r.done() || count != f.floats.size() || count > max_floats) return std::nullopt;
   m.values = std::move(f.floats);

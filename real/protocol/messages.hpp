@@ -55,8 +55,7 @@ struct Push {
   std::uint64_t clock = 0;         ///< worker's push counter
   float loss = 0;                  ///< mean training loss of the steps behind this push
   PayloadKind kind = PayloadKind::Gradient;  ///< the policies' kind; on the wire 0 = gradient, 1 = model delta
-  std::uint32_t steps = 1;         ///< local steps behind this push
-  std::uint32_t samples = 0;       ///< samples behind this push
+  std::uint32_t steps = 1;         ///< local steps behind this push (x data.batch = its samples)
   std::vector<float> values;       ///< the shard's range
 };
 

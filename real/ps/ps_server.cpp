@@ -136,11 +136,9 @@ void Shard::on_push(Push&& p) {
   info.loss = p.loss;
   info.kind = p.kind;
   info.local_steps = static_cast<int>(p.steps);
-  samples_by_push_[info.id] = p.samples;
   try {
     core_->push(info, std::move(p.values));
   } catch (const Error& e) {
-    samples_by_push_.erase(info.id);
     spdlog::info("{}: policy: push from worker {} rejected: {}", name_, p.worker, e.what());
     return;
   }
@@ -183,21 +181,15 @@ void Shard::trace(TraceEvent event) {
 void Shard::execute(ServerOutbox&& box) {
   const double t = now();
   for (const auto& x : box.dropped) {
-    samples_by_push_.erase(x.push);
     monitor_->dropped(t, x.worker);
     spdlog::info("{}: policy: dropped push of worker {}: {}", name_, x.worker, x.reason);
   }
   for (const auto& line : box.notes) spdlog::info("{}: policy: {}", name_, line);
   if (box.stop && box.stop->is_error) return stop("error", box.stop->reason);
-  for (const auto& a : box.applied) {
-    // Samples count when the gradient is applied, never for a dropped or rejected push.
-    std::uint64_t samples = 0;
-    if (const auto it = samples_by_push_.find(a.push); it != samples_by_push_.end()) {
-      samples = it->second;
-      samples_by_push_.erase(it);
-    }
-    act(monitor_->applied(t, AppliedGradient{a.update, a.worker, a.staleness, a.loss, samples}));
-  }
+  // Samples count when a gradient is applied (its local steps x batch), never for a dropped
+  // or rejected push.
+  for (const auto& a : box.applied)
+    act(monitor_->applied(t, AppliedGradient{a.update, a.worker, a.staleness, a.loss, o_.config.data.batch * static_cast<std::uint64_t>(a.local_steps)}));
   if (version() != last_version_) {
     last_version_ = version();
     all_gone_since_.reset();

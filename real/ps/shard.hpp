@@ -12,7 +12,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <asio/awaitable.hpp>
@@ -116,7 +115,6 @@ class Shard {
   std::unique_ptr<ServerCore> core_;
   std::unique_ptr<TraceRecorder> trace_;
   std::unique_ptr<ShardCheckpoints> checkpoints_;
-  std::unordered_map<PushId, std::uint64_t> samples_by_push_;  // pushes not yet applied or dropped
   std::vector<WorkerSlot> workers_;
   std::shared_ptr<const std::vector<float>> snapshot_params_;
   std::uint32_t snapshot_crc_ = 0;

@@ -131,8 +131,6 @@ class TcpDriver final : public WorkerDriver {
     meta.loss = static_cast<float>(info.loss);
     meta.kind = info.kind;
     meta.steps = static_cast<std::uint32_t>(info.local_steps);
-    meta.samples = static_cast<std::uint32_t>(info.local_steps * static_cast<int>(o_.config.data.batch));
-    samples_ += meta.samples;
     for (auto& l : links_) {
       if (l.down || !l.conn) continue;  // lost with the shard; the next pull reconnects
       // The payload stays valid until the core's next compute(), which comes after the next
@@ -345,7 +343,7 @@ class TcpDriver final : public WorkerDriver {
   Clock::time_point compute_from_;
   asio::io_context io_;
   std::vector<ShardLink> links_;
-  std::uint64_t fingerprint_ = 0, clock_ = 0, samples_ = 0;
+  std::uint64_t fingerprint_ = 0, clock_ = 0;
   std::string model_;
   std::optional<std::uint64_t> cancel_clock_;
   bool stopped_ = false;
