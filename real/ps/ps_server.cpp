@@ -85,7 +85,6 @@ int Shard::run() {
   // with a reason instead of serving an empty port for ever.
   all_gone_since_ = Clock::now();
   asio::co_spawn(io_, no_worker_watch(), asio::detached);
-  if (monitor_->deadline()) asio::co_spawn(io_, deadline_watch(), asio::detached);
   if (o_.checkpoint_seconds > 0 && checkpoints_->enabled()) asio::co_spawn(io_, checkpoint_loop(), asio::detached);
   signals_.async_wait([this](const asio::error_code& ec, int sig) {
     if (ec) return;
@@ -309,8 +308,8 @@ asio::awaitable<void> Shard::status_loop() {
   }
 }
 
-// The time limit holds without updates too: the monitor is told when the clock reaches
-// it (the run clock restarts when training starts, so the wait is measured again).
+// The time limit holds without updates too: once training started, the monitor is told
+// when the run clock reaches it.
 asio::awaitable<void> Shard::deadline_watch() {
   asio::steady_timer wait(io_);
   while (!finished_ && !stopping()) {

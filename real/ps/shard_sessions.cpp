@@ -236,6 +236,7 @@ void Shard::maybe_start(bool deadline) {
   if (!deadline && held_pulls_.size() < workers_.size()) return;
   started_ = true;
   start_ = Clock::now();
+  if (monitor_->deadline()) asio::co_spawn(io_, deadline_watch(), asio::detached);
   if (deadline)
     spdlog::warn("{}: starting with {} of {} workers after waiting {:g} s for the rest", name_, held_pulls_.size(), workers_.size(), o_.lost_grace);
   else

@@ -244,8 +244,7 @@ TEST(LaunchBsp, BitIdenticalToSimulatorFullMode) {
 TEST(DriverAgreement, BspOverTwoShardsSummariesAgreeFieldByField) {
   const auto dir = temp_dir("agreement");
   const int workers = 2, updates = 30, batch = 50, test_samples = 1000;
-  const auto cfg = write_text(dir / "job.yaml", small_config("{name: bsp}", workers, updates) + "worker: {device: cpu}
-");
+  const auto cfg = write_text(dir / "job.yaml", small_config("{name: bsp}", workers, updates) + "worker: {device: cpu}\n");
   const std::vector<std::string> sets = {"--set", "cluster.servers=2"};
   std::vector<std::string> real_args = {"launch", cfg.string(), "--out", (dir / "real").string(), "--timeout", "60"};
   real_args.insert(real_args.end(), sets.begin(), sets.end());
