@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "core/common/error.hpp"
+#include "core/config/units.hpp"
 
 namespace synclab {
 

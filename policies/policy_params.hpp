@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config/run_config.hpp"
+#include "core/config/policy_spec.hpp"
 
 namespace synclab {
 

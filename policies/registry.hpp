@@ -1,11 +1,11 @@
 #pragma once
-// Policies by name. Each policy lives in its own file and registers itself with one line
-// in registry.cpp; drivers only ever call make_policy.
+// Policies by name. Each policy lives in its own file and is registered with one line in
+// policies/policy_list.inc; drivers only ever call make_policy.
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "core/config/run_config.hpp"
+#include "core/config/policy_spec.hpp"
 #include "policies/server_policy.hpp"
 #include "policies/worker_policy.hpp"
 

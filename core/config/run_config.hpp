@@ -11,6 +11,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/config/policy_spec.hpp"
+#include "core/config/units.hpp"
 #include "core/data/dataset.hpp"
 #include "core/optim/optimizer.hpp"
 
@@ -40,13 +42,6 @@ struct StragglerSpec {
 struct FailureSpec {
   int worker = 0;
   double at = 0;  ///< seconds from the start
-};
-
-struct PolicySpec {
-  std::string name = "bsp";
-  /// Every key under policy: except name, as written (scalars as strings); the policy
-  /// registry validates them and reports "policy.<key>: ...".
-  std::map<std::string, std::string> params;
 };
 
 struct RunConfig {
@@ -121,11 +116,6 @@ void resolve_config_paths(YAML::Node& config, const std::filesystem::path& base)
 /// key twice (yaml-cpp keeps both; lookups would silently take the first). `file` is named
 /// in the message.
 void check_unique_keys(const YAML::Node& root, const std::string& file);
-
-/// Unit parsing, exposed for tests and other config files. Bare numbers are SI base units.
-double parse_bandwidth(const std::string& key, const std::string& text);  ///< -> bytes/s
-double parse_duration(const std::string& key, const std::string& text);   ///< -> seconds
-double parse_bytes(const std::string& key, const std::string& text);      ///< -> bytes
 
 /// Applies one "a.b.c=value" override to a config tree (value parsed as a YAML scalar or
 /// flow collection; an empty value resets the key to its default). Throws ConfigError.

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/common/error.hpp"
-#include "core/config/run_config.hpp"
+#include "core/config/units.hpp"
 
 namespace synclab {
 

@@ -76,4 +76,8 @@ class BatchSampler {
   std::vector<std::uint8_t> y_; // [batch]
 };
 
+/// Seed of worker w's BatchSampler, the one definition for every driver that runs workers
+/// (sim, real): bit-identical sim and real runs depend on both drawing the same batches.
+std::uint64_t worker_sampler_seed(std::uint64_t seed, int worker);
+
 }  // namespace synclab

@@ -17,7 +17,12 @@ void shuffle(std::vector<std::uint32_t>& v, Rng& rng) {
   for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
 }
 
+// Stream tag of the workers' batch samplers; changing it changes every run's batches.
+constexpr std::uint64_t kSamplerStream = 0x5a3b1e;
+
 }  // namespace
+
+std::uint64_t worker_sampler_seed(std::uint64_t seed, int worker) { return derive_seed(seed, kSamplerStream, static_cast<std::uint64_t>(worker)); }
 
 std::vector<std::vector<std::uint32_t>> shard_indices(const Dataset& train, int workers, Sharding sharding,
                                                       int classes_per_worker, std::uint64_t seed) {

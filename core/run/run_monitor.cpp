@@ -140,6 +140,12 @@ MonitorActions RunMonitor::ran_dry(double t, int workers, const std::string& dea
   return decide_stop(t, "deadlock", deadlock_error);
 }
 
+void RunMonitor::resumed(double t, std::uint64_t v, std::uint64_t samples) {
+  now_ = std::max(now_, t);
+  samples_ = samples;
+  if (limits_.eval_every) eval_bucket_ = v / limits_.eval_every;
+}
+
 std::optional<EvalPoint> RunMonitor::final_evaluation() const {
   if (!limits_.evaluate) return std::nullopt;
   // The summary's figures are over the whole test set, whatever eval_samples says.

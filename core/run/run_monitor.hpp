@@ -100,6 +100,11 @@ class RunMonitor {
   /// Nothing is left to happen at time t and no stop came: "failed" when every worker is
   /// lost (at the last loss), else "deadlock" with `deadlock_error` (who waits on what).
   MonitorActions ran_dry(double t, int workers, const std::string& deadlock_error);
+  /// A run continued from a checkpoint taken at version v, time t, with `samples` counted:
+  /// the sample count carries on from there and the evaluation cadence from v. Call it
+  /// after re-feeding the rows written before it through applied() (samples 0) and
+  /// evaluated(), then report version(t, v), which may stop the run ("updates").
+  void resumed(double t, std::uint64_t v, std::uint64_t samples);
 
   /// The scoring the summary still needs once stopped: over the whole test set, of the
   /// final version, at the stop time; none when evaluations are off or the last one

@@ -110,6 +110,10 @@ class RunWriter {
 /// Lowercase hex SHA-256 of the raw bytes of a float buffer (little-endian fp32).
 std::string sha256_hex(std::span<const float> values);
 
+/// Test samples per forward pass of an evaluation, in every driver: a network that
+/// evaluates needs max_batch >= kEvalBatch.
+inline constexpr std::size_t kEvalBatch = 100;
+
 /// Test-set evaluation in chunks of `chunk` samples (at most the network's max batch):
 /// mean loss and accuracy over the first `limit` samples (0 = all).
 struct TestResult {
@@ -117,6 +121,6 @@ struct TestResult {
   std::size_t samples = 0;
 };
 TestResult evaluate_dataset(Network& net, std::span<const float> params, const Dataset& test, std::size_t limit = 0,
-                            std::size_t chunk = 100);
+                            std::size_t chunk = kEvalBatch);
 
 }  // namespace synclab

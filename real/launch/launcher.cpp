@@ -344,7 +344,7 @@ class Job {
     const auto params = read_all_shard_params(o_.run_dir, config_.cluster.servers, spec.num_params());
     const DataSplit data = load_data(config_.data.source, config_.train.seed);
     NetworkOptions no;
-    no.max_batch = 100;
+    no.max_batch = kEvalBatch;
     auto net = make_network(spec, BackendKind::Fast, no);
     const TestResult r = evaluate_dataset(*net, params, data.test, 0);
     const auto file = o_.run_dir / "summary.json";

@@ -39,7 +39,7 @@ bool carries_params(MsgType type) { return type == MsgType::Push || type == MsgT
 // Must match the encoders in messages.cpp (a test checks it).
 std::size_t fixed_meta_size(MsgType type) {
   switch (type) {
-    case MsgType::Push: return 4 + 8 + 8 + 4 + 1 + 4 + 4 + 4;
+    case MsgType::Push: return 4 + 8 + 8 + 4 + 1 + 4 + 4;
     case MsgType::Params: return 8 + 4 + 4;
     default: return 0;
   }

@@ -17,7 +17,7 @@
 namespace synclab::real {
 
 inline constexpr std::uint32_t kFrameMagic = 0x4C4E5953;  ///< bytes 'S' 'Y' 'N' 'L' on the wire
-inline constexpr std::uint16_t kProtocolVersion = 1;      ///< bumped on any incompatible change
+inline constexpr std::uint16_t kProtocolVersion = 2;      ///< bumped on any incompatible change
 inline constexpr std::size_t kHeaderSize = 20;
 inline constexpr std::uint32_t kMaxControlPayload = 64 * 1024;  ///< cap for messages without parameter data
 inline constexpr std::uint32_t kMaxHelloPayload = 1024;         ///< cap for a hello (its strings are bounded to fit)

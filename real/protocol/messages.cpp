@@ -30,6 +30,14 @@ std::optional<T> finish(WireReader& r, T&& value) {
   return std::move(value);
 }
 
+// The push's payload kind on the wire: numbers fixed here, whatever the enum's order.
+std::uint8_t payload_kind_byte(PayloadKind k) { return k == PayloadKind::Gradient ? 0 : 1; }
+std::optional<PayloadKind> payload_kind_of(std::uint8_t b) {
+  if (b == 0) return PayloadKind::Gradient;
+  if (b == 1) return PayloadKind::ModelDelta;
+  return std::nullopt;
+}
+
 constexpr std::size_t kMaxString = 4096;
 // A hello is read before its sender is authenticated, so its strings are kept small enough
 // that the whole payload fits the pre-authentication frame cap.
@@ -45,7 +53,6 @@ std::string refuse_reason_name(RefuseReason r) {
     case RefuseReason::BadModel: return "model mismatch";
     case RefuseReason::BadShard: return "shard mismatch";
     case RefuseReason::BadWorker: return "bad worker id";
-    case RefuseReason::Busy: return "worker id already connected";
   }
   return "unknown reason";
 }
@@ -99,7 +106,6 @@ Encoded encode(const HelloAck& m) {
     w.i32(m.workers);
     w.str(m.policy);
     w.f64(m.run_time);
-    w.u64(m.resume_clock);
   });
 }
 
@@ -112,7 +118,6 @@ std::optional<HelloAck> decode_hello_ack(std::span<const std::uint8_t> p) {
   m.workers = r.i32();
   m.policy = r.str(kMaxString);
   m.run_time = r.f64();
-  m.resume_clock = r.u64();
   return finish(r, std::move(m));
 }
 
@@ -127,7 +132,7 @@ std::optional<Refuse> decode_refuse(std::span<const std::uint8_t> p) {
   WireReader r(p);
   Refuse m;
   const auto reason = r.u8();
-  if (reason < 1 || reason > 6) return std::nullopt;
+  if (reason < 1 || reason > 5) return std::nullopt;
   m.reason = static_cast<RefuseReason>(reason);
   m.message = r.str(kMaxString);
   return finish(r, std::move(m));
@@ -141,9 +146,8 @@ Encoded encode_push(const Push& m, std::span<const float> values) {
         w.u64(m.base_version);
         w.u64(m.clock);
         w.f32(m.loss);
-        w.u8(static_cast<std::uint8_t>(m.kind));
+        w.u8(payload_kind_byte(m.kind));
         w.u32(m.steps);
-        w.u32(m.samples);
       },
       values, true);
 }
@@ -156,11 +160,10 @@ std::optional<Push> decode_push(std::span<const std::uint8_t> p, std::size_t max
   m.base_version = r.u64();
   m.clock = r.u64();
   m.loss = r.f32();
-  const auto kind = r.u8();
-  if (kind > 2) return std::nullopt;
-  m.kind = static_cast<PayloadKind>(kind);
+  const auto kind = payload_kind_of(r.u8());
+  if (!kind) return std::nullopt;
+  m.kind = *kind;
   m.steps = r.u32();
-  m.samples = r.u32();
   m.values = read_floats(r, max_floats);
   return finish(r, std::move(m));
 }
@@ -173,11 +176,10 @@ std::optional<Push> decode_push(Frame& f, std::size_t max_floats) {
   m.base_version = r.u64();
   m.clock = r.u64();
   m.loss = r.f32();
-  const auto kind = r.u8();
-  if (kind > 2) return std::nullopt;
-  m.kind = static_cast<PayloadKind>(kind);
+  const auto kind = payload_kind_of(r.u8());
+  if (!kind) return std::nullopt;
+  m.kind = *kind;
   m.steps = r.u32();
-  m.samples = r.u32();
   const std::size_t count = r.u32();
   if (!r.done() || count != f.floats.size() || count > max_floats) return std::nullopt;
   m.values = std::move(f.floats);
@@ -189,7 +191,6 @@ Encoded encode(const PullRequest& m) {
   return make(MsgType::PullRequest, [&](WireWriter& w) {
     w.i32(m.worker);
     w.u64(m.clock);
-    w.u64(m.have_version);
   });
 }
 
@@ -198,7 +199,6 @@ std::optional<PullRequest> decode_pull(std::span<const std::uint8_t> p) {
   PullRequest m;
   m.worker = r.i32();
   m.clock = r.u64();
-  m.have_version = r.u64();
   return finish(r, std::move(m));
 }
 
@@ -314,6 +314,7 @@ Encoded encode(const WorkerReport& m) {
     w.u64(m.bytes_sent);
     w.u64(m.bytes_received);
     w.str(m.device);
+    w.u64(m.cancelled);
   });
 }
 std::optional<WorkerReport> decode_report(std::span<const std::uint8_t> p) {
@@ -329,6 +330,7 @@ std::optional<WorkerReport> decode_report(std::span<const std::uint8_t> p) {
   m.bytes_sent = r.u64();
   m.bytes_received = r.u64();
   m.device = r.str(kMaxString);
+  m.cancelled = r.u64();
   return finish(r, std::move(m));
 }
 

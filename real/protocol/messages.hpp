@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "policies/events.hpp"
 #include "real/protocol/frame.hpp"
 
 namespace synclab::real {
@@ -18,11 +19,8 @@ inline constexpr std::size_t kMaxTokenLength = 512;
 /// Who is connecting.
 enum class PeerRole : std::uint8_t { Worker = 1, Observer = 2 };
 
-/// What a push carries (the worker side of the policy decides).
-enum class PayloadKind : std::uint8_t { Gradient = 0, Delta = 1, Params = 2 };
-
 /// Why a hello was refused; numbers are part of the wire format.
-enum class RefuseReason : std::uint8_t { BadToken = 1, BadVersion = 2, BadModel = 3, BadShard = 4, BadWorker = 5, Busy = 6 };
+enum class RefuseReason : std::uint8_t { BadToken = 1, BadVersion = 2, BadModel = 3, BadShard = 4, BadWorker = 5 };
 std::string refuse_reason_name(RefuseReason r);
 
 struct Hello {
@@ -44,7 +42,6 @@ struct HelloAck {
   std::int32_t workers = 0;    ///< W of the job
   std::string policy;          ///< policy name, for logs
   double run_time = 0;         ///< seconds since the run started (from the server's clock)
-  std::uint64_t resume_clock = 0;  ///< worker step count to continue from after a rejoin / restart
 };
 
 struct Refuse {
@@ -57,16 +54,14 @@ struct Push {
   std::uint64_t base_version = 0;  ///< server version the values were computed from
   std::uint64_t clock = 0;         ///< worker's push counter
   float loss = 0;                  ///< mean training loss of the steps behind this push
-  PayloadKind kind = PayloadKind::Gradient;
-  std::uint32_t steps = 1;         ///< local steps behind this push
-  std::uint32_t samples = 0;       ///< samples behind this push
+  PayloadKind kind = PayloadKind::Gradient;  ///< the policies' kind; on the wire 0 = gradient, 1 = model delta
+  std::uint32_t steps = 1;         ///< local steps behind this push (x data.batch = its samples)
   std::vector<float> values;       ///< the shard's range
 };
 
 struct PullRequest {
   std::int32_t worker = -1;
   std::uint64_t clock = 0;         ///< worker's push counter (for ssp-like holds)
-  std::uint64_t have_version = 0;  ///< version the worker already holds
 };
 
 struct ParamsReply {
@@ -101,6 +96,7 @@ struct WorkerReport {
   double compute_s = 0, wait_s = 0, communicate_s = 0;
   std::uint64_t steps = 0, pushes = 0, samples = 0, bytes_sent = 0, bytes_received = 0;
   std::string device;
+  std::uint64_t cancelled = 0;  ///< steps the server cancelled (their samples are in `samples`, never in the run's)
 };
 
 /// A message ready for the socket: header, metadata bytes, then floats (may be empty).

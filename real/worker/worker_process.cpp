@@ -107,7 +107,6 @@ class TcpDriver final : public WorkerDriver {
       if (l.conn) l.conn->recycle(std::move(r.values));  // the next reply lands in the same buffer
     }
     const PulledParams out = join.result();
-    have_version_ = out.version;
     compute_from_ = Clock::now();
     return out;
   }
@@ -130,10 +129,8 @@ class TcpDriver final : public WorkerDriver {
     meta.base_version = info.base_version;
     meta.clock = info.worker_clock;
     meta.loss = static_cast<float>(info.loss);
-    meta.kind = info.kind == synclab::PayloadKind::Gradient ? PayloadKind::Gradient : PayloadKind::Delta;
+    meta.kind = info.kind;
     meta.steps = static_cast<std::uint32_t>(info.local_steps);
-    meta.samples = static_cast<std::uint32_t>(info.local_steps * static_cast<int>(o_.config.data.batch));
-    samples_ += meta.samples;
     for (auto& l : links_) {
       if (l.down || !l.conn) continue;  // lost with the shard; the next pull reconnects
       // The payload stays valid until the core's next compute(), which comes after the next
@@ -161,6 +158,7 @@ class TcpDriver final : public WorkerDriver {
     rep.communicate_s = stats.push_s + std::min(receive_s_, stats.wait_s);
     rep.steps = stats.samples / std::max<std::size_t>(1, o_.config.data.batch);
     rep.pushes = stats.pushes;
+    rep.cancelled = stats.cancelled;
     rep.samples = stats.samples;
     rep.device = device;
     for (auto& l : links_)
@@ -205,7 +203,7 @@ class TcpDriver final : public WorkerDriver {
   }
 
   void send_pull(ShardLink& l) {
-    if (!l.down && l.conn) l.conn->send(encode(PullRequest{o_.worker, clock_, have_version_}));
+    if (!l.down && l.conn) l.conn->send(encode(PullRequest{o_.worker, clock_}));
   }
 
   // Connects with exponential backoff (0.1 s doubling to 2 s) for at most reconnect_timeout
@@ -345,8 +343,7 @@ class TcpDriver final : public WorkerDriver {
   Clock::time_point compute_from_;
   asio::io_context io_;
   std::vector<ShardLink> links_;
-  std::uint64_t fingerprint_ = 0, clock_ = 0, samples_ = 0;
-  Version have_version_ = 0;
+  std::uint64_t fingerprint_ = 0, clock_ = 0;
   std::string model_;
   std::optional<std::uint64_t> cancel_clock_;
   bool stopped_ = false;

@@ -5,14 +5,11 @@
 
 #include "core/backends/device.hpp"
 #include "core/common/error.hpp"
-#include "core/common/rng.hpp"
 #include "core/cost/cost_model.hpp"
+#include "core/run/network_threads.hpp"
 #include "policies/registry.hpp"
 
 namespace synclab::real {
-
-// The simulator's stream tag, so a real run and a simulated one draw the same batches.
-std::uint64_t worker_sampler_seed(std::uint64_t seed, int worker) { return derive_seed(seed, 0x5a3b1e, static_cast<std::uint64_t>(worker)); }
 
 namespace {
 
@@ -45,7 +42,7 @@ std::unique_ptr<WorkerResources> make_worker_resources(const RunConfig& config, 
   // seconds of data loading, so a launch whose every worker fails ends quickly.
   NetworkOptions no;
   no.max_batch = config.data.batch;
-  no.threads = std::max(1, config.train.threads);
+  no.threads = network_threads(config.train.threads);
   r->network = make_on_device(r->spec, device, no, r->device);
   r->data = load_data(config.data.source, config.train.seed);
   auto shards = shard_indices(r->data.train, workers, config.data.sharding, config.data.classes_per_worker, config.train.seed);

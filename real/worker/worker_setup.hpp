@@ -20,9 +20,6 @@ struct WorkerResources {
   std::string device;       ///< "cpu" or "cuda:N", as chosen
 };
 
-/// Seed of worker w's batch sampler.
-std::uint64_t worker_sampler_seed(std::uint64_t seed, int worker);
-
 /// Loads the data, takes worker w's shard, builds the network on `device` (auto | cpu |
 /// cuda | cuda:N; auto falls back to the CPU backend when no GPU works) and the policy's
 /// worker side. Throws ConfigError naming worker.device for a bad device.

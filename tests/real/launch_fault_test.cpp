@@ -211,8 +211,9 @@ TEST(CheckpointFaults, CheckpointsThatKeepFailingEndTheJobWithASummary) {
   const std::string log = read_text(ps_log);
   EXPECT_NE(log.find("failed (3 in a row)"), std::string::npos) << log;
   const auto s = read_json(dir / "run/summary.json");
-  EXPECT_NE(s["stop_reason"].get<std::string>().find("error: 3 checkpoints in a row failed"), std::string::npos) << s.dump();
-  EXPECT_NE(s["failure"].get<std::string>().find("File too large"), std::string::npos) << s.dump();
+  EXPECT_EQ(s["stop_reason"], "error") << s.dump();
+  EXPECT_NE(s["error"].get<std::string>().find("3 checkpoints in a row failed"), std::string::npos) << s.dump();
+  EXPECT_NE(s["error"].get<std::string>().find("File too large"), std::string::npos) << s.dump();
   std::filesystem::remove_all(dir);
 }
 
@@ -249,7 +250,8 @@ TEST(CheckpointFaults, AllCorruptCheckpointsAreRefusedUnlessFresh) {
   EXPECT_TRUE(CheckpointStore(dir / "run/checkpoints", 0).files().empty());
   const auto s = read_json(dir / "run/summary.json");
   EXPECT_EQ(s["updates"].get<int>(), 0);
-  EXPECT_NE(s["stop_reason"].get<std::string>().find("no worker connected"), std::string::npos) << s.dump();
+  EXPECT_EQ(s["stop_reason"], "error") << s.dump();
+  EXPECT_NE(s["error"].get<std::string>().find("no worker connected"), std::string::npos) << s.dump();
   std::filesystem::remove_all(dir);
 }
 

@@ -246,12 +246,13 @@ TEST(Messages, HelloRoundTrip) {
 }
 
 TEST(Messages, OtherRoundTrips) {
-  HelloAck a{2, 3, 77, 8, "ssp", 1.5, 12};
+  HelloAck a{2, 3, 77, 8, "ssp", 1.5};
   auto da = decode_hello_ack(payload_of(encode(a)));
   ASSERT_TRUE(da);
   EXPECT_EQ(da->policy, "ssp");
   EXPECT_EQ(da->shards, 3u);
-  EXPECT_EQ(da->resume_clock, 12u);
+  EXPECT_EQ(da->version, 77u);
+  EXPECT_EQ(da->run_time, 1.5);
   auto dr = decode_refuse(payload_of(encode(Refuse{RefuseReason::BadModel, "mlp vs cnn"})));
   ASSERT_TRUE(dr);
   EXPECT_EQ(dr->reason, RefuseReason::BadModel);
@@ -266,9 +267,38 @@ TEST(Messages, OtherRoundTrips) {
   ASSERT_TRUE(dp);
   EXPECT_EQ(dp->compute_s, 2.5);
   EXPECT_EQ(dp->device, "cpu");
-  auto dl = decode_pull(payload_of(encode(PullRequest{1, 2, 3})));
+  auto dl = decode_pull(payload_of(encode(PullRequest{1, 2})));
   ASSERT_TRUE(dl);
-  EXPECT_EQ(dl->have_version, 3u);
+  EXPECT_EQ(dl->worker, 1);
+  EXPECT_EQ(dl->clock, 2u);
+}
+
+TEST(Messages, PushCarriesThePoliciesPayloadKind) {
+  Push delta;
+  delta.kind = PayloadKind::ModelDelta;
+  delta.values = {1.f};
+  auto payload = payload_of(encode(delta));
+  auto d = decode_push(payload, 1);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->kind, PayloadKind::ModelDelta);
+  // The kind byte follows worker (4), base version (8), clock (8) and loss (4): 0 is a
+  // gradient, 1 a model delta, anything else is no push.
+  constexpr std::size_t kKindAt = 24;
+  ASSERT_EQ(payload[kKindAt], 1);
+  payload[kKindAt] = 0;
+  ASSERT_TRUE(decode_push(payload, 1));
+  EXPECT_EQ(decode_push(payload, 1)->kind, PayloadKind::Gradient);
+  payload[kKindAt] = 2;
+  EXPECT_FALSE(decode_push(payload, 1));
+}
+
+TEST(Messages, RefuseReasonsOutsideTheProtocolAreRejected) {
+  auto payload = payload_of(encode(Refuse{RefuseReason::BadWorker, "x"}));
+  EXPECT_TRUE(decode_refuse(payload));
+  payload[0] = 6;
+  EXPECT_FALSE(decode_refuse(payload));
+  payload[0] = 0;
+  EXPECT_FALSE(decode_refuse(payload));
 }
 
 TEST(Messages, RejectTruncatedTrailingAndOversized) {
