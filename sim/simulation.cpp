@@ -8,7 +8,8 @@
 //   one iteration costs compute + push transfer + reply transfer.
 // - All actors run in one OS thread: cores are called without locks.
 // - Math (gradients, optimizer steps, evaluations) takes no simulated time; only the
-//   step-time model and transfers advance the clock.
+//   step-time model, transfers and the measured software costs (cluster.software: each
+//   shard's events serialized on its ServerThread) advance the clock.
 #include "sim/simulation.hpp"
 
 #include <malloc.h>
@@ -31,6 +32,8 @@
 #include "policies/worker_core.hpp"
 #include "sim/network_model.hpp"
 #include "sim/platform.hpp"
+#include "sim/server_thread.hpp"
+#include "sim/software_charges.hpp"
 #include "core/cost/step_time.hpp"
 #include "sim/training_setup.hpp"
 
@@ -47,6 +50,8 @@ struct Shard {
   sg::Host* host = nullptr;
   Range range;
   std::uint64_t bytes = 0;  // simulated size of a push or a reply for this shard
+  std::unique_ptr<ServerThread> thread;   // the shard's events, one at a time
+  std::unique_ptr<ShardCharges> charges;  // what each event's decisions cost that thread
 };
 
 // A reply to a worker: decided by a shard (in whichever actor fed it the event), then
@@ -90,7 +95,9 @@ class Simulation {
   void worker_main(int w);
   void issue_pull(int w);
   void receive_replies(int w);
-  void drain(int s);
+  void execute(int s, ServerOutbox out);
+  void add_software_costs(int s, Shard& shard);
+  void serve(int s, double receive, std::function<void(ServerCore&)> event);
   void after_update();
   void evaluate();
   void stop(const std::string& reason, bool is_error, const std::string& error = {});
@@ -108,6 +115,7 @@ class Simulation {
   Platform platform_;
   NetworkChoice network_choice_;
   std::unique_ptr<NetworkModel> network_;
+  std::unique_ptr<MessageCharges> messages_;  // software cost of encoding / parsing a message
   std::unique_ptr<StepTimeModel> steps_;
   std::unique_ptr<RunWriter> writer_;
   std::vector<Shard> shards_;
@@ -170,6 +178,7 @@ void Simulation::build() {
     std::span<const float> initial;
     if (setup_.full) initial = std::span<const float>(setup_.initial).subspan(shard.range.begin, shard.range.size());
     shard.core = std::make_unique<ServerCore>(std::move(policy), initial, o);
+    add_software_costs(s, shard);
     shards_.push_back(std::move(shard));
   }
 
@@ -193,10 +202,8 @@ void Simulation::build() {
 void Simulation::issue_pull(int w) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   const PullInfo pull = wk.core->next_pull();
-  for (std::size_t s = 0; s < shards_.size() && !stopping_; ++s) {
-    shards_[s].core->pull(pull);
-    drain(static_cast<int>(s));
-  }
+  for (std::size_t s = 0; s < shards_.size() && !stopping_; ++s)
+    serve(static_cast<int>(s), messages_->receive(0), [pull](ServerCore& c) { c.pull(pull); });
 }
 
 void Simulation::receive_replies(int w) {
@@ -240,6 +247,12 @@ void Simulation::receive_replies(int w) {
     }
     wk.replies[s].reset();
   }
+  if (messages_->any()) {
+    double decode = 0;
+    for (const auto& shard : shards_) decode += messages_->receive(shard.bytes);
+    sg::this_actor::sleep_for(decode);
+    if (stopping_) return;
+  }
   wk.wait_s += last_start - t0;
   wk.communicate_s += now() - last_start;
   wk.core->on_params(PulledParams{version, hint});
@@ -276,6 +289,12 @@ void Simulation::worker_main(int w) {
     }
     // Hand the push over to every shard at once; each shard sees it when its bytes arrive.
     const double t1 = now();
+    if (messages_->any()) {
+      double encode = 0;
+      for (const auto& shard : shards_) encode += messages_->worker_push(shard.bytes);
+      sg::this_actor::sleep_for(encode);
+      if (stopping_) return;
+    }
     if (latency_ > 0) {
       sg::this_actor::sleep_for(latency_);
       if (stopping_) return;
@@ -305,24 +324,53 @@ void Simulation::worker_main(int w) {
       shard_of.erase(shard_of.begin() + static_cast<std::ptrdiff_t>(i));
       if (stopping_) return;
       Shard& shard = shards_[static_cast<std::size_t>(s)];
-      std::span<const float> payload;
-      if (!push.payload.empty()) payload = push.payload.subspan(shard.range.begin, shard.range.size());
-      shard.core->push(info, payload);
-      drain(s);
+      std::vector<float> payload;  // the copy the core would make; it may be served later
+      if (!push.payload.empty()) payload.assign(push.payload.begin() + static_cast<std::ptrdiff_t>(shard.range.begin),
+                                                push.payload.begin() + static_cast<std::ptrdiff_t>(shard.range.end));
+      serve(s, messages_->receive(shard.bytes),
+            [info, p = std::move(payload)](ServerCore& c) mutable { c.push(info, std::move(p)); });
       if (stopping_) return;
-      shard.core->pull(pull);
-      drain(s);
+      serve(s, messages_->receive(0), [pull](ServerCore& c) { c.pull(pull); });
       if (stopping_) return;
     }
     wk.communicate_s += now() - t1;
   }
 }
 
+// Feeds one event to shard s's core on the shard's thread: after the thread is free and
+// has spent `receive` seconds on the message, the core decides; its decisions take effect
+// once the thread has spent what they cost (ShardCharges). Free events run at once.
+void Simulation::serve(int s, double receive, std::function<void(ServerCore&)> event) {
+  Shard& shard = shards_[static_cast<std::size_t>(s)];
+  shard.thread->submit(receive, [this, s, event = std::move(event)]() -> ServerThread::Outcome {
+    if (stopping_) return {};
+    Shard& sh = shards_[static_cast<std::size_t>(s)];
+    const Version before = sh.core->version();
+    event(*sh.core);
+    auto out = std::make_shared<ServerOutbox>(sh.core->take_outbox());
+    const double seconds = sh.charges->outcome(*out, before, sh.core->version());
+    return {seconds, [this, s, out] {
+              if (!stopping_) execute(s, std::move(*out));
+            }};
+  });
+}
+
+// The shard's thread and what its events cost (all zero without cluster.software).
+void Simulation::add_software_costs(int s, Shard& shard) {
+  const auto& sw = config_.cluster.software;
+  if (!messages_) messages_ = std::make_unique<MessageCharges>(sw);
+  // Model deltas (local-sgd) are added to the params without the optimizer: one pass, as sgd's step.
+  const double rate = worker_policy_.payload == PayloadKind::ModelDelta ? sw.apply_sgd : sw.apply(config_.train.optimizer.name);
+  shard.charges = std::make_unique<ShardCharges>(sw, rate, shard.range.size(), shard.bytes, s == 0, config_.train.eval_every);
+  shard.thread = std::make_unique<ServerThread>(shard.host, fmt::format("server-{}-thread", s), [this, s](const std::string& what) {
+    stop("error", true, fmt::format("shard {} at {:.6f} simulated s: {}", s, now(), what));
+  });
+}
+
 // Executes what a shard decided: replies start their transfers now, timers become daemon
 // actors, applied pushes become updates.csv rows (shard 0 speaks for the model version).
-void Simulation::drain(int s) {
+void Simulation::execute(int s, ServerOutbox out) {
   Shard& shard = shards_[static_cast<std::size_t>(s)];
-  ServerOutbox out = shard.core->take_outbox();
   if (out.empty()) return;
   for (const auto& note : out.notes) {
     ++notes_;
@@ -370,8 +418,7 @@ void Simulation::drain(int s) {
       sg::this_actor::sleep_for(seconds);
       if (stopping_) return;
       try {
-        shards_[static_cast<std::size_t>(s)].core->timer(id);
-        drain(s);
+        serve(s, 0, [id](ServerCore& c) { c.timer(id); });
       } catch (const std::exception& e) {
         stop("error", true, fmt::format("shard {} timer at {:.6f} simulated s: {}", s, now(), e.what()));
       }
@@ -473,10 +520,8 @@ void Simulation::fail_worker(int w) {
   for (const auto& r : wk.replies)
     if (r) drop(r->comm);
   // The crashed process's connections close: every shard learns of it at once.
-  for (std::size_t s = 0; s < shards_.size() && !stopping_; ++s) {
-    shards_[s].core->worker_lost(w);
-    drain(static_cast<int>(s));
-  }
+  for (std::size_t s = 0; s < shards_.size() && !stopping_; ++s)
+    serve(static_cast<int>(s), 0, [w](ServerCore& c) { c.worker_lost(w); });
 }
 
 std::string Simulation::blocked_workers() const {
@@ -625,6 +670,7 @@ RunSummary Simulation::run() {
              {"simgrid_settings", options_.simgrid_settings},
              {"time_quantum_s", options_.time_quantum},
              {"evaluation", "free in simulated time"},
+             {"software_costs", software_costs_json(config_.cluster.software)},
              {"seed", config_.train.seed},
              {"optimizer", config_.train.optimizer.name},
              {"lr", config_.train.optimizer.lr}};
