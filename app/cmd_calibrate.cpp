@@ -59,6 +59,7 @@ int cmd_calibrate(int argc, char** argv) {
     return 0;
   }
   if (seconds <= 0) throw ConfigError("--seconds", "must be positive");
+  if (repeats < 1) throw ConfigError("--repeats", "must be >= 1");
   if (vm.count("serve")) {
     experiments::serve_calibration(serve_port, clients, [](int port) {
       spdlog::info("calibrate: serving network measurements on port {}", port);
