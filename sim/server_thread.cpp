@@ -3,7 +3,7 @@
 #include <exception>
 #include <utility>
 
-#include <simgrid/s4u/Engine.hpp>
+#include <simgrid/s4u/Actor.hpp>
 
 namespace sg = simgrid::s4u;
 

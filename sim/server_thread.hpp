@@ -10,7 +10,6 @@
 #include <optional>
 #include <string>
 
-#include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Semaphore.hpp>
 
 namespace simgrid::s4u {
