@@ -23,7 +23,7 @@ int cmd_calibrate(int argc, char** argv) {
   std::string model = "cnn", backend = "fast", out, peer;
   int serve_port = -1, clients = 0;
   std::size_t batch = 100, bytes = 0, round_trips = 2000;
-  int threads = 1;
+  int threads = 1, repeats = 9;
   double seconds = 3.0;
   opts.add_options()
       ("help,h", "show this help")
@@ -33,6 +33,7 @@ int cmd_calibrate(int argc, char** argv) {
       ("threads", po::value<int>(&threads)->default_value(threads), "CPU threads for the fast backend (the run's train.threads)")
       ("seconds", po::value<double>(&seconds)->default_value(seconds), "minimum time spent timing compute steps")
       ("bytes", po::value<std::size_t>(&bytes)->default_value(0), "bandwidth message size (default: the model's parameter bytes)")
+      ("repeats", po::value<int>(&repeats)->default_value(repeats), "timed runs of each software cost, at least (median taken)")
       ("round-trips", po::value<std::size_t>(&round_trips)->default_value(round_trips), "1-byte round trips for latency")
       ("peer", po::value<std::string>(&peer), "measure the network to HOST:PORT (a `synclab calibrate --serve PORT`) instead of loopback")
       ("serve", po::value<int>(&serve_port), "only serve network measurements on PORT for --peer clients")
@@ -49,14 +50,17 @@ int cmd_calibrate(int argc, char** argv) {
     std::cout << "usage: synclab calibrate [--model cnn] [--backend fast] [--out platform.yaml]\n\n"
                  "Times the model's forward+backward step on this machine (flop/s achieved, from the cost\n"
                  "model's FLOPs) and TCP latency/bandwidth (ping-pong between two threads over loopback,\n"
-                 "or to another host running `synclab calibrate --serve PORT` with --peer HOST:PORT), and\n"
-                 "writes a YAML fragment: cluster.gpu {flops, efficiency: 1} and cluster.link {bandwidth,\n"
-                 "latency}. Merge it into a run config (sweep files: merge: [platform.yaml]) or use the\n"
+                 "or to another host running `synclab calibrate --serve PORT` with --peer HOST:PORT), the\n"
+                 "real executor's software costs (server update per optimizer, message encoding and\n"
+                 "parsing, evaluation snapshot) on the model's size, and writes a YAML fragment:\n"
+                 "cluster.gpu {flops, efficiency: 1}, cluster.link {bandwidth, latency} and\n"
+                 "cluster.software. Merge it into a run config (sweep files: merge: [platform.yaml]) or use the\n"
                  "--set line in its comments, so a simulated run predicts a real one on this machine.\n\n"
               << opts;
     return 0;
   }
   if (seconds <= 0) throw ConfigError("--seconds", "must be positive");
+  if (repeats < 1) throw ConfigError("--repeats", "must be >= 1");
   if (vm.count("serve")) {
     experiments::serve_calibration(serve_port, clients, [](int port) {
       spdlog::info("calibrate: serving network measurements on port {}", port);
@@ -83,7 +87,15 @@ int cmd_calibrate(int argc, char** argv) {
   const auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 5)
                               : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 5);
   spdlog::info("calibrate: latency {:.3g} us, bandwidth {:.4g} bytes/s", n.latency_s * 1e6, n.bandwidth_Bps);
-  const auto yaml = experiments::calibration_yaml(c, n);
+  spdlog::info("calibrate: timing the executor's software on {} ({} runs each, at least) ...", model, repeats);
+  const auto sw = experiments::calibrate_software(model, repeats, 0.2);
+  spdlog::info("calibrate: update {:.4g} us ({}), {:.4g} us per push folded in; a {}-byte message: {:.4g} us to encode, {:.4g} us to "
+               "receive",
+               sw.costs.apply_adam * static_cast<double>(sw.params) * 1e6, "adam",
+               sw.costs.aggregate * static_cast<double>(sw.params) * 1e6, sw.params * 4,
+               (sw.costs.send_message + sw.costs.send_byte * static_cast<double>(sw.params * 4)) * 1e6,
+               (sw.costs.receive_message + sw.costs.receive_byte * static_cast<double>(sw.params * 4)) * 1e6);
+  const auto yaml = experiments::calibration_yaml(c, n, sw);
   if (out.empty()) {
     std::cout << yaml;
   } else {

@@ -1,9 +1,12 @@
 #pragma once
 // `synclab calibrate`: measures this machine (compute speed of a model's training step on
-// a backend, loopback TCP latency and bandwidth) and writes a platform fragment the
-// simulator accepts: cluster.gpu {flops, efficiency} and cluster.link {bandwidth, latency}.
+// a backend, loopback TCP latency and bandwidth, the real executor's software costs) and
+// writes a platform fragment the simulator accepts: cluster.gpu {flops, efficiency},
+// cluster.link {bandwidth, latency} and cluster.software.
 #include <cstddef>
 #include <string>
+
+#include "core/config/run_config.hpp"
 
 namespace synclab::experiments {
 
@@ -26,6 +29,13 @@ struct NetworkCalibration {
   std::string peer;             ///< "host:port" measured against; empty = loopback
 };
 
+struct SoftwareCalibration {
+  std::string model;            ///< model whose size every rate was measured at
+  std::size_t params = 0;       ///< its parameters (floats)
+  std::size_t repeats = 0;      ///< timed repetitions per figure, at least (median taken)
+  SoftwareCostSpec costs;       ///< the rates, as cluster.software holds them
+};
+
 /// Times forward+backward of model on a synthetic batch (after warm-up) until min_seconds
 /// have passed (at least 3 steps). Throws Error for an unknown model or backend.
 ComputeCalibration calibrate_compute(const std::string& model, const std::string& backend, std::size_t batch,
@@ -44,7 +54,14 @@ NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t
 /// `clients` clients (0 = forever). on_ready is called with the bound port.
 void serve_calibration(int port, int clients, void (*on_ready)(int port));
 
+/// Times the real executor's code on model-sized buffers (median of at least `repeats`
+/// runs each, more while under min_seconds): frame encoding and parsing of a push against
+/// a pull request (per byte, per message), the server core's update with each optimizer
+/// and with four pushes folded in, the evaluation snapshot's copy. Throws ConfigError for
+/// an unknown model or repeats < 1.
+SoftwareCalibration calibrate_software(const std::string& model, int repeats, double min_seconds);
+
 /// The YAML fragment (with comments saying what was measured and how to use it).
-std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibration& n);
+std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibration& n, const SoftwareCalibration& s);
 
 }  // namespace synclab::experiments

@@ -152,7 +152,7 @@ void serve_calibration(int port, int clients, void (*on_ready)(int port)) {
   }
 }
 
-std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibration& n) {
+std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibration& n, const SoftwareCalibration& s) {
   const std::time_t now = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&now, &tm);
@@ -168,6 +168,10 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("# network: TCP to {}, latency = half the median round trip of {} 1-byte messages;\n",
                    n.peer.empty() ? "loopback" : n.peer, n.round_trips);
   y += fmt::format("#   bandwidth = best rate of {} byte transfers.\n", n.message_bytes);
+  y += fmt::format("# software: the real executor's code timed on {} ({} parameters), median of at least {} runs\n",
+                   s.model, s.params, s.repeats);
+  y += "#   each: seconds per parameter per update, per push folded in, per message and per byte\n";
+  y += "#   encoded / received, per byte of the evaluation snapshot (docs/simulator.md, Software costs).\n";
   y += "# Use: `merge: [this file]` in a sweep, paste into a run config, or pass as\n";
   y += fmt::format("#   --set cluster.gpu.flops={:.6g} --set cluster.gpu.efficiency=1 --set cluster.link.bandwidth={:.6g} "
                    "--set cluster.link.latency={:.6g}\n",
@@ -175,6 +179,15 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += "cluster:\n";
   y += fmt::format("  gpu: {{flops: {:.6g}, efficiency: 1.0}}\n", c.flops_per_s);
   y += fmt::format("  link: {{bandwidth: {:.6g}, latency: {:.6g}}}\n", n.bandwidth_Bps, n.latency_s);
+  const SoftwareCostSpec& sw = s.costs;
+  y += "  software:\n";
+  y += fmt::format("    apply: {{sgd: {:.6g}, momentum: {:.6g}, adam: {:.6g}}}\n", sw.apply_sgd, sw.apply_momentum, sw.apply_adam);
+  y += fmt::format("    aggregate: {:.6g}\n", sw.aggregate);
+  y += fmt::format("    send_message: {:.6g}\n", sw.send_message);
+  y += fmt::format("    send_byte: {:.6g}\n", sw.send_byte);
+  y += fmt::format("    receive_message: {:.6g}\n", sw.receive_message);
+  y += fmt::format("    receive_byte: {:.6g}\n", sw.receive_byte);
+  y += fmt::format("    snapshot_byte: {:.6g}\n", sw.snapshot_byte);
   return y;
 }
 

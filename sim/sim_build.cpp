@@ -53,6 +53,7 @@ void Simulation::build() {
     std::span<const float> initial;
     if (setup_.full) initial = std::span<const float>(setup_.initial).subspan(range.begin, range.size());
     shard.core = std::make_unique<ServerCore>(std::move(policy), initial, o);
+    add_software_costs(s, shard);
     shards_.push_back(std::move(shard));
   }
 
@@ -71,6 +72,19 @@ void Simulation::build() {
   for (const auto& f : c.failures)
     if (f.worker < 0 || f.worker >= c.workers)
       throw ConfigError("cluster.failures", fmt::format("worker {} does not exist", f.worker));
+}
+
+// The shard's thread and what its events cost (all zero without cluster.software).
+void Simulation::add_software_costs(int s, Shard& shard) {
+  const auto& sw = config_.cluster.software;
+  if (!messages_) messages_ = std::make_unique<MessageCharges>(sw);
+  // Model deltas (local-sgd) are added to the params without the optimizer: one pass, as sgd's step.
+  const double rate = worker_policy_.payload == PayloadKind::ModelDelta ? sw.apply_sgd : sw.apply(config_.train.optimizer.name);
+  shard.charges = std::make_unique<ShardCharges>(sw, rate, ranges_->range(s).size(), shard.bytes, s == 0, config_.train.eval_every);
+  shard.thread = std::make_unique<ServerThread>(shard.host, fmt::format("server-{}-thread", s),
+                                                [this, s](const std::string& what) {
+                                                  fail(fmt::format("shard {} at {:.6f} simulated s: {}", s, now(), what));
+                                                });
 }
 
 }  // namespace synclab::sim

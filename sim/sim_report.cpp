@@ -68,6 +68,7 @@ RunSummary Simulation::summary(double wall, double run_wall) const {
              {"simgrid_settings", options_.simgrid_settings},
              {"time_quantum_s", options_.time_quantum},
              {"evaluation", "free in simulated time"},
+             {"software_costs", software_costs_json(config_.cluster.software)},
              {"seed", config_.train.seed},
              {"optimizer", config_.train.optimizer.name},
              {"lr", config_.train.optimizer.lr}};

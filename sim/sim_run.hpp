@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -18,6 +19,8 @@
 #include "policies/worker_core.hpp"
 #include "sim/network_model.hpp"
 #include "sim/platform.hpp"
+#include "sim/server_thread.hpp"
+#include "sim/software_charges.hpp"
 #include "sim/simulation.hpp"
 #include "sim/training_setup.hpp"
 
@@ -32,6 +35,8 @@ struct Shard {
   std::unique_ptr<ServerCore> core;
   sg::Host* host = nullptr;
   std::uint64_t bytes = 0;  // simulated size of a push or a reply for this shard
+  std::unique_ptr<ServerThread> thread;   // the shard's events, one at a time
+  std::unique_ptr<ShardCharges> charges;  // what each event's decisions cost that thread
 };
 
 // A reply to a worker: decided by a shard (in whichever actor fed it the event), then
@@ -74,8 +79,10 @@ class Simulation {
   double step_seconds(int w, int local_steps);
   void push_to_shards(int w, const WorkerPush& push);
   void issue_pull(int w);
-  // The server side: executing a shard's decisions, and the monitor's.
-  void drain(int s);
+  // The server side: a shard's events on its thread, executing its decisions, and the monitor's.
+  void serve(int s, double receive, std::function<void(ServerCore&)> event);
+  void execute(int s, ServerOutbox out);
+  void add_software_costs(int s, Shard& shard);
   void act(const MonitorActions& actions);
   void evaluate(const EvalPoint& at);
   void fail(const std::string& what);
@@ -96,6 +103,7 @@ class Simulation {
   Platform platform_;
   NetworkChoice network_choice_;
   std::unique_ptr<NetworkModel> network_;
+  std::unique_ptr<MessageCharges> messages_;  // software cost of encoding / parsing a message
   std::unique_ptr<StepTimeModel> steps_;
   std::unique_ptr<RunWriter> writer_;
   std::unique_ptr<RunMonitor> monitor_;

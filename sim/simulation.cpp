@@ -8,7 +8,8 @@
 //   one iteration costs compute + push transfer + reply transfer.
 // - All actors run in one OS thread: cores are called without locks.
 // - Math (gradients, optimizer steps, evaluations) takes no simulated time; only the
-//   step-time model and transfers advance the clock.
+//   step-time model, transfers and the measured software costs (cluster.software: each
+//   shard's events serialized on its ServerThread) advance the clock.
 // - The run monitor (core/run/run_monitor.hpp) decides when to evaluate and when to stop
 //   and does the counting; this file tells it what happened and executes its answers.
 // - Split: sim_run.hpp (the run's state), sim_build.cpp (building it), sim_report.cpp
@@ -92,6 +93,12 @@ void Simulation::receive_replies(int w) {
     if (setup_.full) ranges_->place(wk.core->params(), static_cast<int>(s), *in.reply.params);
     wk.replies[s].reset();
   }
+  if (messages_->any()) {
+    double decode = 0;
+    for (const auto& shard : shards_) decode += messages_->receive(shard.bytes);
+    sg::this_actor::sleep_for(decode);
+    if (stopped()) return;
+  }
   wk.figures.wait_s += last_start - t0;
   wk.figures.communicate_s += now() - last_start;
   wk.core->on_params(join.result());
@@ -116,6 +123,12 @@ void Simulation::push_to_shards(int w, const WorkerPush& push) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   WorkerCore& core = *wk.core;
   const double t1 = now();
+  if (messages_->any()) {
+    double encode = 0;
+    for (const auto& shard : shards_) encode += messages_->worker_push(shard.bytes);
+    sg::this_actor::sleep_for(encode);
+    if (stopped()) return;
+  }
   if (latency_ > 0) {
     sg::this_actor::sleep_for(latency_);
     if (stopped()) return;
@@ -143,12 +156,13 @@ void Simulation::push_to_shards(int w, const WorkerPush& push) {
     comms.erase(comms.begin() + static_cast<std::ptrdiff_t>(i));
     shard_of.erase(shard_of.begin() + static_cast<std::ptrdiff_t>(i));
     if (stopped()) return;
-    Shard& shard = shards_[static_cast<std::size_t>(s)];
-    shard.core->push(push.info, ranges_->piece(push.payload, s));
-    drain(s);
+    const Shard& shard = shards_[static_cast<std::size_t>(s)];
+    const std::span<const float> piece = ranges_->piece(push.payload, s);
+    std::vector<float> payload(piece.begin(), piece.end());  // the copy the core would make; it may be served later
+    serve(s, messages_->receive(shard.bytes),
+          [info = push.info, p = std::move(payload)](ServerCore& c) mutable { c.push(info, std::move(p)); });
     if (stopped()) return;
-    shard.core->pull(pull);
-    drain(s);
+    serve(s, messages_->receive(0), [pull](ServerCore& c) { c.pull(pull); });
     if (stopped()) return;
   }
   wk.figures.communicate_s += now() - t1;
@@ -158,19 +172,34 @@ void Simulation::push_to_shards(int w, const WorkerPush& push) {
 // pull, costs nothing); each shard replies now or holds it.
 void Simulation::issue_pull(int w) {
   const PullInfo pull = workers_[static_cast<std::size_t>(w)].core->next_pull();
-  for (std::size_t s = 0; s < shards_.size() && !stopped(); ++s) {
-    shards_[s].core->pull(pull);
-    drain(static_cast<int>(s));
-  }
+  for (std::size_t s = 0; s < shards_.size() && !stopped(); ++s)
+    serve(static_cast<int>(s), messages_->receive(0), [pull](ServerCore& c) { c.pull(pull); });
+}
+
+// Feeds one event to shard s's core on the shard's thread: after the thread is free and
+// has spent `receive` seconds on the message, the core decides; its decisions take effect
+// once the thread has spent what they cost (ShardCharges). Free events run at once.
+void Simulation::serve(int s, double receive, std::function<void(ServerCore&)> event) {
+  Shard& shard = shards_[static_cast<std::size_t>(s)];
+  shard.thread->submit(receive, [this, s, event = std::move(event)]() -> ServerThread::Outcome {
+    if (stopped()) return {};
+    Shard& sh = shards_[static_cast<std::size_t>(s)];
+    const Version before = sh.core->version();
+    event(*sh.core);
+    auto out = std::make_shared<ServerOutbox>(sh.core->take_outbox());
+    const double seconds = sh.charges->outcome(*out, before, sh.core->version());
+    return {seconds, [this, s, out] {
+              if (!stopped()) execute(s, std::move(*out));
+            }};
+  });
 }
 
 // Executes what a shard decided: applied and dropped pushes go to the run monitor (shard 0
 // speaks for every shard: they decide alike), replies start their transfers now, timers
 // become daemon actors, and the model's version (the lowest over the shards) goes to the
 // monitor, which says when to evaluate and stop.
-void Simulation::drain(int s) {
+void Simulation::execute(int s, ServerOutbox out) {
   Shard& shard = shards_[static_cast<std::size_t>(s)];
-  ServerOutbox out = shard.core->take_outbox();
   if (out.empty()) return;
   for (const auto& note : out.notes) {
     ++notes_;
@@ -204,8 +233,7 @@ void Simulation::drain(int s) {
       sg::this_actor::sleep_for(seconds);
       if (stopped()) return;
       try {
-        shards_[static_cast<std::size_t>(s)].core->timer(id);
-        drain(s);
+        serve(s, 0, [id](ServerCore& c) { c.timer(id); });
       } catch (const std::exception& e) {
         fail(fmt::format("shard {} timer at {:.6f} simulated s: {}", s, now(), e.what()));
       }
@@ -263,10 +291,8 @@ void Simulation::fail_worker(int w) {
   for (const auto& r : wk.replies)
     if (r) drop(r->comm);
   // The crashed process's connections close: every shard learns of it at once.
-  for (std::size_t s = 0; s < shards_.size() && !stopped(); ++s) {
-    shards_[s].core->worker_lost(w);
-    drain(static_cast<int>(s));
-  }
+  for (std::size_t s = 0; s < shards_.size() && !stopped(); ++s)
+    serve(static_cast<int>(s), 0, [w](ServerCore& c) { c.worker_lost(w); });
 }
 
 std::string Simulation::blocked_workers() const {

@@ -579,6 +579,16 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   if (s.dist == "periodic" && s.slowdown != 1 && !(s.period > 0 && s.duration > 0)) {
     throw ConfigError("cluster.straggler.period", "periodic slowdown needs period > 0 and duration > 0");
   }
+  auto& sw = cl.software;
+  sw.apply_sgd = r.real("cluster.software.apply.sgd");
+  sw.apply_momentum = r.real("cluster.software.apply.momentum");
+  sw.apply_adam = r.real("cluster.software.apply.adam");
+  sw.aggregate = r.real("cluster.software.aggregate");
+  sw.send_message = r.real("cluster.software.send_message");
+  sw.send_byte = r.real("cluster.software.send_byte");
+  sw.receive_message = r.real("cluster.software.receive_message");
+  sw.receive_byte = r.real("cluster.software.receive_byte");
+  sw.snapshot_byte = r.real("cluster.software.snapshot_byte");
   cl.speeds = r.real_list("cluster.speeds");
   if (!cl.speeds.empty() && cl.speeds.size() != static_cast<std::size_t>(cl.workers)) {
     throw ConfigError("cluster.speeds", fmt::format("has {} entries for {} workers (give one per worker, or none)", cl.speeds.size(), cl.workers));
@@ -648,6 +658,17 @@ void compact_style(YAML::Node node) {
 }
 
 }  // namespace
+
+double SoftwareCostSpec::apply(const std::string& optimizer) const {
+  if (optimizer == "adam") return apply_adam;
+  if (optimizer == "momentum") return apply_momentum;
+  return apply_sgd;
+}
+
+bool SoftwareCostSpec::any() const {
+  return apply_sgd > 0 || apply_momentum > 0 || apply_adam > 0 || aggregate > 0 || send_message > 0 || send_byte > 0 ||
+         receive_message > 0 || receive_byte > 0 || snapshot_byte > 0;
+}
 
 std::string unbounded_run_notice(const RunConfig& config) {
   const auto& t = config.train;

@@ -39,6 +39,24 @@ struct StragglerSpec {
   std::vector<int> workers;          ///< which workers; empty = all
 };
 
+/// Per-message and per-update CPU costs of the real executor, measured by `synclab
+/// calibrate` (cluster.software) and charged by the simulator in simulated time
+/// (docs/simulator.md, "Software costs"). All zero (the default): software is free.
+struct SoftwareCostSpec {
+  double apply_sgd = 0;        ///< seconds per shard parameter per update, sgd (also model deltas)
+  double apply_momentum = 0;   ///< same, momentum
+  double apply_adam = 0;       ///< same, adam
+  double aggregate = 0;        ///< seconds per shard parameter per push folded into an update
+  double send_message = 0;     ///< seconds per message encoded by its sender
+  double send_byte = 0;        ///< seconds per payload byte encoded (checksum)
+  double receive_message = 0;  ///< seconds per message parsed and decoded by its receiver
+  double receive_byte = 0;     ///< seconds per payload byte received (buffer, checksum)
+  double snapshot_byte = 0;    ///< seconds per byte of the server's evaluation snapshot
+  /// The apply rate of an optimizer by name (sgd | momentum | adam).
+  double apply(const std::string& optimizer) const;
+  bool any() const;            ///< true when some cost is non-zero
+};
+
 struct FailureSpec {
   int worker = 0;
   double at = 0;  ///< seconds from the start
@@ -72,6 +90,7 @@ struct RunConfig {
     LinkSpec link;
     std::optional<LinkSpec> ps_link;    ///< unset: same as link
     StragglerSpec straggler;
+    SoftwareCostSpec software;          ///< measured software costs; zero = free
     std::vector<double> speeds;         ///< per-worker speed factors; empty = all 1
     std::vector<FailureSpec> failures;
     std::string platform;               ///< optional SimGrid XML platform file

@@ -27,13 +27,6 @@ MonitorActions RunMonitor::started() {
   return a;
 }
 
-void RunMonitor::resumed(double t, std::uint64_t version, std::uint64_t samples) {
-  now_ = std::max(now_, t);
-  version_ = std::max(version_, version);
-  samples_ = samples;
-  if (limits_.eval_every) eval_bucket_ = std::max(eval_bucket_, version_ / limits_.eval_every);
-}
-
 MonitorActions RunMonitor::decide_stop(double t, const std::string& reason, const std::string& error) {
   if (stop_) return {};
   stop_ = RunStop{reason, error, t};

@@ -71,10 +71,6 @@ class RunMonitor {
 
   /// The first evaluation, of version 0 at time 0 (none when evaluations are off).
   MonitorActions started();
-  /// A run resumed from a checkpoint of version v at run time t, with `samples` counted
-  /// so far: versions up to v are neither evaluated nor stopped at again. Re-emit the
-  /// earlier rows first (through applied() with 0 samples, and evaluated()), then call this.
-  void resumed(double t, std::uint64_t version, std::uint64_t samples);
   /// One applied gradient at time t: an updates.csv row; counts samples and staleness. A
   /// non-finite loss stops the run ("diverged"), a failed write too ("error").
   MonitorActions applied(double t, const AppliedGradient& g);

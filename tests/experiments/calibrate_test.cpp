@@ -1,5 +1,6 @@
 // Calibration: the loopback measurement gives sane figures and the fragment it writes is a
-// config the loader accepts with exactly the measured numbers; peer mode against a server.
+// config the loader accepts with exactly the measured numbers (software costs included);
+// peer mode against a server; the software costs are timed on the executor's own code.
 #include <atomic>
 #include <thread>
 
@@ -36,7 +37,20 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.bandwidth_Bps = 2.5e9;
   n.message_bytes = 13098536;
   n.round_trips = 2000;
-  const auto text = ex::calibration_yaml(c, n);
+  ex::SoftwareCalibration sw;
+  sw.model = "cnn";
+  sw.params = 3274634;
+  sw.repeats = 9;
+  sw.costs.apply_sgd = 1.5e-10;
+  sw.costs.apply_momentum = 2.5e-10;
+  sw.costs.apply_adam = 6.25e-10;
+  sw.costs.aggregate = 1.25e-10;
+  sw.costs.send_message = 7.5e-7;
+  sw.costs.send_byte = 3.5e-11;
+  sw.costs.receive_message = 1.5e-6;
+  sw.costs.receive_byte = 9.5e-11;
+  sw.costs.snapshot_byte = 4.5e-11;
+  const auto text = ex::calibration_yaml(c, n, sw);
   EXPECT_NE(text.find("--set cluster.gpu.flops=2.75e+11"), std::string::npos) << text;
   const auto node = YAML::Load(text);
   EXPECT_DOUBLE_EQ(node["cluster"]["gpu"]["flops"].as<double>(), 2.75e11);
@@ -45,6 +59,66 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_DOUBLE_EQ(cfg.cluster.gpu.efficiency, 1.0);
   EXPECT_DOUBLE_EQ(cfg.cluster.link.bandwidth, 2.5e9);
   EXPECT_DOUBLE_EQ(cfg.cluster.link.latency, 1.25e-5);
+  const auto& got = cfg.cluster.software;
+  EXPECT_DOUBLE_EQ(got.apply_sgd, 1.5e-10);
+  EXPECT_DOUBLE_EQ(got.apply_momentum, 2.5e-10);
+  EXPECT_DOUBLE_EQ(got.apply_adam, 6.25e-10);
+  EXPECT_DOUBLE_EQ(got.apply("adam"), 6.25e-10);
+  EXPECT_DOUBLE_EQ(got.aggregate, 1.25e-10);
+  EXPECT_DOUBLE_EQ(got.send_message, 7.5e-7);
+  EXPECT_DOUBLE_EQ(got.send_byte, 3.5e-11);
+  EXPECT_DOUBLE_EQ(got.receive_message, 1.5e-6);
+  EXPECT_DOUBLE_EQ(got.receive_byte, 9.5e-11);
+  EXPECT_DOUBLE_EQ(got.snapshot_byte, 4.5e-11);
+  // The resolved config.yaml carries them too, so a run directory says what was charged.
+  const auto again = synclab::resolve_run_config(YAML::Load(synclab::to_yaml(cfg)));
+  EXPECT_DOUBLE_EQ(again.cluster.software.receive_byte, 9.5e-11);
+}
+
+TEST(Calibrate, SoftwareCostsAreTimedOnTheExecutorsCode) {
+  const auto sw = ex::calibrate_software("mlp", 3, 0.0);
+  EXPECT_EQ(sw.model, "mlp");
+  EXPECT_EQ(sw.params, 79510u);  // 784-100-10
+  EXPECT_EQ(sw.repeats, 3u);
+  const auto& c = sw.costs;
+  // Each figure is a time; zero would mean the path was not timed at all. (Only the
+  // per-push aggregate and the per-byte differences may round to zero on a fast machine,
+  // but a checksum over 318 KB and an optimizer step over 79,510 floats never do.)
+  EXPECT_GT(c.apply_sgd, 0.0);
+  EXPECT_GT(c.apply_momentum, 0.0);
+  EXPECT_GT(c.apply_adam, 0.0);
+  EXPECT_GT(c.send_message, 0.0);
+  EXPECT_GT(c.send_byte, 0.0);
+  EXPECT_GT(c.receive_message, 0.0);
+  EXPECT_GT(c.receive_byte, 0.0);
+  EXPECT_GT(c.snapshot_byte, 0.0);
+  EXPECT_GE(c.aggregate, 0.0);
+  // Units: seconds per parameter / byte. A checksum or an update slower than 1 us per
+  // float would be a unit slip (per model read as per float), not a slow machine.
+  for (double v : {c.apply_sgd, c.apply_momentum, c.apply_adam, c.aggregate, c.send_byte, c.receive_byte, c.snapshot_byte})
+    EXPECT_LT(v, 1e-6);
+  EXPECT_THROW(ex::calibrate_software("mlp", 0, 0.0), synclab::ConfigError);
+  EXPECT_THROW(ex::calibrate_software("no-such-model", 3, 0.0), synclab::ConfigError);
+}
+
+TEST(Calibrate, BadSoftwareCostsAreErrorsNamingTheField) {
+  auto error_of = [](const std::string& set) {
+    try {
+      synclab::load_run_config("", {set});
+    } catch (const synclab::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error_of("cluster.software.send_byte=-1e-9").rfind("cluster.software.send_byte:", 0), 0u) << error_of("cluster.software.send_byte=-1e-9");
+  EXPECT_EQ(error_of("cluster.software.apply.adam=fast").rfind("cluster.software.apply.adam:", 0), 0u);
+  EXPECT_EQ(error_of("cluster.software.receive_message=.nan").rfind("cluster.software.receive_message:", 0), 0u);
+  EXPECT_EQ(error_of("cluster.software.snapshot_byte=2").rfind("cluster.software.snapshot_byte:", 0), 0u);
+  EXPECT_EQ(error_of("cluster.software.apply.lamb=1e-9").rfind("cluster.software.apply.lamb:", 0), 0u);
+  EXPECT_EQ(error_of("cluster.software.send_message=3us"), "no error");
+  const auto cfg = synclab::load_run_config("", {"cluster.software.send_message=3us"});
+  EXPECT_DOUBLE_EQ(cfg.cluster.software.send_message, 3e-6);
+  EXPECT_FALSE(synclab::load_run_config("", {}).cluster.software.any());
 }
 
 TEST(Calibrate, ComputeTimesATrainingStepOnTheCpuBackend) {
@@ -69,7 +143,7 @@ TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   EXPECT_EQ(n.peer, "127.0.0.1:" + std::to_string(p));
   EXPECT_GT(n.latency_s, 0.0);
   EXPECT_GT(n.bandwidth_Bps, 0.0);
-  EXPECT_NE(ex::calibration_yaml({}, n).find("TCP to 127.0.0.1:"), std::string::npos);
+  EXPECT_NE(ex::calibration_yaml({}, n, {}).find("TCP to 127.0.0.1:"), std::string::npos);
   try {
     ex::calibrate_peer("127.0.0.1", 1, 16, 1, 1);  // nothing listens on port 1
     ADD_FAILURE() << "no error";

@@ -34,7 +34,7 @@ TEST(ExampleExperiments, EverySweepExpandsIntoValidConfigs) {
       ex::NetworkCalibration n;
       n.bandwidth_Bps = 2e9;
       n.latency_s = 2e-5;
-      std::ofstream(tmp.path() / "platform.yaml") << ex::calibration_yaml(c, n);
+      std::ofstream(tmp.path() / "platform.yaml") << ex::calibration_yaml(c, n, {});
       file = tmp.path() / "sweep.yaml";
     }
     const auto spec = ex::load_sweep(file);

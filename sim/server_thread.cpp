@@ -1,0 +1,64 @@
+#include "sim/server_thread.hpp"
+
+#include <exception>
+#include <utility>
+
+#include <simgrid/s4u/Actor.hpp>
+
+namespace sg = simgrid::s4u;
+
+namespace synclab::sim {
+
+ServerThread::ServerThread(sg::Host* host, std::string name, std::function<void(const std::string&)> on_error)
+    : host_(host), name_(std::move(name)), on_error_(std::move(on_error)), ready_(sg::Semaphore::create(0)) {}
+
+void ServerThread::submit(double before, Work work) {
+  if (idle() && before <= 0) {
+    // Nothing to wait for: decide now, in the caller, so that free events keep the event
+    // order (and the results) of a run without software costs.
+    Outcome out = work();
+    if (out.seconds <= 0) {
+      if (out.effect) out.effect();
+      return;
+    }
+    enqueue(Item{0, {}, std::move(out)});
+    return;
+  }
+  enqueue(Item{before, std::move(work), std::nullopt});
+}
+
+void ServerThread::enqueue(Item item) {
+  items_.push_back(std::move(item));
+  if (!started_) {
+    started_ = true;
+    sg::Actor::create(name_, host_, [this] {
+      // A daemon: when only it is left, blocked on an empty queue, the run is over (or deadlocked).
+      sg::Actor::self()->daemonize();
+      serve();
+    });
+  }
+  ready_->release();
+}
+
+void ServerThread::serve() {
+  for (;;) {
+    ready_->acquire();
+    Item item = std::move(items_.front());
+    items_.pop_front();
+    running_ = true;
+    try {
+      if (!item.decided) {
+        if (item.before > 0) sg::this_actor::sleep_for(item.before);
+        item.decided = item.work();
+      }
+      if (item.decided->seconds > 0) sg::this_actor::sleep_for(item.decided->seconds);
+      if (item.decided->effect) item.decided->effect();
+    } catch (const std::exception& e) {
+      // SimGrid's kill is no std::exception and passes through.
+      on_error_(e.what());
+    }
+    running_ = false;
+  }
+}
+
+}  // namespace synclab::sim

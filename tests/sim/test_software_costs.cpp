@@ -1,0 +1,176 @@
+// Software costs in simulated time (cluster.software): closed forms of what each charge
+// adds (bsp with one worker; async bound by its server's thread), the same under both
+// network solvers since the charges are the driver's; the math is untouched; zero costs
+// keep today's times.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config/run_config.hpp"
+#include "policies/registry.hpp"
+#include "sim/simulation.hpp"
+#include "tests/sim/run_in_child.hpp"
+
+namespace fs = std::filesystem;
+using synclab::sim::testing::run_in_child;
+
+namespace {
+
+fs::path scratch_root() { return fs::temp_directory_path() / ("synclab-test-swcost-" + std::to_string(::getpid())); }
+
+struct ScratchCleanup {
+  ~ScratchCleanup() {
+    std::error_code ec;
+    fs::remove_all(scratch_root(), ec);
+  }
+} scratch_cleanup;
+
+fs::path scratch(const std::string& name) {
+  const fs::path dir = scratch_root() / name;
+  fs::remove_all(dir);
+  return dir;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+nlohmann::json simulate(const std::vector<std::string>& overrides, const std::string& name) {
+  const auto config = synclab::load_run_config("", overrides);
+  const fs::path dir = scratch(name);
+  const std::string text = run_in_child([&] {
+    std::ostringstream log;
+    synclab::sim::SimOptions options;
+    options.log = &log;
+    options.log_progress = false;
+    synclab::sim::simulate(config, dir, options);
+    return slurp(dir / "summary.json");
+  });
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << name << ": " << text;
+  return j;
+}
+
+// updates.csv's time_s column.
+std::vector<double> update_times(const std::string& name) {
+  std::ifstream in(scratch_root() / name / "updates.csv");
+  std::string line;
+  std::getline(in, line);  // header
+  std::vector<double> t;
+  while (std::getline(in, line)) t.push_back(std::stod(line.substr(0, line.find(','))));
+  return t;
+}
+
+// Rates chosen to be told apart in the sums below (seconds per message, byte, parameter).
+constexpr double kSendMessage = 50e-6, kSendByte = 1e-9, kReceiveMessage = 30e-6, kReceiveByte = 2e-9;
+constexpr double kApplyAdam = 1e-8, kAggregate = 2e-9, kSnapshotByte = 3e-9;
+
+std::vector<std::string> with_costs(std::vector<std::string> o) {
+  for (const char* s : {"cluster.software.send_message=50us", "cluster.software.send_byte=1e-9",
+                        "cluster.software.receive_message=30us", "cluster.software.receive_byte=2e-9",
+                        "cluster.software.apply.adam=1e-8", "cluster.software.apply.sgd=7e-9",
+                        "cluster.software.aggregate=2e-9"})
+    o.push_back(s);
+  return o;
+}
+
+}  // namespace
+
+// One worker, bsp, no noise: an update = step + 2 transfers, plus the worker encoding its
+// push and pull request, the server receiving both, applying (optimizer + one push folded
+// in), encoding its reply (one checksum), and the worker receiving it:
+//   3 send_message + 2 send_byte B + 3 receive_message + 2 receive_byte B + n (apply + aggregate)
+// and, with evaluations every 10 updates, snapshot_byte B at each of them.
+TEST(SoftwareCosts, BspUpdateGrowsByApplyAndSerializationOnBothEnds) {
+  for (const std::string network : {"star", "simgrid"}) {
+    const std::vector<std::string> base = {"model=mlp", "sim.mode=timing", "policy.name=bsp", "cluster.workers=1",
+                                           "train.stop.updates=50", "train.eval_every=0", "cluster.straggler.dist=none",
+                                           "cluster.link.bandwidth=1Gbps", "cluster.link.latency=2ms",
+                                           "sim.network=" + network};
+    const auto free_run = simulate(base, "bsp-free-" + network);
+    const auto charged = simulate(with_costs(base), "bsp-charged-" + network);
+    auto evals = with_costs(base);
+    evals.push_back("train.eval_every=10");
+    evals.push_back("cluster.software.snapshot_byte=3e-9");
+    const auto snapshots = simulate(evals, "bsp-snap-" + network);
+    EXPECT_EQ(free_run["software_costs"], "free");
+    EXPECT_DOUBLE_EQ(charged["software_costs"]["apply_adam"].get<double>(), kApplyAdam);
+
+    const double b = free_run["param_bytes"].get<double>(), n = free_run["num_params"].get<double>();
+    const double per_update = 3 * kSendMessage + 2 * kSendByte * b + 3 * kReceiveMessage + 2 * kReceiveByte * b +
+                              n * (kApplyAdam + kAggregate);
+    const double t_free = free_run["time_s"].get<double>(), t = charged["time_s"].get<double>();
+    EXPECT_NEAR(t - t_free, 50 * per_update, 1e-6 * t) << network;
+    const double t_snap = snapshots["time_s"].get<double>();
+    EXPECT_NEAR(t_snap - t, 5 * kSnapshotByte * b, 1e-6 * t) << network;  // updates 10, 20, ..., 50
+    // The time per update is the same from the first update on (the first pull is charged too).
+    const auto rows = update_times("bsp-charged-" + network);
+    ASSERT_EQ(rows.size(), 50u);
+    EXPECT_NEAR(rows[0], t / 50, 1e-6 * t) << network;
+  }
+}
+
+// Async, four workers, transfers and compute negligible next to the server's update: the
+// server's thread is the bottleneck and an update takes exactly what that thread spends
+// on it: receiving the push and the pull request, applying, encoding the reply (a new
+// version: a new checksum each time).
+TEST(SoftwareCosts, AsyncBoundByTheServerRunsAtItsThreadsPace) {
+  for (const std::string network : {"star", "simgrid"}) {
+    auto o = with_costs({"model=mlp", "sim.mode=timing", "policy.name=async", "cluster.workers=4", "train.stop.updates=200",
+                         "train.eval_every=0", "cluster.straggler.dist=none", "cluster.link.bandwidth=100Gbps",
+                         "cluster.link.latency=0", "sim.network=" + network});
+    o.push_back("cluster.software.apply.adam=1e-7");  // 8 ms per update: far above everything else
+    const std::string name = "async-" + network;
+    const auto s = simulate(o, name);
+    const double b = s["param_bytes"].get<double>(), n = s["num_params"].get<double>();
+    const double server = kReceiveMessage + kReceiveByte * b + n * (1e-7 + kAggregate) + kReceiveMessage +
+                          kSendMessage + kSendByte * b;
+    const auto rows = update_times(name);
+    ASSERT_EQ(rows.size(), 200u);
+    for (std::size_t i = 20; i < rows.size(); ++i) EXPECT_NEAR(rows[i] - rows[i - 1], server, 1e-9) << network << " row " << i;
+    EXPECT_NEAR(200 / s["time_s"].get<double>() * server, 1.0, 0.02) << network;  // throughput = 1 / server time
+  }
+}
+
+// Costs move time, never math: bsp in full mode ends with the same parameters with and
+// without them, later; with several shards (each its own thread) too.
+TEST(SoftwareCosts, ChargesChangeTimesNotResults) {
+  const std::vector<std::string> base = {"model=softmax", "data.dataset=synthetic", "data.synthetic_train=1200",
+                                         "data.synthetic_test=300", "data.batch=20", "train.optimizer.lr=0.01",
+                                         "train.stop.updates=20", "train.eval_every=5", "train.seed=5",
+                                         "cluster.workers=3", "cluster.link.bandwidth=1Gbps", "policy.name=bsp",
+                                         "cluster.straggler.dist=exponential", "cluster.straggler.mean=1ms"};
+  for (const std::string servers : {"1", "2"}) {
+    auto o = base;
+    o.push_back("cluster.servers=" + servers);
+    const auto free_run = simulate(o, "math-free-" + servers);
+    o.push_back("cluster.software.snapshot_byte=1e-9");
+    const auto charged = simulate(with_costs(o), "math-charged-" + servers);
+    EXPECT_EQ(charged["updates"], 20) << servers;
+    EXPECT_EQ(charged["final_params_sha256"], free_run["final_params_sha256"]) << servers;
+    EXPECT_GT(charged["time_s"].get<double>(), free_run["time_s"].get<double>()) << servers;
+  }
+}
+
+// Every policy still runs to its limit with charges queued on the server's thread and a
+// worker failing midway (its queued events are still served, as a real server would).
+TEST(SoftwareCosts, EveryPolicyRunsWithChargesAndAFailure) {
+  for (const auto& info : synclab::policy_list()) {
+    std::vector<std::string> o = {"model=softmax", "sim.mode=timing", "policy.name=" + info.name, "cluster.workers=4",
+                                  "train.stop.updates=25", "policy.timeout=0.01", "cluster.link.bandwidth=1Gbps",
+                                  "cluster.straggler.mean=1ms", "cluster.failures=[{worker: 3, at: 0.005}]"};
+    if (info.name == "backup") o.push_back("policy.backup=1");
+    const auto s = simulate(with_costs(o), "all-" + info.name);
+    EXPECT_EQ(s["updates"], 25) << info.name;
+    EXPECT_TRUE(s["per_worker"][3]["failed"].get<bool>()) << info.name;
+  }
+}
