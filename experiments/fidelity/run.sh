@@ -17,7 +17,8 @@
 # ("1", "1,3"; a set naming a worker a count lacks is skipped for that count); a slowed
 # worker waits an exponential 20 ms per step. --networks: sim.network values simulated
 # (e.g. "auto packet"); every one pairs with the same real run. load.csv keeps the load
-# average before and after each sweep: real timings move with what else the machine does.
+# average before and after each sweep: real timings move with what else the machine does
+# (real.timeout is 120 s: six workers loading their data on a busy machine took over 30 s).
 # Needs root (namespaces, tc) and iproute2 + iperf3; says so and exits 2 otherwise. The
 # testbed is always torn down, also after a failure or Ctrl-C.
 set -euo pipefail
@@ -127,6 +128,7 @@ set:
   cluster.workers: $w
   train.stop.updates: $updates
   sim.network: $net
+  real.timeout: 120s
 $stragglers
 grid:
   policy: $(policy_yaml)
