@@ -286,7 +286,9 @@ bool is_backend_specific(const std::string& key) {
 std::string pair_label(const SimRealPair& pair) {
   const std::string prefix = pair.real->backend + ": ";
   const auto& label = pair.real->label;
-  return label.starts_with(prefix) && label.size() > prefix.size() ? label.substr(prefix.size()) : label;
+  std::string out = label.starts_with(prefix) && label.size() > prefix.size() ? label.substr(prefix.size()) : label;
+  if (!pair.sim_variant.empty()) out += " [" + pair.sim_variant + "]";
+  return out;
 }
 
 Spread make_spread(const std::vector<double>& v) {
@@ -358,6 +360,21 @@ ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& o
       p.accuracy_diff = sim.final_accuracy.mean - real.final_accuracy.mean;
       m.pairs.push_back(p);
     }
+  }
+  // One real run simulated several ways (e.g. under two network models): its pairs are told
+  // apart by the sim.* keys in which their simulations differ.
+  for (std::size_t i = 0; i < m.pairs.size(); ++i) {
+    std::set<std::string> differing;
+    for (std::size_t j = 0; j < m.pairs.size(); ++j) {
+      if (j == i || m.pairs[j].real != m.pairs[i].real) continue;
+      for (const auto& [k, v] : m.pairs[i].sim->config) {
+        if (!starts_with(k, "sim.")) continue;
+        auto it = m.pairs[j].sim->config.find(k);
+        if (it == m.pairs[j].sim->config.end() || it->second != v) differing.insert(k);
+      }
+    }
+    for (const auto& k : differing)
+      m.pairs[i].sim_variant += (m.pairs[i].sim_variant.empty() ? "" : ", ") + k + "=" + m.pairs[i].sim->config.at(k);
   }
   return m;
 }

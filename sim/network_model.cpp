@@ -54,18 +54,23 @@ void configure_engine(const std::vector<std::string>& user_settings) {
 
 NetworkChoice choose_network(const RunConfig& config, const std::vector<std::string>& simgrid_settings) {
   const std::string& asked = config.sim.network;
-  if (asked != "auto" && asked != "star" && asked != "simgrid")
-    throw ConfigError("sim.network", "unknown '" + asked + "' (auto | star | simgrid)");
+  if (asked != "auto" && asked != "star" && asked != "simgrid" && asked != "packet")
+    throw ConfigError("sim.network", "unknown '" + asked + "' (auto | star | simgrid | packet)");
   if (asked == "simgrid") return {"simgrid", "sim.network: simgrid"};
   // The star model is exact only where its one shared link per direction is the whole
   // story: the built star (routes of an XML file may share anything), one shard (with
   // several, a worker's NIC carries one transfer per shard at once and is shared), and
   // SimGrid's exact max-min model (another network/model shares bandwidth differently).
+  // The packet model rests on the same star, and a network/ setting would have no effect.
   std::string why_not;
   if (!config.cluster.platform.empty()) why_not = "cluster.platform is set (routes of a platform file)";
   else if (config.cluster.servers != 1) why_not = "cluster.servers is " + std::to_string(config.cluster.servers) + ", not 1";
   for (const auto& s : simgrid_settings)
     if (why_not.empty() && s.rfind("network/", 0) == 0) why_not = "--cfg " + s + " changes SimGrid's network model";
+  if (asked == "packet") {
+    if (!why_not.empty()) throw ConfigError("sim.network", "packet needs the built star with one shard, but " + why_not);
+    return {"packet", "sim.network: packet, one shard on the built star"};
+  }
   if (why_not.empty()) return {"star", "sim.network: " + asked + ", one shard on the built star"};
   if (asked == "star") throw ConfigError("sim.network", "star needs the built star with one shard, but " + why_not);
   return {"simgrid", "sim.network: auto, " + why_not};
@@ -73,12 +78,14 @@ NetworkChoice choose_network(const RunConfig& config, const std::vector<std::str
 
 std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, const RunConfig& config,
                                                  const Platform& platform) {
-  if (choice.model == "star") {
-    // The star solver computes the shares itself: it reads the NIC bandwidths of the
+  if (choice.model == "star" || choice.model == "packet") {
+    // The star solvers compute the shares themselves: they read the NIC bandwidths of the
     // config, and SimGrid's links carry nothing.
-    if (platform.servers.size() != 1) throw Error("star network: needs exactly one shard");
+    if (platform.servers.size() != 1) throw Error(choice.model + " network: needs exactly one shard");
     const double ps_bandwidth = config.cluster.ps_link.value_or(config.cluster.link).bandwidth;
-    return std::make_unique<StarNetwork>(platform.servers[0], ps_bandwidth, config.cluster.link.bandwidth);
+    if (choice.model == "star") return make_fluid_star(platform.servers[0], ps_bandwidth, config.cluster.link.bandwidth);
+    return make_packet_star(platform.servers[0], ps_bandwidth, config.cluster.link.bandwidth, config.sim.packet_segment,
+                            config.sim.packet_window);
   }
   return std::make_unique<SimgridNetwork>();
 }

@@ -1,9 +1,10 @@
 #pragma once
 // How simulated transfers move through the simulated network, and which SimGrid settings a
-// simulation uses. Two models compute the same max-min fair sharing (docs/simulator.md,
+// simulation uses. Two solvers compute the same max-min fair sharing (docs/simulator.md,
 // "Network model"): SimGrid's general solver over the platform's links, and an exact
-// shortcut for the built star with one parameter-server shard (sim/star_network.hpp).
-// `sim.network` chooses; choose_network() says which one a run takes and why.
+// shortcut for the built star with one parameter-server shard (sim/star_network.hpp); the
+// packet model queues packets first come, first served at the shard's NIC instead
+// (sim/packet_link.hpp). `sim.network` chooses; choose_network() says which a run takes and why.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -57,17 +58,17 @@ class NetworkModel {
   virtual std::size_t wait_any(const std::vector<TransferPtr>& transfers) = 0;
 };
 
-/// The model a run takes: "star" or "simgrid", and why (for errors and summary.json).
+/// The model a run takes: "star", "simgrid" or "packet", and why (for errors and summary.json).
 struct NetworkChoice {
   std::string model;
   std::string reason;
 };
 
-/// Resolves config.sim.network ("auto" | "star" | "simgrid") for this config and these
-/// SimGrid settings: star needs the built platform (no cluster.platform), one shard and no
-/// `network/...` setting (another SimGrid network model shares bandwidth differently).
-/// auto takes star when it applies, else simgrid. Throws ConfigError naming sim.network
-/// when star is asked for but does not apply, or for an unknown value.
+/// Resolves config.sim.network ("auto" | "star" | "simgrid" | "packet") for this config and
+/// these SimGrid settings: star and packet need the built platform (no cluster.platform),
+/// one shard and no `network/...` setting (another SimGrid network model shares bandwidth
+/// differently). auto takes star when it applies, else simgrid. Throws ConfigError naming
+/// sim.network when star or packet is asked for but does not apply, or for an unknown value.
 NetworkChoice choose_network(const RunConfig& config, const std::vector<std::string>& simgrid_settings);
 
 /// Builds the chosen model for `platform` (built into the current engine, before it runs).

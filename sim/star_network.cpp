@@ -11,6 +11,9 @@
 
 #include <fmt/format.h>
 
+#include "sim/fair_share_link.hpp"
+#include "sim/packet_link.hpp"
+
 namespace sg = simgrid::s4u;
 
 namespace synclab::sim {
@@ -41,25 +44,53 @@ class StarNetwork::Flow final : public Transfer {
 
   StarNetwork* net_;
   int direction_;
-  FairShareLink::FlowId id_ = 0;
+  SharedLink::FlowId id_ = 0;
   bool done_ = false, cancelled_ = false;
   sg::SemaphorePtr waiter_;  // released when done or cancelled; set while an actor waits
 };
 
-StarNetwork::StarNetwork(sg::Host* server, double ps_bandwidth, double worker_cap)
-    : server_(server),
-      ps_bandwidth_(ps_bandwidth),
-      worker_cap_(worker_cap),
-      links_{FairShareLink(ps_bandwidth, worker_cap), FairShareLink(ps_bandwidth, worker_cap)},
+// FairShareLink behind the SharedLink interface (it keeps its own, which takes fractional
+// bytes, for its tests and for exactness of the fluid arithmetic).
+class FluidLink final : public SharedLink {
+ public:
+  FluidLink(double capacity, double flow_cap) : link_(capacity, flow_cap) {}
+  FlowId add(double now, std::uint64_t bytes) override { return link_.add(now, static_cast<double>(bytes)); }
+  void remove(double now, FlowId id) override { link_.remove(now, id); }
+  double next_completion() const override { return link_.next_completion(); }
+  std::vector<FlowId> complete(double now, double tolerance) override { return link_.complete(now, tolerance); }
+
+ private:
+  FairShareLink link_;
+};
+
+StarNetwork::StarNetwork(sg::Host* server, std::unique_ptr<SharedLink> into, std::unique_ptr<SharedLink> out_of,
+                         std::string description)
+    : server_(server), links_{std::move(into), std::move(out_of)}, description_(std::move(description)),
       wake_(sg::Semaphore::create(0)) {
   sg::Actor::create("network", server_, [this] { serve(); })->daemonize();
 }
 
 StarNetwork::~StarNetwork() = default;
 
-std::string StarNetwork::describe() const {
-  return fmt::format("star: exact max-min sharing of the shard NIC ({:g} B/s per direction), worker NICs {:g} B/s caps",
-                     ps_bandwidth_, worker_cap_);
+std::string StarNetwork::describe() const { return description_; }
+
+std::unique_ptr<StarNetwork> make_fluid_star(sg::Host* server, double ps_bandwidth, double worker_cap) {
+  return std::make_unique<StarNetwork>(
+      server, std::make_unique<FluidLink>(ps_bandwidth, worker_cap), std::make_unique<FluidLink>(ps_bandwidth, worker_cap),
+      fmt::format("star: exact max-min sharing of the shard NIC ({:g} B/s per direction), worker NICs {:g} B/s caps",
+                  ps_bandwidth, worker_cap));
+}
+
+std::unique_ptr<StarNetwork> make_packet_star(sg::Host* server, double ps_bandwidth, double worker_cap,
+                                              std::uint64_t segment, std::uint64_t window) {
+  // Pushes: the worker's NIC, then the shard's downlink queue. Replies: the shard's uplink
+  // queue (the sender's own egress), then the worker's NIC.
+  return std::make_unique<StarNetwork>(
+      server, std::make_unique<PacketLink>(ps_bandwidth, worker_cap, segment, window, true),
+      std::make_unique<PacketLink>(ps_bandwidth, worker_cap, segment, window, false),
+      fmt::format("packet: FIFO queues of {}-byte packets at the shard NIC ({:g} B/s per direction), window {} bytes "
+                  "per flow, worker NICs {:g} B/s",
+                  segment, ps_bandwidth, window, worker_cap));
 }
 
 TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes) {
@@ -67,7 +98,7 @@ TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes
     throw std::logic_error("star network: a transfer must have the shard at exactly one end");
   const int direction = to == server_ ? 0 : 1;
   auto flow = std::make_shared<Flow>(this, direction);
-  flow->id_ = links_[direction].add(sg::Engine::get_clock(), static_cast<double>(bytes));
+  flow->id_ = links_[direction]->add(sg::Engine::get_clock(), static_cast<double>(bytes));
   flows_[direction].emplace(flow->id_, flow);
   poke();
   return flow;
@@ -94,7 +125,7 @@ std::size_t StarNetwork::wait_any(const std::vector<TransferPtr>& transfers) {
 void StarNetwork::cancel(Flow& flow) {
   flow.cancelled_ = true;
   if (flow.waiter_) flow.waiter_->release();
-  links_[flow.direction_].remove(sg::Engine::get_clock(), flow.id_);
+  links_[flow.direction_]->remove(sg::Engine::get_clock(), flow.id_);
   flows_[flow.direction_].erase(flow.id_);
   poke();
 }
@@ -106,9 +137,10 @@ void StarNetwork::poke() {
   wake_->release();
 }
 
-void StarNetwork::finish(int direction, const std::vector<FairShareLink::FlowId>& ids) {
-  for (FairShareLink::FlowId id : ids) {
+void StarNetwork::finish(int direction, const std::vector<SharedLink::FlowId>& ids) {
+  for (SharedLink::FlowId id : ids) {
     auto it = flows_[direction].find(id);
+    if (it == flows_[direction].end()) continue;  // cancelled at the instant it completed
     Flow& flow = *it->second;
     flow.done_ = true;
     if (flow.waiter_) flow.waiter_->release();
@@ -119,9 +151,9 @@ void StarNetwork::finish(int direction, const std::vector<FairShareLink::FlowId>
 void StarNetwork::serve() {
   for (;;) {
     const double now = sg::Engine::get_clock();
-    finish(0, links_[0].complete(now, tolerance(now)));
-    finish(1, links_[1].complete(now, tolerance(now)));
-    const double next = std::min(links_[0].next_completion(), links_[1].next_completion());
+    finish(0, links_[0]->complete(now, tolerance(now)));
+    finish(1, links_[1]->complete(now, tolerance(now)));
+    const double next = std::min(links_[0]->next_completion(), links_[1]->next_completion());
     poked_ = false;
     if (std::isinf(next)) wake_->acquire();
     else wake_->acquire_timeout(next - now);

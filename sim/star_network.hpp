@@ -1,28 +1,31 @@
 #pragma once
-// The exact shortcut for the built star with one parameter-server shard: every worker's
-// NIC carries one transfer at a time, so it only caps that transfer's rate, and the one
-// shared resource per direction is the shard's NIC. Max-min fair sharing of it is then
-// min(worker NIC, shard NIC / n) per flow (FairShareLink): the same times as SimGrid's
-// solver, at O(log n) per transfer start or end instead of a re-solve over all n flows.
+// The built star with one parameter-server shard: every worker's NIC carries one transfer
+// at a time, so it only caps that transfer's rate, and the one shared resource per
+// direction is the shard's NIC (a SharedLink). With FairShareLink (make_fluid_star), max-min
+// fair sharing of it is min(worker NIC, shard NIC / n) per flow: the same times as
+// SimGrid's solver, at O(log n) per transfer start or end instead of a re-solve over all n
+// flows. With PacketLink (make_packet_star), the shard's NIC is a FIFO queue of packets.
 //
 // A daemon actor on the shard's host completes transfers: it sleeps until the next
 // completion, and is woken whenever a start or a cancel changes the shares.
 #include <simgrid/forward.h>
 
 #include <memory>
+#include <string>
 #include <unordered_map>
 
-#include "sim/fair_share_link.hpp"
 #include "sim/network_model.hpp"
+#include "sim/shared_link.hpp"
 
 namespace synclab::sim {
 
 class StarNetwork final : public NetworkModel {
  public:
-  /// server: the shard's host (one end of every transfer); ps_bandwidth: its NIC's bytes/s
-  /// in each direction; worker_cap: every worker NIC's bytes/s. Creates the daemon actor
-  /// (the engine must exist and not be running yet).
-  StarNetwork(simgrid::s4u::Host* server, double ps_bandwidth, double worker_cap);
+  /// server: the shard's host (one end of every transfer); into, out_of: its NIC's two
+  /// directions (pushes, replies); description: what describe() says. Creates the daemon
+  /// actor (the engine must exist and not be running yet).
+  StarNetwork(simgrid::s4u::Host* server, std::unique_ptr<SharedLink> into, std::unique_ptr<SharedLink> out_of,
+              std::string description);
   ~StarNetwork() override;
   std::string describe() const override;
   TransferPtr start(simgrid::s4u::Host* from, simgrid::s4u::Host* to, std::uint64_t bytes) override;
@@ -35,14 +38,24 @@ class StarNetwork final : public NetworkModel {
   void serve();
   void poke();
   void cancel(Flow& flow);
-  void finish(int direction, const std::vector<FairShareLink::FlowId>& ids);
+  void finish(int direction, const std::vector<SharedLink::FlowId>& ids);
 
   simgrid::s4u::Host* server_;
-  double ps_bandwidth_, worker_cap_;
-  FairShareLink links_[2];  // 0: into the shard (pushes), 1: out of it (replies)
-  std::unordered_map<FairShareLink::FlowId, std::shared_ptr<Flow>> flows_[2];
+  std::unique_ptr<SharedLink> links_[2];  // 0: into the shard (pushes), 1: out of it (replies)
+  std::string description_;
+  std::unordered_map<SharedLink::FlowId, std::shared_ptr<Flow>> flows_[2];
   simgrid::s4u::SemaphorePtr wake_;  // released by poke()
   bool poked_ = false;
 };
+
+/// The exact fluid model: max-min fair sharing of the shard's NIC (ps_bandwidth bytes/s per
+/// direction) among flows capped at worker_cap bytes/s each.
+std::unique_ptr<StarNetwork> make_fluid_star(simgrid::s4u::Host* server, double ps_bandwidth, double worker_cap);
+
+/// The packet model: each direction of the shard's NIC a FIFO queue of `segment`-byte
+/// packets at ps_bandwidth, each flow at most `window` bytes in flight and capped at
+/// worker_cap by its own NIC (sim/packet_link.hpp).
+std::unique_ptr<StarNetwork> make_packet_star(simgrid::s4u::Host* server, double ps_bandwidth, double worker_cap,
+                                              std::uint64_t segment, std::uint64_t window);
 
 }  // namespace synclab::sim

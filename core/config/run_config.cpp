@@ -598,6 +598,13 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
 
   c.sim.mode = r.str("sim.mode");
   c.sim.network = r.str("sim.network");
+  c.sim.packet_segment = static_cast<std::uint64_t>(r.integer("sim.packet.segment"));
+  c.sim.packet_window = static_cast<std::uint64_t>(r.integer("sim.packet.window"));
+  if (c.sim.packet_window < 2 * c.sim.packet_segment) {
+    // With less, a lone flow waits for each packet to cross both NICs before sending the next.
+    throw ConfigError("sim.packet.window", fmt::format("{} bytes is less than two packets of sim.packet.segment ({} bytes)",
+                                                       c.sim.packet_window, c.sim.packet_segment));
+  }
   c.worker.device = r.str("worker.device");
   static const std::regex device_re("auto|cpu|cuda(:[0-9]+)?");
   if (!std::regex_match(c.worker.device, device_re)) {

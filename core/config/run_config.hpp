@@ -97,7 +97,9 @@ struct RunConfig {
   } cluster;
   struct Sim {
     std::string mode = "full";          ///< full | timing
-    std::string network = "auto";       ///< auto | star | simgrid (sim/network_model.hpp)
+    std::string network = "auto";       ///< auto | star | simgrid | packet (sim/network_model.hpp)
+    std::uint64_t packet_segment = 1448; ///< packet model: bytes per packet (TCP MSS of a 1500-byte MTU)
+    std::uint64_t packet_window = 14480; ///< packet model: bytes a flow may have in flight
   } sim;
   struct Worker {
     std::string device = "auto";        ///< auto | cpu | cuda | cuda:N

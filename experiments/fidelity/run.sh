@@ -3,14 +3,22 @@
 #
 # For each bandwidth: bring up a testbed (one network namespace per host, NICs shaped with
 # tc to that bandwidth), calibrate this machine across it (compute on one core, the network
-# between a worker host and the PS host), then run job.yaml under each policy twice: once
-# in `synclab sim` with the calibrated platform, once for real with `synclab launch` on the
-# testbed. One report over all of it pairs every simulated run with its real twin and
+# between a worker host and the PS host), then, for each worker count and each set of
+# slowed workers, run job.yaml under each policy: in `synclab sim` with the calibrated
+# platform under each simulated network model, and once for real with `synclab launch` on
+# the testbed. One report over all of it pairs every simulated run with its real twin and
 # prints the prediction errors (time per update, total time, time to target accuracy).
 #
 #   experiments/fidelity/run.sh [--out DIR] [--bandwidths "100Mbps 1Gbps"]
-#       [--policies "bsp async ssp"] [--workers 3] [--updates 300] [--synclab BIN]
+#       [--policies "bsp async ssp"] [--workers "3"] [--slowed "1"]
+#       [--networks "auto"] [--updates 300] [--synclab BIN]
 #
+# --workers: worker counts; --slowed: sets of slowed workers, each "none" or a comma list
+# ("1", "1,3"; a set naming a worker a count lacks is skipped for that count); a slowed
+# worker waits an exponential 20 ms per step. --networks: sim.network values simulated
+# (e.g. "auto packet"); every one pairs with the same real run. load.csv keeps the load
+# average before and after each sweep: real timings move with what else the machine does
+# (real.timeout is 120 s: six workers loading their data on a busy machine took over 30 s).
 # Needs root (namespaces, tc) and iproute2 + iperf3; says so and exits 2 otherwise. The
 # testbed is always torn down, also after a failure or Ctrl-C.
 set -euo pipefail
@@ -20,7 +28,9 @@ testbed=$root/experiments/testbed/testbed.sh
 out=runs/fidelity
 bandwidths="100Mbps 1Gbps"
 policies="bsp async ssp"
-workers=3
+workers_list=3
+slowed_list=1
+networks=auto
 updates=300
 synclab=${SYNCLAB_BIN:-$root/${SYNCLAB_BUILD_DIR:-build}/app/synclab}
 while [ $# -gt 0 ]; do
@@ -28,10 +38,12 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --bandwidths) bandwidths=$2; shift 2 ;;
     --policies) policies=$2; shift 2 ;;
-    --workers) workers=$2; shift 2 ;;
+    --workers) workers_list=$2; shift 2 ;;
+    --slowed) slowed_list=$2; shift 2 ;;
+    --networks) networks=$2; shift 2 ;;
     --updates) updates=$2; shift 2 ;;
     --synclab) synclab=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "fidelity: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -58,12 +70,33 @@ policy_yaml() {  # the sweep's policy list
   echo "[${items[*]}]"
 }
 
+slowed_yaml() {  # the straggler settings of one slowed set ("none" or "1,3") for W workers; fails if W lacks one
+  local set=$1 w=$2
+  if [ "$set" = none ]; then echo "  cluster.straggler.dist: none"; return; fi
+  local IFS=,
+  for i in $set; do
+    [ "$i" -lt "$w" ] || return 1
+  done
+  echo "  cluster.straggler.workers: [$set]"
+}
+
+max_workers=0
+for w in $workers_list; do
+  case "$w" in ''|*[!0-9]*|0) say "--workers: '$w' is not a positive count"; exit 2 ;; esac
+  [ "$w" -gt "$max_workers" ] && max_workers=$w
+done
+for set in $slowed_list; do
+  [ "$set" = none ] || [[ "$set" =~ ^[0-9]+(,[0-9]+)*$ ]] || { say "--slowed: '$set' is not 'none' or a comma list of workers"; exit 2; }
+done
+
 echo "bandwidth,iperf3_mbit_s,calibrated_bytes_per_s,calibrated_latency_s" > "$out/links.csv"
+echo "bandwidth,workers,slowed,network,load_before,load_after" > "$out/load.csv"
+runs=()
 for bw in $bandwidths; do
   dir=$out/$bw
   mkdir -p "$dir"
-  say "$bw: testbed with 1 PS host + $workers worker hosts"
-  "$testbed" up --name "$name" --hosts $((1 + workers)) --bandwidth "$bw" > "$dir/testbed.txt"
+  say "$bw: testbed with 1 PS host + $max_workers worker hosts"
+  "$testbed" up --name "$name" --hosts $((1 + max_workers)) --bandwidth "$bw" > "$dir/testbed.txt"
   mbit=$("$testbed" measure --name "$name" 1 0)
   say "$bw: iperf3 worker -> PS: $mbit Mbit/s"
   ps_addr=$("$testbed" addr 0)
@@ -77,26 +110,43 @@ for bw in $bandwidths; do
   lat=$(sed -n 's/^ *link: {bandwidth: \([^,]*\), latency: \([^}]*\)}.*/\2/p' "$dir/platform.yaml")
   echo "$bw,$mbit,$bps,$lat" >> "$out/links.csv"
   say "$bw: calibrated link $bps bytes/s, latency $lat s"
-  cat > "$dir/sweep.yaml" <<EOF
-name: fidelity-$bw
+  for w in $workers_list; do
+    for slowed in $slowed_list; do
+      stragglers=$(slowed_yaml "$slowed" "$w") || { say "$bw: $w workers have no worker $slowed to slow: skipped"; continue; }
+      cell=$dir/w$w-slowed-${slowed//,/_}
+      mkdir -p "$cell"
+      # Every network model simulates the same job; only the first sweep also runs it for real.
+      backends="[sim, launch]"
+      for net in $networks; do
+        cat > "$cell/sweep-$net.yaml" <<EOF
+name: fidelity-$bw-w$w-$net
 base: $here/job.yaml
-merge: [platform.yaml]
+merge: [$dir/platform.yaml]
 set:
   tag: "$bw"
   real.testbed: $name
-  cluster.workers: $workers
+  cluster.workers: $w
   train.stop.updates: $updates
+  sim.network: $net
+  real.timeout: 120s
+$stragglers
 grid:
   policy: $(policy_yaml)
-  backend: [sim, launch]
+  backend: $backends
 seeds: [1]
 timeout: 900
 EOF
-  "$synclab" sweep "$dir/sweep.yaml" --out "$dir/runs" --jobs 1
+        load_before=$(cut -d' ' -f1 /proc/loadavg)
+        say "$bw: $w workers, slowed $slowed, sim.network $net (load average $load_before)"
+        "$synclab" sweep "$cell/sweep-$net.yaml" --out "$cell/runs-$net" --jobs 1
+        echo "$bw,$w,$slowed,$net,$load_before,$(cut -d' ' -f1 /proc/loadavg)" >> "$out/load.csv"
+        runs+=("$cell/runs-$net")
+        backends="[sim]"
+      done
+    done
+  done
   "$testbed" down --name "$name"
 done
-runs=()
-for bw in $bandwidths; do runs+=("$out/$bw/runs"); done
 "$synclab" report "${runs[@]}" --out "$out/fidelity.html" --title "Fidelity: simulated vs real on a shaped testbed"
 say "report: $out/fidelity.html (summary in $out/fidelity.md)"
 echo "$out/fidelity.html"

@@ -1,0 +1,25 @@
+#pragma once
+// One direction of the one shared link of a star (the parameter-server shard's NIC), as the
+// star network drives it: flows start and stop at given times, and the link says when the
+// next one completes. FairShareLink (fluid max-min sharing) and PacketLink (a FIFO queue of
+// window-limited packets) implement it. No clock and no SimGrid: the caller says the time.
+#include <cstdint>
+#include <vector>
+
+namespace synclab::sim {
+
+class SharedLink {
+ public:
+  using FlowId = std::uint64_t;
+  virtual ~SharedLink() = default;
+  /// Starts a flow of `bytes` at time `now` (never before an earlier call's time); ids increase.
+  virtual FlowId add(double now, std::uint64_t bytes) = 0;
+  /// Drops an unfinished flow at time `now` (a crashed peer).
+  virtual void remove(double now, FlowId id) = 0;
+  /// Time the next flow completes if nothing starts or stops before; +inf with no flow.
+  virtual double next_completion() const = 0;
+  /// Completes, in finish order, every flow done by `now` or within `tolerance` seconds after.
+  virtual std::vector<FlowId> complete(double now, double tolerance) = 0;
+};
+
+}  // namespace synclab::sim

@@ -1,0 +1,233 @@
+// The packet model: one shared NIC as a FIFO queue of window-limited packets, in closed
+// form (one flow, n flows started together, a head start that grows by the window), its
+// determinism, and whole runs where its pipelining shows against the fluid model.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/error.hpp"
+#include "core/common/rng.hpp"
+#include "core/config/run_config.hpp"
+#include "sim/fair_share_link.hpp"
+#include "sim/network_model.hpp"
+#include "sim/packet_link.hpp"
+#include "sim/simulation.hpp"
+#include "tests/sim/run_in_child.hpp"
+
+namespace fs = std::filesystem;
+using synclab::sim::FairShareLink;
+using synclab::sim::PacketLink;
+using synclab::sim::testing::run_in_child;
+
+namespace {
+
+// Runs the link until every flow is done; returns each flow's completion time by id.
+std::map<PacketLink::FlowId, double> drain(PacketLink& link) {
+  std::map<PacketLink::FlowId, double> done;
+  for (int guard = 0; guard < 1'000'000 && link.active() > 0; ++guard) {
+    const double t = link.next_completion();
+    for (auto id : link.complete(t, 0)) done[id] = t;
+  }
+  return done;
+}
+
+constexpr double kRel = 1e-12;
+
+TEST(PacketLink, OneFlowTakesItsBytesOverTheSlowerNicPlusOnePacket) {
+  const std::uint64_t s = 1448, m = 690 * s;
+  for (bool upstream : {true, false}) {
+    // Equal NICs: M / B, plus one packet stored and forwarded by the other NIC.
+    PacketLink equal(1e8, 1e8, s, 10 * s, upstream);
+    equal.add(0.5, m);
+    const auto a = drain(equal);
+    EXPECT_NEAR(a.at(0), 0.5 + (m + s) / 1e8, kRel) << upstream;
+    // A slower worker NIC sets the pace; the fast shared NIC adds one packet's time.
+    PacketLink slow(1e8, 2.5e7, s, 10 * s, upstream);
+    slow.add(0, m);
+    EXPECT_NEAR(drain(slow).at(0), m / 2.5e7 + s / 1e8, kRel) << upstream;
+  }
+  // No worker NIC (<= 0): the shared NIC alone.
+  PacketLink bare(1e8, 0, s, 10 * s, false);
+  bare.add(0, m);
+  EXPECT_NEAR(drain(bare).at(0), m / 1e8, kRel);
+  // A message that is not a whole number of packets, and an empty one.
+  PacketLink odd(1e6, 0, 1000, 4000, true);
+  odd.add(0, 2500);
+  odd.add(0, 0);
+  const auto o = drain(odd);
+  EXPECT_NEAR(o.at(0), 2500 / 1e6, kRel);
+  EXPECT_EQ(o.at(1), 0.0);
+}
+
+TEST(PacketLink, FlowsStartedTogetherShareTheLinkAndEndWithinOneRound) {
+  const std::uint64_t m = 300'000, s = 1448;
+  for (int n : {1, 2, 7, 50}) {
+    PacketLink link(1e8, 1e8, s, 10 * s, true);
+    for (int i = 0; i < n; ++i) link.add(0, m);
+    const auto done = drain(link);
+    ASSERT_EQ(done.size(), static_cast<std::size_t>(n));
+    double first = 1e9, last = 0;
+    for (const auto& [id, t] : done) first = std::min(first, t), last = std::max(last, t);
+    // All n M bytes pass the shared NIC back to back after the first packet reached it.
+    EXPECT_NEAR(last, (n * m + s) / 1e8, kRel) << n;
+    // Interleaved packet by packet: the first flow ends at most one round of packets earlier.
+    EXPECT_GE(first, last - n * s / 1e8 - kRel) << n;
+  }
+}
+
+TEST(PacketLink, IncumbentKeepsItsQueuedWindowAheadOfALateFlow) {
+  // Replies: the shared NIC is the sender's own egress, and a flow queues its whole window
+  // (k packets) at once, refilling it packet by packet. The second flow starts while the
+  // first has served j and a half packets: its window waits behind the first's k queued
+  // packets, then the two alternate in blocks of k (each served packet's refill goes to
+  // the back of the queue).
+  const std::uint64_t s = 1000, k = 20, n = 400, j = 20;  // n - j - k: a whole number of blocks
+  const double rate = 1e7, tick = s / rate, delta = (j + 0.5) * tick;
+  PacketLink packet(rate, 0, s, k * s, false);
+  packet.add(0, n * s);
+  packet.add(delta, n * s);
+  const auto p = drain(packet);
+  EXPECT_NEAR(p.at(0), (2 * n - j - k) * tick, kRel);
+  EXPECT_NEAR(p.at(1), 2 * n * tick, kRel);
+  // Fair sharing: the first flow's head start stays delta, no more.
+  FairShareLink fluid(rate, 0);
+  fluid.add(0, static_cast<double>(n * s));
+  fluid.add(delta, static_cast<double>(n * s));
+  EXPECT_NEAR(fluid.next_completion(), 2 * n * tick - delta, 1e-9);
+  EXPECT_LT(p.at(0), fluid.next_completion() - (k - 1) * tick);
+
+  // A window as large as the message: first come, first served, message by message.
+  const std::uint64_t m = n * s;
+  PacketLink fifo(rate, 0, s, m, false);
+  fifo.add(0, m);
+  fifo.add(delta, m);
+  fifo.add(2 * delta, m);
+  const auto f = drain(fifo);
+  for (PacketLink::FlowId i = 0; i < 3; ++i) EXPECT_NEAR(f.at(i), (i + 1.0) * m / rate, kRel) << i;
+}
+
+TEST(PacketLink, RemovedFlowSendsNothingMore) {
+  PacketLink link(1e6, 0, 1000, 4000, false);
+  const auto a = link.add(0, 100'000);
+  const auto b = link.add(0, 100'000);
+  link.remove(0.01, a);
+  const auto done = drain(link);
+  ASSERT_EQ(done.size(), 1u);
+  // By 0.01 s ten packets had left, alternating; a's four queued ones still go out after.
+  EXPECT_GT(done.at(b), 0.1);
+  EXPECT_LT(done.at(b), 0.1 + 0.01);
+  EXPECT_EQ(link.active(), 0u);
+}
+
+TEST(PacketLink, SameInputsSameTimes) {
+  auto run = [] {
+    synclab::Rng rng(7);
+    PacketLink link(1.25e7, 1.25e7, 1448, 14480, true);
+    std::vector<double> times;
+    double now = 0;
+    for (int i = 0; i < 200; ++i) {
+      now += 0.01 * rng.uniform();
+      for (auto id : link.complete(now, 1e-9)) times.push_back(static_cast<double>(id) + now);
+      link.add(now, 1000 + rng.below(500'000));
+    }
+    for (const auto& [id, t] : drain(link)) times.push_back(static_cast<double>(id) + t);
+    return times;
+  };
+  EXPECT_EQ(run(), run());
+}
+
+synclab::RunConfig timing(const std::vector<std::string>& extra) {
+  std::vector<std::string> o = {"model=mlp", "sim.mode=timing", "train.eval_every=0", "cluster.link.bandwidth=100Mbps",
+                                "cluster.link.latency=50us"};
+  o.insert(o.end(), extra.begin(), extra.end());
+  return synclab::load_run_config("", o);
+}
+
+nlohmann::json simulate(const synclab::RunConfig& config, const fs::path& dir) {
+  const std::string r = run_in_child([&] {
+    std::ostringstream log;
+    synclab::sim::SimOptions o;
+    o.log = &log;
+    o.log_progress = false;
+    synclab::sim::simulate(config, dir, o);
+    std::ifstream in(dir / "updates.csv");
+    std::stringstream csv;
+    csv << in.rdbuf();
+    std::ifstream s(dir / "summary.json");
+    std::stringstream ss;
+    ss << s.rdbuf();
+    nlohmann::json j = nlohmann::json::parse(ss.str());
+    j["updates_csv"] = csv.str();
+    return j.dump();
+  });
+  return nlohmann::json::parse(r);
+}
+
+// Three identical async workers: the fluid model keeps them in lockstep (all push, then all
+// wait for replies, each direction idle half the time); with packets, the reply queued
+// first stays ahead, and the workers settle into a pipeline (one pushes while another
+// receives).
+TEST(PacketNetwork, AsyncWorkersDriftIntoAPipeline) {
+  const fs::path root = fs::temp_directory_path() / ("synclab-test-packet-" + std::to_string(::getpid()));
+  std::map<std::string, nlohmann::json> s;
+  for (const std::string model : {"star", "packet"})
+    s[model] = simulate(timing({"policy.name=async", "cluster.workers=3", "train.stop.updates=300", "sim.network=" + model}),
+                        root / model);
+  EXPECT_EQ(s["packet"]["network_model"].get<std::string>().rfind("packet", 0), 0u) << s["packet"]["network_model"];
+  const double bytes = s["star"]["param_bytes"].get<double>(), rate = 12.5e6;
+  const double fluid = s["star"]["time_s"].get<double>(), packet = s["packet"]["time_s"].get<double>();
+  // Lockstep: every three updates cost 2 x 3 M / B; a full pipeline: 3 x M / B.
+  EXPECT_NEAR(fluid, 100 * 6 * bytes / rate, 0.05 * fluid);
+  EXPECT_LT(packet, 0.75 * fluid);
+  EXPECT_GT(packet, 100 * 3 * bytes / rate);
+  // Same config, same simulated run.
+  const auto again = simulate(timing({"policy.name=async", "cluster.workers=3", "train.stop.updates=300",
+                                      "sim.network=packet"}),
+                              root / "again");
+  EXPECT_EQ(again["updates_csv"], s["packet"]["updates_csv"]);
+  EXPECT_EQ(again["time_s"], s["packet"]["time_s"]);
+  std::error_code ec;
+  fs::remove_all(root, ec);
+}
+
+// bsp re-synchronises the workers at every barrier: both models give nearly the same time.
+TEST(PacketNetwork, BspCloseToTheFluidModel) {
+  const fs::path root = fs::temp_directory_path() / ("synclab-test-packet-bsp-" + std::to_string(::getpid()));
+  std::map<std::string, double> t;
+  for (const std::string model : {"star", "packet"})
+    t[model] = simulate(timing({"policy.name=bsp", "cluster.workers=4", "train.stop.updates=20", "sim.network=" + model}),
+                        root / model)["time_s"]
+                   .get<double>();
+  EXPECT_NEAR(t["packet"], t["star"], 0.05 * t["star"]);
+  std::error_code ec;
+  fs::remove_all(root, ec);
+}
+
+TEST(PacketNetwork, ChoiceAndConfigErrorsNameTheKey) {
+  using synclab::sim::choose_network;
+  EXPECT_EQ(choose_network(timing({"sim.network=packet"}), {}).model, "packet");
+  try {
+    choose_network(timing({"sim.network=packet", "cluster.servers=2"}), {});
+    ADD_FAILURE() << "packet with two shards was accepted";
+  } catch (const synclab::ConfigError& e) {
+    EXPECT_EQ(e.key(), "sim.network");
+  }
+  EXPECT_THROW(choose_network(timing({"sim.network=packet"}), {"network/model:LV08"}), synclab::ConfigError);
+  try {
+    synclab::load_run_config("", {"sim.packet.segment=9000", "sim.packet.window=10000"});
+    ADD_FAILURE() << "a window under two packets was accepted";
+  } catch (const synclab::ConfigError& e) {
+    EXPECT_EQ(e.key(), "sim.packet.window");
+  }
+  EXPECT_THROW(synclab::load_run_config("", {"sim.packet.segment=0"}), synclab::ConfigError);
+}
+
+}  // namespace
