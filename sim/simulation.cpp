@@ -261,7 +261,7 @@ void Simulation::act(const MonitorActions& actions) {
 // Evaluations are free in simulated time: the PS model is scored as of this instant.
 void Simulation::evaluate(const EvalPoint& at) {
   const auto t0 = std::chrono::steady_clock::now();
-  const TestResult r = evaluate_dataset(*setup_.network, joined_params(), setup_.data->test, at.test_samples, kEvalChunk);
+  const TestResult r = evaluate_dataset(*setup_.network, joined_params(), setup_.data->test, at.test_samples, kEvalBatch);
   eval_wall_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   act(monitor_->evaluated(at, r));
 }
@@ -372,7 +372,7 @@ RunSummary Simulation::run() {
                                 "never sends",
                                 now(), monitor_->updates(), blocked_workers(), policy_description_));
   if (const std::optional<EvalPoint> at = monitor_->final_evaluation())
-    monitor_->final_evaluated(*at, evaluate_dataset(*setup_.network, joined_params(), setup_.data->test, 0, kEvalChunk));
+    monitor_->final_evaluated(*at, evaluate_dataset(*setup_.network, joined_params(), setup_.data->test, 0, kEvalBatch));
 
   const RunSummary s = summary(wall, run_wall);
   try {

@@ -1,19 +1,16 @@
 #include "sim/training_setup.hpp"
 
 #include <algorithm>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "core/backends/device.hpp"
 #include "core/common/error.hpp"
 #include "core/common/rng.hpp"
+#include "core/run/network_threads.hpp"
+#include "core/run/run_writer.hpp"
 
 namespace synclab::sim {
-namespace {
-// Stream tag of the per-worker batch samplers.
-constexpr std::uint64_t kSamplerStream = 0x5a3b1e;
-}  // namespace
 
 TrainingSetup make_training_setup(const RunConfig& config) {
   TrainingSetup s;
@@ -30,9 +27,8 @@ TrainingSetup make_training_setup(const RunConfig& config) {
     throw ConfigError("model", fmt::format("{} expects {} inputs per sample but {} samples have {}", s.spec.name,
                                            s.spec.input_size(), s.data->train.name, s.data->train.sample_size()));
   NetworkOptions net;
-  net.max_batch = std::max(config.data.batch, kEvalChunk);
-  net.threads = config.train.threads > 0 ? config.train.threads
-                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  net.max_batch = std::max(config.data.batch, kEvalBatch);
+  net.threads = network_threads(config.train.threads);
   // worker.device names where the simulated workers' gradients are computed (as real
   // workers would); simulated time still comes from cluster.gpu.
   const DeviceChoice device = select_run_device(config.worker.device, config.train.backend);
@@ -47,7 +43,7 @@ TrainingSetup make_training_setup(const RunConfig& config) {
     auto& idx = shards[static_cast<std::size_t>(w)];
     if (idx.empty()) throw ConfigError("cluster.workers", fmt::format("worker {} has no training samples", w));
     s.samplers.emplace_back(s.data->train, std::move(idx), config.data.batch,
-                            derive_seed(config.train.seed, kSamplerStream, static_cast<std::uint64_t>(w)));
+                            worker_sampler_seed(config.train.seed, w));
   }
   s.initial.resize(s.spec.num_params());
   init_params(s.spec, s.initial.data(), config.train.seed);

@@ -35,7 +35,4 @@ TrainingSetup make_training_setup(const RunConfig& config);
 /// One WorkerSetup per worker over `setup`, with the worker half of the configured policy.
 std::vector<WorkerSetup> make_worker_setups(const RunConfig& config, TrainingSetup& setup, const WorkerPolicy& policy);
 
-/// Test-set chunk used for evaluations.
-inline constexpr std::size_t kEvalChunk = 100;
-
 }  // namespace synclab::sim

@@ -18,7 +18,9 @@
 #include "core/data/dataset.hpp"
 #include "core/models/model_spec.hpp"
 #include "core/optim/optimizer.hpp"
+#include "core/run/network_threads.hpp"
 #include "core/run/run_monitor.hpp"
+#include "core/run/run_writer.hpp"
 
 namespace synclab {
 
@@ -71,10 +73,9 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
     throw ConfigError("model", fmt::format("{} has {} outputs for {} classes", spec.name, spec.classes, data.train.classes));
   }
   const std::size_t batch = config.data.batch;
-  constexpr std::size_t kEvalChunk = 100;
   NetworkOptions net_opts;
-  net_opts.max_batch = std::max(batch, kEvalChunk);
-  net_opts.threads = tc.threads > 0 ? tc.threads : usable_cpus();
+  net_opts.max_batch = std::max(batch, kEvalBatch);
+  net_opts.threads = network_threads(tc.threads);
   const DeviceChoice device = select_run_device(config.worker.device, tc.backend);
   net_opts.device = device.ordinal;
   auto net = make_network(spec, device.backend, net_opts);
@@ -101,7 +102,7 @@ RunSummary train_run(const RunConfig& config, const std::filesystem::path& dir, 
   std::uint64_t last_eval_update = 0;
   auto score = [&](const EvalPoint& at) {
     clock.pause();  // training time excludes evaluations
-    const TestResult r = evaluate_dataset(*net, params, data.test, at.test_samples, kEvalChunk);
+    const TestResult r = evaluate_dataset(*net, params, data.test, at.test_samples, kEvalBatch);
     clock.resume();
     last_eval_update = at.version;
     return r;

@@ -70,12 +70,19 @@ TEST(RunMonitor, AResumedRunDoesNotRepeatWhatItDecidedBefore) {
   RunMonitor m(limits(30, 0, 0, 10), nullptr);
   m.applied(1.0, AppliedGradient{20, 0, 2, 1.0, 0});  // a row re-emitted from before the checkpoint
   m.resumed(5.0, 20, 640);
+  // The driver then reports the checkpoint's version: no evaluation again, no stop below the limit.
+  EXPECT_TRUE(m.version(5.5, 20).empty());
   EXPECT_EQ(m.updates(), 20u);
   EXPECT_EQ(m.samples(), 640u);
   EXPECT_EQ(m.max_staleness(), 2);
-  EXPECT_TRUE(m.version(5.5, 20).empty());
   EXPECT_FALSE(m.version(6.0, 21).evaluate) << "version 20 was evaluated before the checkpoint";
   EXPECT_TRUE(m.version(7.0, 30).stop);
+}
+
+TEST(RunMonitor, ARunResumedAtItsUpdateLimitStopsAtOnce) {
+  RunMonitor m(limits(30, 0, 0, 10), nullptr);
+  m.resumed(5.0, 30, 960);
+  EXPECT_TRUE(m.version(5.0, 30).stop) << "the checkpoint already holds the last update";
 }
 
 TEST(RunMonitor, WithoutEvaluationsNothingIsScored) {

@@ -18,34 +18,17 @@
 #include "sim/simulation.hpp"
 #include "sim/training_setup.hpp"
 #include "tests/sim/run_in_child.hpp"
+#include "tests/sim/scratch_runs.hpp"
 
 namespace fs = std::filesystem;
 using synclab::sim::testing::run_in_child;
+using synclab::sim::testing::slurp;
 
 namespace {
 
-fs::path scratch_root() { return fs::temp_directory_path() / ("synclab-test-sim-" + std::to_string(::getpid())); }
+const synclab::sim::testing::ScratchCleanup scratch_cleanup{"sim"};
 
-// Removes this process's scratch runs at exit (forked children leave through _exit).
-struct ScratchCleanup {
-  ~ScratchCleanup() {
-    std::error_code ec;
-    fs::remove_all(scratch_root(), ec);
-  }
-} scratch_cleanup;
-
-fs::path scratch(const std::string& name) {
-  const fs::path dir = scratch_root() / name;
-  fs::remove_all(dir);
-  return dir;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+fs::path scratch(const std::string& name) { return synclab::sim::testing::scratch("sim", name); }
 
 // Small full-mode run on synthetic data: fast and independent of installed datasets.
 synclab::RunConfig full_config(const std::vector<std::string>& extra) {

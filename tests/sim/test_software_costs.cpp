@@ -16,33 +16,17 @@
 #include "policies/registry.hpp"
 #include "sim/simulation.hpp"
 #include "tests/sim/run_in_child.hpp"
+#include "tests/sim/scratch_runs.hpp"
 
 namespace fs = std::filesystem;
 using synclab::sim::testing::run_in_child;
+using synclab::sim::testing::slurp;
 
 namespace {
 
-fs::path scratch_root() { return fs::temp_directory_path() / ("synclab-test-swcost-" + std::to_string(::getpid())); }
+const synclab::sim::testing::ScratchCleanup scratch_cleanup{"swcost"};
 
-struct ScratchCleanup {
-  ~ScratchCleanup() {
-    std::error_code ec;
-    fs::remove_all(scratch_root(), ec);
-  }
-} scratch_cleanup;
-
-fs::path scratch(const std::string& name) {
-  const fs::path dir = scratch_root() / name;
-  fs::remove_all(dir);
-  return dir;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+fs::path scratch(const std::string& name) { return synclab::sim::testing::scratch("swcost", name); }
 
 nlohmann::json simulate(const std::vector<std::string>& overrides, const std::string& name) {
   const auto config = synclab::load_run_config("", overrides);
@@ -62,7 +46,7 @@ nlohmann::json simulate(const std::vector<std::string>& overrides, const std::st
 
 // updates.csv's time_s column.
 std::vector<double> update_times(const std::string& name) {
-  std::ifstream in(scratch_root() / name / "updates.csv");
+  std::ifstream in(synclab::sim::testing::scratch_root("swcost") / name / "updates.csv");
   std::string line;
   std::getline(in, line);  // header
   std::vector<double> t;
