@@ -9,6 +9,9 @@
 #include <string>
 #include <system_error>
 
+#include "core/config/run_config.hpp"
+#include "sim/simulation.hpp"
+
 namespace synclab::sim::testing {
 
 /// This process's scratch folder for `tag` ("sim", "swcost", ...).
@@ -38,6 +41,16 @@ inline std::string slurp(const std::filesystem::path& p) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+/// Simulates `config` into `dir` with its log kept off the test's output (call it inside
+/// run_in_child: one SimGrid engine per process).
+inline void simulate_quietly(const RunConfig& config, const std::filesystem::path& dir) {
+  std::ostringstream log;
+  SimOptions options;
+  options.log = &log;
+  options.log_progress = false;
+  simulate(config, dir, options);
 }
 
 }  // namespace synclab::sim::testing

@@ -24,6 +24,7 @@
 #include "sim/platform.hpp"
 #include "sim/simulation.hpp"
 #include "tests/sim/run_in_child.hpp"
+#include "tests/sim/scratch_runs.hpp"
 
 namespace fs = std::filesystem;
 namespace sg = simgrid::s4u;
@@ -255,12 +256,7 @@ TEST(NetworkChoice, StarWhereItDoesNotApplyNamesTheKey) {
   EXPECT_THROW(synclab::load_run_config("", {"sim.network=ns3"}), synclab::ConfigError);
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using synclab::sim::testing::slurp;
 
 // Whole runs: the same simulated times under both models (a saturated PS link, stragglers,
 // a failure that cancels transfers in flight), and summary.json says which model ran.
@@ -277,11 +273,7 @@ TEST(StarNetwork, WholeRunMatchesSimgrid) {
                                      "cluster.failures=[{worker: 3, at: 0.2}]", "sim.network=" + model});
       const fs::path dir = root / (policy + model);
       const std::string r = run_in_child([&] {
-        std::ostringstream log;
-        synclab::sim::SimOptions o;
-        o.log = &log;
-        o.log_progress = false;
-        synclab::sim::simulate(config, dir, o);
+        synclab::sim::testing::simulate_quietly(config, dir);
         return slurp(dir / "summary.json");
       });
       s[model] = nlohmann::json::parse(r, nullptr, false);

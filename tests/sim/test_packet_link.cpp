@@ -21,6 +21,7 @@
 #include "sim/packet_link.hpp"
 #include "sim/simulation.hpp"
 #include "tests/sim/run_in_child.hpp"
+#include "tests/sim/scratch_runs.hpp"
 
 namespace fs = std::filesystem;
 using synclab::sim::FairShareLink;
@@ -153,11 +154,7 @@ synclab::RunConfig timing(const std::vector<std::string>& extra) {
 
 nlohmann::json simulate(const synclab::RunConfig& config, const fs::path& dir) {
   const std::string r = run_in_child([&] {
-    std::ostringstream log;
-    synclab::sim::SimOptions o;
-    o.log = &log;
-    o.log_progress = false;
-    synclab::sim::simulate(config, dir, o);
+    synclab::sim::testing::simulate_quietly(config, dir);
     std::ifstream in(dir / "updates.csv");
     std::stringstream csv;
     csv << in.rdbuf();

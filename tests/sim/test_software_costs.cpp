@@ -32,11 +32,7 @@ nlohmann::json simulate(const std::vector<std::string>& overrides, const std::st
   const auto config = synclab::load_run_config("", overrides);
   const fs::path dir = scratch(name);
   const std::string text = run_in_child([&] {
-    std::ostringstream log;
-    synclab::sim::SimOptions options;
-    options.log = &log;
-    options.log_progress = false;
-    synclab::sim::simulate(config, dir, options);
+    synclab::sim::testing::simulate_quietly(config, dir);
     return slurp(dir / "summary.json");
   });
   auto j = nlohmann::json::parse(text, nullptr, false);
