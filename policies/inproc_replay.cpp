@@ -28,7 +28,7 @@ struct SentPush {
 
 struct ReplayWorker {
   std::unique_ptr<WorkerCore> core;
-  bool lost = false;
+  std::vector<bool> lost;                         // per shard: that shard recorded the worker lost
   std::uint64_t pulls_sent = 0;
   std::vector<std::uint64_t> pulls_delivered;     // per shard
   std::vector<std::optional<PullReply>> replies;  // per shard, for the pull in flight
@@ -59,6 +59,7 @@ class Replay {
       ReplayWorker w;
       w.core = std::make_unique<WorkerCore>(setup);
       w.pulls_delivered.assign(static_cast<std::size_t>(o_.shards), 0);
+      w.lost.assign(static_cast<std::size_t>(o_.shards), false);
       workers_.push_back(std::move(w));
     }
     // A worker's messages reach every shard in the order sent. After the k-th pull comes
@@ -138,7 +139,7 @@ class Replay {
       }
       case TraceEvent::Kind::Pull: {
         auto& w = worker(shard, index);
-        if (w.lost || w.pulls_delivered[s] + 1 != w.pulls_sent) return false;
+        if (w.lost[s] || w.pulls_delivered[s] + 1 != w.pulls_sent) return false;
         // A worker has one pull in flight; the shard's next pull of it must be that one.
         if (w.core->clock() != e.clock)
           throw Error(fmt::format("replay: {}: worker {} pulled at clock {} in the replay", describe(shard, index, e), e.worker,
@@ -186,11 +187,14 @@ class Replay {
         core.pull(PullInfo{e.worker, e.clock});
         break;
       case TraceEvent::Kind::Lost:
-        worker(shard, index).lost = true;
+        // Lost for this shard only: a worker that leaves because another shard stopped the
+        // job is recorded lost by a shard still short of its stop, while the other shards'
+        // traces still list its messages from before it left.
+        worker(shard, index).lost[s] = true;
         core.worker_lost(e.worker);
         break;
       case TraceEvent::Kind::Joined:
-        if (worker(shard, index).lost)
+        if (worker(shard, index).lost[s])
           throw Error(fmt::format("replay: {}: worker {} rejoined; a restarted worker's state is not in the trace", describe(shard, index, e),
                                   e.worker));
         core.worker_joined(e.worker);
@@ -238,7 +242,7 @@ class Replay {
   // and sends the push (if the run recorded it) and its next pull, as the real worker does.
   void reply(int shard, PullReply&& r) {
     auto& w = workers_[static_cast<std::size_t>(r.worker)];
-    if (w.lost) return;
+    if (w.lost[static_cast<std::size_t>(shard)]) return;
     auto& slot = w.replies[static_cast<std::size_t>(shard)];
     if (slot) throw Error(fmt::format("replay: shard {} answered worker {} twice for one pull", shard, r.worker));
     slot = std::move(r);

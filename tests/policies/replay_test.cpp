@@ -134,6 +134,25 @@ TEST(Replay, RefusesWhatThePolicyDoesNotReproduce) {
   EXPECT_NE(replay_error(async, stranger).find("names worker 4, the run has 2"), std::string::npos) << replay_error(async, stranger);
 }
 
+// Two shards stop at their own moments: shard 0 stopped the job at version 2 and worker 0
+// left, which shard 1, one push short of its stop, recorded as lost; shard 0's trace still
+// lists worker 0's pull from before it left. A loss is one shard's event, not the worker's.
+TEST(Replay, AWorkerLostOnOneShardStillReachesTheOthers) {
+  using K = TraceEvent::Kind;
+  const auto async = test::policy_spec("async");
+  test::TinyProblem p(2, 8, 1);
+  InprocOptions o;
+  o.policy = async;
+  o.shards = 2;
+  const std::vector<TraceEvent> shard0 = {{K::Pull, 0, 0, 0, 0, 0}, {K::Pull, 1, 0, 0, 0, 0}, {K::Push, 0, 0, 0, 0, 1},
+                                          {K::Pull, 0, 1, 0, 0, 1}, {K::Push, 1, 0, 0, 0, 2}};
+  const std::vector<TraceEvent> shard1 = {{K::Pull, 0, 0, 0, 0, 0}, {K::Pull, 1, 0, 0, 0, 0}, {K::Push, 0, 0, 0, 0, 1},
+                                          {K::Pull, 0, 1, 0, 0, 1}, {K::Lost, 0, 0, 0, 0, 1}, {K::Push, 1, 0, 0, 0, 2}};
+  const InprocResult r = InprocDriver(o, p.initial, p.setups(make_policy(async, 2).worker, 0.1)).replay({shard0, shard1});
+  EXPECT_EQ(r.updates, 2u);
+  EXPECT_EQ(r.applied.size(), 2u);
+}
+
 TEST(ServerTrace, LinesRoundTripAndBadLinesNameTheField) {
   const TraceEvent e{TraceEvent::Kind::Push, 3, 17, 12, 0, 14};
   EXPECT_EQ(format_trace_event(e), "push,3,17,12,0,14");
