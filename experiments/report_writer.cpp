@@ -8,6 +8,7 @@
 #include "core/common/atomic_file.hpp"
 #include "core/common/error.hpp"
 #include "experiments/csv.hpp"
+#include "experiments/policy_order.hpp"
 #include "experiments/vega_bundle.hpp"
 
 namespace synclab::experiments {
@@ -138,6 +139,26 @@ Table pairs_table(const ReportModel& m) {
   return t;
 }
 
+constexpr const char* kOrderNote =
+    "Policies of one setting, fastest to the target accuracy first (those that missed it last, most accurate first).";
+
+std::string join_order(const std::vector<std::string>& order) {
+  std::string out;
+  for (const auto& p : order) {
+    if (!out.empty()) out += ", ";
+    out += p;
+  }
+  return out;
+}
+
+Table order_table(const std::vector<PolicyOrder>& orders) {
+  Table t = {{"setting", "simulated order", "real order", "agree"}};
+  for (const auto& o : orders)
+    t.push_back({o.setting + (o.sim_variant.empty() ? "" : " [" + o.sim_variant + "]"), join_order(o.sim), join_order(o.real),
+                 o.same() ? "same order" : fmt::format("{} pair(s) swapped", o.discordant)});
+  return t;
+}
+
 constexpr const char* kFailedNote =
     "Left out of every table and chart above, also when the run wrote a summary.json before failing.";
 
@@ -225,6 +246,8 @@ std::string render_markdown(const ReportModel& m, const Recommendation& rec) {
   if (bt.size() > 1) md += "## Per-worker time breakdown\n\n" + md_table(bt) + "\n";
   if (!m.pairs.empty())
     md += "## Simulation vs real runs\n\nPrediction error = (sim - real) / real.\n\n" + md_table(pairs_table(m)) + "\n";
+  if (const auto orders = policy_orders(m.pairs); m.has_accuracy && !orders.empty())
+    md += "## Policy order by time to target\n\n" + std::string(kOrderNote) + "\n\n" + md_table(order_table(orders)) + "\n";
   if (!m.failed.empty()) md += "## Failed and unfinished runs\n\n" + std::string(kFailedNote) + "\n\n" + md_table(failed_table(m)) + "\n";
   md += "## Runs\n\n";
   for (const auto& g : m.groups) {
@@ -285,7 +308,12 @@ std::string render_html(const ReportModel& m, const Recommendation& rec, const s
     h += "<div class=\"chart\" id=\"chart-" + c.id + "\" data-rendered=\"0\"></div>\n";
     if (c.id == "worker-breakdown") h += html_table(breakdown_table(m));
     if (c.id == "worker-seconds") h += html_table(cost_table(m));
-    if (c.id == "sim-vs-real") h += "<p>Prediction error = (sim - real) / real.</p>\n" + html_table(pairs_table(m));
+    if (c.id == "sim-vs-real") {
+      h += "<p>Prediction error = (sim - real) / real.</p>\n" + html_table(pairs_table(m));
+      if (const auto orders = policy_orders(m.pairs); m.has_accuracy && !orders.empty())
+        h += "<h3 id=\"policy-order\">Policy order by time to target</h3>\n<p>" + html_escape(kOrderNote) + "</p>\n" +
+             html_table(order_table(orders));
+    }
   }
   if (!m.failed.empty())
     h += "<h2 id=\"failed-runs\">Failed and unfinished runs</h2>\n<p>" + html_escape(kFailedNote) + "</p>\n" +

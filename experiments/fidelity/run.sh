@@ -7,10 +7,11 @@
 # slowed workers, run job.yaml under each policy: in `synclab sim` with the calibrated
 # platform under each simulated network model, and once for real with `synclab launch` on
 # the testbed. One report over all of it pairs every simulated run with its real twin and
-# prints the prediction errors (time per update, total time, time to target accuracy).
+# prints the prediction errors (time per update, total time, time to target accuracy) and
+# whether simulation orders the policies of each setting by time to target as the real runs do.
 #
 #   experiments/fidelity/run.sh [--out DIR] [--bandwidths "100Mbps 1Gbps"]
-#       [--policies "bsp async ssp"] [--workers "3"] [--slowed "1"]
+#       [--policies "bsp async ssp backup local-sgd"] [--workers "3"] [--slowed "1"]
 #       [--networks "auto"] [--updates 300] [--synclab BIN]
 #
 # --workers: worker counts; --slowed: sets of slowed workers, each "none" or a comma list
@@ -27,7 +28,7 @@ root=$(cd "$here/../.." && pwd)
 testbed=$root/experiments/testbed/testbed.sh
 out=runs/fidelity
 bandwidths="100Mbps 1Gbps"
-policies="bsp async ssp"
+policies="bsp async ssp backup local-sgd"
 workers_list=3
 slowed_list=1
 networks=auto
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
     --networks) networks=$2; shift 2 ;;
     --updates) updates=$2; shift 2 ;;
     --synclab) synclab=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "fidelity: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -63,6 +64,8 @@ policy_yaml() {  # the sweep's policy list
   for p in $policies; do
     case "$p" in
       ssp) items+=("{name: ssp, staleness: 2}") ;;
+      backup) items+=("{name: backup, backup: 1}") ;;
+      local-sgd) items+=("{name: local-sgd, tau: 4}") ;;
       *) items+=("{name: $p}") ;;
     esac
   done

@@ -367,3 +367,30 @@ TEST(ReportFailedRuns, AreListedAndNeverCrowned) {
     EXPECT_NE(std::string(e.what()).find("no successful run"), std::string::npos) << e.what();
   }
 }
+
+// Two policies run both ways: simulation finds bsp faster (0.3 s per update vs async's
+// 0.5), the real runs the other way round; the report says the order is not the same.
+TEST(ReportPolicyOrder, MarkdownAndHtmlSayWhenSimulationSwapsThePolicies) {
+  synclab::testing::TempDir tmp{"policy-order"};
+  const auto write = [&](const std::string& backend, const std::string& policy, double step_s) {
+    synclab::testing::FixtureRun r;
+    r.backend = backend;
+    r.policy = policy;
+    r.workers = 3;
+    r.step_s = step_s;
+    synclab::testing::write_fixture_run(tmp.path() / (backend + "-" + policy), r);
+  };
+  write("sim", "bsp", 0.3);
+  write("sim", "async", 0.5);
+  write("real", "bsp", 0.5);
+  write("real", "async", 0.4);
+  ex::ReportOptions o;
+  o.target = 0.8;
+  const auto m = ex::build_report_model({tmp.path()}, o);
+  ASSERT_EQ(m.pairs.size(), 2u);
+  const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
+  EXPECT_NE(md.find("## Policy order by time to target"), std::string::npos) << md;
+  EXPECT_NE(md.find("| all runs | bsp, async | async, bsp | 1 pair(s) swapped |"), std::string::npos) << md;
+  const auto html = ex::render_html(m, ex::recommend(m, ex::Objective::TimeToTarget), ex::build_charts(m), "");
+  EXPECT_NE(html.find("id=\"policy-order\""), std::string::npos);
+}

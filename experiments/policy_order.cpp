@@ -1,0 +1,101 @@
+#include "experiments/policy_order.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace synclab::experiments {
+
+namespace {
+
+bool is_policy_key(const std::string& k) { return k == "policy" || k.starts_with("policy."); }
+
+std::map<std::string, std::string> setting_of(const RunGroup& g) {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : g.config)
+    if (!is_policy_key(k) && !is_backend_specific(k)) out[k] = v;
+  return out;
+}
+
+// A setting's name: only the keys in which the settings differ, as group labels do.
+std::string name_of(const std::map<std::string, std::string>& setting, const std::vector<std::map<std::string, std::string>>& all) {
+  std::string out;
+  for (const auto& [k, v] : setting) {
+    const bool shared = std::all_of(all.begin(), all.end(), [&](const auto& other) {
+      auto it = other.find(k);
+      return it != other.end() && it->second == v;
+    });
+    if (shared) continue;
+    if (!out.empty()) out += ' ';
+    out.append(k).append("=").append(v);
+  }
+  return out.empty() ? "all runs" : out;
+}
+
+// Fastest to target first; a group that did not reach it ranks after every one that did,
+// and among those the more accurate first (so the order still says something).
+std::vector<std::string> order_of(std::vector<const RunGroup*> groups) {
+  const auto key = [](const RunGroup* g) {
+    return std::make_pair(g->time_to_target.value_or(std::numeric_limits<double>::infinity()), -g->final_accuracy.mean);
+  };
+  std::stable_sort(groups.begin(), groups.end(), [&](const RunGroup* a, const RunGroup* b) { return key(a) < key(b); });
+  std::vector<std::string> out;
+  for (const auto* g : groups) out.push_back(policy_label(*g));
+  return out;
+}
+
+std::size_t kendall_distance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::map<std::string, std::size_t> rank;
+  for (std::size_t i = 0; i < b.size(); ++i) rank[b[i]] = i;
+  std::size_t d = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (std::size_t j = i + 1; j < a.size(); ++j)
+      if (rank.at(a[i]) > rank.at(a[j])) ++d;
+  return d;
+}
+
+}  // namespace
+
+std::string policy_label(const RunGroup& group) {
+  std::string out;
+  if (auto it = group.config.find("policy.name"); it != group.config.end()) out = it->second;
+  else if (auto p = group.config.find("policy"); p != group.config.end()) out = p->second;
+  for (const auto& [k, v] : group.config)
+    if (k.starts_with("policy.") && k != "policy.name") {
+      if (!out.empty()) out += ' ';
+      out.append(k, 7).append("=").append(v);
+    }
+  return out.empty() ? group.label : out;
+}
+
+std::vector<PolicyOrder> policy_orders(const std::vector<SimRealPair>& pairs) {
+  struct Setting {
+    std::map<std::string, std::string> config;
+    std::string variant;
+    std::vector<const RunGroup*> sims, reals;
+  };
+  std::vector<Setting> settings;
+  for (const auto& p : pairs) {
+    const auto s = setting_of(*p.real);
+    auto it = std::find_if(settings.begin(), settings.end(), [&](const Setting& x) { return x.config == s && x.variant == p.sim_variant; });
+    if (it == settings.end()) it = settings.insert(settings.end(), Setting{s, p.sim_variant, {}, {}});
+    it->sims.push_back(p.sim);
+    it->reals.push_back(p.real);
+  }
+  std::vector<std::map<std::string, std::string>> configs;
+  for (const auto& s : settings) configs.push_back(s.config);
+  std::vector<PolicyOrder> out;
+  for (const auto& s : settings) {
+    if (s.sims.size() < 2) continue;
+    PolicyOrder o;
+    o.setting = name_of(s.config, configs);
+    o.sim_variant = s.variant;
+    o.sim = order_of(s.sims);
+    o.real = order_of(s.reals);
+    o.discordant = kendall_distance(o.sim, o.real);
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+}  // namespace synclab::experiments

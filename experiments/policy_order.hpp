@@ -1,0 +1,30 @@
+#pragma once
+// Does simulation rank the policies as the real runs do? For every setting (a config up to
+// its policy, simulated one way), the policies ordered by time to the target accuracy in
+// each world, and how far the two orders are apart. A simulator that is off by a few
+// percent everywhere still picks the right policy; one that swaps two policies does not.
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "experiments/report_model.hpp"
+
+namespace synclab::experiments {
+
+/// The policies of one setting, fastest to the target first, in simulation and for real.
+struct PolicyOrder {
+  std::string setting;                 ///< the config keys in which settings differ ("k=v k=v"; "all runs" when one)
+  std::string sim_variant;             ///< the pairs' sim_variant (several sims of one real run)
+  std::vector<std::string> sim, real;  ///< policy labels ("ssp staleness=2"); unreached ones last, by final accuracy
+  std::size_t discordant = 0;          ///< policy pairs the two orders rank the other way round (Kendall distance)
+  bool same() const { return sim == real; }
+};
+
+/// The policy label of a group: policy.name, then its other policy.* keys as k=v.
+std::string policy_label(const RunGroup& group);
+
+/// One entry per setting with two or more policies paired sim-to-real, in the order the
+/// settings first appear among the pairs.
+std::vector<PolicyOrder> policy_orders(const std::vector<SimRealPair>& pairs);
+
+}  // namespace synclab::experiments
