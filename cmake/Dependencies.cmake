@@ -16,7 +16,11 @@ pkg_check_modules(SIMGRID REQUIRED IMPORTED_TARGET simgrid>=3.32)
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 add_library(synclab_asio INTERFACE)
 target_include_directories(synclab_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})
-target_compile_definitions(synclab_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED)
+# Asio decides whether its aligned_new/aligned_delete use aligned_alloc/free or operator
+# new/delete from _GLIBCXX_HAVE_ALIGNED_ALLOC, which is defined only if a standard header
+# came first: translation units that include Asio first and those that do not would pair
+# operator new with free (ASan: alloc-dealloc-mismatch). One choice for every unit.
+target_compile_definitions(synclab_asio INTERFACE ASIO_STANDALONE ASIO_NO_DEPRECATED ASIO_DISABLE_STD_ALIGNED_ALLOC)
 target_link_libraries(synclab_asio INTERFACE Threads::Threads)
 if(SYNCLAB_BUILD_TESTS)
   find_package(GTest REQUIRED)

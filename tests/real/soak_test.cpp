@@ -111,7 +111,21 @@ class Soak {
     }
     const std::string ps_end = wait_for(*ps_, 1);
     int lost_runs = ps_end == "exit 0" ? 0 : 1;
-    for (auto& w : workers_) EXPECT_EQ(wait_for(*w, 30), "exit 0") << read_text(w->log());
+    int late_workers = 0;
+    for (auto& w : workers_) {
+      const std::string end = wait_for(*w, 30);
+      const std::string log = read_text(w->log());
+      // A worker killed near the end and started again may load its data only after the job
+      // has ended: it never connects, finds no PS for real.timeout and says so (exit 1). It
+      // was never part of the run, so it loses nothing; a worker that did connect must end
+      // with the job.
+      if (end != "exit 0" && ps_end == "exit 0" && log.find("connected to ps") == std::string::npos &&
+          log.find("unreachable for") != std::string::npos) {
+        ++late_workers;
+        continue;
+      }
+      EXPECT_EQ(end, "exit 0") << log;
+    }
     EXPECT_EQ(ps_end, "exit 0") << read_text(ps_log());
 
     // The run directory is complete and reads as one run.
@@ -160,10 +174,10 @@ class Soak {
     const long growth = last.rss_start ? last.rss_end - last.rss_start : 0;
     const long tolerance = last.rss_start * kRssTolerancePercent / 100 + kRssSlackKib;
     const char* verdict = !last.rss_start ? "unmeasured" : growth <= tolerance ? "flat" : "grew";
-    std::printf("SOAK policy=%s seconds=%g updates=%ld worker_kills=%d worker_exits=%d ps_kills=%zu lost_runs=%d corrupt_checkpoints=%d "
+    std::printf("SOAK policy=%s seconds=%g updates=%ld worker_kills=%d worker_exits=%d late_workers=%d ps_kills=%zu lost_runs=%d corrupt_checkpoints=%d "
                 "ps_rss_kib_first_life=%ld->%ld ps_rss_kib_last_life=%ld->%ld ps_anon_kib_last_life=%ld->%ld (last life %.0f s) "
                 "ps_rss_growth_kib=%ld tolerance_kib=%ld ps_memory=%s\n",
-                name_.c_str(), seconds, updates, worker_kills_, worker_exits_, lives_.size() - 1, lost_runs, corrupt, first.rss_start,
+                name_.c_str(), seconds, updates, worker_kills_, worker_exits_, late_workers, lives_.size() - 1, lost_runs, corrupt, first.rss_start,
                 first.rss_end, last.rss_start, last.rss_end, last.anon_start, last.anon_end, last_life_s_, growth, tolerance, verdict);
     std::fflush(stdout);
     if (full) {
