@@ -6,6 +6,10 @@
 #include <thread>
 #include <vector>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <asio.hpp>
 #include <fmt/format.h>
 
@@ -47,6 +51,15 @@ void serve_one(tcp::socket& s) {
   }
 }
 
+// What the sending TCP keeps in flight on this path after a transfer: its congestion window
+// in bytes (TCP_INFO's snd_cwnd segments of snd_mss). 0 where the kernel does not say.
+double sender_window(tcp::socket& s) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(s.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
+  return static_cast<double>(info.tcpi_snd_cwnd) * info.tcpi_snd_mss;
+}
+
 NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_t round_trips, int repeats) {
   s.set_option(tcp::no_delay(true));
   const std::uint64_t header[3] = {round_trips, message_bytes, static_cast<std::uint64_t>(repeats)};
@@ -66,6 +79,7 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
   out.latency_s = median(rtt) / 2;
   std::vector<char> buf(message_bytes, 'x');
   double best = 0;
+  std::vector<double> windows;
   for (int r = 0; r < repeats; ++r) {
     const auto t0 = Clock::now();
     asio::write(s, asio::buffer(buf));
@@ -73,8 +87,10 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
     // The acknowledgement's return trip is latency, not bandwidth.
     const double t = std::max(1e-9, seconds_since(t0) - out.latency_s);
     best = std::max(best, static_cast<double>(message_bytes) / t);
+    if (const double w = sender_window(s); w > 0) windows.push_back(w);
   }
   out.bandwidth_Bps = best;
+  out.window_bytes = median(windows);
   return out;
 }
 
@@ -168,6 +184,9 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("# network: TCP to {}, latency = half the median round trip of {} 1-byte messages;\n",
                    n.peer.empty() ? "loopback" : n.peer, n.round_trips);
   y += fmt::format("#   bandwidth = best rate of {} byte transfers.\n", n.message_bytes);
+  if (n.window_bytes > 0)
+    y += "#   window = the sender's congestion window after each of them (TCP_INFO snd_cwnd x snd_mss),\n"
+         "#   median: what one flow keeps in flight on this path, the packet network model's window.\n";
   y += fmt::format("# software: the real executor's code timed on {} ({} parameters), median of at least {} runs\n",
                    s.model, s.params, s.repeats);
   y += "#   each: seconds per parameter per update, per push folded in, per message and per byte\n";
@@ -188,6 +207,8 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("    receive_message: {:.6g}\n", sw.receive_message);
   y += fmt::format("    receive_byte: {:.6g}\n", sw.receive_byte);
   y += fmt::format("    snapshot_byte: {:.6g}\n", sw.snapshot_byte);
+  // At least two packets of the default segment: the config refuses less.
+  if (n.window_bytes > 0) y += fmt::format("sim:\n  packet: {{window: {:.0f}}}\n", std::max(n.window_bytes, 2.0 * 1448));
   return y;
 }
 

@@ -37,6 +37,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.bandwidth_Bps = 2.5e9;
   n.message_bytes = 13098536;
   n.round_trips = 2000;
+  n.window_bytes = 217200;
   ex::SoftwareCalibration sw;
   sw.model = "cnn";
   sw.params = 3274634;
@@ -59,6 +60,11 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_DOUBLE_EQ(cfg.cluster.gpu.efficiency, 1.0);
   EXPECT_DOUBLE_EQ(cfg.cluster.link.bandwidth, 2.5e9);
   EXPECT_DOUBLE_EQ(cfg.cluster.link.latency, 1.25e-5);
+  // The measured TCP window is the packet model's; without one the default stays.
+  EXPECT_EQ(cfg.sim.packet_window, 217200u);
+  n.window_bytes = 0;
+  const auto unmeasured = synclab::resolve_run_config(YAML::Load(ex::calibration_yaml(c, n, sw)));
+  EXPECT_EQ(unmeasured.sim.packet_window, synclab::resolve_run_config(YAML::Load("{}")).sim.packet_window);
   const auto& got = cfg.cluster.software;
   EXPECT_DOUBLE_EQ(got.apply_sgd, 1.5e-10);
   EXPECT_DOUBLE_EQ(got.apply_momentum, 2.5e-10);
@@ -143,6 +149,7 @@ TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   EXPECT_EQ(n.peer, "127.0.0.1:" + std::to_string(p));
   EXPECT_GT(n.latency_s, 0.0);
   EXPECT_GT(n.bandwidth_Bps, 0.0);
+  EXPECT_GT(n.window_bytes, 0.0);  // Linux says what the sender kept in flight (TCP_INFO)
   EXPECT_NE(ex::calibration_yaml({}, n, {}).find("TCP to 127.0.0.1:"), std::string::npos);
   try {
     ex::calibrate_peer("127.0.0.1", 1, 16, 1, 1);  // nothing listens on port 1
