@@ -35,6 +35,10 @@ struct SoftwareCalibration {
   std::size_t params = 0;       ///< its parameters (floats)
   std::size_t repeats = 0;      ///< timed repetitions per figure, at least (median taken)
   SoftwareCostSpec costs;       ///< the rates, as cluster.software holds them
+  /// The median times the rates are derived from, in the order taken ("send push", ...,
+  /// "update adam, 4 pushes"). A rate is a difference of two of them, clamped at 0: on a
+  /// busy machine a small difference can vanish in the noise, the times themselves cannot.
+  std::vector<std::pair<std::string, double>> timed_s;
 };
 
 /// Times forward+backward of model on a synthetic batch (after warm-up) until min_seconds

@@ -191,6 +191,11 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
                    s.model, s.params, s.repeats);
   y += "#   each: seconds per parameter per update, per push folded in, per message and per byte\n";
   y += "#   encoded / received, per byte of the evaluation snapshot (docs/simulator.md, Software costs).\n";
+  if (!s.timed_s.empty()) {
+    std::string times;
+    for (const auto& [what, seconds] : s.timed_s) times.append(fmt::format("{}{} {:.3g} us", times.empty() ? "" : "; ", what, seconds * 1e6));
+    y += "#   timed (medians): " + times + "\n";
+  }
   y += "# Use: `merge: [this file]` in a sweep, paste into a run config, or pass as\n";
   y += fmt::format("#   --set cluster.gpu.flops={:.6g} --set cluster.gpu.efficiency=1 --set cluster.link.bandwidth={:.6g} "
                    "--set cluster.link.latency={:.6g}\n",

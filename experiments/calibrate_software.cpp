@@ -11,6 +11,8 @@
 #include <span>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/common/error.hpp"
 #include "core/common/rng.hpp"
 #include "core/models/model_spec.hpp"
@@ -139,6 +141,7 @@ SoftwareCalibration calibrate_software(const std::string& model, int repeats, do
     auto e = real::encode(pull);
     (void)e;
   });
+  out.timed_s = {{"send push", send_push}, {"send pull request", send_pull}};
   c.send_message = send_pull;
   c.send_byte = std::max(0.0, send_push - send_pull) / bytes;
 
@@ -159,6 +162,7 @@ SoftwareCalibration calibrate_software(const std::string& model, int repeats, do
     real::Frame f = parser.take();
     if (!real::decode_pull(f.payload)) throw Error("calibrate: the frame parser rejected the pull request it was timed on");
   });
+  out.timed_s.insert(out.timed_s.end(), {{"receive push", receive_one}, {"receive pull request", receive_pull}});
   c.receive_message = receive_pull;
   c.receive_byte = std::max(0.0, receive_one - receive_pull) / bytes;
 
@@ -167,20 +171,27 @@ SoftwareCalibration calibrate_software(const std::string& model, int repeats, do
   // difference is three pushes folded in, the rest the update itself (zeroing the sum,
   // the optimizer step, the reply snapshot's copy, the policy).
   const double dn = static_cast<double>(n);
-  const double adam1 = update_seconds("async", 1, "adam", params, head, repeats, min_seconds) - receive_one;
-  const double adam4 = update_seconds("bsp", 4, "adam", params, head, repeats, min_seconds) - 4 * receive_one;
+  auto update = [&](const char* policy, int pushes, const char* optimizer) {
+    const double s = update_seconds(policy, pushes, optimizer, params, head, repeats, min_seconds);
+    out.timed_s.emplace_back(fmt::format("update {}, {} push(es)", optimizer, pushes), s);
+    return s;
+  };
+  const double adam1 = update("async", 1, "adam") - receive_one;
+  const double adam4 = update("bsp", 4, "adam") - 4 * receive_one;
   c.aggregate = std::max(0.0, adam4 - adam1) / (3 * dn);
   auto apply_rate = [&](double one_push) { return std::max(0.0, (one_push - receive_one) / dn - c.aggregate); };
   c.apply_adam = std::max(0.0, adam1 / dn - c.aggregate);
-  c.apply_sgd = apply_rate(update_seconds("async", 1, "sgd", params, head, repeats, min_seconds));
-  c.apply_momentum = apply_rate(update_seconds("async", 1, "momentum", params, head, repeats, min_seconds));
+  c.apply_sgd = apply_rate(update("async", 1, "sgd"));
+  c.apply_momentum = apply_rate(update("async", 1, "momentum"));
 
   // The evaluation snapshot: the copy real/ps/ps_server.cpp makes on the server's thread.
   std::shared_ptr<std::vector<float>> snapshot;
-  c.snapshot_byte = median_seconds(repeats, min_seconds, [&] { snapshot.reset(); }, [&] {
+  const double snapshot_s = median_seconds(repeats, min_seconds, [&] { snapshot.reset(); }, [&] {
     const std::span<const float> p(params);
     snapshot = std::make_shared<std::vector<float>>(p.begin(), p.end());
-  }) / bytes;
+  });
+  out.timed_s.emplace_back("evaluation snapshot", snapshot_s);
+  c.snapshot_byte = snapshot_s / bytes;
   return out;
 }
 
