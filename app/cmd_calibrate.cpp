@@ -84,8 +84,10 @@ int cmd_calibrate(int argc, char** argv) {
   spdlog::info("calibrate: {:.4g} ms per step, {:.4g} flop/s", c.step_s * 1e3, c.flops_per_s);
   if (bytes == 0) bytes = cost_by_name(model).param_bytes;
   spdlog::info("calibrate: TCP to {}, {} round trips, {}-byte transfers ...", peer.empty() ? "loopback" : peer, round_trips, bytes);
-  const auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 5)
-                              : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 5);
+  // 20 transfers: the best rate is the bandwidth, and the sender's window after each is a
+  // sample of what TCP keeps in flight (it moves from one transfer to the next).
+  const auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 20)
+                              : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 20);
   spdlog::info("calibrate: latency {:.3g} us, bandwidth {:.4g} bytes/s", n.latency_s * 1e6, n.bandwidth_Bps);
   spdlog::info("calibrate: timing the executor's software on {} ({} runs each, at least) ...", model, repeats);
   const auto sw = experiments::calibrate_software(model, repeats, 0.2);

@@ -25,6 +25,7 @@ struct NetworkCalibration {
   double latency_s = 0;         ///< half the median round trip of 1-byte messages
   double bandwidth_Bps = 0;     ///< best one-way rate of message_bytes transfers, bytes/s
   double window_bytes = 0;      ///< median sender congestion window after a transfer (cwnd x MSS); 0: unknown
+  std::vector<double> windows;  ///< that window after each transfer, in order (bytes); empty: unknown
   std::size_t message_bytes = 0;
   std::size_t round_trips = 0;
   std::string peer;             ///< "host:port" measured against; empty = loopback

@@ -90,6 +90,7 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
     if (const double w = sender_window(s); w > 0) windows.push_back(w);
   }
   out.bandwidth_Bps = best;
+  out.windows = windows;
   out.window_bytes = median(windows);
   return out;
 }
@@ -185,8 +186,9 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
                    n.peer.empty() ? "loopback" : n.peer, n.round_trips);
   y += fmt::format("#   bandwidth = best rate of {} byte transfers.\n", n.message_bytes);
   if (n.window_bytes > 0)
-    y += "#   window = the sender's congestion window after each of them (TCP_INFO snd_cwnd x snd_mss),\n"
-         "#   median: what one flow keeps in flight on this path, the packet network model's window.\n";
+    y += "#   windows = the sender's congestion window after each of them (TCP_INFO snd_cwnd x snd_mss):\n"
+         "#   what one flow keeps in flight on this path; the packet network model draws each transfer's\n"
+         "#   window from them (window = their median, used where one window is wanted).\n";
   y += fmt::format("# software: the real executor's code timed on {} ({} parameters), median of at least {} runs\n",
                    s.model, s.params, s.repeats);
   y += "#   each: seconds per parameter per update, per push folded in, per message and per byte\n";
@@ -213,7 +215,11 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("    receive_byte: {:.6g}\n", sw.receive_byte);
   y += fmt::format("    snapshot_byte: {:.6g}\n", sw.snapshot_byte);
   // At least two packets of the default segment: the config refuses less.
-  if (n.window_bytes > 0) y += fmt::format("sim:\n  packet: {{window: {:.0f}}}\n", std::max(n.window_bytes, 2.0 * 1448));
+  if (n.window_bytes > 0) {
+    std::string list;
+    for (const double w : n.windows) list.append(fmt::format("{}{:.0f}", list.empty() ? "" : ", ", std::max(w, 2.0 * 1448)));
+    y += fmt::format("sim:\n  packet: {{window: {:.0f}, windows: [{}]}}\n", std::max(n.window_bytes, 2.0 * 1448), list);
+  }
   return y;
 }
 

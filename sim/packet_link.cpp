@@ -5,8 +5,15 @@
 
 namespace synclab::sim {
 
-PacketLink::PacketLink(double rate, double flow_cap, std::uint64_t segment, std::uint64_t window, bool cap_upstream)
-    : rate_(rate), cap_(flow_cap), segment_(segment), window_(std::max(window, segment)), cap_upstream_(cap_upstream) {
+PacketLink::PacketLink(double rate, double flow_cap, std::uint64_t segment, std::uint64_t window, bool cap_upstream,
+                       std::vector<std::uint64_t> windows, std::uint64_t seed)
+    : rate_(rate),
+      cap_(flow_cap),
+      segment_(segment),
+      window_(std::max(window, segment)),
+      cap_upstream_(cap_upstream),
+      windows_(std::move(windows)),
+      rng_(seed) {
   if (!(rate > 0)) throw std::invalid_argument("PacketLink: rate must be positive");
   if (segment == 0) throw std::invalid_argument("PacketLink: segment must be positive");
 }
@@ -25,6 +32,8 @@ PacketLink::FlowId PacketLink::add(double now, std::uint64_t bytes) {
   Flow& f = flows_[id];
   f.size = bytes;
   f.cap_free = now_;
+  // Flows start in the simulation's deterministic order, so the draws repeat run to run.
+  f.window = windows_.empty() ? window_ : std::max(segment_, windows_[rng_.below(windows_.size())]);
   if (bytes == 0) push(now_, Kind::Delivered, id, 0);
   else release(id, f);
   return id;
@@ -46,7 +55,7 @@ void PacketLink::release(FlowId id, Flow& f) {
   while (f.released < f.size) {
     const std::uint64_t s = std::min(segment_, f.size - f.released);
     const std::uint64_t in_flight = f.released - f.delivered;
-    if (in_flight > 0 && in_flight + s > window_) return;
+    if (in_flight > 0 && in_flight + s > f.window) return;
     f.released += s;
     if (cap_upstream_ && cap_ > 0) {
       // The flow's own NIC serializes its segments; each reaches the shared queue whole.

@@ -26,6 +26,7 @@
 #include <queue>
 #include <vector>
 
+#include "core/common/rng.hpp"
 #include "sim/shared_link.hpp"
 
 namespace synclab::sim {
@@ -36,8 +37,11 @@ class PacketLink final : public SharedLink {
   /// rate: bytes/s of the shared NIC (> 0); flow_cap: bytes/s of each flow's own NIC (<= 0:
   /// none); segment: bytes per packet (> 0); window: bytes a flow may have in flight (at
   /// least one segment is always allowed); cap_upstream: the flow's NIC before the shared
-  /// queue (true) or after it (false).
-  PacketLink(double rate, double flow_cap, std::uint64_t segment, std::uint64_t window, bool cap_upstream);
+  /// queue (true) or after it (false). windows: if not empty, each flow's window is drawn
+  /// from these instead (uniformly, from a generator seeded with `seed`): the windows a
+  /// real sender was measured to keep, which differ from transfer to transfer.
+  PacketLink(double rate, double flow_cap, std::uint64_t segment, std::uint64_t window, bool cap_upstream,
+             std::vector<std::uint64_t> windows = {}, std::uint64_t seed = 1);
 
   /// Starts a flow of `bytes` at time `now` (an earlier time than the link has reached
   /// counts as that time). Ids increase with every start.
@@ -54,6 +58,11 @@ class PacketLink final : public SharedLink {
   std::size_t active() const { return flows_.size() + finished_.size(); }
   /// Segments moved through the shared queue so far (the model's unit of work).
   std::uint64_t segments() const { return segments_; }
+  /// The window a flow was given (bytes); 0 for a flow that is not active.
+  std::uint64_t window_of(FlowId id) const {
+    const auto it = flows_.find(id);
+    return it == flows_.end() ? 0 : it->second.window;
+  }
 
  private:
   enum class Kind : std::uint8_t { Arrive, Served, Delivered };
@@ -72,6 +81,7 @@ class PacketLink final : public SharedLink {
     std::uint64_t released = 0;   // bytes handed to the first stage
     std::uint64_t delivered = 0;  // bytes the last stage has delivered
     double cap_free = 0;          // time the flow's own NIC is done with what it was given
+    std::uint64_t window = 0;     // bytes it may have in flight
   };
   struct Segment {
     FlowId flow;
@@ -89,6 +99,8 @@ class PacketLink final : public SharedLink {
   double rate_, cap_;
   std::uint64_t segment_, window_;
   bool cap_upstream_;
+  std::vector<std::uint64_t> windows_;  // measured windows to draw from; empty: window_
+  Rng rng_;
   double now_ = 0;
   std::uint64_t seq_ = 0, segments_ = 0;
   FlowId next_id_ = 0;

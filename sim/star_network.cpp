@@ -82,15 +82,21 @@ std::unique_ptr<StarNetwork> make_fluid_star(sg::Host* server, double ps_bandwid
 }
 
 std::unique_ptr<StarNetwork> make_packet_star(sg::Host* server, double ps_bandwidth, double worker_cap,
-                                              std::uint64_t segment, std::uint64_t window) {
+                                              std::uint64_t segment, std::uint64_t window,
+                                              const std::vector<std::uint64_t>& windows, std::uint64_t seed) {
   // Pushes: the worker's NIC, then the shard's downlink queue. Replies: the shard's uplink
-  // queue (the sender's own egress), then the worker's NIC.
+  // queue (the sender's own egress), then the worker's NIC. Each direction draws its
+  // windows from its own stream.
+  const std::string per_flow = windows.empty()
+                                   ? fmt::format("window {} bytes per flow", window)
+                                   : fmt::format("windows drawn per flow from {} measured ({}-{} bytes)", windows.size(),
+                                                 *std::min_element(windows.begin(), windows.end()),
+                                                 *std::max_element(windows.begin(), windows.end()));
   return std::make_unique<StarNetwork>(
-      server, std::make_unique<PacketLink>(ps_bandwidth, worker_cap, segment, window, true),
-      std::make_unique<PacketLink>(ps_bandwidth, worker_cap, segment, window, false),
-      fmt::format("packet: FIFO queues of {}-byte packets at the shard NIC ({:g} B/s per direction), window {} bytes "
-                  "per flow, worker NICs {:g} B/s",
-                  segment, ps_bandwidth, window, worker_cap));
+      server, std::make_unique<PacketLink>(ps_bandwidth, worker_cap, segment, window, true, windows, 2 * seed + 1),
+      std::make_unique<PacketLink>(ps_bandwidth, worker_cap, segment, window, false, windows, 2 * seed + 2),
+      fmt::format("packet: FIFO queues of {}-byte packets at the shard NIC ({:g} B/s per direction), {}, worker NICs {:g} B/s",
+                  segment, ps_bandwidth, per_flow, worker_cap));
 }
 
 TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes) {

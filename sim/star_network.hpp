@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "sim/network_model.hpp"
 #include "sim/shared_link.hpp"
@@ -53,9 +54,11 @@ class StarNetwork final : public NetworkModel {
 std::unique_ptr<StarNetwork> make_fluid_star(simgrid::s4u::Host* server, double ps_bandwidth, double worker_cap);
 
 /// The packet model: each direction of the shard's NIC a FIFO queue of `segment`-byte
-/// packets at ps_bandwidth, each flow at most `window` bytes in flight and capped at
-/// worker_cap by its own NIC (sim/packet_link.hpp).
+/// packets at ps_bandwidth, each flow at most `window` bytes in flight (or a window drawn
+/// from `windows`, seeded by `seed`) and capped at worker_cap by its own NIC
+/// (sim/packet_link.hpp).
 std::unique_ptr<StarNetwork> make_packet_star(simgrid::s4u::Host* server, double ps_bandwidth, double worker_cap,
-                                              std::uint64_t segment, std::uint64_t window);
+                                              std::uint64_t segment, std::uint64_t window,
+                                              const std::vector<std::uint64_t>& windows = {}, std::uint64_t seed = 1);
 
 }  // namespace synclab::sim

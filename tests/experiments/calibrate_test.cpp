@@ -38,6 +38,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.message_bytes = 13098536;
   n.round_trips = 2000;
   n.window_bytes = 217200;
+  n.windows = {63712, 217200, 298288};
   ex::SoftwareCalibration sw;
   sw.model = "cnn";
   sw.params = 3274634;
@@ -62,9 +63,12 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_DOUBLE_EQ(cfg.cluster.link.latency, 1.25e-5);
   // The measured TCP window is the packet model's; without one the default stays.
   EXPECT_EQ(cfg.sim.packet_window, 217200u);
+  EXPECT_EQ(cfg.sim.packet_windows, (std::vector<std::uint64_t>{63712, 217200, 298288}));
   n.window_bytes = 0;
+  n.windows.clear();
   const auto unmeasured = synclab::resolve_run_config(YAML::Load(ex::calibration_yaml(c, n, sw)));
   EXPECT_EQ(unmeasured.sim.packet_window, synclab::resolve_run_config(YAML::Load("{}")).sim.packet_window);
+  EXPECT_TRUE(unmeasured.sim.packet_windows.empty());
   const auto& got = cfg.cluster.software;
   EXPECT_DOUBLE_EQ(got.apply_sgd, 1.5e-10);
   EXPECT_DOUBLE_EQ(got.apply_momentum, 2.5e-10);
@@ -169,6 +173,7 @@ TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   EXPECT_GT(n.latency_s, 0.0);
   EXPECT_GT(n.bandwidth_Bps, 0.0);
   EXPECT_GT(n.window_bytes, 0.0);  // Linux says what the sender kept in flight (TCP_INFO)
+  EXPECT_EQ(n.windows.size(), 2u);  // one per transfer
   EXPECT_NE(ex::calibration_yaml({}, n, {}).find("TCP to 127.0.0.1:"), std::string::npos);
   try {
     ex::calibrate_peer("127.0.0.1", 1, 16, 1, 1);  // nothing listens on port 1
