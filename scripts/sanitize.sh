@@ -42,7 +42,7 @@ if [ "$what" = asan ] || [ "$what" = all ]; then
   took "ASan+UBSan build" "$t0"
   t0=$(stamp)
   export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1
-  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/tests/sanitizers/ubsan.supp"
   # Debian's SimGrid has no ASan fiber hooks, so this build runs each simulated actor on a
   # thread of its own (sim/network_model.cpp) and tests/CMakeLists.txt scales time limits.
   # Not part of this run: the network-namespace testbed (root, fixed namespace names) and

@@ -56,7 +56,7 @@ struct Job {
   bool wait_version(std::uint64_t v, double seconds = 120) { return wait_log("ps.log", "version " + std::to_string(v) + " test accuracy", seconds); }
   // Waits until the PS log shows `text` (bounded).
   bool wait_log(const std::string& file, const std::string& text, double seconds) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(scaled_seconds(seconds));
     while (std::chrono::steady_clock::now() < until) {
       if (read_text(dir / file).find(text) != std::string::npos) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));

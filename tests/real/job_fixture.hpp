@@ -70,9 +70,17 @@ inline std::unique_ptr<ChildProcess> spawn(const std::string& name, std::vector<
 /// A TCP port that was free a moment ago (bound to port 0, then released).
 int free_port();
 
-/// Waits up to `seconds` for the child to end; returns its description ("exit 0") or "timeout".
+#ifndef SYNCLAB_TEST_TIMEOUT_SCALE
+#define SYNCLAB_TEST_TIMEOUT_SCALE 1
+#endif
+/// A test's wait bound in this build: `seconds` times the factor sanitizer builds run
+/// slower by (tests/CMakeLists.txt, the same factor that scales CTest's time limits).
+inline double scaled_seconds(double seconds) { return seconds * SYNCLAB_TEST_TIMEOUT_SCALE; }
+
+/// Waits up to `seconds` (scaled) for the child to end; returns its description ("exit 0")
+/// or "timeout".
 inline std::string wait_for(ChildProcess& c, double seconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(scaled_seconds(seconds));
   while (std::chrono::steady_clock::now() < until) {
     if (c.poll()) return c.describe();
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -81,9 +89,9 @@ inline std::string wait_for(ChildProcess& c, double seconds) {
   return "timeout";
 }
 
-/// Waits for a PS port file; 0 when the PS died or 30 s passed.
+/// Waits for a PS port file; 0 when the PS died or 30 s (scaled) passed.
 inline int wait_for_port(const std::filesystem::path& file, ChildProcess& ps) {
-  for (int i = 0; i < 1500; ++i) {
+  for (int i = 0; i < 1500 * SYNCLAB_TEST_TIMEOUT_SCALE; ++i) {
     std::ifstream in(file);
     int port = 0;
     if (in >> port && port > 0) return port;
@@ -93,9 +101,9 @@ inline int wait_for_port(const std::filesystem::path& file, ChildProcess& ps) {
   return 0;
 }
 
-/// Waits up to `seconds` for `text` to appear in a log file (a process logs after acting).
+/// Waits up to `seconds` (scaled) for `text` to appear in a log file (a process logs after acting).
 inline bool log_shows(const std::filesystem::path& file, const std::string& text, double seconds = 5) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(scaled_seconds(seconds));
   do {
     if (read_text(file).find(text) != std::string::npos) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
