@@ -42,7 +42,7 @@ if [ "$what" = asan ] || [ "$what" = all ]; then
   took "ASan+UBSan build" "$t0"
   t0=$(stamp)
   export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1
-  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$root/tests/sanitizers/ubsan.supp"
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   # Debian's SimGrid has no ASan fiber hooks, so this build runs each simulated actor on a
   # thread of its own (sim/network_model.cpp) and tests/CMakeLists.txt scales time limits.
   # Not part of this run: the network-namespace testbed (root, fixed namespace names) and
@@ -50,8 +50,13 @@ if [ "$what" = asan ] || [ "$what" = all ]; then
   # running beside this one; the PS and worker code they start is what real_jobs runs).
   # SYNCLAB_ASAN_EXCLUDE replaces this label regex: a second -LE among the extra arguments
   # would not widen it (CTest excludes only tests that match every -LE given).
+  # Also left out: the test that uses up every file descriptor of a PS on purpose. There
+  # UBSan's vptr check cannot test memory (it writes it into a pipe, and pipe() fails), so
+  # it reports fmt's valid formatting buffer as an "invalid vptr", and it cannot open a
+  # suppressions file either; the TSan run and every plain run keep that test.
   # --timeout covers only tests without a TIMEOUT of their own.
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -LE "${SYNCLAB_ASAN_EXCLUDE:-testbed|slurm}" --timeout 1800 "$@" || status=1
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" -LE "${SYNCLAB_ASAN_EXCLUDE:-testbed|slurm}" \
+    -E 'HostileNetwork.AcceptBacksOffWhenDescriptorsRunOut' --timeout 1800 "$@" || status=1
   took "ASan+UBSan tests" "$t0"
   unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
