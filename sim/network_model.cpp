@@ -85,7 +85,8 @@ std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, co
     const double ps_bandwidth = config.cluster.ps_link.value_or(config.cluster.link).bandwidth;
     if (choice.model == "star") return make_fluid_star(platform.servers[0], ps_bandwidth, config.cluster.link.bandwidth);
     return make_packet_star(platform.servers[0], ps_bandwidth, config.cluster.link.bandwidth, config.sim.packet_segment,
-                            config.sim.packet_window, config.sim.packet_windows, config.train.seed);
+                            config.sim.packet_window, config.sim.packet_windows, config.train.seed,
+                            config.sim.packet_acks_queued);
   }
   return std::make_unique<SimgridNetwork>();
 }

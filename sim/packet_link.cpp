@@ -4,25 +4,26 @@
 #include <stdexcept>
 
 namespace synclab::sim {
+namespace {
 
-PacketLink::PacketLink(double rate, double flow_cap, std::uint64_t segment, std::uint64_t window, bool cap_upstream,
-                       std::vector<std::uint64_t> windows, std::uint64_t seed)
-    : rate_(rate),
-      cap_(flow_cap),
-      segment_(segment),
-      window_(std::max(window, segment)),
-      cap_upstream_(cap_upstream),
-      windows_(std::move(windows)),
-      rng_(seed) {
-  if (!(rate > 0)) throw std::invalid_argument("PacketLink: rate must be positive");
-  if (segment == 0) throw std::invalid_argument("PacketLink: segment must be positive");
+constexpr int kInto = static_cast<int>(SharedLink::Direction::Into);
+constexpr int kOutOf = static_cast<int>(SharedLink::Direction::OutOf);
+
+}  // namespace
+
+PacketLink::PacketLink(PacketLinkSpec spec) : spec_(std::move(spec)), rng_(spec_.seed) {
+  if (!(spec_.rate > 0)) throw std::invalid_argument("PacketLink: rate must be positive");
+  if (spec_.segment == 0) throw std::invalid_argument("PacketLink: segment must be positive");
+  spec_.window = std::max(spec_.window, spec_.segment);
+  // Free ACKs return each segment's room as it arrives: the data path alone.
+  spec_.ack_every = spec_.acks_queued ? std::max<std::uint64_t>(spec_.ack_every, 1) : spec_.segment;
 }
 
-void PacketLink::push(double time, Kind kind, FlowId flow, std::uint64_t bytes) {
-  events_.push(Event{time, seq_++, kind, flow, bytes});
+void PacketLink::push(double time, Kind kind, int queue, FlowId flow, std::uint64_t bytes, bool ack) {
+  events_.push(Event{time, seq_++, kind, queue, flow, bytes, ack});
 }
 
-PacketLink::FlowId PacketLink::add(double now, std::uint64_t bytes) {
+PacketLink::FlowId PacketLink::add(double now, Direction direction, std::uint64_t bytes) {
   predicted_ = -1;
   // Events up to `now` must be applied first: the new flow's segments queue behind them.
   // Flows that complete on the way wait in finished_ for the next complete().
@@ -30,11 +31,13 @@ PacketLink::FlowId PacketLink::add(double now, std::uint64_t bytes) {
   now_ = std::max(now_, now);
   const FlowId id = next_id_++;
   Flow& f = flows_[id];
+  f.direction = direction;
   f.size = bytes;
   f.cap_free = now_;
   // Flows start in the simulation's deterministic order, so the draws repeat run to run.
-  f.window = windows_.empty() ? window_ : std::max(segment_, windows_[rng_.below(windows_.size())]);
-  if (bytes == 0) push(now_, Kind::Delivered, id, 0);
+  f.window = spec_.windows.empty() ? spec_.window
+                                   : std::max(spec_.segment, spec_.windows[rng_.below(spec_.windows.size())]);
+  if (bytes == 0) push(now_, Kind::Delivered, 0, id, 0);
   else release(id, f);
   return id;
 }
@@ -42,7 +45,7 @@ PacketLink::FlowId PacketLink::add(double now, std::uint64_t bytes) {
 void PacketLink::remove(double now, FlowId id) {
   predicted_ = -1;
   run(now, false);
-  // Segments of a removed flow are still served (its bytes are on the wire) but no longer
+  // Packets of a removed flow are still served (its bytes are on the wire) but no longer
   // counted; one that completed unseen is forgotten too.
   flows_.erase(id);
   finished_.erase(std::remove(finished_.begin(), finished_.end(), id), finished_.end());
@@ -53,22 +56,40 @@ void PacketLink::release(FlowId id, Flow& f) {
   // Hand segments to the first stage while the window has room (one segment always fits,
   // so a window smaller than a segment still moves).
   while (f.released < f.size) {
-    const std::uint64_t s = std::min(segment_, f.size - f.released);
-    const std::uint64_t in_flight = f.released - f.delivered;
+    const std::uint64_t s = std::min(spec_.segment, f.size - f.released);
+    const std::uint64_t in_flight = f.released - f.acked;
     if (in_flight > 0 && in_flight + s > f.window) return;
     f.released += s;
-    if (cap_upstream_ && cap_ > 0) {
-      // The flow's own NIC serializes its segments; each reaches the shared queue whole.
-      f.cap_free = std::max(now_, f.cap_free) + static_cast<double>(s) / cap_;
-      push(f.cap_free, Kind::Arrive, id, s);
+    if (f.direction == Direction::Into && spec_.flow_cap > 0) {
+      // The worker's NIC serializes its segments; each reaches the shard's queue whole.
+      f.cap_free = std::max(now_, f.cap_free) + static_cast<double>(s) / spec_.flow_cap;
+      push(f.cap_free, Kind::Arrive, kInto, id, s);
     } else {
-      push(now_, Kind::Arrive, id, s);
+      push(now_, Kind::Arrive, static_cast<int>(f.direction), id, s);
     }
   }
 }
 
-void PacketLink::start_service() {
-  if (!queue_.empty()) push(now_ + static_cast<double>(queue_.front().bytes) / rate_, Kind::Served, queue_.front().flow, queue_.front().bytes);
+void PacketLink::acknowledge(FlowId id, Flow& f) {
+  // The receiver's ACK for what it has not acknowledged yet. A push's ACK leaves the shard
+  // through its egress queue (behind queued replies), then crosses the worker's NIC; a
+  // reply's crosses the worker's NIC, then waits in the shard's ingress queue (behind
+  // queued pushes). An ACK's private stage is not queued: the worker's NIC carries its own
+  // transfer, and the ACK of its other direction interleaves with it.
+  const std::uint64_t covered = f.unacked;
+  f.unacked = 0;
+  if (!spec_.acks_queued) {
+    push(now_, Kind::Acked, 0, id, covered);
+    return;
+  }
+  const double private_stage = spec_.flow_cap > 0 ? static_cast<double>(spec_.ack_bytes) / spec_.flow_cap : 0;
+  if (f.direction == Direction::Into) push(now_, Kind::Arrive, kOutOf, id, covered, true);
+  else push(now_ + private_stage, Kind::Arrive, kInto, id, covered, true);
+}
+
+void PacketLink::start_service(int queue) {
+  const auto& q = queues_[queue];
+  if (!q.empty()) push(now_ + static_cast<double>(q.front().bytes) / spec_.rate, Kind::Served, queue, q.front().flow, 0);
 }
 
 double PacketLink::run(double until, bool first) {
@@ -80,32 +101,51 @@ double PacketLink::run(double until, bool first) {
     auto it = flows_.find(e.flow);
     switch (e.kind) {
       case Kind::Arrive:
-        queue_.push_back({e.flow, e.bytes});
-        if (queue_.size() == 1) start_service();
+        queues_[e.queue].push_back(e.ack ? Packet{e.flow, spec_.ack_bytes, std::max<std::uint64_t>(e.bytes, 1)}
+                                         : Packet{e.flow, e.bytes, 0});
+        if (queues_[e.queue].size() == 1) start_service(e.queue);
         break;
-      case Kind::Served:
+      case Kind::Served: {
         ++segments_;
-        queue_.pop_front();
-        start_service();
+        const Packet p = queues_[e.queue].front();
+        queues_[e.queue].pop_front();
+        start_service(e.queue);
         if (it == flows_.end()) break;
-        if (!cap_upstream_ && cap_ > 0) {
-          it->second.cap_free = std::max(now_, it->second.cap_free) + static_cast<double>(e.bytes) / cap_;
-          push(it->second.cap_free, Kind::Delivered, e.flow, e.bytes);
+        Flow& f = it->second;
+        const double cap_time = spec_.flow_cap > 0 ? static_cast<double>(p.bytes) / spec_.flow_cap : 0;
+        if (p.acks > 0) {
+          // An ACK through the shard's queue: a push's still crosses the worker's NIC.
+          push(e.queue == kOutOf ? now_ + cap_time : now_, Kind::Acked, e.queue, p.flow, p.acks);
+        } else if (e.queue == kOutOf && spec_.flow_cap > 0) {
+          f.cap_free = std::max(now_, f.cap_free) + cap_time;
+          push(f.cap_free, Kind::Delivered, e.queue, p.flow, p.bytes);
         } else {
-          push(now_, Kind::Delivered, e.flow, e.bytes);
+          push(now_, Kind::Delivered, e.queue, p.flow, p.bytes);
         }
         break;
-      case Kind::Delivered:
+      }
+      case Kind::Delivered: {
         if (it == flows_.end()) break;
-        it->second.delivered += e.bytes;
-        if (it->second.delivered >= it->second.size) {
+        Flow& f = it->second;
+        f.delivered += e.bytes;
+        f.unacked += e.bytes;
+        if (f.delivered >= f.size) {
+          // Complete once the receiver has every byte; the last ACK still goes out, but
+          // nothing waits for it.
+          if (f.size > 0) acknowledge(e.flow, f);
           finished_.push_back(e.flow);
           flows_.erase(it);
           last = now_;
           if (first) return last;
-        } else {
-          release(e.flow, it->second);
+        } else if (f.unacked >= spec_.ack_every) {
+          acknowledge(e.flow, f);
         }
+        break;
+      }
+      case Kind::Acked:
+        if (it == flows_.end()) break;
+        it->second.acked += e.bytes;
+        release(e.flow, it->second);
         break;
     }
   }

@@ -1,8 +1,9 @@
 #pragma once
-// One direction of the one shared link of a star (the parameter-server shard's NIC), as the
+// The one shared link of a star (the parameter-server shard's NIC), both directions, as the
 // star network drives it: flows start and stop at given times, and the link says when the
-// next one completes. FairShareLink (fluid max-min sharing) and PacketLink (a FIFO queue of
-// window-limited packets) implement it. No clock and no SimGrid: the caller says the time.
+// next one completes. The fluid model (FairShareLink per direction, max-min sharing) and
+// PacketLink (FIFO queues of window-limited packets, whose ACKs cross the other direction)
+// implement it. No clock and no SimGrid: the caller says the time.
 #include <cstdint>
 #include <vector>
 
@@ -11,9 +12,12 @@ namespace synclab::sim {
 class SharedLink {
  public:
   using FlowId = std::uint64_t;
+  /// Into the shard (a push) or out of it (a reply).
+  enum class Direction : int { Into = 0, OutOf = 1 };
   virtual ~SharedLink() = default;
-  /// Starts a flow of `bytes` at time `now` (never before an earlier call's time); ids increase.
-  virtual FlowId add(double now, std::uint64_t bytes) = 0;
+  /// Starts a flow of `bytes` at time `now` (never before an earlier call's time); ids
+  /// increase, over both directions.
+  virtual FlowId add(double now, Direction direction, std::uint64_t bytes) = 0;
   /// Drops an unfinished flow at time `now` (a crashed peer).
   virtual void remove(double now, FlowId id) = 0;
   /// Time the next flow completes if nothing starts or stops before; +inf with no flow.

@@ -29,7 +29,7 @@ double tolerance(double now) { return std::max(2e-9, now * 4e-15); }
 
 class StarNetwork::Flow final : public Transfer {
  public:
-  Flow(StarNetwork* net, int direction) : net_(net), direction_(direction) {}
+  explicit Flow(StarNetwork* net) : net_(net) {}
   void wait() override {
     if (over()) return;
     waiter_ = sg::Semaphore::create(0);
@@ -43,29 +43,55 @@ class StarNetwork::Flow final : public Transfer {
   bool over() const { return done_ || cancelled_; }
 
   StarNetwork* net_;
-  int direction_;
   SharedLink::FlowId id_ = 0;
   bool done_ = false, cancelled_ = false;
   sg::SemaphorePtr waiter_;  // released when done or cancelled; set while an actor waits
 };
 
-// FairShareLink behind the SharedLink interface (it keeps its own, which takes fractional
-// bytes, for its tests and for exactness of the fluid arithmetic).
+// Two FairShareLinks behind the SharedLink interface (they keep their own, which takes
+// fractional bytes, for their tests and for exactness of the fluid arithmetic): the
+// directions share nothing, and ids map to each direction's own.
 class FluidLink final : public SharedLink {
  public:
-  FluidLink(double capacity, double flow_cap) : link_(capacity, flow_cap) {}
-  FlowId add(double now, std::uint64_t bytes) override { return link_.add(now, static_cast<double>(bytes)); }
-  void remove(double now, FlowId id) override { link_.remove(now, id); }
-  double next_completion() const override { return link_.next_completion(); }
-  std::vector<FlowId> complete(double now, double tolerance) override { return link_.complete(now, tolerance); }
+  FluidLink(double capacity, double flow_cap) : links_{{capacity, flow_cap}, {capacity, flow_cap}} {}
+  FlowId add(double now, Direction direction, std::uint64_t bytes) override {
+    const int d = static_cast<int>(direction);
+    const FlowId id = next_id_++;
+    const FlowId own = links_[d].add(now, static_cast<double>(bytes));
+    ids_[d][own] = id;
+    where_[id] = {d, own};
+    return id;
+  }
+  void remove(double now, FlowId id) override {
+    const auto it = where_.find(id);
+    if (it == where_.end()) return;
+    links_[it->second.first].remove(now, it->second.second);
+    ids_[it->second.first].erase(it->second.second);
+    where_.erase(it);
+  }
+  double next_completion() const override { return std::min(links_[0].next_completion(), links_[1].next_completion()); }
+  std::vector<FlowId> complete(double now, double tolerance) override {
+    std::vector<FlowId> done;
+    for (int d : {0, 1})
+      for (FlowId own : links_[d].complete(now, tolerance)) {
+        const auto it = ids_[d].find(own);
+        if (it == ids_[d].end()) continue;
+        done.push_back(it->second);
+        where_.erase(it->second);
+        ids_[d].erase(it);
+      }
+    return done;
+  }
 
  private:
-  FairShareLink link_;
+  FairShareLink links_[2];
+  FlowId next_id_ = 0;
+  std::unordered_map<FlowId, FlowId> ids_[2];                    // a direction's own id -> ours
+  std::unordered_map<FlowId, std::pair<int, FlowId>> where_;     // ours -> direction, own id
 };
 
-StarNetwork::StarNetwork(sg::Host* server, std::unique_ptr<SharedLink> into, std::unique_ptr<SharedLink> out_of,
-                         std::string description)
-    : server_(server), links_{std::move(into), std::move(out_of)}, description_(std::move(description)),
+StarNetwork::StarNetwork(sg::Host* server, std::unique_ptr<SharedLink> link, std::string description)
+    : server_(server), link_(std::move(link)), description_(std::move(description)),
       wake_(sg::Semaphore::create(0)) {
   sg::Actor::create("network", server_, [this] { serve(); })->daemonize();
 }
@@ -76,36 +102,39 @@ std::string StarNetwork::describe() const { return description_; }
 
 std::unique_ptr<StarNetwork> make_fluid_star(sg::Host* server, double ps_bandwidth, double worker_cap) {
   return std::make_unique<StarNetwork>(
-      server, std::make_unique<FluidLink>(ps_bandwidth, worker_cap), std::make_unique<FluidLink>(ps_bandwidth, worker_cap),
+      server, std::make_unique<FluidLink>(ps_bandwidth, worker_cap),
       fmt::format("star: exact max-min sharing of the shard NIC ({:g} B/s per direction), worker NICs {:g} B/s caps",
                   ps_bandwidth, worker_cap));
 }
 
 std::unique_ptr<StarNetwork> make_packet_star(sg::Host* server, double ps_bandwidth, double worker_cap,
                                               std::uint64_t segment, std::uint64_t window,
-                                              const std::vector<std::uint64_t>& windows, std::uint64_t seed) {
+                                              const std::vector<std::uint64_t>& windows, std::uint64_t seed,
+                                              bool acks_queued) {
   // Pushes: the worker's NIC, then the shard's downlink queue. Replies: the shard's uplink
-  // queue (the sender's own egress), then the worker's NIC. Each direction draws its
-  // windows from its own stream.
+  // queue (the sender's own egress), then the worker's NIC. ACKs go the other way.
   const std::string per_flow = windows.empty()
                                    ? fmt::format("window {} bytes per flow", window)
                                    : fmt::format("windows drawn per flow from {} measured ({}-{} bytes)", windows.size(),
                                                  *std::min_element(windows.begin(), windows.end()),
                                                  *std::max_element(windows.begin(), windows.end()));
   return std::make_unique<StarNetwork>(
-      server, std::make_unique<PacketLink>(ps_bandwidth, worker_cap, segment, window, true, windows, 2 * seed + 1),
-      std::make_unique<PacketLink>(ps_bandwidth, worker_cap, segment, window, false, windows, 2 * seed + 2),
-      fmt::format("packet: FIFO queues of {}-byte packets at the shard NIC ({:g} B/s per direction), {}, worker NICs {:g} B/s",
-                  segment, ps_bandwidth, per_flow, worker_cap));
+      server,
+      std::make_unique<PacketLink>(PacketLinkSpec{.rate = ps_bandwidth, .flow_cap = worker_cap, .segment = segment,
+                                                  .window = window, .windows = windows, .seed = 2 * seed + 1,
+                                                  .acks_queued = acks_queued}),
+      fmt::format("packet: FIFO queues of {}-byte packets at the shard NIC ({:g} B/s per direction, {}), {}, worker NICs {:g} B/s",
+                  segment, ps_bandwidth, acks_queued ? "ACKs queued in the other direction" : "ACKs free", per_flow,
+                  worker_cap));
 }
 
 TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes) {
   if ((from == server_) == (to == server_))
     throw std::logic_error("star network: a transfer must have the shard at exactly one end");
-  const int direction = to == server_ ? 0 : 1;
-  auto flow = std::make_shared<Flow>(this, direction);
-  flow->id_ = links_[direction]->add(sg::Engine::get_clock(), static_cast<double>(bytes));
-  flows_[direction].emplace(flow->id_, flow);
+  const auto direction = to == server_ ? SharedLink::Direction::Into : SharedLink::Direction::OutOf;
+  auto flow = std::make_shared<Flow>(this);
+  flow->id_ = link_->add(sg::Engine::get_clock(), direction, bytes);
+  flows_.emplace(flow->id_, flow);
   poke();
   return flow;
 }
@@ -131,8 +160,8 @@ std::size_t StarNetwork::wait_any(const std::vector<TransferPtr>& transfers) {
 void StarNetwork::cancel(Flow& flow) {
   flow.cancelled_ = true;
   if (flow.waiter_) flow.waiter_->release();
-  links_[flow.direction_]->remove(sg::Engine::get_clock(), flow.id_);
-  flows_[flow.direction_].erase(flow.id_);
+  link_->remove(sg::Engine::get_clock(), flow.id_);
+  flows_.erase(flow.id_);
   poke();
 }
 
@@ -143,23 +172,22 @@ void StarNetwork::poke() {
   wake_->release();
 }
 
-void StarNetwork::finish(int direction, const std::vector<SharedLink::FlowId>& ids) {
+void StarNetwork::finish(const std::vector<SharedLink::FlowId>& ids) {
   for (SharedLink::FlowId id : ids) {
-    auto it = flows_[direction].find(id);
-    if (it == flows_[direction].end()) continue;  // cancelled at the instant it completed
+    auto it = flows_.find(id);
+    if (it == flows_.end()) continue;  // cancelled at the instant it completed
     Flow& flow = *it->second;
     flow.done_ = true;
     if (flow.waiter_) flow.waiter_->release();
-    flows_[direction].erase(it);
+    flows_.erase(it);
   }
 }
 
 void StarNetwork::serve() {
   for (;;) {
     const double now = sg::Engine::get_clock();
-    finish(0, links_[0]->complete(now, tolerance(now)));
-    finish(1, links_[1]->complete(now, tolerance(now)));
-    const double next = std::min(links_[0]->next_completion(), links_[1]->next_completion());
+    finish(link_->complete(now, tolerance(now)));
+    const double next = link_->next_completion();
     poked_ = false;
     if (std::isinf(next)) wake_->acquire();
     else wake_->acquire_timeout(next - now);

@@ -1,10 +1,11 @@
 #pragma once
 // The built star with one parameter-server shard: every worker's NIC carries one transfer
 // at a time, so it only caps that transfer's rate, and the one shared resource per
-// direction is the shard's NIC (a SharedLink). With FairShareLink (make_fluid_star), max-min
-// fair sharing of it is min(worker NIC, shard NIC / n) per flow: the same times as
-// SimGrid's solver, at O(log n) per transfer start or end instead of a re-solve over all n
-// flows. With PacketLink (make_packet_star), the shard's NIC is a FIFO queue of packets.
+// direction is the shard's NIC (a SharedLink, both directions). With FairShareLink per
+// direction (make_fluid_star), max-min fair sharing of it is min(worker NIC, shard NIC / n)
+// per flow: the same times as SimGrid's solver, at O(log n) per transfer start or end
+// instead of a re-solve over all n flows. With PacketLink (make_packet_star), the shard's
+// NIC is two FIFO queues of packets, each carrying the other's ACKs.
 //
 // A daemon actor on the shard's host completes transfers: it sleeps until the next
 // completion, and is woken whenever a start or a cancel changes the shares.
@@ -22,11 +23,10 @@ namespace synclab::sim {
 
 class StarNetwork final : public NetworkModel {
  public:
-  /// server: the shard's host (one end of every transfer); into, out_of: its NIC's two
-  /// directions (pushes, replies); description: what describe() says. Creates the daemon
-  /// actor (the engine must exist and not be running yet).
-  StarNetwork(simgrid::s4u::Host* server, std::unique_ptr<SharedLink> into, std::unique_ptr<SharedLink> out_of,
-              std::string description);
+  /// server: the shard's host (one end of every transfer); link: its NIC (pushes into it,
+  /// replies out of it); description: what describe() says. Creates the daemon actor (the
+  /// engine must exist and not be running yet).
+  StarNetwork(simgrid::s4u::Host* server, std::unique_ptr<SharedLink> link, std::string description);
   ~StarNetwork() override;
   std::string describe() const override;
   TransferPtr start(simgrid::s4u::Host* from, simgrid::s4u::Host* to, std::uint64_t bytes) override;
@@ -39,12 +39,12 @@ class StarNetwork final : public NetworkModel {
   void serve();
   void poke();
   void cancel(Flow& flow);
-  void finish(int direction, const std::vector<SharedLink::FlowId>& ids);
+  void finish(const std::vector<SharedLink::FlowId>& ids);
 
   simgrid::s4u::Host* server_;
-  std::unique_ptr<SharedLink> links_[2];  // 0: into the shard (pushes), 1: out of it (replies)
+  std::unique_ptr<SharedLink> link_;
   std::string description_;
-  std::unordered_map<SharedLink::FlowId, std::shared_ptr<Flow>> flows_[2];
+  std::unordered_map<SharedLink::FlowId, std::shared_ptr<Flow>> flows_;
   simgrid::s4u::SemaphorePtr wake_;  // released by poke()
   bool poked_ = false;
 };
@@ -54,11 +54,13 @@ class StarNetwork final : public NetworkModel {
 std::unique_ptr<StarNetwork> make_fluid_star(simgrid::s4u::Host* server, double ps_bandwidth, double worker_cap);
 
 /// The packet model: each direction of the shard's NIC a FIFO queue of `segment`-byte
-/// packets at ps_bandwidth, each flow at most `window` bytes in flight (or a window drawn
-/// from `windows`, seeded by `seed`) and capped at worker_cap by its own NIC
+/// packets at ps_bandwidth, each flow at most `window` bytes unacknowledged (or a window
+/// drawn from `windows`, seeded by `seed`), its ACKs queued in the other direction (or,
+/// without acks_queued, back at once), and capped at worker_cap by its own NIC
 /// (sim/packet_link.hpp).
 std::unique_ptr<StarNetwork> make_packet_star(simgrid::s4u::Host* server, double ps_bandwidth, double worker_cap,
                                               std::uint64_t segment, std::uint64_t window,
-                                              const std::vector<std::uint64_t>& windows = {}, std::uint64_t seed = 1);
+                                              const std::vector<std::uint64_t>& windows = {}, std::uint64_t seed = 1,
+                                              bool acks_queued = true);
 
 }  // namespace synclab::sim

@@ -97,6 +97,7 @@ const std::vector<ConfigKey>& config_schema() {
       choice("sim.network", "auto", "auto|star|simgrid|packet", "bandwidth sharing: star = exact fluid fast path (built star, one shard), simgrid = SimGrid's fluid solver, auto = star where it applies, packet = FIFO packet queues with TCP windows (built star, one shard)"),
       key("sim.packet.segment", T::Count, "1448", 1, kMaxInt, false, "packet model: bytes per packet (TCP MSS of a 1500-byte MTU; the NIC's GSO size where the queue holds GSO packets)"),
       key("sim.packet.window", T::Count, "14480", 1, kMaxInt, false, "packet model: bytes one flow may have in flight (default TCP's initial window, 10 MSS)"),
+      choice("sim.packet.acks", "queued", "queued|free", "packet model: queued = each flow's ACKs are packets in the other direction's queue at the shard's NIC (behind the data waiting there); free = ACKs return at once (the data path alone)"),
       key("sim.packet.windows", T::IntList, "[]", 1, kMaxInt, false, "packet model: windows (bytes) measured on the path by synclab calibrate; each transfer draws its window from them (seeded by train.seed); empty = every transfer has sim.packet.window"),
       text("worker.device", "auto", "auto | cpu | cuda | cuda:N: where workers compute (real workers, train, sim full mode; docs/cuda.md)"),
       ConfigKey{"real.hosts", T::StringList, "[]", -kInf, kInf, false, nullptr, "hosts of a real run (host or host:port); empty = local processes", nullptr},

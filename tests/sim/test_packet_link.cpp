@@ -1,7 +1,7 @@
-// The packet model: one shared NIC as a FIFO queue of window-limited packets, in closed
+// The packet model: the shared NIC as FIFO queues of window-limited packets, in closed
 // form (one flow, n flows started together, a head start that grows by the window), its
-// determinism, windows drawn from measured ones, and whole runs where its pipelining shows
-// against the fluid model.
+// determinism, windows drawn from measured ones, ACKs that wait behind the other
+// direction's queue, and whole runs where its pipelining shows against the fluid model.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -27,12 +27,38 @@
 namespace fs = std::filesystem;
 using synclab::sim::FairShareLink;
 using synclab::sim::PacketLink;
+using synclab::sim::PacketLinkSpec;
 using synclab::sim::testing::run_in_child;
+using Dir = PacketLink::Direction;
 
 namespace {
 
+// One direction of the packet link (upstream: pushes, the flow's NIC before the shared
+// queue; else replies). Its ACKs cost nothing and come one per segment, so only the data
+// path counts and the FIFO queue's closed forms hold exactly; the ACK tests below use the
+// link itself.
+class OneWay {
+ public:
+  OneWay(double rate, double cap, std::uint64_t s, std::uint64_t w, bool upstream, std::vector<std::uint64_t> windows = {},
+         std::uint64_t seed = 1)
+      : link_(PacketLinkSpec{.rate = rate, .flow_cap = cap, .segment = s, .window = w, .windows = std::move(windows),
+                             .seed = seed, .ack_bytes = 0, .ack_every = s}),
+        dir_(upstream ? Dir::Into : Dir::OutOf) {}
+  PacketLink::FlowId add(double now, std::uint64_t bytes) { return link_.add(now, dir_, bytes); }
+  void remove(double now, PacketLink::FlowId id) { link_.remove(now, id); }
+  double next_completion() const { return link_.next_completion(); }
+  std::vector<PacketLink::FlowId> complete(double now, double tolerance) { return link_.complete(now, tolerance); }
+  std::size_t active() const { return link_.active(); }
+  std::uint64_t window_of(PacketLink::FlowId id) const { return link_.window_of(id); }
+
+ private:
+  PacketLink link_;
+  Dir dir_;
+};
+
 // Runs the link until every flow is done; returns each flow's completion time by id.
-std::map<PacketLink::FlowId, double> drain(PacketLink& link) {
+template <class Link>
+std::map<PacketLink::FlowId, double> drain(Link& link) {
   std::map<PacketLink::FlowId, double> done;
   for (int guard = 0; guard < 1'000'000 && link.active() > 0; ++guard) {
     const double t = link.next_completion();
@@ -47,21 +73,21 @@ TEST(PacketLink, OneFlowTakesItsBytesOverTheSlowerNicPlusOnePacket) {
   const std::uint64_t s = 1448, m = 690 * s;
   for (bool upstream : {true, false}) {
     // Equal NICs: M / B, plus one packet stored and forwarded by the other NIC.
-    PacketLink equal(1e8, 1e8, s, 10 * s, upstream);
+    OneWay equal(1e8, 1e8, s, 10 * s, upstream);
     equal.add(0.5, m);
     const auto a = drain(equal);
     EXPECT_NEAR(a.at(0), 0.5 + (m + s) / 1e8, kRel) << upstream;
     // A slower worker NIC sets the pace; the fast shared NIC adds one packet's time.
-    PacketLink slow(1e8, 2.5e7, s, 10 * s, upstream);
+    OneWay slow(1e8, 2.5e7, s, 10 * s, upstream);
     slow.add(0, m);
     EXPECT_NEAR(drain(slow).at(0), m / 2.5e7 + s / 1e8, kRel) << upstream;
   }
   // No worker NIC (<= 0): the shared NIC alone.
-  PacketLink bare(1e8, 0, s, 10 * s, false);
+  OneWay bare(1e8, 0, s, 10 * s, false);
   bare.add(0, m);
   EXPECT_NEAR(drain(bare).at(0), m / 1e8, kRel);
   // A message that is not a whole number of packets, and an empty one.
-  PacketLink odd(1e6, 0, 1000, 4000, true);
+  OneWay odd(1e6, 0, 1000, 4000, true);
   odd.add(0, 2500);
   odd.add(0, 0);
   const auto o = drain(odd);
@@ -72,7 +98,7 @@ TEST(PacketLink, OneFlowTakesItsBytesOverTheSlowerNicPlusOnePacket) {
 TEST(PacketLink, FlowsStartedTogetherShareTheLinkAndEndWithinOneRound) {
   const std::uint64_t m = 300'000, s = 1448;
   for (int n : {1, 2, 7, 50}) {
-    PacketLink link(1e8, 1e8, s, 10 * s, true);
+    OneWay link(1e8, 1e8, s, 10 * s, true);
     for (int i = 0; i < n; ++i) link.add(0, m);
     const auto done = drain(link);
     ASSERT_EQ(done.size(), static_cast<std::size_t>(n));
@@ -93,7 +119,7 @@ TEST(PacketLink, IncumbentKeepsItsQueuedWindowAheadOfALateFlow) {
   // the back of the queue).
   const std::uint64_t s = 1000, k = 20, n = 400, j = 20;  // n - j - k: a whole number of blocks
   const double rate = 1e7, tick = s / rate, delta = (j + 0.5) * tick;
-  PacketLink packet(rate, 0, s, k * s, false);
+  OneWay packet(rate, 0, s, k * s, false);
   packet.add(0, n * s);
   packet.add(delta, n * s);
   const auto p = drain(packet);
@@ -108,7 +134,7 @@ TEST(PacketLink, IncumbentKeepsItsQueuedWindowAheadOfALateFlow) {
 
   // A window as large as the message: first come, first served, message by message.
   const std::uint64_t m = n * s;
-  PacketLink fifo(rate, 0, s, m, false);
+  OneWay fifo(rate, 0, s, m, false);
   fifo.add(0, m);
   fifo.add(delta, m);
   fifo.add(2 * delta, m);
@@ -117,7 +143,7 @@ TEST(PacketLink, IncumbentKeepsItsQueuedWindowAheadOfALateFlow) {
 }
 
 TEST(PacketLink, RemovedFlowSendsNothingMore) {
-  PacketLink link(1e6, 0, 1000, 4000, false);
+  OneWay link(1e6, 0, 1000, 4000, false);
   const auto a = link.add(0, 100'000);
   const auto b = link.add(0, 100'000);
   link.remove(0.01, a);
@@ -132,7 +158,7 @@ TEST(PacketLink, RemovedFlowSendsNothingMore) {
 TEST(PacketLink, SameInputsSameTimes) {
   auto run = [] {
     synclab::Rng rng(7);
-    PacketLink link(1.25e7, 1.25e7, 1448, 14480, true);
+    OneWay link(1.25e7, 1.25e7, 1448, 14480, true);
     std::vector<double> times;
     double now = 0;
     for (int i = 0; i < 200; ++i) {
@@ -151,7 +177,7 @@ TEST(PacketLink, SameInputsSameTimes) {
 TEST(PacketLink, EachFlowDrawsItsWindowFromTheMeasuredOnes) {
   const std::vector<std::uint64_t> measured = {4000, 10000, 30000};
   auto windows = [&](std::uint64_t seed) {
-    PacketLink link(1e6, 0, 1000, 2000, false, measured, seed);
+    OneWay link(1e6, 0, 1000, 2000, false, measured, seed);
     std::vector<std::uint64_t> got;
     for (int i = 0; i < 60; ++i) got.push_back(link.window_of(link.add(0, 1'000'000)));
     return got;
@@ -165,7 +191,7 @@ TEST(PacketLink, EachFlowDrawsItsWindowFromTheMeasuredOnes) {
   // more ahead of the other's packets, so it finishes first.
   bool compared = false;
   for (std::uint64_t seed = 1; seed <= 16 && !compared; ++seed) {
-    PacketLink link(1e6, 0, 1000, 2000, false, {4000, 30000}, seed);
+    OneWay link(1e6, 0, 1000, 2000, false, {4000, 30000}, seed);
     const auto x = link.add(0, 100'000), y = link.add(0, 100'000);
     const auto wx = link.window_of(x), wy = link.window_of(y);
     if (wx == wy) continue;
@@ -174,6 +200,63 @@ TEST(PacketLink, EachFlowDrawsItsWindowFromTheMeasuredOnes) {
     compared = true;
   }
   EXPECT_TRUE(compared) << "no seed of sixteen gave the two flows different windows";
+}
+
+// Two-way traffic: a push's ACKs leave the shard behind the replies queued at its egress.
+// A reply keeps its window (20 packets) queued there; a push whose window (5 packets) is
+// smaller than that queue sends 5 packets per round trip of about 15-20 packet times, so it
+// runs at a quarter of the link or less, while the reply, whose ACKs wait behind at most the
+// push's 5 packets at the ingress, keeps the link full. Alone, or with a window that
+// covers the other direction's queue, the push runs at the full rate.
+TEST(PacketLink, AckBehindTheOtherDirectionsQueueHoldsBackASmallWindow) {
+  const std::uint64_t s = 1000, n = 2000;
+  const double rate = 1e7, tick = s / rate;
+  auto spec = [&](std::vector<std::uint64_t> windows) {
+    return PacketLinkSpec{.rate = rate, .flow_cap = 0, .segment = s, .window = s, .windows = std::move(windows), .seed = 1,
+                          .ack_bytes = 0, .ack_every = s};
+  };
+  // Alone: n packets at the full rate.
+  PacketLink alone(spec({5 * s}));
+  const auto lone = alone.add(0, Dir::Into, n * s);
+  EXPECT_NEAR(drain(alone).at(lone), n * tick, kRel);
+  // Equal windows of 20 packets: each flow keeps about 10 queued, which its ACKs and the
+  // other's wait behind in turn, and both directions run at the full rate.
+  PacketLink even(spec({20 * s}));
+  const auto r = even.add(0, Dir::OutOf, 8 * n * s), p = even.add(0, Dir::Into, n * s);
+  const auto e = drain(even);
+  EXPECT_LT(e.at(p), 1.05 * n * tick);
+  EXPECT_LT(e.at(r), 1.05 * 8 * n * tick);
+  // Unequal windows: draw them from two-element lists until the push gets 5 and the reply 20.
+  bool seen = false;
+  for (std::uint64_t seed = 1; seed <= 32 && !seen; ++seed) {
+    auto sp = spec({5 * s, 20 * s});
+    sp.seed = seed;
+    PacketLink link(sp);
+    const auto reply = link.add(0, Dir::OutOf, 8 * n * s), push = link.add(0, Dir::Into, n * s);
+    if (link.window_of(reply) != 20 * s || link.window_of(push) != 5 * s) continue;
+    seen = true;
+    const auto done = drain(link);
+    EXPECT_GT(done.at(push), 3.0 * n * tick) << "the push's ACKs wait behind the reply's 15-20 queued packets";
+    EXPECT_LT(done.at(push), 5.0 * n * tick);
+    EXPECT_LT(done.at(reply), 1.05 * 8 * n * tick) << "the reply keeps its direction busy";
+  }
+  EXPECT_TRUE(seen) << "no seed of 32 drew a 5-packet push beside a 20-packet reply";
+}
+
+// An ACK is a packet of its own in the other direction's queue: 66 bytes at the link's
+// rate, one per two segments by default, so a lone flow's window of two segments waits
+// for each ACK to be served and returned before it sends again.
+TEST(PacketLink, AcksTakeTheirTimeOnTheWire) {
+  const std::uint64_t s = 1448, m = 200 * s;
+  const double rate = 1e6;
+  PacketLink wide(PacketLinkSpec{.rate = rate, .flow_cap = 0, .segment = s, .window = 20 * s});
+  const auto a = wide.add(0, Dir::Into, m);
+  EXPECT_NEAR(drain(wide).at(a), m / rate, kRel) << "a window of 20 packets covers an ACK's way back";
+  PacketLink narrow(PacketLinkSpec{.rate = rate, .flow_cap = 0, .segment = s, .window = 2 * s});
+  const auto b = narrow.add(0, Dir::Into, m);
+  // Two packets, then their ACK (66 bytes) through the empty reverse queue, for each pair
+  // but the last (the flow completes when its last byte arrives).
+  EXPECT_NEAR(drain(narrow).at(b), m / rate + 99 * 66 / rate, kRel);
 }
 
 synclab::RunConfig timing(const std::vector<std::string>& extra) {
@@ -200,14 +283,15 @@ nlohmann::json simulate(const synclab::RunConfig& config, const fs::path& dir) {
 }
 
 // Three identical async workers: the fluid model keeps them in lockstep (all push, then all
-// wait for replies, each direction idle half the time); with packets, the reply queued
-// first stays ahead, and the workers settle into a pipeline (one pushes while another
-// receives).
+// wait for replies, each direction idle half the time); with packets (the data path alone,
+// ACKs free), the reply queued first stays ahead, and the workers settle into a pipeline
+// (one pushes while another receives).
 TEST(PacketNetwork, AsyncWorkersDriftIntoAPipeline) {
   const fs::path root = fs::temp_directory_path() / ("synclab-test-packet-" + std::to_string(::getpid()));
   std::map<std::string, nlohmann::json> s;
   for (const std::string model : {"star", "packet"})
-    s[model] = simulate(timing({"policy.name=async", "cluster.workers=3", "train.stop.updates=300", "sim.network=" + model}),
+    s[model] = simulate(timing({"policy.name=async", "cluster.workers=3", "train.stop.updates=300", "sim.network=" + model,
+                                "sim.packet.acks=free"}),
                         root / model);
   EXPECT_EQ(s["packet"]["network_model"].get<std::string>().rfind("packet", 0), 0u) << s["packet"]["network_model"];
   const double bytes = s["star"]["param_bytes"].get<double>(), rate = 12.5e6;
@@ -218,7 +302,7 @@ TEST(PacketNetwork, AsyncWorkersDriftIntoAPipeline) {
   EXPECT_GT(packet, 100 * 3 * bytes / rate);
   // Same config, same simulated run.
   const auto again = simulate(timing({"policy.name=async", "cluster.workers=3", "train.stop.updates=300",
-                                      "sim.network=packet"}),
+                                      "sim.network=packet", "sim.packet.acks=free"}),
                               root / "again");
   EXPECT_EQ(again["updates_csv"], s["packet"]["updates_csv"]);
   EXPECT_EQ(again["time_s"], s["packet"]["time_s"]);
@@ -226,14 +310,15 @@ TEST(PacketNetwork, AsyncWorkersDriftIntoAPipeline) {
   fs::remove_all(root, ec);
 }
 
-// Two identical async workers start in the same instant. With one fixed window the packet
-// model keeps them near lockstep (their replies share the link in blocks of the window);
+// Two identical async workers start in the same instant (ACKs free, the data path alone).
+// With one fixed window the packet model keeps them near lockstep (their replies share the link in blocks of the window);
 // with windows drawn per transfer from measured ones (here what Linux's BBR kept on a
 // 100 Mbit/s shaped link: 40 to 184 segments) one reply gets ahead, and the workers settle
 // into the pipeline real TCP flows reach: about one message time per update.
 TEST(PacketNetwork, MeasuredWindowsLetSymmetricWorkersPipeline) {
   const fs::path root = fs::temp_directory_path() / ("synclab-test-packet-windows-" + std::to_string(::getpid()));
-  const std::vector<std::string> job = {"policy.name=async", "cluster.workers=2", "train.stop.updates=200", "sim.network=packet"};
+  const std::vector<std::string> job = {"policy.name=async", "cluster.workers=2", "train.stop.updates=200", "sim.network=packet",
+                                        "sim.packet.acks=free"};
   auto with = [&](const std::string& extra) {
     auto o = job;
     o.push_back(extra);
@@ -252,6 +337,28 @@ TEST(PacketNetwork, MeasuredWindowsLetSymmetricWorkersPipeline) {
       timing(with("sim.packet.windows=[199824, 266432, 92672, 57920, 72400, 246160, 208512, 251952, 99912, 133216]")),
       root / "again");
   EXPECT_EQ(again["updates_csv"], drawn["updates_csv"]);
+  std::error_code ec;
+  fs::remove_all(root, ec);
+}
+
+// Queued ACKs (the default): a push's ACKs wait behind the replies queued at the shard's
+// egress and a reply's behind the pushes at its ingress. Three async workers whose windows
+// (10 packets) are no larger than what the other direction has queued stall on their ACKs
+// and lose far more than the ACKs' own bytes; with windows of a whole message nothing
+// waits for an ACK, and only the ACKs' 66 bytes per two packets (2.3%) remain.
+TEST(PacketNetwork, QueuedAcksHoldBackWindowsSmallerThanTheReverseQueue) {
+  const fs::path root = fs::temp_directory_path() / ("synclab-test-packet-acks-" + std::to_string(::getpid()));
+  auto time_s = [&](const std::string& window, const std::string& acks) {
+    return simulate(timing({"policy.name=async", "cluster.workers=3", "train.stop.updates=300", "sim.network=packet",
+                            "sim.packet.window=" + window, "sim.packet.acks=" + acks}),
+                    root / (window + acks))["time_s"]
+        .get<double>();
+  };
+  const double small_free = time_s("14480", "free"), small_queued = time_s("14480", "queued");
+  EXPECT_GT(small_queued, 1.5 * small_free);
+  const double whole_free = time_s("320000", "free"), whole_queued = time_s("320000", "queued");
+  EXPECT_GT(whole_queued, whole_free);
+  EXPECT_LT(whole_queued, 1.03 * whole_free);
   std::error_code ec;
   fs::remove_all(root, ec);
 }
@@ -293,6 +400,12 @@ TEST(PacketNetwork, ChoiceAndConfigErrorsNameTheKey) {
     EXPECT_NE(std::string(e.what()).find("2000 bytes"), std::string::npos) << e.what();
   }
   EXPECT_THROW(synclab::load_run_config("", {"sim.packet.segment=0"}), synclab::ConfigError);
+  try {
+    synclab::load_run_config("", {"sim.packet.acks=late"});
+    ADD_FAILURE() << "an unknown sim.packet.acks was accepted";
+  } catch (const synclab::ConfigError& e) {
+    EXPECT_EQ(e.key(), "sim.packet.acks");
+  }
 }
 
 }  // namespace
