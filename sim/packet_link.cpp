@@ -16,7 +16,7 @@ PacketLink::PacketLink(PacketLinkSpec spec) : spec_(std::move(spec)), rng_(spec_
   if (spec_.segment == 0) throw std::invalid_argument("PacketLink: segment must be positive");
   spec_.window = std::max(spec_.window, spec_.segment);
   // Free ACKs return each segment's room as it arrives: the data path alone.
-  spec_.ack_every = spec_.acks_queued ? std::max<std::uint64_t>(spec_.ack_every, 1) : spec_.segment;
+  ack_bytes_every_ = spec_.acks_queued ? std::max<std::uint64_t>(spec_.ack_every, 1) * spec_.segment : spec_.segment;
 }
 
 void PacketLink::push(double time, Kind kind, int queue, FlowId flow, std::uint64_t bytes, bool ack) {
@@ -137,7 +137,7 @@ double PacketLink::run(double until, bool first) {
           flows_.erase(it);
           last = now_;
           if (first) return last;
-        } else if (f.unacked >= spec_.ack_every) {
+        } else if (f.unacked >= ack_bytes_every_) {
           acknowledge(e.flow, f);
         }
         break;

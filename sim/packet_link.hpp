@@ -13,8 +13,8 @@
 // queue. A push crosses the worker's NIC, then the queue into the shard; a reply the queue
 // out of the shard (the sender's own egress), then the worker's NIC. A flow has at most
 // `window` bytes between entering its first stage and the return of their acknowledgement
-// (TCP's in-flight limit). The receiver acknowledges every `ack_every` bytes (and the last
-// byte) with an ACK of `ack_bytes`, which travels back through the other direction's queue
+// (TCP's in-flight limit). The receiver acknowledges every `ack_every` segments (and the
+// last byte) with an ACK of `ack_bytes`, which travels back through the other direction's queue
 // behind whatever data waits there: a push's ACKs wait behind the replies queued at the
 // shard's egress, a reply's behind the pushes queued at its ingress. That is how two-way
 // traffic slows a flow whose window does not cover the other direction's queue. Latency is
@@ -45,7 +45,7 @@ struct PacketLinkSpec {
   std::vector<std::uint64_t> windows{};  ///< if not empty, each flow's window is drawn from these
   std::uint64_t seed = 1;              ///< seeds the draws (a run repeats exactly)
   std::uint64_t ack_bytes = 66;        ///< an ACK on the wire: Ethernet 14 + IP 20 + TCP 20 + timestamps 12
-  std::uint64_t ack_every = 2 * 1448;  ///< bytes per ACK: every second full segment (RFC 1122 delayed ACK)
+  std::uint64_t ack_every = 2;         ///< segments per ACK: every second full one (RFC 1122 delayed ACK)
   bool acks_queued = true;             ///< false: each segment's room returns on arrival, no ACK packets (the data path alone)
 };
 
@@ -115,6 +115,7 @@ class PacketLink final : public SharedLink {
   double run(double until, bool first);
 
   PacketLinkSpec spec_;
+  std::uint64_t ack_bytes_every_ = 0;  // delivered bytes that make the receiver send an ACK
   Rng rng_;
   double now_ = 0;
   std::uint64_t seq_ = 0, segments_ = 0;

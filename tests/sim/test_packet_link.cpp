@@ -42,7 +42,7 @@ class OneWay {
   OneWay(double rate, double cap, std::uint64_t s, std::uint64_t w, bool upstream, std::vector<std::uint64_t> windows = {},
          std::uint64_t seed = 1)
       : link_(PacketLinkSpec{.rate = rate, .flow_cap = cap, .segment = s, .window = w, .windows = std::move(windows),
-                             .seed = seed, .ack_bytes = 0, .ack_every = s}),
+                             .seed = seed, .ack_bytes = 0, .ack_every = 1}),
         dir_(upstream ? Dir::Into : Dir::OutOf) {}
   PacketLink::FlowId add(double now, std::uint64_t bytes) { return link_.add(now, dir_, bytes); }
   void remove(double now, PacketLink::FlowId id) { link_.remove(now, id); }
@@ -213,7 +213,7 @@ TEST(PacketLink, AckBehindTheOtherDirectionsQueueHoldsBackASmallWindow) {
   const double rate = 1e7, tick = s / rate;
   auto spec = [&](std::vector<std::uint64_t> windows) {
     return PacketLinkSpec{.rate = rate, .flow_cap = 0, .segment = s, .window = s, .windows = std::move(windows), .seed = 1,
-                          .ack_bytes = 0, .ack_every = s};
+                          .ack_bytes = 0, .ack_every = 1};
   };
   // Alone: n packets at the full rate.
   PacketLink alone(spec({5 * s}));
