@@ -84,9 +84,12 @@ std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, co
     if (platform.servers.size() != 1) throw Error(choice.model + " network: needs exactly one shard");
     const double ps_bandwidth = config.cluster.ps_link.value_or(config.cluster.link).bandwidth;
     if (choice.model == "star") return make_fluid_star(platform.servers[0], ps_bandwidth, config.cluster.link.bandwidth);
-    return make_packet_star(platform.servers[0], ps_bandwidth, config.cluster.link.bandwidth, config.sim.packet_segment,
-                            config.sim.packet_window, config.sim.packet_windows, config.train.seed,
-                            config.sim.packet_acks_queued);
+    const auto& sim = config.sim;
+    return make_packet_star(platform.servers[0],
+                            PacketLinkSpec{.rate = ps_bandwidth, .flow_cap = config.cluster.link.bandwidth,
+                                           .segment = sim.packet_segment, .window = sim.packet_window,
+                                           .windows = sim.packet_windows, .seed = 2 * config.train.seed + 1,
+                                           .acks_queued = sim.packet_acks_queued});
   }
   return std::make_unique<SimgridNetwork>();
 }

@@ -107,25 +107,19 @@ std::unique_ptr<StarNetwork> make_fluid_star(sg::Host* server, double ps_bandwid
                   ps_bandwidth, worker_cap));
 }
 
-std::unique_ptr<StarNetwork> make_packet_star(sg::Host* server, double ps_bandwidth, double worker_cap,
-                                              std::uint64_t segment, std::uint64_t window,
-                                              const std::vector<std::uint64_t>& windows, std::uint64_t seed,
-                                              bool acks_queued) {
+std::unique_ptr<StarNetwork> make_packet_star(sg::Host* server, const PacketLinkSpec& spec) {
   // Pushes: the worker's NIC, then the shard's downlink queue. Replies: the shard's uplink
   // queue (the sender's own egress), then the worker's NIC. ACKs go the other way.
-  const std::string per_flow = windows.empty()
-                                   ? fmt::format("window {} bytes per flow", window)
-                                   : fmt::format("windows drawn per flow from {} measured ({}-{} bytes)", windows.size(),
-                                                 *std::min_element(windows.begin(), windows.end()),
-                                                 *std::max_element(windows.begin(), windows.end()));
+  const std::string per_flow = spec.windows.empty()
+                                   ? fmt::format("window {} bytes per flow", spec.window)
+                                   : fmt::format("windows drawn per flow from {} measured ({}-{} bytes)", spec.windows.size(),
+                                                 *std::min_element(spec.windows.begin(), spec.windows.end()),
+                                                 *std::max_element(spec.windows.begin(), spec.windows.end()));
   return std::make_unique<StarNetwork>(
-      server,
-      std::make_unique<PacketLink>(PacketLinkSpec{.rate = ps_bandwidth, .flow_cap = worker_cap, .segment = segment,
-                                                  .window = window, .windows = windows, .seed = 2 * seed + 1,
-                                                  .acks_queued = acks_queued}),
+      server, std::make_unique<PacketLink>(spec),
       fmt::format("packet: FIFO queues of {}-byte packets at the shard NIC ({:g} B/s per direction, {}), {}, worker NICs {:g} B/s",
-                  segment, ps_bandwidth, acks_queued ? "ACKs queued in the other direction" : "ACKs free", per_flow,
-                  worker_cap));
+                  spec.segment, spec.rate, spec.acks_queued ? "ACKs queued in the other direction" : "ACKs free", per_flow,
+                  spec.flow_cap));
 }
 
 TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "sim/network_model.hpp"
+#include "sim/packet_link.hpp"
 #include "sim/shared_link.hpp"
 
 namespace synclab::sim {
@@ -53,14 +54,9 @@ class StarNetwork final : public NetworkModel {
 /// direction) among flows capped at worker_cap bytes/s each.
 std::unique_ptr<StarNetwork> make_fluid_star(simgrid::s4u::Host* server, double ps_bandwidth, double worker_cap);
 
-/// The packet model: each direction of the shard's NIC a FIFO queue of `segment`-byte
-/// packets at ps_bandwidth, each flow at most `window` bytes unacknowledged (or a window
-/// drawn from `windows`, seeded by `seed`), its ACKs queued in the other direction (or,
-/// without acks_queued, back at once), and capped at worker_cap by its own NIC
+/// The packet model: each direction of the shard's NIC a FIFO queue of packets at
+/// spec.rate, each flow window-limited and capped at spec.flow_cap by its own NIC
 /// (sim/packet_link.hpp).
-std::unique_ptr<StarNetwork> make_packet_star(simgrid::s4u::Host* server, double ps_bandwidth, double worker_cap,
-                                              std::uint64_t segment, std::uint64_t window,
-                                              const std::vector<std::uint64_t>& windows = {}, std::uint64_t seed = 1,
-                                              bool acks_queued = true);
+std::unique_ptr<StarNetwork> make_packet_star(simgrid::s4u::Host* server, const PacketLinkSpec& spec);
 
 }  // namespace synclab::sim
