@@ -17,6 +17,7 @@ struct ComputeCalibration {
   int threads = 1;
   std::size_t steps = 0;        ///< timed forward+backward steps
   double step_s = 0;            ///< median seconds per step
+  double first_step_s = 0;      ///< how much longer a fresh network's first step takes (the backend's start-up)
   double step_flops = 0;        ///< cost model FLOPs of one step (forward + backward)
   double flops_per_s = 0;       ///< step_flops / step_s: the achieved rate
 };
@@ -24,6 +25,7 @@ struct ComputeCalibration {
 struct NetworkCalibration {
   double latency_s = 0;         ///< half the median round trip of 1-byte messages
   double bandwidth_Bps = 0;     ///< best one-way rate of message_bytes transfers, bytes/s
+  double median_bandwidth_Bps = 0;  ///< their median rate (how much the transfers vary), bytes/s
   double window_bytes = 0;      ///< median sender congestion window after a transfer (cwnd x MSS); 0: unknown
   std::vector<double> windows;  ///< that window after each transfer, in order (bytes); empty: unknown
   std::size_t message_bytes = 0;

@@ -79,7 +79,7 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
   out.latency_s = median(rtt) / 2;
   std::vector<char> buf(message_bytes, 'x');
   double best = 0;
-  std::vector<double> windows;
+  std::vector<double> windows, rates;
   for (int r = 0; r < repeats; ++r) {
     const auto t0 = Clock::now();
     asio::write(s, asio::buffer(buf));
@@ -87,9 +87,11 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
     // The acknowledgement's return trip is latency, not bandwidth.
     const double t = std::max(1e-9, seconds_since(t0) - out.latency_s);
     best = std::max(best, static_cast<double>(message_bytes) / t);
+    rates.push_back(static_cast<double>(message_bytes) / t);
     if (const double w = sender_window(s); w > 0) windows.push_back(w);
   }
   out.bandwidth_Bps = best;
+  out.median_bandwidth_Bps = median(rates);
   out.windows = windows;
   out.window_bytes = median(windows);
   return out;
@@ -182,9 +184,12 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("#   (median of {} steps) = {:.4g} FLOP per step / step time = {:.4g} flop/s achieved.\n", c.steps,
                    c.step_flops, c.flops_per_s);
   y += "#   flops is that achieved rate, so efficiency is 1.\n";
+  y += fmt::format("#   The first step of a fresh network took {:.4g} ms more (the backend's start-up): first_step.\n",
+                   c.first_step_s * 1e3);
   y += fmt::format("# network: TCP to {}, latency = half the median round trip of {} 1-byte messages;\n",
                    n.peer.empty() ? "loopback" : n.peer, n.round_trips);
-  y += fmt::format("#   bandwidth = best rate of {} byte transfers.\n", n.message_bytes);
+  y += fmt::format("#   bandwidth = best rate of {} byte transfers", n.message_bytes);
+  y += n.median_bandwidth_Bps > 0 ? fmt::format(" (their median: {:.4g} bytes/s).\n", n.median_bandwidth_Bps) : ".\n";
   if (n.window_bytes > 0)
     y += "#   windows = the sender's congestion window after each of them (TCP_INFO snd_cwnd x snd_mss):\n"
          "#   what one flow keeps in flight on this path; the packet network model draws each transfer's\n"
@@ -214,6 +219,7 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("    receive_message: {:.6g}\n", sw.receive_message);
   y += fmt::format("    receive_byte: {:.6g}\n", sw.receive_byte);
   y += fmt::format("    snapshot_byte: {:.6g}\n", sw.snapshot_byte);
+  y += fmt::format("    first_step: {:.6g}\n", c.first_step_s);
   // At least two packets of the default segment: the config refuses less.
   if (n.window_bytes > 0) {
     std::string list;

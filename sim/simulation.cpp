@@ -108,6 +108,8 @@ double Simulation::step_seconds(int w, int local_steps) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   double seconds = 0;
   for (int i = 0; i < local_steps; ++i) seconds += steps_->seconds(w, wk.figures.steps + static_cast<std::uint64_t>(i), now());
+  // A real worker's first step also starts its math backend up (cluster.software.first_step).
+  if (wk.figures.steps == 0) seconds += config_.cluster.software.first_step;
   wk.figures.steps += static_cast<std::uint64_t>(local_steps);
   wk.figures.samples += config_.data.batch * static_cast<std::uint64_t>(local_steps);
   if (options_.time_quantum > 0) {

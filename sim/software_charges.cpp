@@ -46,7 +46,8 @@ nlohmann::json software_costs_json(const SoftwareCostSpec& spec) {
           {"apply_adam", spec.apply_adam},       {"aggregate", spec.aggregate},
           {"send_message", spec.send_message},   {"send_byte", spec.send_byte},
           {"receive_message", spec.receive_message}, {"receive_byte", spec.receive_byte},
-          {"snapshot_byte", spec.snapshot_byte}};
+          {"snapshot_byte", spec.snapshot_byte},
+          {"first_step", spec.first_step}};
 }
 
 }  // namespace synclab::sim

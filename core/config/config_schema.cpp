@@ -91,6 +91,7 @@ const std::vector<ConfigKey>& config_schema() {
       key("cluster.software.receive_message", T::Duration, "0", 0, 1, false, "receiver's parsing time per message; from synclab calibrate, 0 = free"),
       key("cluster.software.receive_byte", T::Real, "0", 0, 1, false, "receiver's time per payload byte (buffer, checksum); from synclab calibrate, 0 = free"),
       key("cluster.software.snapshot_byte", T::Real, "0", 0, 1, false, "server's time per byte copied for an evaluation; from synclab calibrate, 0 = free"),
+      key("cluster.software.first_step", T::Duration, "0", 0, 3600, false, "how much longer a worker's first step takes than the others (its math backend's start-up: primitive creation, kernel generation, first touch); from synclab calibrate, 0 = free"),
       ConfigKey{"cluster.failures", T::Failures, "[]", 0, kInf, false, nullptr, "scheduled crashes: list of {worker, at} (at: a duration)", nullptr},
       path("cluster.platform", "optional SimGrid XML platform file (hosts worker-<i>, server-<j>)"),
       choice("sim.mode", "full", "full|timing", "full: real gradients in simulated time; timing: cost model only"),

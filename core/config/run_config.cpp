@@ -589,6 +589,7 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   sw.receive_message = r.real("cluster.software.receive_message");
   sw.receive_byte = r.real("cluster.software.receive_byte");
   sw.snapshot_byte = r.real("cluster.software.snapshot_byte");
+  sw.first_step = r.real("cluster.software.first_step");
   cl.speeds = r.real_list("cluster.speeds");
   if (!cl.speeds.empty() && cl.speeds.size() != static_cast<std::size_t>(cl.workers)) {
     throw ConfigError("cluster.speeds", fmt::format("has {} entries for {} workers (give one per worker, or none)", cl.speeds.size(), cl.workers));
@@ -681,7 +682,8 @@ double SoftwareCostSpec::apply(const std::string& optimizer) const {
 
 bool SoftwareCostSpec::any() const {
   return apply_sgd > 0 || apply_momentum > 0 || apply_adam > 0 || aggregate > 0 || send_message > 0 || send_byte > 0 ||
-         receive_message > 0 || receive_byte > 0 || snapshot_byte > 0;
+         receive_message > 0 || receive_byte > 0 || snapshot_byte > 0 ||
+         first_step > 0;
 }
 
 std::string unbounded_run_notice(const RunConfig& config) {

@@ -52,6 +52,7 @@ struct SoftwareCostSpec {
   double receive_message = 0;  ///< seconds per message parsed and decoded by its receiver
   double receive_byte = 0;     ///< seconds per payload byte received (buffer, checksum)
   double snapshot_byte = 0;    ///< seconds per byte of the server's evaluation snapshot
+  double first_step = 0;       ///< extra seconds of a worker's first step (its math backend's start-up)
   /// The apply rate of an optimizer by name (sgd | momentum | adam).
   double apply(const std::string& optimizer) const;
   bool any() const;            ///< true when some cost is non-zero

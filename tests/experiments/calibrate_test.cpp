@@ -30,6 +30,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   c.batch = 100;
   c.steps = 30;
   c.step_s = 0.08;
+  c.first_step_s = 0.0625;
   c.step_flops = 2.2e10;
   c.flops_per_s = 2.75e11;
   ex::NetworkCalibration n;
@@ -80,6 +81,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_DOUBLE_EQ(got.receive_message, 1.5e-6);
   EXPECT_DOUBLE_EQ(got.receive_byte, 9.5e-11);
   EXPECT_DOUBLE_EQ(got.snapshot_byte, 4.5e-11);
+  EXPECT_DOUBLE_EQ(got.first_step, 0.0625);  // the compute calibration's, charged as a software cost
   // The resolved config.yaml carries them too, so a run directory says what was charged.
   const auto again = synclab::resolve_run_config(YAML::Load(synclab::to_yaml(cfg)));
   EXPECT_DOUBLE_EQ(again.cluster.software.receive_byte, 9.5e-11);
@@ -158,6 +160,7 @@ TEST(Calibrate, ComputeTimesATrainingStepOnTheCpuBackend) {
   // softmax regression: 784 x 10 weights, forward + backward FLOPs per sample from the cost model.
   EXPECT_GT(c.step_flops, 16 * 2.0 * 784 * 10);
   EXPECT_DOUBLE_EQ(c.flops_per_s, c.step_flops / c.step_s);
+  EXPECT_GE(c.first_step_s, 0.0);  // a start-up cost, clamped at 0 where it vanishes in the noise
   EXPECT_THROW(ex::calibrate_compute("no-such-model", "fast", 16, 1, 0.01), synclab::ConfigError);
   EXPECT_THROW(ex::calibrate_compute("softmax", "abacus", 16, 1, 0.01), synclab::ConfigError);
 }

@@ -1,5 +1,6 @@
 // Software costs in simulated time (cluster.software): closed forms of what each charge
-// adds (bsp with one worker; async bound by its server's thread), the same under both
+// adds (bsp with one worker; async bound by its server's thread; a worker's first step
+// once), the same under both
 // network solvers since the charges are the driver's; the math is untouched; zero costs
 // keep today's times.
 #include <gtest/gtest.h>
@@ -96,6 +97,32 @@ TEST(SoftwareCosts, BspUpdateGrowsByApplyAndSerializationOnBothEnds) {
     const auto rows = update_times("bsp-charged-" + network);
     ASSERT_EQ(rows.size(), 50u);
     EXPECT_NEAR(rows[0], t / 50, 1e-6 * t) << network;
+  }
+}
+
+// The first step's start-up cost is charged once per worker: with two identical bsp
+// workers every update comes exactly that much later, and each worker's compute time grows
+// by it once, not per step; under the fluid and the packet solver alike.
+TEST(SoftwareCosts, FirstStepIsLongerOncePerWorker) {
+  constexpr double kFirstStep = 0.0375;
+  for (const std::string network : {"star", "packet"}) {
+    const std::vector<std::string> base = {"model=mlp", "sim.mode=timing", "policy.name=bsp", "cluster.workers=2",
+                                           "train.stop.updates=30", "train.eval_every=0", "cluster.straggler.dist=none",
+                                           "cluster.link.bandwidth=1Gbps", "cluster.link.latency=1ms",
+                                           "sim.network=" + network};
+    auto late = base;
+    late.push_back("cluster.software.first_step=37.5ms");
+    const auto free_run = simulate(base, "first-free-" + network);
+    const auto charged = simulate(late, "first-late-" + network);
+    EXPECT_DOUBLE_EQ(charged["software_costs"]["first_step"].get<double>(), kFirstStep);
+    const auto t0 = update_times("first-free-" + network), t1 = update_times("first-late-" + network);
+    ASSERT_EQ(t0.size(), 60u);  // a row per gradient applied: two per bsp update
+    ASSERT_EQ(t1.size(), 60u);
+    for (std::size_t i = 0; i < t0.size(); ++i) EXPECT_NEAR(t1[i] - t0[i], kFirstStep, 1e-9) << network << " row " << i;
+    for (std::size_t w = 0; w < 2; ++w)
+      EXPECT_NEAR(charged["per_worker"][w]["compute_s"].get<double>() - free_run["per_worker"][w]["compute_s"].get<double>(),
+                  kFirstStep, 1e-9)
+          << network << " worker " << w;
   }
 }
 
