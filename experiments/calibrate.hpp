@@ -18,6 +18,7 @@ struct ComputeCalibration {
   std::size_t steps = 0;        ///< timed forward+backward steps
   double step_s = 0;            ///< median seconds per step
   double first_step_s = 0;      ///< how much longer a fresh network's first step takes (the backend's start-up)
+  double evaluate_sample_s = 0; ///< seconds per test sample scored as the real PS scores (fast backend, one thread)
   double step_flops = 0;        ///< cost model FLOPs of one step (forward + backward)
   double flops_per_s = 0;       ///< step_flops / step_s: the achieved rate
 };
@@ -31,6 +32,13 @@ struct NetworkCalibration {
   std::size_t message_bytes = 0;
   std::size_t round_trips = 0;
   std::string peer;             ///< "host:port" measured against; empty = loopback
+  /// The peer runs on this machine's kernel (loopback, or the same boot id: another
+  /// network namespace or container of this machine), so both ends share its cores.
+  bool same_machine = false;
+  int cores = 0;                ///< CPUs this process may run on (where same_machine)
+  /// CPU seconds the kernel spent per byte moved, both ends (/proc/stat system, irq and
+  /// softirq time over a bulk phase of at least half a second); 0 unless same_machine.
+  double kernel_byte_s = 0;
 };
 
 struct SoftwareCalibration {

@@ -7,6 +7,7 @@
 #include "core/cost/cost_model.hpp"
 #include "core/backends/network.hpp"
 #include "core/models/model_spec.hpp"
+#include "core/run/run_writer.hpp"
 #include "experiments/calibrate.hpp"
 
 namespace synclab::experiments {
@@ -48,6 +49,26 @@ ComputeCalibration calibrate_compute(const std::string& model, const std::string
     if (times.size() >= 10000) break;
   }
   std::sort(times.begin(), times.end());
+
+  // Scoring as the real PS does it on its helper thread: the fast backend, one thread,
+  // chunks of kEvalBatch (real/ps/shard_outputs.cpp), a warm network.
+  NetworkOptions eo;
+  eo.max_batch = kEvalBatch;
+  eo.threads = 1;
+  auto eval_net = make_network(spec, BackendKind::Fast, eo);
+  const std::size_t chunk = std::min(batch, kEvalBatch);
+  const Batch eb{x.data(), y.data(), chunk};
+  eval_net->evaluate(params, eb);  // warm-up (start-up)
+  std::vector<double> eval_times;
+  const auto eval_start = Clock::now();
+  while (eval_times.size() < 3 || std::chrono::duration<double>(Clock::now() - eval_start).count() < min_seconds / 4) {
+    const auto t0 = Clock::now();
+    eval_net->evaluate(params, eb);
+    eval_times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    if (eval_times.size() >= 10000) break;
+  }
+  std::sort(eval_times.begin(), eval_times.end());
+
   ComputeCalibration c;
   c.model = model;
   c.backend = backend;
@@ -56,6 +77,7 @@ ComputeCalibration calibrate_compute(const std::string& model, const std::string
   c.steps = times.size();
   c.step_s = times[times.size() / 2];
   c.first_step_s = std::max(0.0, first - c.step_s);
+  c.evaluate_sample_s = eval_times[eval_times.size() / 2] / static_cast<double>(chunk);
   c.step_flops = cost.step_flops(batch);
   c.flops_per_s = c.step_s > 0 ? c.step_flops / c.step_s : 0;
   return c;

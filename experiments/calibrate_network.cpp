@@ -2,9 +2,15 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cmath>
 #include <ctime>
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include <sched.h>
+#include <unistd.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,14 +34,47 @@ double median(std::vector<double> v) {
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
-// Wire protocol of one measurement: the client sends three u64 in host order (round
-// trips, message bytes, repeats); the server echoes each 1-byte ping, then acknowledges
-// each bulk message with one byte once it has all of it, so the client's clock covers the
-// whole transfer.
+// Wire protocol of one measurement: the server first sends its kernel's boot id (36
+// bytes); the client sends three u64 in host order (round trips, message bytes, repeats);
+// the server echoes each 1-byte ping, then acknowledges each bulk message with one byte
+// once it has all of it, so the client's clock covers the whole transfer. Then the client
+// sends one more u64, the bulk messages of the kernel-cost phase (0: none), acknowledged
+// the same way.
 constexpr std::uint64_t kMaxMessage = 1ULL << 32;
+constexpr std::uint64_t kMaxKernelRepeats = 1000000;
+constexpr std::size_t kBootIdBytes = 36;
+constexpr double kKernelPhase = 0.5;  // seconds: /proc/stat counts in 10 ms ticks
+
+// The running kernel's boot id: the same in every network namespace and container of one
+// machine, different on another machine (and after a reboot). Empty where unreadable.
+std::string boot_id() {
+  std::ifstream f("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(f, id);
+  return id.size() == kBootIdBytes ? id : std::string();
+}
+
+// System, irq and softirq time of every CPU since boot, in seconds (/proc/stat's first line).
+double kernel_cpu_seconds() {
+  std::ifstream f("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+  if (!(f >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq) || cpu != "cpu") return -1;
+  return (system + irq + softirq) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return static_cast<int>(std::thread::hardware_concurrency());
+  return CPU_COUNT(&set);
+}
 
 void serve_one(tcp::socket& s) {
   s.set_option(tcp::no_delay(true));
+  std::string id = boot_id();
+  id.resize(kBootIdBytes, ' ');
+  asio::write(s, asio::buffer(id));
   std::uint64_t header[3] = {0, 0, 0};
   asio::read(s, asio::buffer(header, sizeof header));
   if (header[1] == 0 || header[1] > kMaxMessage || header[2] > 1000) throw Error("calibrate: bad request from peer");
@@ -46,6 +85,13 @@ void serve_one(tcp::socket& s) {
   }
   std::vector<char> buf(header[1]);
   for (std::uint64_t r = 0; r < header[2]; ++r) {
+    asio::read(s, asio::buffer(buf));
+    asio::write(s, asio::buffer(&b, 1));
+  }
+  std::uint64_t kernel_repeats = 0;
+  asio::read(s, asio::buffer(&kernel_repeats, sizeof kernel_repeats));
+  if (kernel_repeats > kMaxKernelRepeats) throw Error("calibrate: bad kernel-phase request from peer");
+  for (std::uint64_t r = 0; r < kernel_repeats; ++r) {
     asio::read(s, asio::buffer(buf));
     asio::write(s, asio::buffer(&b, 1));
   }
@@ -60,8 +106,13 @@ double sender_window(tcp::socket& s) {
   return static_cast<double>(info.tcpi_snd_cwnd) * info.tcpi_snd_mss;
 }
 
-NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_t round_trips, int repeats) {
+NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_t round_trips, int repeats,
+                           bool loopback) {
   s.set_option(tcp::no_delay(true));
+  std::string peer_id(kBootIdBytes, ' ');
+  asio::read(s, asio::buffer(peer_id));
+  const std::string own_id = boot_id();
+  const bool same_machine = loopback || (!own_id.empty() && peer_id == own_id);
   const std::uint64_t header[3] = {round_trips, message_bytes, static_cast<std::uint64_t>(repeats)};
   asio::write(s, asio::buffer(header, sizeof header));
   NetworkCalibration out;
@@ -94,6 +145,25 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
   out.median_bandwidth_Bps = median(rates);
   out.windows = windows;
   out.window_bytes = median(windows);
+
+  // Both ends on one kernel: the machine's system, irq and softirq time over a bulk phase
+  // is what moving these bytes cost its CPUs (the copies, TCP, the qdiscs, both stacks).
+  std::uint64_t kernel_repeats = 0;
+  if (same_machine && out.median_bandwidth_Bps > 0)
+    kernel_repeats = std::clamp<std::uint64_t>(
+        static_cast<std::uint64_t>(std::ceil(kKernelPhase * out.median_bandwidth_Bps / static_cast<double>(message_bytes))), 1,
+        kMaxKernelRepeats);
+  asio::write(s, asio::buffer(&kernel_repeats, sizeof kernel_repeats));
+  const double k0 = kernel_cpu_seconds();
+  for (std::uint64_t r = 0; r < kernel_repeats; ++r) {
+    asio::write(s, asio::buffer(buf));
+    asio::read(s, asio::buffer(&b, 1));
+  }
+  const double k1 = kernel_cpu_seconds();
+  out.same_machine = same_machine;
+  if (same_machine) out.cores = usable_cpus();
+  if (kernel_repeats > 0 && k0 >= 0 && k1 >= k0)
+    out.kernel_byte_s = (k1 - k0) / (static_cast<double>(kernel_repeats) * static_cast<double>(message_bytes));
   return out;
 }
 
@@ -122,7 +192,7 @@ NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t rou
   try {
     tcp::socket s(io);
     s.connect(acceptor.local_endpoint());
-    out = measure(s, message_bytes, round_trips, repeats);
+    out = measure(s, message_bytes, round_trips, repeats, true);
   } catch (const std::exception& e) {
     acceptor.close();
     peer.join();
@@ -142,7 +212,7 @@ NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t
     tcp::resolver resolver(io);
     tcp::socket s(io);
     asio::connect(s, resolver.resolve(host, std::to_string(port)));
-    auto out = measure(s, message_bytes, round_trips, repeats);
+    auto out = measure(s, message_bytes, round_trips, repeats, false);
     out.peer = where;
     return out;
   } catch (const Error&) {
@@ -186,6 +256,8 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += "#   flops is that achieved rate, so efficiency is 1.\n";
   y += fmt::format("#   The first step of a fresh network took {:.4g} ms more (the backend's start-up): first_step.\n",
                    c.first_step_s * 1e3);
+  y += fmt::format("#   Scoring a test sample as the PS does (fast backend, one thread): {:.4g} us: evaluate_sample.\n",
+                   c.evaluate_sample_s * 1e6);
   y += fmt::format("# network: TCP to {}, latency = half the median round trip of {} 1-byte messages;\n",
                    n.peer.empty() ? "loopback" : n.peer, n.round_trips);
   y += fmt::format("#   bandwidth = best rate of {} byte transfers", n.message_bytes);
@@ -194,6 +266,10 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
     y += "#   windows = the sender's congestion window after each of them (TCP_INFO snd_cwnd x snd_mss):\n"
          "#   what one flow keeps in flight on this path; the packet network model draws each transfer's\n"
          "#   window from them (window = their median, used where one window is wanted).\n";
+  if (n.same_machine)
+    y += fmt::format("#   The peer runs on this machine's kernel, so every host shares its {} cores: colocated_cores.\n"
+                     "#   kernel_byte = system + irq + softirq time of the machine per byte over a {:g} s bulk phase.\n",
+                     n.cores, kKernelPhase);
   y += fmt::format("# software: the real executor's code timed on {} ({} parameters), median of at least {} runs\n",
                    s.model, s.params, s.repeats);
   y += "#   each: seconds per parameter per update, per push folded in, per message and per byte\n";
@@ -208,6 +284,7 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
                    "--set cluster.link.latency={:.6g}\n",
                    c.flops_per_s, n.bandwidth_Bps, n.latency_s);
   y += "cluster:\n";
+  if (n.same_machine && n.cores > 0) y += fmt::format("  colocated_cores: {}\n", n.cores);
   y += fmt::format("  gpu: {{flops: {:.6g}, efficiency: 1.0}}\n", c.flops_per_s);
   y += fmt::format("  link: {{bandwidth: {:.6g}, latency: {:.6g}}}\n", n.bandwidth_Bps, n.latency_s);
   const SoftwareCostSpec& sw = s.costs;
@@ -220,6 +297,8 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("    receive_byte: {:.6g}\n", sw.receive_byte);
   y += fmt::format("    snapshot_byte: {:.6g}\n", sw.snapshot_byte);
   y += fmt::format("    first_step: {:.6g}\n", c.first_step_s);
+  y += fmt::format("    evaluate_sample: {:.6g}\n", c.evaluate_sample_s);
+  y += fmt::format("    kernel_byte: {:.6g}\n", n.kernel_byte_s);
   // At least two packets of the default segment: the config refuses less.
   if (n.window_bytes > 0) {
     std::string list;

@@ -73,7 +73,12 @@ Platform build_platform(const RunConfig& config, bool latency_in_links) {
                                             std::to_string(c.workers) + " workers");
   for (double s : c.speeds)
     if (!(s > 0)) throw ConfigError("cluster.speeds", "speed factors must be positive");
-  if (!c.platform.empty()) return from_xml(config);
+  if (c.colocated_cores < 0) throw ConfigError("cluster.colocated_cores", "must be 0 or a number of cores");
+  if (!c.platform.empty()) {
+    if (c.colocated_cores > 0)
+      throw ConfigError("cluster.colocated_cores", "needs the built platform: give the machine's cores in cluster.platform's hosts instead");
+    return from_xml(config);
+  }
   if (!(c.gpu.flops > 0)) throw ConfigError("cluster.gpu.flops", "must be positive");
   if (!(c.gpu.efficiency > 0)) throw ConfigError("cluster.gpu.efficiency", "must be positive");
   check_link("cluster.link", c.link);
@@ -86,6 +91,8 @@ Platform build_platform(const RunConfig& config, bool latency_in_links) {
     p.servers.push_back(add_host(zone, server_host_name(s), c.gpu.flops * c.gpu.efficiency, ps_link, latency_in_links));
   for (int w = 0; w < c.workers; ++w)
     p.workers.push_back(add_host(zone, worker_host_name(w), worker_speed(config, w), c.link, latency_in_links));
+  // No link: nothing is sent to it; the hosts' software runs on its cores (sim/machine_cpu.hpp).
+  if (c.colocated_cores > 0) p.machine = zone->create_host("machine", 1.0)->set_core_count(c.colocated_cores)->seal();
   zone->seal();
   if (!latency_in_links) p.transfer_latency = (c.link.latency + ps_link.latency) / 2.0;
   return p;

@@ -9,8 +9,9 @@ namespace sg = simgrid::s4u;
 
 namespace synclab::sim {
 
-ServerThread::ServerThread(sg::Host* host, std::string name, std::function<void(const std::string&)> on_error)
-    : host_(host), name_(std::move(name)), on_error_(std::move(on_error)), ready_(sg::Semaphore::create(0)) {}
+ServerThread::ServerThread(sg::Host* host, const MachineCpu& cpu, std::string name,
+                           std::function<void(const std::string&)> on_error)
+    : host_(host), cpu_(cpu), name_(std::move(name)), on_error_(std::move(on_error)), ready_(sg::Semaphore::create(0)) {}
 
 void ServerThread::submit(double before, Work work) {
   if (idle() && before <= 0) {
@@ -48,10 +49,10 @@ void ServerThread::serve() {
     running_ = true;
     try {
       if (!item.decided) {
-        if (item.before > 0) sg::this_actor::sleep_for(item.before);
+        cpu_.spend(item.before);
         item.decided = item.work();
       }
-      if (item.decided->seconds > 0) sg::this_actor::sleep_for(item.decided->seconds);
+      cpu_.spend(item.decided->seconds);
       if (item.decided->effect) item.decided->effect();
     } catch (const std::exception& e) {
       // SimGrid's kill is no std::exception and passes through.

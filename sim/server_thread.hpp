@@ -12,6 +12,8 @@
 
 #include <simgrid/s4u/Semaphore.hpp>
 
+#include "sim/machine_cpu.hpp"
+
 namespace simgrid::s4u {
 class Host;
 }
@@ -27,9 +29,11 @@ class ServerThread {
   };
   using Work = std::function<Outcome()>;
 
-  /// host: where the thread's actor runs; on_error: called with the message of an exception
-  /// that work or an effect throws inside that actor (a caller's own exceptions propagate).
-  ServerThread(simgrid::s4u::Host* host, std::string name, std::function<void(const std::string&)> on_error);
+  /// host: where the thread's actor runs; cpu: where its seconds are spent (outlives the
+  /// thread); on_error: called with the message of an exception that work or an effect
+  /// throws inside that actor (a caller's own exceptions propagate).
+  ServerThread(simgrid::s4u::Host* host, const MachineCpu& cpu, std::string name,
+               std::function<void(const std::string&)> on_error);
   ServerThread(const ServerThread&) = delete;
   ServerThread& operator=(const ServerThread&) = delete;
 
@@ -49,6 +53,7 @@ class ServerThread {
   void serve();
 
   simgrid::s4u::Host* host_;
+  const MachineCpu& cpu_;
   std::string name_;
   std::function<void(const std::string&)> on_error_;
   std::deque<Item> items_;

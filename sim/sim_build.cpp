@@ -22,6 +22,7 @@ void Simulation::build() {
   // bandwidth re-sharings). Several shards would need concurrent waits: links keep it then.
   platform_ = build_platform(config_, c.servers > 1 || !c.platform.empty());
   latency_ = platform_.transfer_latency;
+  cpu_ = std::make_unique<MachineCpu>(platform_.machine);
   network_choice_ = choose_network(config_, options_.simgrid_settings);
   network_ = make_network_model(network_choice_, config_, platform_);
 
@@ -32,6 +33,7 @@ void Simulation::build() {
     base[static_cast<std::size_t>(w)] = step_flops / speed;
   }
   steps_ = std::make_unique<StepTimeModel>(c.straggler, config_.train.seed, std::move(base));
+  if (cpu_->shared()) step_work_ = step_flops / (c.gpu.flops * c.gpu.efficiency);
 
   ranges_ = std::make_unique<ShardSet>(setup_.num_params(), c.servers);
   PolicyInstance first = make_policy(config_.policy, c.workers);
@@ -68,6 +70,8 @@ void Simulation::build() {
     wk.replies.resize(shards_.size());
     wk.figures.worker = w;
     wk.figures.device = setup_.full ? setup_.device : std::string();
+    // Refuses speed factors above 1: a process cannot run faster than a core of its machine.
+    if (cpu_->shared()) wk.emulation = std::make_unique<StepEmulation>(config_, w);
   }
   for (const auto& f : c.failures)
     if (f.worker < 0 || f.worker >= c.workers)
@@ -81,7 +85,7 @@ void Simulation::add_software_costs(int s, Shard& shard) {
   // Model deltas (local-sgd) are added to the params without the optimizer: one pass, as sgd's step.
   const double rate = worker_policy_.payload == PayloadKind::ModelDelta ? sw.apply_sgd : sw.apply(config_.train.optimizer.name);
   shard.charges = std::make_unique<ShardCharges>(sw, rate, ranges_->range(s).size(), shard.bytes, s == 0, config_.train.eval_every);
-  shard.thread = std::make_unique<ServerThread>(shard.host, fmt::format("server-{}-thread", s),
+  shard.thread = std::make_unique<ServerThread>(shard.host, *cpu_, fmt::format("server-{}-thread", s),
                                                 [this, s](const std::string& what) {
                                                   fail(fmt::format("shard {} at {:.6f} simulated s: {}", s, now(), what));
                                                 });

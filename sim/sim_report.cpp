@@ -67,7 +67,11 @@ RunSummary Simulation::summary(double wall, double run_wall) const {
              {"network_choice", network_choice_.reason},
              {"simgrid_settings", options_.simgrid_settings},
              {"time_quantum_s", options_.time_quantum},
-             {"evaluation", "free in simulated time"},
+             {"evaluation", cpu_->shared() && config_.cluster.software.evaluate_sample > 0
+                                ? "a core of the shared machine for its scoring; nothing waits for it"
+                                : "free in simulated time"},
+             {"cpu", cpu_->shared() ? fmt::format("one machine of {} cores shared by every host", config_.cluster.colocated_cores)
+                                    : std::string("a CPU per host")},
              {"software_costs", software_costs_json(config_.cluster.software)},
              {"seed", config_.train.seed},
              {"optimizer", config_.train.optimizer.name},

@@ -12,11 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "core/cost/step_emulation.hpp"
 #include "core/cost/step_time.hpp"
 #include "core/run/run_monitor.hpp"
 #include "policies/server_core.hpp"
 #include "policies/shard_set.hpp"
 #include "policies/worker_core.hpp"
+#include "sim/machine_cpu.hpp"
 #include "sim/network_model.hpp"
 #include "sim/platform.hpp"
 #include "sim/server_thread.hpp"
@@ -46,6 +48,7 @@ struct Shard {
 // 10,000 workers) would make every completion cost thousands of steps.
 struct InFlight {
   TransferPtr comm;
+  sg::ExecPtr kernel;  // the kernel's work of moving it (colocated hosts only)
   PullReply reply;
   double started = 0;
 };
@@ -59,6 +62,9 @@ struct Worker {
   std::vector<std::optional<InFlight>> replies;  // per shard
   std::vector<TransferPtr> in_flight;            // push transfers in flight, one per shard
   std::vector<int> push_shards;                  // shard of each entry of in_flight
+  std::vector<sg::ExecPtr> push_kernel;          // the kernel's work of each (colocated hosts only)
+  sg::ExecPtr step_work;                    // the step's CPU work in progress (colocated hosts only)
+  std::unique_ptr<StepEmulation> emulation;  // its slowdown and straggler wait (colocated hosts only)
   bool computing = false;                   // a CancelStep now aborts the current step
   bool waiting = false;                      // blocked on the server's replies
   WorkerFigures figures;                     // its summary.json per_worker entry
@@ -77,6 +83,7 @@ class Simulation {
   void worker_main(int w);
   void receive_replies(int w);
   double step_seconds(int w, int local_steps);
+  bool step_on_machine(int w, int local_steps);
   void push_to_shards(int w, const WorkerPush& push);
   void issue_pull(int w);
   // The server side: a shard's events on its thread, executing its decisions, and the monitor's.
@@ -90,6 +97,8 @@ class Simulation {
   void progress();
   bool stopped() const { return monitor_->stopped(); }
   double now() const { return sg::Engine::get_clock(); }
+  /// CPU seconds the kernel spends moving `bytes` (colocated hosts; cluster.software.kernel_byte).
+  double kernel_seconds(std::uint64_t bytes) const { return config_.cluster.software.kernel_byte * static_cast<double>(bytes); }
   std::vector<float> joined_params() const;
   std::string blocked_workers() const;
   RunSummary summary(double wall, double run_wall) const;
@@ -104,6 +113,9 @@ class Simulation {
   NetworkChoice network_choice_;
   std::unique_ptr<NetworkModel> network_;
   std::unique_ptr<MessageCharges> messages_;  // software cost of encoding / parsing a message
+  std::unique_ptr<MachineCpu> cpu_;           // where software spends its seconds
+  double step_work_ = 0;                      // colocated: CPU seconds of one step at speed 1
+  std::vector<sg::ExecPtr> eval_work_;        // colocated: evaluations scoring on the PS's helper thread
   std::unique_ptr<StepTimeModel> steps_;
   std::unique_ptr<RunWriter> writer_;
   std::unique_ptr<RunMonitor> monitor_;

@@ -42,12 +42,17 @@ void Simulation::worker_main(int w) {
     if (stopped()) return;
     const WorkerPush push = core.compute();
     const int local = std::max(1, push.info.local_steps);
-    const double seconds = step_seconds(w, local);
-    // The step is a timed wait on the cancel semaphore: a CancelStep cuts it short.
     const double t_start = now();
-    wk.computing = true;
-    const bool finished = wk.cancel_sem->acquire_timeout(seconds);
-    wk.computing = false;
+    bool finished = false;
+    if (cpu_->shared()) {
+      finished = step_on_machine(w, local);
+    } else {
+      // The step is a timed wait on the cancel semaphore: a CancelStep cuts it short.
+      const double seconds = step_seconds(w, local);
+      wk.computing = true;
+      finished = wk.cancel_sem->acquire_timeout(seconds);
+      wk.computing = false;
+    }
     wk.figures.compute_s += now() - t_start;
     if (stopped()) return;
     if (!finished) {
@@ -78,6 +83,7 @@ void Simulation::receive_replies(int w) {
         if (stopped()) return;
       }
       slot->comm = network_->start(shards_[s].host, wk.host, shards_[s].bytes);
+      slot->kernel = cpu_->start(kernel_seconds(shards_[s].bytes));
       bytes_sent_ += shards_[s].bytes;
       ++transfers_;
     }
@@ -88,6 +94,7 @@ void Simulation::receive_replies(int w) {
   for (std::size_t s = 0; s < shards_.size(); ++s) {
     InFlight& in = *wk.replies[s];
     in.comm->wait();
+    finish(in.kernel);
     last_start = std::max(last_start, in.started);
     join.add(in.reply.version, in.reply.local_steps);
     if (setup_.full) ranges_->place(wk.core->params(), static_cast<int>(s), *in.reply.params);
@@ -96,7 +103,7 @@ void Simulation::receive_replies(int w) {
   if (messages_->any()) {
     double decode = 0;
     for (const auto& shard : shards_) decode += messages_->receive(shard.bytes);
-    sg::this_actor::sleep_for(decode);
+    cpu_->spend(decode);
     if (stopped()) return;
   }
   wk.figures.wait_s += last_start - t0;
@@ -119,6 +126,35 @@ double Simulation::step_seconds(int w, int local_steps) {
   return seconds;
 }
 
+// A step on the machine the hosts share: the step's own work (and the backend's start-up on
+// the first) is CPU work that competes for the cores; a slowed or noisy worker then waits
+// the rest of its step without a core, as a real one does (core/cost/step_emulation.hpp).
+// Returns false when a CancelStep cut it short.
+bool Simulation::step_on_machine(int w, int local_steps) {
+  Worker& wk = workers_[static_cast<std::size_t>(w)];
+  double work = step_work_ * local_steps;
+  if (wk.figures.steps == 0) work += config_.cluster.software.first_step;
+  wk.figures.steps += static_cast<std::uint64_t>(local_steps);
+  wk.figures.samples += config_.data.batch * static_cast<std::uint64_t>(local_steps);
+  const double t0 = now();
+  wk.computing = true;
+  wk.step_work = cpu_->start(work);
+  if (wk.step_work) {
+    try {
+      wk.step_work->wait();
+    } catch (const simgrid::CancelException&) {
+      wk.step_work = nullptr;
+      return false;  // execute() has already cleared `computing`
+    }
+    wk.step_work = nullptr;
+  }
+  if (!wk.computing) return false;  // cancelled at the instant the work ended
+  const double pad = wk.emulation->pad(now() - t0, local_steps, t0);
+  const bool finished = pad <= 0 || wk.cancel_sem->acquire_timeout(pad);
+  wk.computing = false;
+  return finished;
+}
+
 // Hands the push to every shard at once; each shard sees its piece, and then the pull
 // riding on it, when its bytes arrive.
 void Simulation::push_to_shards(int w, const WorkerPush& push) {
@@ -128,7 +164,7 @@ void Simulation::push_to_shards(int w, const WorkerPush& push) {
   if (messages_->any()) {
     double encode = 0;
     for (const auto& shard : shards_) encode += messages_->worker_push(shard.bytes);
-    sg::this_actor::sleep_for(encode);
+    cpu_->spend(encode);
     if (stopped()) return;
   }
   if (latency_ > 0) {
@@ -139,10 +175,13 @@ void Simulation::push_to_shards(int w, const WorkerPush& push) {
   // unfinished transfer there makes SimGrid print a backtrace per transfer.
   std::vector<TransferPtr>& comms = wk.in_flight;
   std::vector<int>& shard_of = wk.push_shards;
+  std::vector<sg::ExecPtr>& kernel = wk.push_kernel;
   comms.clear();
   shard_of.clear();
+  kernel.clear();
   for (std::size_t s = 0; s < shards_.size(); ++s) {
     comms.push_back(network_->start(wk.host, shards_[s].host, shards_[s].bytes));
+    kernel.push_back(cpu_->start(kernel_seconds(shards_[s].bytes)));
     shard_of.push_back(static_cast<int>(s));
     bytes_sent_ += shards_[s].bytes;
     wk.figures.bytes_sent += shards_[s].bytes;
@@ -155,8 +194,12 @@ void Simulation::push_to_shards(int w, const WorkerPush& push) {
   while (!comms.empty()) {
     const std::size_t i = network_->wait_any(comms);
     const int s = shard_of[i];
+    sg::ExecPtr moved = kernel[i];
     comms.erase(comms.begin() + static_cast<std::ptrdiff_t>(i));
     shard_of.erase(shard_of.begin() + static_cast<std::ptrdiff_t>(i));
+    kernel.erase(kernel.begin() + static_cast<std::ptrdiff_t>(i));
+    if (stopped()) return;
+    finish(moved);  // the message is in only once the kernel has done its share too
     if (stopped()) return;
     const Shard& shard = shards_[static_cast<std::size_t>(s)];
     const std::span<const float> piece = ranges_->piece(push.payload, s);
@@ -227,7 +270,10 @@ void Simulation::execute(int s, ServerOutbox out) {
     Worker& wk = workers_[static_cast<std::size_t>(w)];
     if (wk.computing && !wk.figures.failed) {
       wk.computing = false;  // one release per step, even if cancelled twice
-      wk.cancel_sem->release();
+      if (wk.step_work)
+        wk.step_work->cancel();  // its wait() throws CancelException in the worker's actor
+      else
+        wk.cancel_sem->release();
     }
   }
   for (const auto& t : out.timers) {
@@ -264,6 +310,11 @@ void Simulation::act(const MonitorActions& actions) {
 void Simulation::evaluate(const EvalPoint& at) {
   const auto t0 = std::chrono::steady_clock::now();
   const TestResult r = evaluate_dataset(*setup_.network, joined_params(), setup_.data->test, at.test_samples, kEvalBatch);
+  if (cpu_->shared() && sg::Actor::self() != nullptr) {
+    // The real PS scores on a helper thread: nothing waits for it, but it takes a core.
+    const double work = config_.cluster.software.evaluate_sample * static_cast<double>(r.samples);
+    if (auto e = cpu_->start(work)) eval_work_.push_back(std::move(e));
+  }
   eval_wall_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   act(monitor_->evaluated(at, r));
 }
@@ -288,10 +339,18 @@ void Simulation::fail_worker(int w) {
   auto drop = [](const TransferPtr& c) {
     if (c) c->cancel();
   };
+  auto idle = [](const sg::ExecPtr& e) {
+    if (e) e->cancel();  // a crashed process's work leaves the shared machine's cores
+  };
   if (wk.actor) wk.actor->kill();
   for (const auto& c : wk.in_flight) drop(c);
   for (const auto& r : wk.replies)
-    if (r) drop(r->comm);
+    if (r) {
+      drop(r->comm);
+      idle(r->kernel);
+    }
+  for (const auto& e : wk.push_kernel) idle(e);
+  idle(wk.step_work);
   // The crashed process's connections close: every shard learns of it at once.
   for (std::size_t s = 0; s < shards_.size() && !stopped(); ++s)
     serve(static_cast<int>(s), 0, [w](ServerCore& c) { c.worker_lost(w); });

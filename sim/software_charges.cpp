@@ -47,7 +47,8 @@ nlohmann::json software_costs_json(const SoftwareCostSpec& spec) {
           {"send_message", spec.send_message},   {"send_byte", spec.send_byte},
           {"receive_message", spec.receive_message}, {"receive_byte", spec.receive_byte},
           {"snapshot_byte", spec.snapshot_byte},
-          {"first_step", spec.first_step}};
+          {"first_step", spec.first_step},       {"kernel_byte", spec.kernel_byte},
+          {"evaluate_sample", spec.evaluate_sample}};
 }
 
 }  // namespace synclab::sim

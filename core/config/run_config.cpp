@@ -590,6 +590,9 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   sw.receive_byte = r.real("cluster.software.receive_byte");
   sw.snapshot_byte = r.real("cluster.software.snapshot_byte");
   sw.first_step = r.real("cluster.software.first_step");
+  sw.kernel_byte = r.real("cluster.software.kernel_byte");
+  sw.evaluate_sample = r.real("cluster.software.evaluate_sample");
+  cl.colocated_cores = static_cast<int>(r.integer("cluster.colocated_cores"));
   cl.speeds = r.real_list("cluster.speeds");
   if (!cl.speeds.empty() && cl.speeds.size() != static_cast<std::size_t>(cl.workers)) {
     throw ConfigError("cluster.speeds", fmt::format("has {} entries for {} workers (give one per worker, or none)", cl.speeds.size(), cl.workers));
@@ -683,7 +686,7 @@ double SoftwareCostSpec::apply(const std::string& optimizer) const {
 bool SoftwareCostSpec::any() const {
   return apply_sgd > 0 || apply_momentum > 0 || apply_adam > 0 || aggregate > 0 || send_message > 0 || send_byte > 0 ||
          receive_message > 0 || receive_byte > 0 || snapshot_byte > 0 ||
-         first_step > 0;
+         first_step > 0 || kernel_byte > 0 || evaluate_sample > 0;
 }
 
 std::string unbounded_run_notice(const RunConfig& config) {

@@ -53,6 +53,8 @@ struct SoftwareCostSpec {
   double receive_byte = 0;     ///< seconds per payload byte received (buffer, checksum)
   double snapshot_byte = 0;    ///< seconds per byte of the server's evaluation snapshot
   double first_step = 0;       ///< extra seconds of a worker's first step (its math backend's start-up)
+  double kernel_byte = 0;      ///< CPU seconds the OS spends per byte moved over TCP, both ends (colocated hosts only)
+  double evaluate_sample = 0;  ///< CPU seconds per test sample an evaluation scores (colocated hosts only)
   /// The apply rate of an optimizer by name (sgd | momentum | adam).
   double apply(const std::string& optimizer) const;
   bool any() const;            ///< true when some cost is non-zero
@@ -87,6 +89,7 @@ struct RunConfig {
   struct Cluster {
     int workers = 8;
     int servers = 1;
+    int colocated_cores = 0;            ///< > 0: every host runs on one machine of this many cores (sim)
     GpuSpec gpu;
     LinkSpec link;
     std::optional<LinkSpec> ps_link;    ///< unset: same as link

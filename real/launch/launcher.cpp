@@ -28,7 +28,7 @@
 #include "real/launch/testbed_hosts.hpp"
 #include "real/ps/ps_server.hpp"
 #include "real/ps/shard_files.hpp"
-#include "real/worker/step_emulation.hpp"
+#include "core/cost/step_emulation.hpp"
 #include "real/worker/worker_process.hpp"
 
 namespace synclab::real {

@@ -16,7 +16,7 @@
 
 #include "policies/shard_set.hpp"
 #include "real/protocol/fingerprint.hpp"
-#include "real/worker/step_emulation.hpp"
+#include "core/cost/step_emulation.hpp"
 #include "real/worker/worker_setup.hpp"
 
 namespace synclab::real {

@@ -20,6 +20,11 @@ TEST(Calibrate, LoopbackPingPongMeasuresLatencyAndBandwidth) {
   EXPECT_GT(n.latency_s, 0.0);
   EXPECT_LT(n.latency_s, 1.0);       // loopback: microseconds; a unit slip (us read as s) lands far above
   EXPECT_GT(n.bandwidth_Bps, 1e6);   // loopback: GB/s, far above this bound
+  // Both ends on this kernel: its cores are shared, and moving the bytes cost them system time.
+  EXPECT_TRUE(n.same_machine);
+  EXPECT_GE(n.cores, 1);
+  EXPECT_GT(n.kernel_byte_s, 0.0);
+  EXPECT_LT(n.kernel_byte_s, 1e-6);  // nanoseconds per byte; per message read as per byte lands far above
   EXPECT_THROW(ex::calibrate_loopback(0, 10, 1), synclab::Error);
 }
 
@@ -31,6 +36,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   c.steps = 30;
   c.step_s = 0.08;
   c.first_step_s = 0.0625;
+  c.evaluate_sample_s = 1.25e-6;
   c.step_flops = 2.2e10;
   c.flops_per_s = 2.75e11;
   ex::NetworkCalibration n;
@@ -40,6 +46,9 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.round_trips = 2000;
   n.window_bytes = 217200;
   n.windows = {63712, 217200, 298288};
+  n.same_machine = true;
+  n.cores = 16;
+  n.kernel_byte_s = 5.5e-9;
   ex::SoftwareCalibration sw;
   sw.model = "cnn";
   sw.params = 3274634;
@@ -82,6 +91,11 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_DOUBLE_EQ(got.receive_byte, 9.5e-11);
   EXPECT_DOUBLE_EQ(got.snapshot_byte, 4.5e-11);
   EXPECT_DOUBLE_EQ(got.first_step, 0.0625);  // the compute calibration's, charged as a software cost
+  EXPECT_DOUBLE_EQ(got.evaluate_sample, 1.25e-6);
+  EXPECT_DOUBLE_EQ(got.kernel_byte, 5.5e-9);
+  EXPECT_EQ(cfg.cluster.colocated_cores, 16);  // the peer shared this machine's kernel
+  n.same_machine = false;
+  EXPECT_EQ(synclab::resolve_run_config(YAML::Load(ex::calibration_yaml(c, n, sw))).cluster.colocated_cores, 0);
   // The resolved config.yaml carries them too, so a run directory says what was charged.
   const auto again = synclab::resolve_run_config(YAML::Load(synclab::to_yaml(cfg)));
   EXPECT_DOUBLE_EQ(again.cluster.software.receive_byte, 9.5e-11);
@@ -147,6 +161,9 @@ TEST(Calibrate, BadSoftwareCostsAreErrorsNamingTheField) {
   EXPECT_EQ(error_of("cluster.software.snapshot_byte=2").rfind("cluster.software.snapshot_byte:", 0), 0u);
   EXPECT_EQ(error_of("cluster.software.apply.lamb=1e-9").rfind("cluster.software.apply.lamb:", 0), 0u);
   EXPECT_EQ(error_of("cluster.software.send_message=3us"), "no error");
+  EXPECT_EQ(error_of("cluster.software.kernel_byte=-1e-9").rfind("cluster.software.kernel_byte:", 0), 0u);
+  EXPECT_EQ(error_of("cluster.colocated_cores=-2").rfind("cluster.colocated_cores:", 0), 0u);
+  EXPECT_EQ(error_of("cluster.colocated_cores=1.5").rfind("cluster.colocated_cores:", 0), 0u);
   const auto cfg = synclab::load_run_config("", {"cluster.software.send_message=3us"});
   EXPECT_DOUBLE_EQ(cfg.cluster.software.send_message, 3e-6);
   EXPECT_FALSE(synclab::load_run_config("", {}).cluster.software.any());
@@ -161,6 +178,8 @@ TEST(Calibrate, ComputeTimesATrainingStepOnTheCpuBackend) {
   EXPECT_GT(c.step_flops, 16 * 2.0 * 784 * 10);
   EXPECT_DOUBLE_EQ(c.flops_per_s, c.step_flops / c.step_s);
   EXPECT_GE(c.first_step_s, 0.0);  // a start-up cost, clamped at 0 where it vanishes in the noise
+  EXPECT_GT(c.evaluate_sample_s, 0.0);
+  EXPECT_LT(c.evaluate_sample_s, 1e-3);  // a sample's forward pass; a chunk's time read as a sample's lands far above
   EXPECT_THROW(ex::calibrate_compute("no-such-model", "fast", 16, 1, 0.01), synclab::ConfigError);
   EXPECT_THROW(ex::calibrate_compute("softmax", "abacus", 16, 1, 0.01), synclab::ConfigError);
 }
@@ -178,6 +197,10 @@ TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   EXPECT_GT(n.window_bytes, 0.0);  // Linux says what the sender kept in flight (TCP_INFO)
   EXPECT_EQ(n.windows.size(), 2u);  // one per transfer
   EXPECT_NE(ex::calibration_yaml({}, n, {}).find("TCP to 127.0.0.1:"), std::string::npos);
+  // The server sent its boot id: this machine's, so the fragment says the hosts share it.
+  EXPECT_TRUE(n.same_machine);
+  EXPECT_GT(n.kernel_byte_s, 0.0);
+  EXPECT_NE(ex::calibration_yaml({}, n, {}).find("colocated_cores: "), std::string::npos);
   try {
     ex::calibrate_peer("127.0.0.1", 1, 16, 1, 1);  // nothing listens on port 1
     ADD_FAILURE() << "no error";

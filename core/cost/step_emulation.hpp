@@ -1,14 +1,16 @@
 #pragma once
-// Emulated slow and noisy workers on real nodes: a worker whose cluster.speeds factor is
-// s < 1, or which cluster.straggler names, sleeps after each step so that the step lasts
-// measured / s plus the same straggler draw the simulator adds (StepTimeModel, same seed).
-// A testbed of identical processes can so reproduce a configured straggler for real.
+// Emulated slow and noisy workers: a worker whose cluster.speeds factor is s < 1, or which
+// cluster.straggler names, waits after each step so that the step lasts measured / s plus
+// the same straggler draw the simulator adds (StepTimeModel, same seed). A real testbed of
+// identical processes so reproduces a configured straggler; the simulator does the same
+// when its hosts share one machine's cores (cluster.colocated_cores), where only the
+// measured part of a step is CPU work.
 #include <cstdint>
 
 #include "core/config/run_config.hpp"
 #include "core/cost/step_time.hpp"
 
-namespace synclab::real {
+namespace synclab {
 
 class StepEmulation {
  public:
@@ -34,4 +36,4 @@ class StepEmulation {
 /// Checks cluster.speeds and cluster.straggler for a real run (every worker).
 void validate_step_emulation(const RunConfig& config);
 
-}  // namespace synclab::real
+}  // namespace synclab

@@ -5,11 +5,11 @@
 #include "core/common/error.hpp"
 #include "core/config/run_config.hpp"
 #include "core/cost/step_time.hpp"
-#include "real/worker/step_emulation.hpp"
+#include "core/cost/step_emulation.hpp"
 
 namespace {
 
-using synclab::real::StepEmulation;
+using synclab::StepEmulation;
 
 synclab::RunConfig config(const std::vector<std::string>& sets) {
   std::vector<std::string> o = {"model=softmax", "cluster.workers=3"};
@@ -56,8 +56,8 @@ TEST(StepEmulation, OnlySlowDownsCanBeEmulated) {
   } catch (const synclab::ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("cluster.speeds"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(synclab::real::validate_step_emulation(config({"cluster.speeds=[1, 1]"})), synclab::ConfigError);
-  EXPECT_NO_THROW(synclab::real::validate_step_emulation(config({"cluster.speeds=[1, 0.5, 1]"})));
+  EXPECT_THROW(synclab::validate_step_emulation(config({"cluster.speeds=[1, 1]"})), synclab::ConfigError);
+  EXPECT_NO_THROW(synclab::validate_step_emulation(config({"cluster.speeds=[1, 0.5, 1]"})));
 }
 
 }  // namespace

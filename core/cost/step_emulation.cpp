@@ -1,4 +1,4 @@
-#include "real/worker/step_emulation.hpp"
+#include "core/cost/step_emulation.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 #include "core/common/error.hpp"
 
-namespace synclab::real {
+namespace synclab {
 
 // Base times are measured per step; the model only contributes the noise draws. (The
 // config loader has already checked that cluster.speeds has one entry per worker.)
@@ -36,4 +36,4 @@ void validate_step_emulation(const RunConfig& config) {
   for (int w = 0; w < config.cluster.workers; ++w) StepEmulation check(config, w);
 }
 
-}  // namespace synclab::real
+}  // namespace synclab

@@ -1,0 +1,138 @@
+// Hosts that share one machine's cores (cluster.colocated_cores): closed forms of what the
+// sharing adds (two steps on one core; a transfer whose kernel work outlasts its wire time;
+// a slowed worker whose wait takes no core), every policy (cancels and failures included)
+// running to its limit, the same run twice giving the same times, and the config errors.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/error.hpp"
+#include "core/config/run_config.hpp"
+#include "policies/registry.hpp"
+#include "sim/simulation.hpp"
+#include "tests/sim/run_in_child.hpp"
+#include "tests/sim/scratch_runs.hpp"
+
+namespace fs = std::filesystem;
+using synclab::sim::testing::run_in_child;
+using synclab::sim::testing::slurp;
+
+namespace {
+
+const synclab::sim::testing::ScratchCleanup scratch_cleanup{"colocated"};
+
+nlohmann::json simulate(const std::vector<std::string>& overrides, const std::string& name) {
+  const auto config = synclab::load_run_config("", overrides);
+  const fs::path dir = synclab::sim::testing::scratch("colocated", name);
+  const std::string text = run_in_child([&] {
+    synclab::sim::testing::simulate_quietly(config, dir);
+    return slurp(dir / "summary.json");
+  });
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << name << ": " << text;
+  return j;
+}
+
+constexpr double kFlops = 3.2e10;  // flop/s of every worker: an MLP step of batch 100 in about 1 ms
+
+// bsp in timing mode with no noise, software free, on the exact star solver.
+std::vector<std::string> bsp(const std::string& workers, const std::string& bandwidth) {
+  return {"model=mlp", "sim.mode=timing", "policy.name=bsp", "cluster.workers=" + workers, "train.stop.updates=50",
+          "train.eval_every=0", "cluster.straggler.dist=none", "cluster.gpu.flops=3.2e10", "cluster.gpu.efficiency=1",
+          "cluster.link.bandwidth=" + bandwidth, "cluster.link.latency=0", "sim.network=star"};
+}
+
+std::vector<std::string> plus(std::vector<std::string> o, const std::vector<std::string>& more) {
+  o.insert(o.end(), more.begin(), more.end());
+  return o;
+}
+
+double step_seconds(const nlohmann::json& s) { return s["step_flops"].get<double>() / kFlops; }
+
+}  // namespace
+
+// Two bsp workers whose steps start together: on one shared core each runs at half speed,
+// so every update comes one step later than with a CPU per host; on two cores, no change.
+TEST(ColocatedCores, TwoStepsOnOneCoreTakeTwiceAsLong) {
+  const auto base = bsp("2", "1000Gbps");
+  const auto own = simulate(base, "steps-own");
+  const auto one = simulate(plus(base, {"cluster.colocated_cores=1"}), "steps-one");
+  const auto two = simulate(plus(base, {"cluster.colocated_cores=2"}), "steps-two");
+  const double t = step_seconds(own);
+  EXPECT_EQ(own["cpu"], "a CPU per host");
+  EXPECT_EQ(one["cpu"], "one machine of 1 cores shared by every host");
+  EXPECT_NEAR(one["time_s"].get<double>() - own["time_s"].get<double>(), 50 * t, 1e-9);
+  EXPECT_NEAR(two["time_s"].get<double>(), own["time_s"].get<double>(), 1e-9);
+  EXPECT_NEAR(one["per_worker"][0]["compute_s"].get<double>(), 2 * 50 * t, 1e-9);
+}
+
+// One worker: its push and the reply each cost the kernel kernel_byte x M of CPU beside
+// M / B on the wire; the message is in when both are done. Kernel work twice the wire time
+// makes every transfer take the kernel's time instead; below the wire time it costs nothing.
+TEST(ColocatedCores, KernelWorkBoundsATransferWhenItOutlastsTheWire) {
+  const auto base = bsp("1", "1Gbps");
+  const auto own = simulate(base, "kernel-own");
+  const double m = own["param_bytes"].get<double>(), wire = m / 1.25e8;
+  const auto slow = simulate(plus(base, {"cluster.colocated_cores=1", "cluster.software.kernel_byte=1.6e-8"}), "kernel-slow");
+  const auto fast = simulate(plus(base, {"cluster.colocated_cores=1", "cluster.software.kernel_byte=4e-9"}), "kernel-fast");
+  EXPECT_DOUBLE_EQ(slow["software_costs"]["kernel_byte"].get<double>(), 1.6e-8);
+  EXPECT_NEAR(slow["time_s"].get<double>() - own["time_s"].get<double>(), 50 * 2 * (1.6e-8 * m - wire), 1e-9);
+  EXPECT_NEAR(fast["time_s"].get<double>(), own["time_s"].get<double>(), 1e-9);
+}
+
+// A worker at speed 0.5 on a shared core: like a real slowed worker it computes (sharing
+// the core: 2 t for both) and then waits as long again without a core (its measured step
+// over its speed), so the bsp update takes 4 t where separate CPUs take 2 t.
+TEST(ColocatedCores, ASlowedWorkersWaitTakesNoCore) {
+  const auto base = plus(bsp("2", "1000Gbps"), {"cluster.speeds=[1, 0.5]"});
+  const auto own = simulate(base, "slowed-own");
+  const auto one = simulate(plus(base, {"cluster.colocated_cores=1"}), "slowed-one");
+  const double t = step_seconds(own);
+  EXPECT_NEAR(one["time_s"].get<double>() - own["time_s"].get<double>(), 50 * 2 * t, 1e-9);
+}
+
+// Every policy runs to its limit on one shared core with software and kernel costs, noise,
+// evaluations and a worker failing midway (its work leaves the core); ksync and kbatch-sync
+// cancel steps that are running on it. The same config twice gives the same times.
+TEST(ColocatedCores, EveryPolicyRunsAndRepeats) {
+  for (const auto& info : synclab::policy_list()) {
+    std::vector<std::string> o = {"model=softmax", "data.dataset=synthetic", "data.synthetic_train=600",
+                                  "data.synthetic_test=200", "data.batch=20", "policy.name=" + info.name,
+                                  "cluster.workers=4", "train.stop.updates=25", "train.eval_every=5",
+                                  "policy.timeout=0.01", "cluster.link.bandwidth=1Gbps", "cluster.straggler.mean=1ms",
+                                  "cluster.failures=[{worker: 3, at: 0.005}]", "cluster.colocated_cores=1",
+                                  "cluster.software.kernel_byte=2e-9", "cluster.software.evaluate_sample=1e-6",
+                                  "cluster.software.receive_byte=1e-9", "cluster.software.apply.sgd=1e-8"};
+    if (info.name == "backup") o.push_back("policy.backup=1");
+    const auto a = simulate(o, "all-" + info.name);
+    const auto b = simulate(o, "again-" + info.name);
+    EXPECT_EQ(a["updates"], 25) << info.name;
+    EXPECT_TRUE(a["per_worker"][3]["failed"].get<bool>()) << info.name;
+    EXPECT_EQ(a["time_s"], b["time_s"]) << info.name;
+    EXPECT_EQ(a["final_params_sha256"], b["final_params_sha256"]) << info.name;
+    if (info.name == "ksync" || info.name == "kbatch-sync") {
+      int cancelled = 0;
+      for (const auto& w : a["per_worker"]) cancelled += w["cancelled"].get<int>();
+      EXPECT_GT(cancelled, 0) << info.name << " cancels the steps still running when a round closes";
+    }
+  }
+}
+
+TEST(ColocatedCores, ConfigErrorsNameTheKey) {
+  auto key_of = [](const std::vector<std::string>& o) {
+    try {
+      const auto config = synclab::load_run_config("", o);
+      synclab::sim::simulate(config, synclab::sim::testing::scratch("colocated", "refused"));
+    } catch (const synclab::ConfigError& e) {
+      return e.key();
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_EQ(key_of(plus(bsp("2", "1Gbps"), {"cluster.colocated_cores=-1"})), "cluster.colocated_cores");
+  // A process cannot run faster than a core of the machine it shares.
+  EXPECT_EQ(run_in_child([&] { return key_of(plus(bsp("2", "1Gbps"), {"cluster.colocated_cores=2", "cluster.speeds=[1, 2]"})); }),
+            "cluster.speeds");
+}
