@@ -22,7 +22,7 @@ int cmd_calibrate(int argc, char** argv) {
   po::options_description opts("options");
   std::string model = "cnn", backend = "fast", out, peer;
   int serve_port = -1, clients = 0;
-  std::size_t batch = 100, bytes = 0, round_trips = 2000;
+  std::size_t batch = 100, bytes = 0, round_trips = 2000, samples = 60000;
   int threads = 1, repeats = 9;
   double seconds = 3.0;
   opts.add_options()
@@ -30,6 +30,8 @@ int cmd_calibrate(int argc, char** argv) {
       ("model", po::value<std::string>(&model)->default_value(model), "trainable model to time: softmax | mlp | cnn")
       ("backend", po::value<std::string>(&backend)->default_value(backend), "compute backend: reference | fast | cuda")
       ("batch", po::value<std::size_t>(&batch)->default_value(batch), "samples per step (the run's data.batch)")
+      ("samples", po::value<std::size_t>(&samples)->default_value(samples),
+       "training samples the timed steps draw their batches from, as a worker does (default: the size of the built-in datasets' training sets)")
       ("threads", po::value<int>(&threads)->default_value(threads), "CPU threads for the fast backend (the run's train.threads)")
       ("seconds", po::value<double>(&seconds)->default_value(seconds), "minimum time spent timing compute steps")
       ("bytes", po::value<std::size_t>(&bytes)->default_value(0), "bandwidth message size (default: the model's parameter bytes)")
@@ -80,7 +82,7 @@ int cmd_calibrate(int argc, char** argv) {
     }
   }
   spdlog::info("calibrate: timing {} forward+backward, batch {}, backend {} ...", model, batch, backend);
-  const auto c = experiments::calibrate_compute(model, backend, batch, threads, seconds);
+  const auto c = experiments::calibrate_compute(model, backend, batch, threads, seconds, samples);
   spdlog::info("calibrate: {:.4g} ms per step, {:.4g} flop/s", c.step_s * 1e3, c.flops_per_s);
   if (bytes == 0) bytes = cost_by_name(model).param_bytes;
   spdlog::info("calibrate: TCP to {}, {} round trips, {}-byte transfers ...", peer.empty() ? "loopback" : peer, round_trips, bytes);

@@ -52,10 +52,12 @@ struct SoftwareCalibration {
   std::vector<std::pair<std::string, double>> timed_s;
 };
 
-/// Times forward+backward of model on a synthetic batch (after warm-up) until min_seconds
-/// have passed (at least 3 steps). Throws Error for an unknown model or backend.
+/// Times a worker's step (after warm-up) until min_seconds have passed (at least 3 steps):
+/// a batch drawn at random from `samples` synthetic training samples (at most 256 MB of
+/// them), as a worker's sampler draws it, then forward+backward. Throws Error for an
+/// unknown model or backend, ConfigError for a zero batch or samples.
 ComputeCalibration calibrate_compute(const std::string& model, const std::string& backend, std::size_t batch,
-                                     int threads, double min_seconds);
+                                     int threads, double min_seconds, std::size_t samples = 60000);
 
 /// Ping-pong between two threads over a loopback TCP connection: round_trips 1-byte
 /// exchanges for latency, then `repeats` transfers of message_bytes for bandwidth.

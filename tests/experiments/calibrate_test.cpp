@@ -170,7 +170,7 @@ TEST(Calibrate, BadSoftwareCostsAreErrorsNamingTheField) {
 }
 
 TEST(Calibrate, ComputeTimesATrainingStepOnTheCpuBackend) {
-  const auto c = ex::calibrate_compute("softmax", "fast", 16, 1, 0.01);
+  const auto c = ex::calibrate_compute("softmax", "fast", 16, 1, 0.01, 2000);
   EXPECT_EQ(c.model, "softmax");
   EXPECT_GE(c.steps, 3u);
   EXPECT_GT(c.step_s, 0.0);
@@ -180,8 +180,9 @@ TEST(Calibrate, ComputeTimesATrainingStepOnTheCpuBackend) {
   EXPECT_GE(c.first_step_s, 0.0);  // a start-up cost, clamped at 0 where it vanishes in the noise
   EXPECT_GT(c.evaluate_sample_s, 0.0);
   EXPECT_LT(c.evaluate_sample_s, 1e-3);  // a sample's forward pass; a chunk's time read as a sample's lands far above
-  EXPECT_THROW(ex::calibrate_compute("no-such-model", "fast", 16, 1, 0.01), synclab::ConfigError);
-  EXPECT_THROW(ex::calibrate_compute("softmax", "abacus", 16, 1, 0.01), synclab::ConfigError);
+  EXPECT_THROW(ex::calibrate_compute("no-such-model", "fast", 16, 1, 0.01, 2000), synclab::ConfigError);
+  EXPECT_THROW(ex::calibrate_compute("softmax", "abacus", 16, 1, 0.01, 2000), synclab::ConfigError);
+  EXPECT_THROW(ex::calibrate_compute("softmax", "fast", 16, 1, 0.01, 0), synclab::ConfigError);
 }
 
 TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
