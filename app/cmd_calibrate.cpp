@@ -50,14 +50,17 @@ int cmd_calibrate(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::cout << "usage: synclab calibrate [--model cnn] [--backend fast] [--out platform.yaml]\n\n"
-                 "Times the model's forward+backward step on this machine (flop/s achieved, from the cost\n"
-                 "model's FLOPs) and TCP latency/bandwidth (ping-pong between two threads over loopback,\n"
-                 "or to another host running `synclab calibrate --serve PORT` with --peer HOST:PORT), the\n"
-                 "real executor's software costs (server update per optimizer, message encoding and\n"
-                 "parsing, evaluation snapshot) on the model's size, and writes a YAML fragment:\n"
-                 "cluster.gpu {flops, efficiency: 1}, cluster.link {bandwidth, latency} and\n"
-                 "cluster.software. Merge it into a run config (sweep files: merge: [platform.yaml]) or use the\n"
-                 "--set line in its comments, so a simulated run predicts a real one on this machine.\n\n"
+                 "Times a worker's step on this machine (a batch drawn from --samples, forward+backward:\n"
+                 "flop/s achieved, from the cost model's FLOPs) and TCP latency/bandwidth (ping-pong between\n"
+                 "two threads over loopback, or to another host running `synclab calibrate --serve PORT`\n"
+                 "with --peer HOST:PORT), the real executor's software costs (server update per optimizer,\n"
+                 "message encoding and parsing, evaluation snapshot and scoring) on the model's size, and\n"
+                 "writes a YAML fragment: cluster.gpu {flops, efficiency: 1}, cluster.link {bandwidth,\n"
+                 "latency} and cluster.software. Where the peer runs on this machine's kernel (loopback,\n"
+                 "or another namespace of it) it also writes cluster.colocated_cores and the kernel's CPU\n"
+                 "per byte moved (cluster.software.kernel_byte). Merge it into a run config (sweep files:\n"
+                 "merge: [platform.yaml]) or use the --set line in its comments, so a simulated run predicts\n"
+                 "a real one on this machine.\n\n"
               << opts;
     return 0;
   }

@@ -149,7 +149,8 @@ bool Simulation::step_on_machine(int w, int local_steps) {
     wk.step_work = nullptr;
   }
   if (!wk.computing) return false;  // cancelled at the instant the work ended
-  const double pad = wk.emulation->pad(now() - t0, local_steps, t0);
+  // As the real worker: the noise is drawn when the measured part ends (core/cost/step_emulation.hpp).
+  const double pad = wk.emulation->pad(now() - t0, local_steps, now());
   const bool finished = pad <= 0 || wk.cancel_sem->acquire_timeout(pad);
   wk.computing = false;
   return finished;
