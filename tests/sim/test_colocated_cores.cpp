@@ -15,25 +15,16 @@
 #include "sim/simulation.hpp"
 #include "tests/sim/run_in_child.hpp"
 #include "tests/sim/scratch_runs.hpp"
+#include "tests/sim/simulated_summary.hpp"
 
-namespace fs = std::filesystem;
 using synclab::sim::testing::run_in_child;
-using synclab::sim::testing::slurp;
 
 namespace {
 
 const synclab::sim::testing::ScratchCleanup scratch_cleanup{"colocated"};
 
 nlohmann::json simulate(const std::vector<std::string>& overrides, const std::string& name) {
-  const auto config = synclab::load_run_config("", overrides);
-  const fs::path dir = synclab::sim::testing::scratch("colocated", name);
-  const std::string text = run_in_child([&] {
-    synclab::sim::testing::simulate_quietly(config, dir);
-    return slurp(dir / "summary.json");
-  });
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << name << ": " << text;
-  return j;
+  return synclab::sim::testing::simulated_summary("colocated", overrides, name);
 }
 
 constexpr double kFlops = 3.2e10;  // flop/s of every worker: an MLP step of batch 100 in about 1 ms

@@ -16,29 +16,15 @@
 #include "core/config/run_config.hpp"
 #include "policies/registry.hpp"
 #include "sim/simulation.hpp"
-#include "tests/sim/run_in_child.hpp"
 #include "tests/sim/scratch_runs.hpp"
-
-namespace fs = std::filesystem;
-using synclab::sim::testing::run_in_child;
-using synclab::sim::testing::slurp;
+#include "tests/sim/simulated_summary.hpp"
 
 namespace {
 
 const synclab::sim::testing::ScratchCleanup scratch_cleanup{"swcost"};
 
-fs::path scratch(const std::string& name) { return synclab::sim::testing::scratch("swcost", name); }
-
 nlohmann::json simulate(const std::vector<std::string>& overrides, const std::string& name) {
-  const auto config = synclab::load_run_config("", overrides);
-  const fs::path dir = scratch(name);
-  const std::string text = run_in_child([&] {
-    synclab::sim::testing::simulate_quietly(config, dir);
-    return slurp(dir / "summary.json");
-  });
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << name << ": " << text;
-  return j;
+  return synclab::sim::testing::simulated_summary("swcost", overrides, name);
 }
 
 // updates.csv's time_s column.
