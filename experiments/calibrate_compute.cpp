@@ -10,6 +10,7 @@
 #include "core/models/model_spec.hpp"
 #include "core/run/run_writer.hpp"
 #include "experiments/calibrate.hpp"
+#include "experiments/median_seconds.hpp"
 
 namespace synclab::experiments {
 
@@ -73,16 +74,7 @@ ComputeCalibration calibrate_compute(const std::string& model, const std::string
   auto eval_net = make_network(spec, BackendKind::Fast, eo);
   const std::size_t chunk = std::min(batch, kEvalBatch);
   const Batch eb = set.slice(0, chunk);
-  eval_net->evaluate(params, eb);  // warm-up (start-up)
-  std::vector<double> eval_times;
-  const auto eval_start = Clock::now();
-  while (eval_times.size() < 3 || std::chrono::duration<double>(Clock::now() - eval_start).count() < min_seconds / 4) {
-    const auto t0 = Clock::now();
-    eval_net->evaluate(params, eb);
-    eval_times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-    if (eval_times.size() >= 10000) break;
-  }
-  std::sort(eval_times.begin(), eval_times.end());
+  const double score_s = median_seconds(3, min_seconds / 4, [] {}, [&] { eval_net->evaluate(params, eb); });
 
   ComputeCalibration c;
   c.model = model;
@@ -92,7 +84,7 @@ ComputeCalibration calibrate_compute(const std::string& model, const std::string
   c.steps = times.size();
   c.step_s = times[times.size() / 2];
   c.first_step_s = std::max(0.0, first - c.step_s);
-  c.evaluate_sample_s = eval_times[eval_times.size() / 2] / static_cast<double>(chunk);
+  c.evaluate_sample_s = score_s / static_cast<double>(chunk);
   c.step_flops = cost.step_flops(batch);
   c.flops_per_s = c.step_s > 0 ? c.step_flops / c.step_s : 0;
   return c;

@@ -4,8 +4,6 @@
 #include <malloc.h>
 
 #include <algorithm>
-#include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -17,6 +15,7 @@
 #include "core/common/rng.hpp"
 #include "core/models/model_spec.hpp"
 #include "experiments/calibrate.hpp"
+#include "experiments/median_seconds.hpp"
 #include "policies/registry.hpp"
 #include "policies/server_core.hpp"
 #include "real/protocol/frame.hpp"
@@ -24,30 +23,6 @@
 
 namespace synclab::experiments {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Median seconds of `timed` over at least `repeats` runs (more while under min_seconds,
-// at most 1000), after two untimed warm-up runs (first touches of fresh pages).
-// `prepare` runs before each, untimed: it builds what the timed call consumes.
-double median_seconds(int repeats, double min_seconds, const std::function<void()>& prepare,
-                      const std::function<void()>& timed) {
-  for (int i = 0; i < 2; ++i) {
-    prepare();
-    timed();
-  }
-  std::vector<double> t;
-  const auto start = Clock::now();
-  while (t.size() < static_cast<std::size_t>(repeats) ||
-         (std::chrono::duration<double>(Clock::now() - start).count() < min_seconds && t.size() < 1000)) {
-    prepare();
-    const auto t0 = Clock::now();
-    timed();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 // A ServerCore as the real PS builds it (real/ps), over the whole model as one shard.
 std::unique_ptr<ServerCore> make_core(const std::string& policy, int workers, const std::string& optimizer,

@@ -82,6 +82,7 @@ class Simulation {
   // The gradient path of one worker, in the order it happens.
   void worker_main(int w);
   void receive_replies(int w);
+  double start_steps(Worker& wk, int local_steps);
   double step_seconds(int w, int local_steps);
   bool step_on_machine(int w, int local_steps);
   void push_to_shards(int w, const WorkerPush& push);

@@ -111,14 +111,20 @@ void Simulation::receive_replies(int w) {
   wk.core->on_params(join.result());
 }
 
+// Counts the steps a worker starts now; returns what its first step adds: a real worker's
+// first step also starts its math backend up (cluster.software.first_step).
+double Simulation::start_steps(Worker& wk, int local_steps) {
+  const double startup = wk.figures.steps == 0 ? config_.cluster.software.first_step : 0.0;
+  wk.figures.steps += static_cast<std::uint64_t>(local_steps);
+  wk.figures.samples += config_.data.batch * static_cast<std::uint64_t>(local_steps);
+  return startup;
+}
+
 double Simulation::step_seconds(int w, int local_steps) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   double seconds = 0;
   for (int i = 0; i < local_steps; ++i) seconds += steps_->seconds(w, wk.figures.steps + static_cast<std::uint64_t>(i), now());
-  // A real worker's first step also starts its math backend up (cluster.software.first_step).
-  if (wk.figures.steps == 0) seconds += config_.cluster.software.first_step;
-  wk.figures.steps += static_cast<std::uint64_t>(local_steps);
-  wk.figures.samples += config_.data.batch * static_cast<std::uint64_t>(local_steps);
+  seconds += start_steps(wk, local_steps);
   if (options_.time_quantum > 0) {
     const double q = options_.time_quantum;
     seconds = q * std::max(1.0, std::nearbyint(seconds / q));
@@ -132,10 +138,7 @@ double Simulation::step_seconds(int w, int local_steps) {
 // Returns false when a CancelStep cut it short.
 bool Simulation::step_on_machine(int w, int local_steps) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
-  double work = step_work_ * local_steps;
-  if (wk.figures.steps == 0) work += config_.cluster.software.first_step;
-  wk.figures.steps += static_cast<std::uint64_t>(local_steps);
-  wk.figures.samples += config_.data.batch * static_cast<std::uint64_t>(local_steps);
+  const double work = step_work_ * local_steps + start_steps(wk, local_steps);
   const double t0 = now();
   wk.computing = true;
   wk.step_work = cpu_->start(work);
