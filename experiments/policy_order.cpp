@@ -4,6 +4,8 @@
 #include <limits>
 #include <map>
 
+#include <fmt/format.h>
+
 namespace synclab::experiments {
 
 namespace {
@@ -44,17 +46,38 @@ std::vector<std::string> order_of(std::vector<const RunGroup*> groups) {
   return out;
 }
 
-std::size_t kendall_distance(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+bool overlap(const Spread& a, const Spread& b) { return a.n >= 2 && b.n >= 2 && a.min <= b.max && b.min <= a.max; }
+
+// Counts the pairs the orders rank the other way round, the pairs tied in the real runs,
+// and the discordant ones among those.
+void count_pairs(PolicyOrder& o, const std::map<std::string, const RunGroup*>& real_of) {
   std::map<std::string, std::size_t> rank;
-  for (std::size_t i = 0; i < b.size(); ++i) rank[b[i]] = i;
-  std::size_t d = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    for (std::size_t j = i + 1; j < a.size(); ++j)
-      if (rank.at(a[i]) > rank.at(a[j])) ++d;
-  return d;
+  for (std::size_t i = 0; i < o.real.size(); ++i) rank[o.real[i]] = i;
+  for (std::size_t i = 0; i < o.sim.size(); ++i)
+    for (std::size_t j = i + 1; j < o.sim.size(); ++j) {
+      const bool swapped = rank.at(o.sim[i]) > rank.at(o.sim[j]);
+      const bool tie = tied(*real_of.at(o.sim[i]), *real_of.at(o.sim[j]));
+      o.discordant += swapped;
+      o.tied += tie;
+      o.tied_discordant += swapped && tie;
+    }
 }
 
 }  // namespace
+
+std::string agreement_text(const PolicyOrder& o) {
+  if (o.same()) return "same order";
+  if (o.agrees()) return fmt::format("same order but for {} real tie(s)", o.tied_discordant);
+  const std::size_t swapped = o.discordant - o.tied_discordant;
+  return o.tied_discordant == 0 ? fmt::format("{} pair(s) swapped", swapped)
+                                : fmt::format("{} pair(s) swapped, {} more within real ties", swapped, o.tied_discordant);
+}
+
+bool tied(const RunGroup& a, const RunGroup& b) {
+  if (a.tta && b.tta) return overlap(*a.tta, *b.tta);
+  if (!a.tta && !b.tta) return overlap(a.final_accuracy, b.final_accuracy);
+  return false;
+}
 
 std::string policy_label(const RunGroup& group) {
   std::string out;
@@ -92,7 +115,9 @@ std::vector<PolicyOrder> policy_orders(const std::vector<SimRealPair>& pairs) {
     o.sim_variant = s.variant;
     o.sim = order_of(s.sims);
     o.real = order_of(s.reals);
-    o.discordant = kendall_distance(o.sim, o.real);
+    std::map<std::string, const RunGroup*> real_of;
+    for (const auto* g : s.reals) real_of[policy_label(*g)] = g;
+    count_pairs(o, real_of);
     out.push_back(std::move(o));
   }
   return out;

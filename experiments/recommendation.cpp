@@ -218,6 +218,8 @@ Recommendation recommend(const ReportModel& m, Objective objective) {
     std::string line = fmt::format("{}: predicted by simulation within {:.1f}% (total time, sim {:.3g} s vs real {:.3g} s)",
                                    pair_label(p), total, p.sim->time_s.mean, p.real->time_s.mean);
     if (p.tta_error_pct) line += fmt::format("; time to target within {:.1f}%", std::fabs(*p.tta_error_pct));
+    if (p.updates_to_target_error_pct)
+      line += fmt::format(" (updates to target sim {:.3g} vs real {:.3g})", *p.sim->updates_to_target, *p.real->updates_to_target);
     if (m.has_accuracy) line += fmt::format("; final accuracy {:+.3f}", p.accuracy_diff);
     rec.sim_real.push_back(line + ".");
   }

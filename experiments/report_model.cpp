@@ -357,6 +357,8 @@ ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& o
       if (sim.updates_per_s.mean > 0 && real.updates_per_s.mean > 0)
         p.time_per_update_error_pct = pct(1.0 / sim.updates_per_s.mean, 1.0 / real.updates_per_s.mean);
       if (sim.time_to_target && real.time_to_target) p.tta_error_pct = pct(*sim.time_to_target, *real.time_to_target);
+      if (sim.updates_to_target && real.updates_to_target)
+        p.updates_to_target_error_pct = pct(*sim.updates_to_target, *real.updates_to_target);
       p.accuracy_diff = sim.final_accuracy.mean - real.final_accuracy.mean;
       m.pairs.push_back(p);
     }

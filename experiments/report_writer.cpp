@@ -130,17 +130,22 @@ Table breakdown_table(const ReportModel& m) {
 Table pairs_table(const ReportModel& m) {
   // The backend prefix of the group label is redundant in a table of pairs.
   Table t = {{"config", "sim time (s)", "real time (s)", "time error", "sim updates/s", "real updates/s",
-              "throughput error", "time/update error", "time-to-target error", "sim - real final accuracy"}};
+              "throughput error", "time/update error", "time-to-target error", "updates-to-target error",
+              "sim - real final accuracy"}};
   for (const auto& p : m.pairs)
     t.push_back({pair_label(p), num(p.sim->time_s.mean), num(p.real->time_s.mean), pct_text(p.time_error_pct),
                  num(p.sim->updates_per_s.mean), num(p.real->updates_per_s.mean), pct_text(p.throughput_error_pct),
                  pct_text(p.time_per_update_error_pct), p.tta_error_pct ? pct_text(*p.tta_error_pct) : "-",
+                 p.updates_to_target_error_pct ? pct_text(*p.updates_to_target_error_pct) : "-",
                  fmt::format("{:+.4f}", p.accuracy_diff)});
   return t;
 }
 
 constexpr const char* kOrderNote =
-    "Policies of one setting, fastest to the target accuracy first (those that missed it last, most accurate first).";
+    "Policies of one setting, fastest to the target accuracy first (those that missed it last, most accurate first). "
+    "Two policies are tied when their real runs' seeds overlap (the slowest seed of one reached the target after the "
+    "fastest of the other, or neither reached it and their final accuracies overlap): the real order of a tied pair "
+    "depends on the seed, so it is not counted as swapped.";
 
 std::string join_order(const std::vector<std::string>& order) {
   std::string out;
@@ -155,7 +160,7 @@ Table order_table(const std::vector<PolicyOrder>& orders) {
   Table t = {{"setting", "simulated order", "real order", "agree"}};
   for (const auto& o : orders)
     t.push_back({o.setting + (o.sim_variant.empty() ? "" : " [" + o.sim_variant + "]"), join_order(o.sim), join_order(o.real),
-                 o.same() ? "same order" : fmt::format("{} pair(s) swapped", o.discordant)});
+                 agreement_text(o)});
   return t;
 }
 

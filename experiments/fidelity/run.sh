@@ -12,14 +12,18 @@
 #
 #   experiments/fidelity/run.sh [--out DIR] [--bandwidths "100Mbps 1Gbps"]
 #       [--policies "bsp async ssp backup local-sgd"] [--workers "3"] [--slowed "1"]
-#       [--networks "auto"] [--updates 300] [--synclab BIN]
+#       [--networks "auto"] [--updates 300] [--seeds "1"] [--synclab BIN]
 #
 # --workers: worker counts; --slowed: sets of slowed workers, each "none" or a comma list
 # ("1", "1,3"; a set naming a worker a count lacks is skipped for that count); a slowed
 # worker waits an exponential 20 ms per step. --networks: sim.network values simulated
-# (e.g. "auto packet"); every one pairs with the same real run. load.csv keeps the load
-# average before and after each sweep: real timings move with what else the machine does
-# (real.timeout is 120 s: six workers loading their data on a busy machine took over 30 s).
+# (e.g. "auto packet"); every one pairs with the same real run. --seeds: the seeds every
+# run is repeated with, in simulation and for real alike; the report compares their means,
+# and with two or more it calls two policies tied where their real runs' times to target
+# overlap (one seed's learning curve moves by a few evaluations with the order of updates).
+# load.csv keeps the load average before and after each sweep: real timings move with what
+# else the machine does (real.timeout is 120 s: six workers loading their data on a busy
+# machine took over 30 s).
 # Needs root (namespaces, tc) and iproute2 + iperf3; says so and exits 2 otherwise. The
 # testbed is always torn down, also after a failure or Ctrl-C.
 set -euo pipefail
@@ -33,6 +37,7 @@ workers_list=3
 slowed_list=1
 networks=auto
 updates=300
+seeds=1
 synclab=${SYNCLAB_BIN:-$root/${SYNCLAB_BUILD_DIR:-build}/app/synclab}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,8 +48,9 @@ while [ $# -gt 0 ]; do
     --slowed) slowed_list=$2; shift 2 ;;
     --networks) networks=$2; shift 2 ;;
     --updates) updates=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
     --synclab) synclab=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "fidelity: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -88,6 +94,11 @@ for w in $workers_list; do
   case "$w" in ''|*[!0-9]*|0) say "--workers: '$w' is not a positive count"; exit 2 ;; esac
   [ "$w" -gt "$max_workers" ] && max_workers=$w
 done
+for s in $seeds; do
+  case "$s" in ''|*[!0-9]*) say "--seeds: '$s' is not a non-negative integer"; exit 2 ;; esac
+done
+[ -n "${seeds// /}" ] || { say "--seeds: give at least one seed"; exit 2; }
+seeds_yaml="[$(echo $seeds | tr ' ' ',')]"
 for set in $slowed_list; do
   [ "$set" = none ] || [[ "$set" =~ ^[0-9]+(,[0-9]+)*$ ]] || { say "--slowed: '$set' is not 'none' or a comma list of workers"; exit 2; }
 done
@@ -136,7 +147,7 @@ $stragglers
 grid:
   policy: $(policy_yaml)
   backend: $backends
-seeds: [1]
+seeds: $seeds_yaml
 timeout: 900
 EOF
         load_before=$(cut -d' ' -f1 /proc/loadavg)

@@ -1,5 +1,6 @@
 // policy_orders: policies of one setting ranked by time to target in each world, unreached
-// ones last by accuracy, settings and sim variants kept apart, the Kendall distance counted.
+// ones last by accuracy, settings and sim variants kept apart, the Kendall distance counted,
+// pairs whose real seeds overlap counted as ties.
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -23,6 +24,18 @@ struct Groups {
     g.final_accuracy.mean = acc;
     store.push_back(std::move(g));
     return &store.back();
+  }
+  // A group over seeds: tta from its seeds' times to target (reached = false: some seed missed it).
+  const ex::RunGroup* seeds(const std::string& backend, const std::string& policy, const std::vector<double>& times,
+                            const std::vector<double>& accs, bool reached = true) {
+    add(backend, policy, 4, std::nullopt, 0);
+    ex::RunGroup& g = store.back();
+    g.final_accuracy = ex::make_spread(accs);
+    if (reached) {
+      g.tta = ex::make_spread(times);
+      g.time_to_target = g.tta->mean;
+    }
+    return &g;
   }
   ex::SimRealPair pair(const ex::RunGroup* sim, const ex::RunGroup* real, std::string variant = {}) {
     ex::SimRealPair p;
@@ -87,6 +100,60 @@ TEST(PolicyOrder, SimVariantsAreSeparateSettingsAndLonePoliciesAreLeftOut) {
   EXPECT_EQ(orders[1].sim_variant, "sim.network=packet");
   EXPECT_TRUE(orders[1].same());
   EXPECT_EQ(orders[1].real, (std::vector<std::string>{"async", "bsp"}));
+}
+
+TEST(PolicyOrder, PairsWhoseRealSeedsOverlapAreTiesNotSwaps) {
+  Groups g;
+  // Real: a (1.8-2.3 s) and b (2.1-2.4 s) overlap; c (3.8-4.2 s) is apart from both.
+  const auto* ra = g.seeds("real", "a", {1.8, 2.0, 2.3}, {0.8, 0.8, 0.8});
+  const auto* rb = g.seeds("real", "b", {2.1, 2.2, 2.4}, {0.8, 0.8, 0.8});
+  const auto* rc = g.seeds("real", "c", {3.8, 4.0, 4.2}, {0.8, 0.8, 0.8});
+  EXPECT_TRUE(ex::tied(*ra, *rb));
+  EXPECT_FALSE(ex::tied(*ra, *rc));
+  std::vector<ex::SimRealPair> swap_tied = {g.pair(g.seeds("sim", "a", {2.3, 2.3}, {0.8, 0.8}), ra),
+                                            g.pair(g.seeds("sim", "b", {2.1, 2.1}, {0.8, 0.8}), rb),
+                                            g.pair(g.seeds("sim", "c", {4.0, 4.0}, {0.8, 0.8}), rc)};
+  auto orders = ex::policy_orders(swap_tied);
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_EQ(orders[0].sim, (std::vector<std::string>{"b", "a", "c"}));
+  EXPECT_FALSE(orders[0].same());
+  EXPECT_EQ(orders[0].discordant, 1u);
+  EXPECT_EQ(orders[0].tied, 1u);
+  EXPECT_EQ(orders[0].tied_discordant, 1u);
+  EXPECT_TRUE(orders[0].agrees());
+  EXPECT_EQ(ex::agreement_text(orders[0]), "same order but for 1 real tie(s)");
+
+  // c simulated first: two swaps the real runs tell apart, one within the tie.
+  std::vector<ex::SimRealPair> swap_apart = {g.pair(g.seeds("sim", "a", {2.3}, {0.8}), ra), g.pair(g.seeds("sim", "b", {2.1}, {0.8}), rb),
+                                             g.pair(g.seeds("sim", "c", {1.0}, {0.8}), rc)};
+  orders = ex::policy_orders(swap_apart);
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_EQ(orders[0].discordant, 3u);
+  EXPECT_EQ(orders[0].tied_discordant, 1u);
+  EXPECT_FALSE(orders[0].agrees());
+  EXPECT_EQ(ex::agreement_text(orders[0]), "2 pair(s) swapped, 1 more within real ties");
+}
+
+TEST(PolicyOrder, OneSeedNeverTiesAndMissesTieOnOverlappingAccuracy) {
+  Groups g;
+  // One seed each: equal times are still an order (nothing says how far a seed moves them).
+  EXPECT_FALSE(ex::tied(*g.seeds("real", "a", {2.0}, {0.8}), *g.seeds("real", "b", {2.0}, {0.8})));
+  // Neither reached the target: tied when their final accuracies overlap over seeds.
+  const auto* m1 = g.seeds("real", "m1", {}, {0.70, 0.72}, false);
+  const auto* m2 = g.seeds("real", "m2", {}, {0.71, 0.75}, false);
+  const auto* m3 = g.seeds("real", "m3", {}, {0.60, 0.62}, false);
+  EXPECT_TRUE(ex::tied(*m1, *m2));
+  EXPECT_FALSE(ex::tied(*m1, *m3));
+  // One reached it, the other did not: never tied.
+  EXPECT_FALSE(ex::tied(*g.seeds("real", "r", {5.0, 9.0}, {0.71, 0.72}), *m1));
+  std::vector<ex::SimRealPair> pairs = {g.pair(g.seeds("sim", "m1", {}, {0.70}, false), m1),
+                                        g.pair(g.seeds("sim", "m2", {}, {0.69}, false), m2)};
+  const auto orders = ex::policy_orders(pairs);
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_EQ(orders[0].real, (std::vector<std::string>{"m2", "m1"}));
+  EXPECT_EQ(orders[0].sim, (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_TRUE(orders[0].agrees());
+  EXPECT_EQ(ex::agreement_text(orders[0]), "same order but for 1 real tie(s)");
 }
 
 }  // namespace

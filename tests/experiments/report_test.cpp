@@ -129,6 +129,14 @@ TEST_F(ReportFixture, PairsSimAndRealOfTheSameConfig) {
   EXPECT_NEAR(p.time_error_pct, 25.0, 1e-9);        // 5.0 s simulated vs 4.0 s real
   EXPECT_NEAR(p.throughput_error_pct, -20.0, 1e-9);  // 2 vs 2.5 updates/s
   EXPECT_NEAR(p.time_per_update_error_pct, 25.0, 1e-9);  // 0.5 s vs 0.4 s per update
+  // Both reach 0.86 at the evaluation of update 10 (same curve): the time to target is off
+  // by the time per update alone, and the updates-to-target column says so.
+  ASSERT_TRUE(p.tta_error_pct.has_value() && p.updates_to_target_error_pct.has_value());
+  EXPECT_NEAR(*p.tta_error_pct, 25.0, 1e-9);
+  EXPECT_NEAR(*p.updates_to_target_error_pct, 0.0, 1e-9);
+  const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
+  EXPECT_NE(md.find("| time-to-target error | updates-to-target error |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| +25.0% | +0.0% |"), std::string::npos) << md;
   EXPECT_NEAR(p.accuracy_diff, 0.0, 1e-12);
   EXPECT_TRUE(ex::is_backend_specific("cluster.link.bandwidth"));
   EXPECT_TRUE(ex::is_backend_specific("sim.mode"));
@@ -139,7 +147,8 @@ TEST_F(ReportFixture, PairsSimAndRealOfTheSameConfig) {
 TEST_F(ReportFixture, MarkdownSummaryHasTheTables) {
   const auto m = model();
   const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
-  for (const char* s : {"# synclab report", "## Recommendation", "How sure:", "Sim vs real: bsp workers=3: predicted by "
+  for (const char* s : {"# synclab report", "## Recommendation", "How sure:", "Sim vs real: bsp workers=3: predicted by ",
+                        "time to target within 25.0% (updates to target sim 10 vs real 10)",
                         "simulation within 25.0%", "## Results per config", "## Cost", "final accuracy (fraction)", "throughput (updates/s)",
                         "time to 0.86 accuracy (s)", "| sim: bsp workers=2 | sim | 2 | 0.903 [0.8903, 0.9157] |",
                         "not reached (0/2 seeds)", "## Per-worker time breakdown", "## Simulation vs real runs",

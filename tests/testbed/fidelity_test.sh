@@ -36,16 +36,18 @@ python3 - "$md" <<'PY' || fail "prediction errors missing or out of bounds"
 import re, sys
 text = open(sys.argv[1]).read()
 sec = text.split("## Simulation vs real runs", 1)[1].split("\n## ", 1)[0]
+split = lambda l: [c.strip() for c in l.strip().strip("|").split("|")]
+header = split(next(l for l in sec.splitlines() if l.startswith("| config")))
 rows = [l for l in sec.splitlines() if l.startswith("| ") and "%" in l]
 assert len(rows) == 4, rows
 packet = [r for r in rows if "sim.network=packet" in r]
 assert len(packet) == 2, rows
 for r in rows:
-    cells = [c.strip() for c in r.strip("|").split("|")]
-    tpu = float(cells[7].rstrip("%"))
+    cells = dict(zip(header, split(r)))
+    tpu = float(cells["time/update error"].rstrip("%"))
     bound = 15 if r in packet else 50
     assert abs(tpu) < bound, f"time/update error {tpu}% (bound {bound}%) in {r}"
-    acc = float(cells[9])
+    acc = float(cells["sim - real final accuracy"])
     assert abs(acc) <= 0.03, f"final accuracy differs by {acc} in {r}"
 PY
 
