@@ -135,13 +135,38 @@ TEST_F(ReportFixture, PairsSimAndRealOfTheSameConfig) {
   EXPECT_NEAR(*p.tta_error_pct, 25.0, 1e-9);
   EXPECT_NEAR(*p.updates_to_target_error_pct, 0.0, 1e-9);
   const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
-  EXPECT_NE(md.find("| time-to-target error | updates-to-target error |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| +25.0% | +0.0% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| real time/update spread | time-to-target error | updates-to-target error |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| +25.0% | - | +25.0% | +0.0% |"), std::string::npos) << md;
   EXPECT_NEAR(p.accuracy_diff, 0.0, 1e-12);
   EXPECT_TRUE(ex::is_backend_specific("cluster.link.bandwidth"));
   EXPECT_TRUE(ex::is_backend_specific("sim.mode"));
   EXPECT_FALSE(ex::is_backend_specific("cluster.workers"));
   EXPECT_FALSE(ex::is_backend_specific("policy.name"));
+}
+
+TEST_F(ReportFixture, RealSeedsSpreadIsShownBesideTheError) {
+  // Two real seeds at 0.4 and 0.5 s per update (2.5 and 2 updates/s, mean 2.25): the real
+  // runs alone span (0.5 - 0.4) x 2.25 = 22.5% of the mean time per update.
+  const auto dir = tmp.path() / "seeds";
+  for (std::uint64_t seed : {1u, 2u}) {
+    synclab::testing::write_fixture_run(dir / fmt::format("real-{}", seed),
+                                        {.backend = "real", .policy = "bsp", .workers = 5, .seed = seed, .step_s = 0.3 + 0.1 * seed});
+    synclab::testing::write_fixture_run(dir / fmt::format("sim-{}", seed),
+                                        {.backend = "sim", .policy = "bsp", .workers = 5, .seed = seed, .step_s = 0.45});
+  }
+  const auto m = ex::build_report_model({dir, tmp.path() / "real-bsp", tmp.path() / "sim-bsp"}, ex::ReportOptions{});
+  ASSERT_EQ(m.pairs.size(), 2u);
+  for (const auto& p : m.pairs) {
+    if (p.real->runs.size() == 2) {
+      ASSERT_TRUE(p.real_spread_pct.has_value());
+      EXPECT_NEAR(*p.real_spread_pct, 22.5, 1e-9);
+    } else {
+      EXPECT_FALSE(p.real_spread_pct.has_value());  // one real seed: no spread to show
+    }
+  }
+  const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
+  EXPECT_NE(md.find("| time/update error | real time/update spread |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 22.5% |"), std::string::npos) << md;
 }
 
 TEST_F(ReportFixture, MarkdownSummaryHasTheTables) {
