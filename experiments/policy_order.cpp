@@ -76,7 +76,12 @@ std::string agreement_text(const PolicyOrder& o) {
 bool tied(const RunGroup& a, const RunGroup& b) {
   if (a.tta && b.tta) return overlap(*a.tta, *b.tta);
   if (!a.tta && !b.tta) return overlap(a.final_accuracy, b.final_accuracy);
-  return false;
+  // One reached the target with every seed and ranks first; the other missed it with some
+  // seeds, but where one of its seeds reached it before the first's slowest, the two change
+  // places with the seed all the same.
+  const RunGroup& all = a.tta ? a : b;
+  const RunGroup& some = a.tta ? b : a;
+  return all.tta->n >= 2 && some.final_accuracy.n >= 2 && some.fastest_to_target && *some.fastest_to_target <= all.tta->max;
 }
 
 std::string policy_label(const RunGroup& group) {

@@ -4,8 +4,9 @@
 // each world, and how far the two orders are apart. A simulator that is off by a few
 // percent everywhere still picks the right policy; one that swaps two policies does not.
 // With several seeds per run, two policies whose real runs overlap (one's slowest seed
-// reached the target after the other's fastest) are tied: the real order of the two
-// depends on the seed, so no simulated order of them is wrong.
+// reached the target after the other's fastest, also when the other missed it with some
+// seeds) are tied: the real order of the two depends on the seed, so no simulated order of
+// them is wrong.
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -33,7 +34,9 @@ std::string policy_label(const RunGroup& group);
 std::string agreement_text(const PolicyOrder& order);
 
 /// Whether two real groups' order depends on the seed: both have two or more seeds and
-/// overlapping ranges of time to target (both reached it) or of final accuracy (neither did).
+/// overlapping ranges of time to target (both reached it with every seed) or of final
+/// accuracy (neither did), or one reached it with every seed and a seed of the other,
+/// which missed it with some, reached it before the first's slowest seed.
 bool tied(const RunGroup& a, const RunGroup& b);
 
 /// One entry per setting with two or more policies paired sim-to-real, in the order the

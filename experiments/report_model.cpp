@@ -146,6 +146,8 @@ void apply_target(RunGroup& g, double target) {
                                       : r->number("bytes_sent"));
   }
   g.reached = times.size();
+  g.fastest_to_target.reset();
+  if (!times.empty()) g.fastest_to_target = *std::min_element(times.begin(), times.end());
   g.time_to_target.reset();
   g.updates_to_target.reset();
   g.tta.reset();

@@ -56,6 +56,7 @@ struct RunGroup {
   std::optional<double> time_to_target;       ///< mean over seeds, when every seed reached it
   std::optional<double> updates_to_target;
   std::size_t reached = 0;                    ///< seeds that reached the target
+  std::optional<double> fastest_to_target;    ///< the earliest time a seed reached it, when any did
   std::map<std::int64_t, double> staleness_fraction;  ///< share of applied gradients
   std::vector<WorkerBreakdown> breakdown;     ///< mean over seeds, per worker
 };

@@ -37,6 +37,14 @@ struct Groups {
     }
     return &g;
   }
+  // A group over seeds that reached the target with some of them only, the first at `fastest`.
+  const ex::RunGroup* partial(const std::string& backend, const std::string& policy, double fastest, const std::vector<double>& accs) {
+    seeds(backend, policy, {}, accs, false);
+    ex::RunGroup& g = store.back();
+    g.reached = accs.size() - 1;
+    g.fastest_to_target = fastest;
+    return &g;
+  }
   ex::SimRealPair pair(const ex::RunGroup* sim, const ex::RunGroup* real, std::string variant = {}) {
     ex::SimRealPair p;
     p.sim = sim;
@@ -144,7 +152,7 @@ TEST(PolicyOrder, OneSeedNeverTiesAndMissesTieOnOverlappingAccuracy) {
   const auto* m3 = g.seeds("real", "m3", {}, {0.60, 0.62}, false);
   EXPECT_TRUE(ex::tied(*m1, *m2));
   EXPECT_FALSE(ex::tied(*m1, *m3));
-  // One reached it, the other did not: never tied.
+  // One reached it, the other never did: never tied.
   EXPECT_FALSE(ex::tied(*g.seeds("real", "r", {5.0, 9.0}, {0.71, 0.72}), *m1));
   std::vector<ex::SimRealPair> pairs = {g.pair(g.seeds("sim", "m1", {}, {0.70}, false), m1),
                                         g.pair(g.seeds("sim", "m2", {}, {0.69}, false), m2)};
@@ -153,6 +161,31 @@ TEST(PolicyOrder, OneSeedNeverTiesAndMissesTieOnOverlappingAccuracy) {
   EXPECT_EQ(orders[0].real, (std::vector<std::string>{"m2", "m1"}));
   EXPECT_EQ(orders[0].sim, (std::vector<std::string>{"m1", "m2"}));
   EXPECT_TRUE(orders[0].agrees());
+  EXPECT_EQ(ex::agreement_text(orders[0]), "same order but for 1 real tie(s)");
+}
+
+// A policy that reached the target with every seed ranks before one that missed it with
+// some; but when a seed of the second got there before the first's slowest seed, the real
+// order depends on the seed: a tie.
+TEST(PolicyOrder, APolicyThatMissedWithSomeSeedsTiesWhereItsOthersWereFaster) {
+  Groups g;
+  const auto* all = g.seeds("real", "all", {2.0, 2.5, 3.0}, {0.80, 0.80, 0.80});
+  const auto partial = [&](double fastest) { return g.partial("real", "some", fastest, {0.80, 0.79, 0.70}); };
+  EXPECT_TRUE(ex::tied(*all, *partial(2.8)));
+  EXPECT_TRUE(ex::tied(*partial(3.0), *all));
+  EXPECT_FALSE(ex::tied(*all, *partial(3.2))) << "its fastest seed came after the other's slowest";
+  EXPECT_FALSE(ex::tied(*g.seeds("real", "one", {2.0}, {0.8}), *partial(1.0))) << "one seed never ties";
+
+  // Real: "all" first (every seed), "some" after; simulated the other way round: a swap
+  // within a real tie, not a wrong order.
+  const auto* some = partial(2.2);
+  std::vector<ex::SimRealPair> pairs = {g.pair(g.seeds("sim", "all", {2.6, 2.6}, {0.8, 0.8}), all),
+                                        g.pair(g.seeds("sim", "some", {2.1, 2.3}, {0.8, 0.8}), some)};
+  const auto orders = ex::policy_orders(pairs);
+  ASSERT_EQ(orders.size(), 1u);
+  EXPECT_EQ(orders[0].real, (std::vector<std::string>{"all", "some"}));
+  EXPECT_EQ(orders[0].sim, (std::vector<std::string>{"some", "all"}));
+  EXPECT_EQ(orders[0].tied_discordant, 1u);
   EXPECT_EQ(ex::agreement_text(orders[0]), "same order but for 1 real tie(s)");
 }
 
