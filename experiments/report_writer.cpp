@@ -146,8 +146,8 @@ Table pairs_table(const ReportModel& m) {
 constexpr const char* kOrderNote =
     "Policies of one setting, fastest to the target accuracy first (those that missed it last, most accurate first). "
     "Two policies are tied when their real runs' seeds overlap (the slowest seed of one reached the target after the "
-    "fastest of the other, or neither reached it and their final accuracies overlap): the real order of a tied pair "
-    "depends on the seed, so it is not counted as swapped.";
+    "fastest of the other, also when that other missed it with some seeds; or neither reached it with every seed and "
+    "their final accuracies overlap): the real order of a tied pair depends on the seed, so it is not counted as swapped.";
 
 std::string join_order(const std::vector<std::string>& order) {
   std::string out;
