@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Re-simulates a finished fidelity experiment with changed settings, against its real runs.
+
+A model change is checked on the real runs already made: every simulated run of a
+fidelity directory (written by run.sh) is run again from its stored input with the given
+--set values, and its time per update compared with the kept real runs of the same
+configuration (means over seeds, as the report does). Prints one line per configuration
+and simulated network model, then how many are within 10% and 5%. The real runs are only
+read; the new simulated runs go to <cell>/resim-TAG-<network>/.
+
+  resim.py DIR --tag TAG [--set KEY=VALUE ...] [--synclab BIN] [--jobs 2]
+
+DIR: run.sh's --out (or one bandwidth's directory of it). TAG names the variant; runs
+already there are reused, so a second call only prints. Exit status 0, 1 when a simulation
+failed (its input and the end of its output are printed), 2 on bad arguments.
+"""
+import argparse
+import concurrent.futures
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+
+def ms_per_update(run_dir):
+    with open(os.path.join(run_dir, 'summary.json')) as f:
+        s = json.load(f)
+    if not s.get('updates'):
+        raise ValueError(f'{run_dir}/summary.json: no updates')
+    return 1000.0 * s['time_s'] / s['updates']
+
+
+def cells(root):
+    """Directories holding runs-<network>/ sweeps (a cell of run.sh: one worker count, one slowed set)."""
+    found = set()
+    for sweep in glob.glob(os.path.join(root, '**', 'runs-*'), recursive=True):
+        if os.path.isdir(os.path.join(sweep, 'inputs')):
+            found.add(os.path.dirname(sweep))
+    return sorted(found)
+
+
+def jobs_of(cell):
+    """(network, policy, seed input) for every simulated run of a cell."""
+    out = []
+    for sweep in sorted(glob.glob(os.path.join(cell, 'runs-*'))):
+        net = os.path.basename(sweep)[len('runs-'):]
+        for inp in sorted(glob.glob(os.path.join(sweep, 'inputs', '*backend=sim*.yaml'))):
+            out.append((net, os.path.basename(inp).split('_backend=')[0], inp))
+    return out
+
+
+def real_runs(cell, policy):
+    return [os.path.dirname(s) for s in sorted(glob.glob(os.path.join(cell, 'runs-*', f'{policy}_backend=launch*', 'summary.json')))]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('dir')
+    ap.add_argument('--tag', required=True, help='names the variant (its runs go to resim-TAG-<network>/)')
+    ap.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='a setting for every simulated run (repeatable)')
+    ap.add_argument('--synclab', default=os.environ.get('SYNCLAB_BIN', 'build/app/synclab'))
+    ap.add_argument('--jobs', type=int, default=2)
+    a = ap.parse_args()
+    for s in a.set:
+        if '=' not in s:
+            ap.error(f"--set '{s}': expected KEY=VALUE")
+    if not a.tag.replace('-', '').replace('_', '').replace('.', '').isalnum():
+        ap.error(f"--tag '{a.tag}': letters, digits, '-', '_' and '.' only")
+    if not (os.path.isfile(a.synclab) and os.access(a.synclab, os.X_OK)):
+        ap.error(f"--synclab '{a.synclab}': not an executable (build first, or give its path)")
+    if a.jobs < 1:
+        ap.error('--jobs: must be at least 1')
+    work = []
+    for cell in cells(a.dir):
+        for net, policy, inp in jobs_of(cell):
+            if real_runs(cell, policy):
+                work.append((cell, net, policy, inp))
+    if not work:
+        print(f'resim: no simulated run with a real twin under {a.dir} (a directory written by run.sh?)', file=sys.stderr)
+        return 2
+
+    def simulate(job):
+        cell, net, policy, inp = job
+        out = os.path.join(cell, f'resim-{a.tag}-{net}', os.path.basename(inp)[:-len('.yaml')])
+        if not os.path.exists(os.path.join(out, 'summary.json')):
+            cmd = [a.synclab, 'sim', inp, '--out', out] + [x for s in a.set for x in ('--set', s)]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                return job, None, f'{inp}: synclab sim exited {r.returncode}:\n' + (r.stdout + r.stderr)[-2000:]
+        return job, ms_per_update(out), None
+
+    sims, failed = {}, []
+    with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
+        for (cell, net, policy, _), ms, err in pool.map(simulate, work):
+            if err:
+                failed.append(err)
+            else:
+                sims.setdefault((cell, net, policy), []).append(ms)
+    for err in failed:
+        print(err, file=sys.stderr)
+
+    counts = {}
+    for (cell, net, policy), ms in sorted(sims.items()):
+        real = statistics.mean(ms_per_update(d) for d in real_runs(cell, policy))
+        sim = statistics.mean(ms)
+        err = 100.0 * (sim - real) / real
+        n, in10, in5 = counts.get(net, (0, 0, 0))
+        counts[net] = (n + 1, in10 + (abs(err) <= 10), in5 + (abs(err) <= 5))
+        name = os.path.relpath(cell, a.dir)
+        print(f'{name:24} {net:7} {policy.removeprefix("policy="):20} real {real:8.3f} ms  sim {sim:8.3f} ms  {err:+6.1f}%' + ('  > 10%' if abs(err) > 10 else ''))
+    for net, (n, in10, in5) in sorted(counts.items()):
+        print(f'{net}: {in10} of {n} within 10%, {in5} within 5% (time per update, seed means)')
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
