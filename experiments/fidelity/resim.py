@@ -4,9 +4,9 @@
 A model change is checked on the real runs already made: every simulated run of a
 fidelity directory (written by run.sh) is run again from its stored input with the given
 --set values, and its time per update compared with the kept real runs of the same
-configuration (means over seeds, as the report does). Prints one line per configuration
-and simulated network model, then how many are within 10% and 5%. The real runs are only
-read; the new simulated runs go to <cell>/resim-TAG-<network>/.
+configuration (means over seeds, failed runs left out, as the report does). Prints one
+line per configuration and simulated network model, then how many are within 10% and 5%.
+The real runs are only read; the new simulated runs go to <cell>/resim-TAG-<network>/.
 
   resim.py DIR --tag TAG [--set KEY=VALUE ...] [--synclab BIN] [--jobs 2]
 
@@ -24,11 +24,19 @@ import subprocess
 import sys
 
 
-def ms_per_update(run_dir):
+def summary(run_dir):
     with open(os.path.join(run_dir, 'summary.json')) as f:
-        s = json.load(f)
-    if not s.get('updates'):
-        raise ValueError(f'{run_dir}/summary.json: no updates')
+        return json.load(f)
+
+
+def failed(s):
+    """A failed run's summary (docs/run-directory.md): reports leave it out, so does this."""
+    r = s.get('stop_reason', '')
+    return r in ('failed', 'deadlock', 'diverged', 'error') or r.startswith('error:') or not s.get('updates')
+
+
+def ms_per_update(run_dir):
+    s = summary(run_dir)
     return 1000.0 * s['time_s'] / s['updates']
 
 
@@ -52,7 +60,9 @@ def jobs_of(cell):
 
 
 def real_runs(cell, policy):
-    return [os.path.dirname(s) for s in sorted(glob.glob(os.path.join(cell, 'runs-*', f'{policy}_backend=launch*', 'summary.json')))]
+    """The finished real runs of a policy in a cell (failed ones left out)."""
+    dirs = [os.path.dirname(s) for s in sorted(glob.glob(os.path.join(cell, 'runs-*', f'{policy}_backend=launch*', 'summary.json')))]
+    return [d for d in dirs if not failed(summary(d))]
 
 
 def main():
@@ -89,16 +99,19 @@ def main():
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 return job, None, f'{inp}: synclab sim exited {r.returncode}:\n' + (r.stdout + r.stderr)[-2000:]
+        s = summary(out)
+        if failed(s):
+            return job, None, f'{inp}: the simulated run failed ({s.get("stop_reason")}: {s.get("error", "")}); see {out}'
         return job, ms_per_update(out), None
 
-    sims, failed = {}, []
+    sims, errors = {}, []
     with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
         for (cell, net, policy, _), ms, err in pool.map(simulate, work):
             if err:
-                failed.append(err)
+                errors.append(err)
             else:
                 sims.setdefault((cell, net, policy), []).append(ms)
-    for err in failed:
+    for err in errors:
         print(err, file=sys.stderr)
 
     counts = {}
@@ -112,7 +125,7 @@ def main():
         print(f'{name:24} {net:7} {policy.removeprefix("policy="):20} real {real:8.3f} ms  sim {sim:8.3f} ms  {err:+6.1f}%' + ('  > 10%' if abs(err) > 10 else ''))
     for net, (n, in10, in5) in sorted(counts.items()):
         print(f'{net}: {in10} of {n} within 10%, {in5} within 5% (time per update, seed means)')
-    return 1 if failed else 0
+    return 1 if errors else 0
 
 
 if __name__ == '__main__':
