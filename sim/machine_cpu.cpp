@@ -1,11 +1,66 @@
 #include "sim/machine_cpu.hpp"
 
+#include <algorithm>
+
 #include <simgrid/s4u/Actor.hpp>
 #include <simgrid/s4u/Host.hpp>
 
 namespace sg = simgrid::s4u;
 
 namespace synclab::sim {
+namespace {
+
+// Kernel work shares a core with a process's work in the ratio of their priorities: this
+// one leaves the process a millionth of the core, the softirq's precedence over any task.
+constexpr double kKernelPriority = 1e6;
+
+// An activity's s4u state says FINISHED only once its owner has waited for it (a transfer's
+// kernel work is waited for when the transfer ends, an evaluation's later still), so work
+// that started is asked what it has left.
+bool running(const sg::ExecPtr& e) {
+  switch (e->get_state()) {
+    case sg::Activity::State::FINISHED:
+    case sg::Activity::State::CANCELED:
+    case sg::Activity::State::FAILED:
+      return false;
+    case sg::Activity::State::STARTED:
+      return e->get_remaining() > 1e-9;
+    default:
+      return true;  // picked a core, not started yet
+  }
+}
+
+}  // namespace
+
+MachineCpu::MachineCpu(std::vector<sg::Host*> cores, double kernel_rate, std::uint64_t seed)
+    : cores_(std::move(cores)), kernel_rate_(kernel_rate), rng_(seed), work_(cores_.size()), kernel_(cores_.size()) {}
+
+std::size_t MachineCpu::least_busy(Pieces& pieces) const {
+  // Asking a piece what it has left is a call into SimGrid, which may let the other actors
+  // of this instant run and add pieces meanwhile: the lists are read from copies, and the
+  // pieces found done are dropped after the last such call. The counting and the pick make
+  // none, and the caller records its piece before it makes one.
+  std::vector<const sg::Exec*> done;
+  for (const auto& list : pieces) {
+    const auto copy = list;
+    for (const auto& e : copy)
+      if (!running(e)) done.push_back(e.get());
+  }
+  for (auto& list : pieces)
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [&](const sg::ExecPtr& e) { return std::find(done.begin(), done.end(), e.get()) != done.end(); }),
+               list.end());
+  std::vector<std::size_t> best;
+  std::size_t fewest = SIZE_MAX;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    if (pieces[i].size() < fewest) {
+      fewest = pieces[i].size();
+      best.clear();
+    }
+    if (pieces[i].size() == fewest) best.push_back(i);
+  }
+  return best.size() == 1 ? best[0] : best[rng_.below(best.size())];
+}
 
 void MachineCpu::spend(double seconds) const {
   if (seconds <= 0) return;
@@ -13,12 +68,29 @@ void MachineCpu::spend(double seconds) const {
     sg::this_actor::sleep_for(seconds);
     return;
   }
-  sg::this_actor::exec_init(seconds)->set_host(machine_)->wait();
+  start(seconds)->wait();
 }
 
 sg::ExecPtr MachineCpu::start(double seconds) const {
   if (!shared() || seconds <= 0) return nullptr;
-  return sg::this_actor::exec_init(seconds)->set_host(machine_)->start();
+  sg::ExecPtr e = sg::this_actor::exec_init(seconds);
+  const std::size_t core = least_busy(work_);
+  work_[core].push_back(e);
+  e->set_host(cores_[core]);
+  e->start();
+  return e;
+}
+
+sg::ExecPtr MachineCpu::start_kernel(double seconds) const {
+  if (!shared() || seconds <= 0) return nullptr;
+  sg::ExecPtr e = sg::this_actor::exec_init(seconds);
+  const std::size_t core = least_busy(kernel_);
+  kernel_[core].push_back(e);
+  e->set_host(cores_[core]);
+  e->set_priority(kKernelPriority);
+  if (kernel_rate_ > 0 && kernel_rate_ < 1) e->set_bound(kernel_rate_);
+  e->start();
+  return e;
 }
 
 void finish(sg::ExecPtr& work) {

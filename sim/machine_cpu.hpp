@@ -3,10 +3,23 @@
 // parsing messages, the kernel's side of each transfer). Every host has a CPU of its own
 // by default, and nothing else runs on it: spending is a plain wait, as it always was. With
 // cluster.colocated_cores every host runs on one machine of that many cores (a one-machine
-// testbed): each piece of work is an execution on that machine, SimGrid shares its cores
-// among whatever runs at the same instant (a piece gets at most one core), and work that
-// overlaps takes longer.
+// testbed), and each core is simulated on its own:
+// - a process's piece of work (a step, a shard's event, an encoding) starts on the core
+//   that runs the fewest such pieces (ties drawn from a seeded stream, as a waking task
+//   lands on whichever idle core the scheduler finds) and stays there; pieces on one core
+//   share it equally;
+// - a transfer's kernel work runs on one core too, and before any process's work there:
+//   the kernel moves packets in softirq context, which interrupts whatever task runs on
+//   that core and is charged to it, while another core may sit idle. It moves at most as
+//   fast as the packets come (kernel_rate cores: cluster.software.kernel_byte x the link's
+//   byte rate), so a step that shares its core with a full-rate transfer runs at
+//   1 - kernel_rate of a core.
+#include <cstdint>
+#include <vector>
+
 #include <simgrid/s4u/Exec.hpp>
+
+#include "core/common/rng.hpp"
 
 namespace simgrid::s4u {
 class Host;
@@ -16,19 +29,32 @@ namespace synclab::sim {
 
 class MachineCpu {
  public:
-  /// machine: the shared machine (Platform::machine: speed 1 flop/s, N cores), or nullptr.
-  explicit MachineCpu(simgrid::s4u::Host* machine) : machine_(machine) {}
+  /// No shared machine: every host has a CPU of its own.
+  MachineCpu() = default;
+  /// cores: the shared machine's cores (Platform::cores: speed 1 flop/s each, so that a
+  /// flop is a second of one core's work); kernel_rate: cores a transfer's kernel work may
+  /// use at once (>= 1 or <= 0: a whole core); seed: the placement draws.
+  MachineCpu(std::vector<simgrid::s4u::Host*> cores, double kernel_rate, std::uint64_t seed);
   /// True when the hosts share one machine's cores.
-  bool shared() const { return machine_ != nullptr; }
+  bool shared() const { return !cores_.empty(); }
   /// Spends `seconds` of one core's work, blocking the calling actor (shared: as long as
-  /// the machine's other work lets it take).
+  /// the core it lands on lets it take).
   void spend(double seconds) const;
-  /// Starts `seconds` of one core's work on the shared machine now and returns it;
+  /// Starts `seconds` of a process's work on the shared machine now and returns it;
   /// nullptr when the machine is not shared or seconds <= 0 (nothing to wait for).
   simgrid::s4u::ExecPtr start(double seconds) const;
+  /// Starts `seconds` of a transfer's kernel work now (see above); nullptr as start().
+  simgrid::s4u::ExecPtr start_kernel(double seconds) const;
 
  private:
-  simgrid::s4u::Host* machine_;
+  using Pieces = std::vector<std::vector<simgrid::s4u::ExecPtr>>;  // per core, running
+  /// The core whose list holds the fewest running pieces, ties drawn; returns its index.
+  std::size_t least_busy(Pieces& pieces) const;
+
+  std::vector<simgrid::s4u::Host*> cores_;
+  double kernel_rate_ = 0;
+  mutable Rng rng_{1};
+  mutable Pieces work_, kernel_;
 };
 
 /// Waits for `work` when there is some (MachineCpu::start's result) and drops it.

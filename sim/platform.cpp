@@ -91,8 +91,8 @@ Platform build_platform(const RunConfig& config, bool latency_in_links) {
     p.servers.push_back(add_host(zone, server_host_name(s), c.gpu.flops * c.gpu.efficiency, ps_link, latency_in_links));
   for (int w = 0; w < c.workers; ++w)
     p.workers.push_back(add_host(zone, worker_host_name(w), worker_speed(config, w), c.link, latency_in_links));
-  // No link: nothing is sent to it; the hosts' software runs on its cores (sim/machine_cpu.hpp).
-  if (c.colocated_cores > 0) p.machine = zone->create_host("machine", 1.0)->set_core_count(c.colocated_cores)->seal();
+  // No links: nothing is sent to them; the hosts' software runs on these cores (sim/machine_cpu.hpp).
+  for (int i = 0; i < c.colocated_cores; ++i) p.cores.push_back(zone->create_host("core-" + std::to_string(i), 1.0)->seal());
   zone->seal();
   if (!latency_in_links) p.transfer_latency = (c.link.latency + ps_link.latency) / 2.0;
   return p;

@@ -20,9 +20,9 @@ struct Platform {
   /// Seconds each worker <-> server transfer waits before it starts moving bytes, when the
   /// latency is kept out of the links (see build_platform); 0 when the links carry it.
   double transfer_latency = 0;
-  /// With cluster.colocated_cores > 0: the one machine every host runs on ("machine", speed 1
-  /// flop/s so that a flop is a second of one core's work, that many cores); else nullptr.
-  simgrid::s4u::Host* machine = nullptr;
+  /// With cluster.colocated_cores > 0: the cores of the one machine every host runs on
+  /// ("core-0" .., speed 1 flop/s so that a flop is a second of one core's work); else empty.
+  std::vector<simgrid::s4u::Host*> cores;
 };
 
 /// Host name of worker w / shard s, in built platforms and required in XML platforms.

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "core/common/rng.hpp"
 #include "policies/local_lr.hpp"
 #include "policies/registry.hpp"
 
@@ -22,7 +23,12 @@ void Simulation::build() {
   // bandwidth re-sharings). Several shards would need concurrent waits: links keep it then.
   platform_ = build_platform(config_, c.servers > 1 || !c.platform.empty());
   latency_ = platform_.transfer_latency;
-  cpu_ = std::make_unique<MachineCpu>(platform_.machine);
+  // A transfer's kernel work keeps pace with its packets, which come at most at the rate of
+  // the slower of its two links.
+  const double byte_rate = std::min(c.link.bandwidth, c.ps_link.value_or(c.link).bandwidth);
+  cpu_ = platform_.cores.empty() ? std::make_unique<MachineCpu>()
+                                 : std::make_unique<MachineCpu>(platform_.cores, c.software.kernel_byte * byte_rate,
+                                                                derive_seed(config_.train.seed, 0xc07e5));
   network_choice_ = choose_network(config_, options_.simgrid_settings);
   network_ = make_network_model(network_choice_, config_, platform_);
 

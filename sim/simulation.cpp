@@ -83,7 +83,7 @@ void Simulation::receive_replies(int w) {
         if (stopped()) return;
       }
       slot->comm = network_->start(shards_[s].host, wk.host, shards_[s].bytes);
-      slot->kernel = cpu_->start(kernel_seconds(shards_[s].bytes));
+      slot->kernel = cpu_->start_kernel(kernel_seconds(shards_[s].bytes));
       bytes_sent_ += shards_[s].bytes;
       ++transfers_;
     }
@@ -185,7 +185,7 @@ void Simulation::push_to_shards(int w, const WorkerPush& push) {
   kernel.clear();
   for (std::size_t s = 0; s < shards_.size(); ++s) {
     comms.push_back(network_->start(wk.host, shards_[s].host, shards_[s].bytes));
-    kernel.push_back(cpu_->start(kernel_seconds(shards_[s].bytes)));
+    kernel.push_back(cpu_->start_kernel(kernel_seconds(shards_[s].bytes)));
     shard_of.push_back(static_cast<int>(s));
     bytes_sent_ += shards_[s].bytes;
     wk.figures.bytes_sent += shards_[s].bytes;

@@ -1,0 +1,163 @@
+// The shared machine's cores one by one (sim/machine_cpu.hpp), in closed form: a process's
+// pieces of work spread over idle cores and share the one they land on; a transfer's
+// kernel work takes its pace's share of its core before any process there and leaves the
+// other cores alone; ties are drawn from the seed, the same way every time.
+#include <gtest/gtest.h>
+
+#include <simgrid/s4u.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sim/machine_cpu.hpp"
+#include "sim/network_model.hpp"
+#include "tests/sim/run_in_child.hpp"
+
+namespace sg = simgrid::s4u;
+using synclab::sim::testing::run_in_child;
+
+namespace {
+
+// A piece of work: a process's (kernel = false) or a transfer's kernel work, started at
+// `at`; its owner waits for it at once, or (waited = false) only at 100 s, as the
+// simulator waits for an evaluation or for a transfer's kernel work.
+struct Piece {
+  double seconds;
+  bool kernel;
+  double at = 0;
+  bool waited = true;
+};
+
+// Starts the pieces in order on a machine of `cores` cores and returns when each ended, in
+// the pieces' order, as text (the child's answer); a piece not waited for at once reads -1.
+std::string run(int cores, double kernel_rate, std::uint64_t seed, const std::vector<Piece>& pieces) {
+  return run_in_child([&] {
+    synclab::sim::configure_contexts();
+    sg::Engine engine("test");
+    synclab::sim::configure_engine({});
+    sg::NetZone* zone = sg::create_star_zone("machine");
+    std::vector<sg::Host*> hosts;
+    for (int i = 0; i < cores; ++i) hosts.push_back(zone->create_host("core-" + std::to_string(i), 1.0)->seal());
+    zone->seal();
+    auto cpu = std::make_shared<synclab::sim::MachineCpu>(hosts, kernel_rate, seed);
+    auto ends = std::make_shared<std::vector<double>>(pieces.size(), -1.0);
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      sg::Actor::create("piece-" + std::to_string(i), hosts[0], [=] {
+        const Piece& p = pieces[i];
+        sg::this_actor::sleep_until(p.at);
+        sg::ExecPtr e = p.kernel ? cpu->start_kernel(p.seconds) : cpu->start(p.seconds);
+        if (!p.waited) sg::this_actor::sleep_until(100);
+        e->wait();
+        if (p.waited) (*ends)[i] = sg::Engine::get_clock();
+      });
+    }
+    engine.run();
+    std::ostringstream out;
+    out.precision(17);
+    for (double t : *ends) out << t << ' ';
+    return out.str();
+  });
+}
+
+std::vector<double> ends(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<double> v;
+  double x;
+  while (in >> x) v.push_back(x);
+  return v;
+}
+
+constexpr double kTol = 1e-6;  // SimGrid's sharing solver works to about 1e-9 of a second here
+
+}  // namespace
+
+// Two pieces on one core take twice as long; on two cores each has a core; a third piece
+// joins one of them there (the core it lands on is shared, the other stays whole).
+TEST(MachineCpu, PiecesSpreadOverIdleCoresAndShareTheOneTheyLandOn) {
+  auto one = ends(run(1, 0, 1, {{1, false}, {1, false}}));
+  ASSERT_EQ(one.size(), 2u) << run(1, 0, 1, {{1, false}, {1, false}});
+  EXPECT_NEAR(one[0], 2, kTol);
+  EXPECT_NEAR(one[1], 2, kTol);
+  auto two = ends(run(2, 0, 1, {{1, false}, {1, false}}));
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_NEAR(two[0], 1, kTol);
+  EXPECT_NEAR(two[1], 1, kTol);
+  auto three = ends(run(2, 0, 1, {{1, false}, {1, false}, {1, false}}));
+  ASSERT_EQ(three.size(), 3u);
+  std::sort(three.begin(), three.end());
+  EXPECT_NEAR(three[0], 1, kTol);
+  EXPECT_NEAR(three[1], 2, kTol);
+  EXPECT_NEAR(three[2], 2, kTol);
+}
+
+// Kernel work paced at 3/4 of a core (0.75 s of it lasts 1 s) leaves a process on its
+// core a quarter of the core meanwhile, not the half a fair share would: a 1 s step ends
+// at 1.75 s. Unpaced (a rate of a whole core or more), the kernel takes the whole core
+// first: the kernel ends at 0.5 s, the step at 1.5 s.
+TEST(MachineCpu, KernelWorkGoesBeforeTheProcessOnItsCore) {
+  auto paced = ends(run(1, 0.75, 1, {{0.75, true}, {1, false}}));
+  ASSERT_EQ(paced.size(), 2u) << run(1, 0.75, 1, {{0.75, true}, {1, false}});
+  EXPECT_NEAR(paced[0], 1.0, kTol);
+  EXPECT_NEAR(paced[1], 1.75, kTol);
+  auto whole = ends(run(1, 2.0, 1, {{0.5, true}, {1, false}}));
+  ASSERT_EQ(whole.size(), 2u);
+  EXPECT_NEAR(whole[0], 0.5, 1e-5);  // the process keeps a millionth of the core meanwhile
+  EXPECT_NEAR(whole[1], 1.5, kTol);
+}
+
+// Two cores, one transfer's kernel work (half a core) and two steps: the steps take a core
+// each, since a core in softirq looks idle to the scheduler; the one that shares the
+// kernel's core ends at 1.5 s, the other at 1 s. Two transfers take a core each.
+TEST(MachineCpu, KernelWorkSlowsOnlyTheCoreItRunsOn) {
+  auto e = ends(run(2, 0.5, 1, {{0.5, true}, {1, false}, {1, false}}));
+  ASSERT_EQ(e.size(), 3u) << run(2, 0.5, 1, {{0.5, true}, {1, false}, {1, false}});
+  EXPECT_NEAR(e[0], 1.0, kTol);
+  EXPECT_NEAR(std::min(e[1], e[2]), 1.0, kTol);
+  EXPECT_NEAR(std::max(e[1], e[2]), 1.5, kTol);
+  auto k = ends(run(2, 1.0, 1, {{1, true}, {1, true}}));
+  ASSERT_EQ(k.size(), 2u);
+  EXPECT_NEAR(k[0], 1.0, 1e-5);
+  EXPECT_NEAR(k[1], 1.0, 1e-5);
+}
+
+// A step that starts beside a transfer's kernel work on two idle cores lands on either:
+// the seed decides, the same way every time, and some seeds choose each.
+TEST(MachineCpu, TiesAreDrawnFromTheSeed) {
+  int shared = 0, alone = 0;
+  for (std::uint64_t seed = 1; seed <= 16; ++seed) {
+    const std::string a = run(2, 0.5, seed, {{0.5, true}, {1, false}});
+    EXPECT_EQ(a, run(2, 0.5, seed, {{0.5, true}, {1, false}})) << "seed " << seed;
+    const auto e = ends(a);
+    ASSERT_EQ(e.size(), 2u) << a;
+    if (std::abs(e[1] - 1.5) < kTol) ++shared;
+    else if (std::abs(e[1] - 1.0) < kTol) ++alone;
+    else ADD_FAILURE() << "seed " << seed << ": the step ended at " << e[1];
+  }
+  EXPECT_GT(shared, 0);
+  EXPECT_GT(alone, 0);
+}
+
+// A piece that ended, though nobody has waited for it yet, no longer holds its core: two
+// steps that start after it take a core each, whatever the seed (counting it would put
+// both on the other core for some seeds).
+TEST(MachineCpu, WorkThatEndedUnwaitedLeavesItsCore) {
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    const std::vector<Piece> pieces = {{1, false, 0, false}, {1, false, 2}, {1, false, 2}};
+    const auto e = ends(run(2, 0.5, seed, pieces));
+    ASSERT_EQ(e.size(), 3u) << run(2, 0.5, seed, pieces);
+    EXPECT_NEAR(e[1], 3, kTol) << "seed " << seed;
+    EXPECT_NEAR(e[2], 3, kTol) << "seed " << seed;
+  }
+}
+
+// Without a shared machine nothing is started: the caller waits the seconds out itself.
+TEST(MachineCpu, NoSharedMachineStartsNothing) {
+  const synclab::sim::MachineCpu own;
+  EXPECT_FALSE(own.shared());
+  EXPECT_EQ(own.start(1.0), nullptr);
+  EXPECT_EQ(own.start_kernel(1.0), nullptr);
+}
