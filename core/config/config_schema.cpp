@@ -65,7 +65,7 @@ const std::vector<ConfigKey>& config_schema() {
       text("policy.name", "bsp", "synchronization policy; its parameters (staleness, k, backup, tau, timeout, ...) sit beside name"),
       key("cluster.workers", T::Int, "8", 1, 10000, false, "number of workers (limit: one simulator actor each, see Limits)"),
       key("cluster.servers", T::Int, "1", 1, 128, false, "parameter-server shards (limit: simulation cost, see Limits)"),
-      key("cluster.colocated_cores", T::Int, "0", 0, 4096, false, "sim: 0 = every host has a CPU of its own; N = all hosts run on one machine of N cores and share them (a one-machine testbed): steps, the shards' threads, message encoding and the kernel's network work compete for them; synclab calibrate writes it when its peer runs on the same kernel"),
+      key("cluster.colocated_cores", T::Int, "0", 0, 4096, false, "sim: 0 = every host has a CPU of its own; N = all hosts run on one machine of N cores (a one-machine testbed), each core simulated on its own: steps, the shards' threads and message encoding land on the core that runs the fewest of them, and each transfer's kernel work takes its share of one core before them; synclab calibrate writes it when its peer runs on the same kernel"),
       ConfigKey{"cluster.gpu", T::Gpu, "v100", -kInf, kInf, false, nullptr, "a profile name (v100 | a100 | h100) or a map of the keys below", nullptr},
       text("cluster.gpu.profile", "v100", "v100 | a100 | h100, or custom (then flops is required)"),
       choice("cluster.gpu.precision", "fp32", "fp32|tf32", "which peak of the profile applies (v100 has no tf32)"),
