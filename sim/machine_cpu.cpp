@@ -71,22 +71,24 @@ void MachineCpu::spend(double seconds) const {
   start(seconds)->wait();
 }
 
+sg::ExecPtr MachineCpu::place(double seconds, Pieces& pieces) const {
+  sg::ExecPtr e = sg::this_actor::exec_init(seconds);
+  const std::size_t core = least_busy(pieces);
+  pieces[core].push_back(e);
+  e->set_host(cores_[core]);
+  return e;
+}
+
 sg::ExecPtr MachineCpu::start(double seconds) const {
   if (!shared() || seconds <= 0) return nullptr;
-  sg::ExecPtr e = sg::this_actor::exec_init(seconds);
-  const std::size_t core = least_busy(work_);
-  work_[core].push_back(e);
-  e->set_host(cores_[core]);
+  sg::ExecPtr e = place(seconds, work_);
   e->start();
   return e;
 }
 
 sg::ExecPtr MachineCpu::start_kernel(double seconds) const {
   if (!shared() || seconds <= 0) return nullptr;
-  sg::ExecPtr e = sg::this_actor::exec_init(seconds);
-  const std::size_t core = least_busy(kernel_);
-  kernel_[core].push_back(e);
-  e->set_host(cores_[core]);
+  sg::ExecPtr e = place(seconds, kernel_);
   e->set_priority(kKernelPriority);
   if (kernel_rate_ > 0 && kernel_rate_ < 1) e->set_bound(kernel_rate_);
   e->start();

@@ -50,6 +50,8 @@ class MachineCpu {
   using Pieces = std::vector<std::vector<simgrid::s4u::ExecPtr>>;  // per core, running
   /// The core whose list holds the fewest running pieces, ties drawn; returns its index.
   std::size_t least_busy(Pieces& pieces) const;
+  /// A new piece of `seconds` on the least busy core of `pieces`, recorded there, not started.
+  simgrid::s4u::ExecPtr place(double seconds, Pieces& pieces) const;
 
   std::vector<simgrid::s4u::Host*> cores_;
   double kernel_rate_ = 0;

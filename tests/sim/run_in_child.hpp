@@ -6,7 +6,9 @@
 
 #include <cstdio>
 #include <exception>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace synclab::sim::testing {
 
@@ -51,6 +53,24 @@ std::string run_in_child(Fn fn) {
   if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && result.rfind("CHILD FAILED", 0) != 0)
     return "CHILD FAILED: exit " + std::to_string(WEXITSTATUS(status)) + " after: " + result;
   return result;
+}
+
+/// Simulated times as a child's answer: full precision, space-separated.
+inline std::string times_text(const std::vector<double>& times) {
+  std::ostringstream out;
+  out.precision(17);
+  for (double t : times) out << t << ' ';
+  return out.str();
+}
+
+/// The times of times_text() back (fewer, or none, when the child failed: the caller
+/// checks the count and shows the answer).
+inline std::vector<double> parse_times(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<double> v;
+  double x;
+  while (in >> x) v.push_back(x);
+  return v;
 }
 
 }  // namespace synclab::sim::testing

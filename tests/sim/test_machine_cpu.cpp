@@ -18,7 +18,9 @@
 #include "tests/sim/run_in_child.hpp"
 
 namespace sg = simgrid::s4u;
+using synclab::sim::testing::parse_times;
 using synclab::sim::testing::run_in_child;
+using synclab::sim::testing::times_text;
 
 namespace {
 
@@ -56,20 +58,10 @@ std::string run(int cores, double kernel_rate, std::uint64_t seed, const std::ve
       });
     }
     engine.run();
-    std::ostringstream out;
-    out.precision(17);
-    for (double t : *ends) out << t << ' ';
-    return out.str();
+    return times_text(*ends);
   });
 }
 
-std::vector<double> ends(const std::string& s) {
-  std::istringstream in(s);
-  std::vector<double> v;
-  double x;
-  while (in >> x) v.push_back(x);
-  return v;
-}
 
 constexpr double kTol = 1e-6;  // SimGrid's sharing solver works to about 1e-9 of a second here
 
@@ -78,15 +70,15 @@ constexpr double kTol = 1e-6;  // SimGrid's sharing solver works to about 1e-9 o
 // Two pieces on one core take twice as long; on two cores each has a core; a third piece
 // joins one of them there (the core it lands on is shared, the other stays whole).
 TEST(MachineCpu, PiecesSpreadOverIdleCoresAndShareTheOneTheyLandOn) {
-  auto one = ends(run(1, 0, 1, {{1, false}, {1, false}}));
+  auto one = parse_times(run(1, 0, 1, {{1, false}, {1, false}}));
   ASSERT_EQ(one.size(), 2u) << run(1, 0, 1, {{1, false}, {1, false}});
   EXPECT_NEAR(one[0], 2, kTol);
   EXPECT_NEAR(one[1], 2, kTol);
-  auto two = ends(run(2, 0, 1, {{1, false}, {1, false}}));
+  auto two = parse_times(run(2, 0, 1, {{1, false}, {1, false}}));
   ASSERT_EQ(two.size(), 2u);
   EXPECT_NEAR(two[0], 1, kTol);
   EXPECT_NEAR(two[1], 1, kTol);
-  auto three = ends(run(2, 0, 1, {{1, false}, {1, false}, {1, false}}));
+  auto three = parse_times(run(2, 0, 1, {{1, false}, {1, false}, {1, false}}));
   ASSERT_EQ(three.size(), 3u);
   std::sort(three.begin(), three.end());
   EXPECT_NEAR(three[0], 1, kTol);
@@ -99,11 +91,11 @@ TEST(MachineCpu, PiecesSpreadOverIdleCoresAndShareTheOneTheyLandOn) {
 // at 1.75 s. Unpaced (a rate of a whole core or more), the kernel takes the whole core
 // first: the kernel ends at 0.5 s, the step at 1.5 s.
 TEST(MachineCpu, KernelWorkGoesBeforeTheProcessOnItsCore) {
-  auto paced = ends(run(1, 0.75, 1, {{0.75, true}, {1, false}}));
+  auto paced = parse_times(run(1, 0.75, 1, {{0.75, true}, {1, false}}));
   ASSERT_EQ(paced.size(), 2u) << run(1, 0.75, 1, {{0.75, true}, {1, false}});
   EXPECT_NEAR(paced[0], 1.0, kTol);
   EXPECT_NEAR(paced[1], 1.75, kTol);
-  auto whole = ends(run(1, 2.0, 1, {{0.5, true}, {1, false}}));
+  auto whole = parse_times(run(1, 2.0, 1, {{0.5, true}, {1, false}}));
   ASSERT_EQ(whole.size(), 2u);
   EXPECT_NEAR(whole[0], 0.5, 1e-5);  // the process keeps a millionth of the core meanwhile
   EXPECT_NEAR(whole[1], 1.5, kTol);
@@ -113,12 +105,12 @@ TEST(MachineCpu, KernelWorkGoesBeforeTheProcessOnItsCore) {
 // each, since a core in softirq looks idle to the scheduler; the one that shares the
 // kernel's core ends at 1.5 s, the other at 1 s. Two transfers take a core each.
 TEST(MachineCpu, KernelWorkSlowsOnlyTheCoreItRunsOn) {
-  auto e = ends(run(2, 0.5, 1, {{0.5, true}, {1, false}, {1, false}}));
+  auto e = parse_times(run(2, 0.5, 1, {{0.5, true}, {1, false}, {1, false}}));
   ASSERT_EQ(e.size(), 3u) << run(2, 0.5, 1, {{0.5, true}, {1, false}, {1, false}});
   EXPECT_NEAR(e[0], 1.0, kTol);
   EXPECT_NEAR(std::min(e[1], e[2]), 1.0, kTol);
   EXPECT_NEAR(std::max(e[1], e[2]), 1.5, kTol);
-  auto k = ends(run(2, 1.0, 1, {{1, true}, {1, true}}));
+  auto k = parse_times(run(2, 1.0, 1, {{1, true}, {1, true}}));
   ASSERT_EQ(k.size(), 2u);
   EXPECT_NEAR(k[0], 1.0, 1e-5);
   EXPECT_NEAR(k[1], 1.0, 1e-5);
@@ -131,7 +123,7 @@ TEST(MachineCpu, TiesAreDrawnFromTheSeed) {
   for (std::uint64_t seed = 1; seed <= 16; ++seed) {
     const std::string a = run(2, 0.5, seed, {{0.5, true}, {1, false}});
     EXPECT_EQ(a, run(2, 0.5, seed, {{0.5, true}, {1, false}})) << "seed " << seed;
-    const auto e = ends(a);
+    const auto e = parse_times(a);
     ASSERT_EQ(e.size(), 2u) << a;
     if (std::abs(e[1] - 1.5) < kTol) ++shared;
     else if (std::abs(e[1] - 1.0) < kTol) ++alone;
@@ -147,7 +139,7 @@ TEST(MachineCpu, TiesAreDrawnFromTheSeed) {
 TEST(MachineCpu, WorkThatEndedUnwaitedLeavesItsCore) {
   for (std::uint64_t seed = 1; seed <= 8; ++seed) {
     const std::vector<Piece> pieces = {{1, false, 0, false}, {1, false, 2}, {1, false, 2}};
-    const auto e = ends(run(2, 0.5, seed, pieces));
+    const auto e = parse_times(run(2, 0.5, seed, pieces));
     ASSERT_EQ(e.size(), 3u) << run(2, 0.5, seed, pieces);
     EXPECT_NEAR(e[1], 3, kTol) << "seed " << seed;
     EXPECT_NEAR(e[2], 3, kTol) << "seed " << seed;

@@ -29,7 +29,9 @@
 namespace fs = std::filesystem;
 namespace sg = simgrid::s4u;
 using synclab::sim::FairShareLink;
+using synclab::sim::testing::parse_times;
 using synclab::sim::testing::run_in_child;
+using synclab::sim::testing::times_text;
 
 namespace {
 
@@ -177,22 +179,12 @@ std::string run_case(const Case& c, const std::string& model) {
     }
   }
   engine.run();
-  std::ostringstream out;
-  out.precision(17);
-  for (double t : *times) out << t << ' ';
+  const std::string out = times_text(*times);
   // Unfinished SimGrid communications print a backtrace when released: keep them.
   static auto* keep = new std::vector<std::shared_ptr<void>>();
   keep->push_back(transfers);
   keep->push_back(net);
-  return out.str();
-}
-
-std::vector<double> parse(const std::string& s) {
-  std::istringstream in(s);
-  std::vector<double> v;
-  double x;
-  while (in >> x) v.push_back(x);
-  return v;
+  return out;
 }
 
 TEST(StarNetwork, SameTimesAsSimgridOnRandomCases) {
@@ -201,7 +193,7 @@ TEST(StarNetwork, SameTimesAsSimgridOnRandomCases) {
     const Case c = random_case(seed);
     const std::string a = run_in_child([&] { return run_case(c, "simgrid"); });
     const std::string b = run_in_child([&] { return run_case(c, "star"); });
-    const auto ta = parse(a), tb = parse(b);
+    const auto ta = parse_times(a), tb = parse_times(b);
     ASSERT_EQ(ta.size(), c.flows.size()) << "seed " << seed << ": " << a;
     ASSERT_EQ(tb.size(), c.flows.size()) << "seed " << seed << ": " << b;
     double worst = 0;

@@ -14,7 +14,9 @@
 
 namespace sg = simgrid::s4u;
 using synclab::RunConfig;
+using synclab::sim::testing::parse_times;
 using synclab::sim::testing::run_in_child;
+using synclab::sim::testing::times_text;
 
 namespace {
 
@@ -48,18 +50,7 @@ std::string transfers(const RunConfig& config, double bytes, bool pull) {
     });
   }
   engine.run();
-  std::ostringstream out;
-  out.precision(17);
-  for (double t : *times) out << t << ' ';
-  return out.str();
-}
-
-std::vector<double> parse(const std::string& s) {
-  std::istringstream in(s);
-  std::vector<double> v;
-  double x;
-  while (in >> x) v.push_back(x);
-  return v;
+  return times_text(*times);
 }
 
 }  // namespace
@@ -69,7 +60,7 @@ TEST(ClosedForm, OneTransferTakesSizeOverBandwidthPlusLatency) {
     const RunConfig c = cluster(1, 1.25e9, latency);
     const double m = 100e6;
     const std::string r = run_in_child([&] { return transfers(c, m, false); });
-    const auto t = parse(r);
+    const auto t = parse_times(r);
     ASSERT_EQ(t.size(), 1u) << r;
     EXPECT_NEAR(t[0], m / 1.25e9 + latency, 0.01 * (m / 1.25e9 + latency));
   }
@@ -77,7 +68,7 @@ TEST(ClosedForm, OneTransferTakesSizeOverBandwidthPlusLatency) {
 
 TEST(ClosedForm, SmallMessageIsLatencyBound) {
   const RunConfig c = cluster(1, 1.25e9, 1e-3);
-  const auto t = parse(run_in_child([&] { return transfers(c, 1000, false); }));
+  const auto t = parse_times(run_in_child([&] { return transfers(c, 1000, false); }));
   ASSERT_EQ(t.size(), 1u);
   EXPECT_NEAR(t[0], 1000 / 1.25e9 + 1e-3, 0.01 * 1e-3);
 }
@@ -87,7 +78,7 @@ TEST(ClosedForm, ConcurrentPushesShareThePsLink) {
     const RunConfig c = cluster(p, 1.25e9, 50e-6);
     const double m = 10e6;
     const std::string r = run_in_child([&] { return transfers(c, m, false); });
-    const auto t = parse(r);
+    const auto t = parse_times(r);
     ASSERT_EQ(t.size(), static_cast<std::size_t>(p)) << r;
     const double expect = p * m / 1.25e9 + 50e-6;
     for (double x : t) EXPECT_NEAR(x, expect, 0.01 * expect) << "P=" << p;
@@ -97,7 +88,7 @@ TEST(ClosedForm, ConcurrentPushesShareThePsLink) {
 TEST(ClosedForm, PushAndPullUseOppositeHalvesOfTheNic) {
   const RunConfig c = cluster(4, 1.25e9, 50e-6);
   const double m = 10e6;
-  const auto t = parse(run_in_child([&] { return transfers(c, m, true); }));
+  const auto t = parse_times(run_in_child([&] { return transfers(c, m, true); }));
   ASSERT_EQ(t.size(), 4u);
   const double expect = 4 * m / 1.25e9 + 50e-6;  // full duplex: both directions in parallel
   for (double x : t) EXPECT_NEAR(x, expect, 0.01 * expect);
@@ -107,7 +98,7 @@ TEST(ClosedForm, PsLinkOverrideIsTheBottleneck) {
   RunConfig c = cluster(4, 1.25e9, 50e-6);
   c.cluster.ps_link = synclab::LinkSpec{0.125e9, 150e-6};
   const double m = 1e6;
-  const auto t = parse(run_in_child([&] { return transfers(c, m, false); }));
+  const auto t = parse_times(run_in_child([&] { return transfers(c, m, false); }));
   ASSERT_EQ(t.size(), 4u);
   const double expect = 4 * m / 0.125e9 + (50e-6 + 150e-6) / 2;
   for (double x : t) EXPECT_NEAR(x, expect, 0.01 * expect);
