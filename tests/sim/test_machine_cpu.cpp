@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -62,6 +61,14 @@ std::string run(int cores, double kernel_rate, std::uint64_t seed, const std::ve
   });
 }
 
+// The pieces' end times; a child that did not answer with one per piece fails the test
+// and shows what it said instead (the caller's size check then stops it).
+std::vector<double> ends_of(int cores, double kernel_rate, std::uint64_t seed, const std::vector<Piece>& pieces) {
+  const std::string answer = run(cores, kernel_rate, seed, pieces);
+  auto ends = parse_times(answer);
+  if (ends.size() != pieces.size()) ADD_FAILURE() << answer;
+  return ends;
+}
 
 constexpr double kTol = 1e-6;  // SimGrid's sharing solver works to about 1e-9 of a second here
 
@@ -70,15 +77,15 @@ constexpr double kTol = 1e-6;  // SimGrid's sharing solver works to about 1e-9 o
 // Two pieces on one core take twice as long; on two cores each has a core; a third piece
 // joins one of them there (the core it lands on is shared, the other stays whole).
 TEST(MachineCpu, PiecesSpreadOverIdleCoresAndShareTheOneTheyLandOn) {
-  auto one = parse_times(run(1, 0, 1, {{1, false}, {1, false}}));
-  ASSERT_EQ(one.size(), 2u) << run(1, 0, 1, {{1, false}, {1, false}});
+  auto one = ends_of(1, 0, 1, {{1, false}, {1, false}});
+  ASSERT_EQ(one.size(), 2u);
   EXPECT_NEAR(one[0], 2, kTol);
   EXPECT_NEAR(one[1], 2, kTol);
-  auto two = parse_times(run(2, 0, 1, {{1, false}, {1, false}}));
+  auto two = ends_of(2, 0, 1, {{1, false}, {1, false}});
   ASSERT_EQ(two.size(), 2u);
   EXPECT_NEAR(two[0], 1, kTol);
   EXPECT_NEAR(two[1], 1, kTol);
-  auto three = parse_times(run(2, 0, 1, {{1, false}, {1, false}, {1, false}}));
+  auto three = ends_of(2, 0, 1, {{1, false}, {1, false}, {1, false}});
   ASSERT_EQ(three.size(), 3u);
   std::sort(three.begin(), three.end());
   EXPECT_NEAR(three[0], 1, kTol);
@@ -91,11 +98,11 @@ TEST(MachineCpu, PiecesSpreadOverIdleCoresAndShareTheOneTheyLandOn) {
 // at 1.75 s. Unpaced (a rate of a whole core or more), the kernel takes the whole core
 // first: the kernel ends at 0.5 s, the step at 1.5 s.
 TEST(MachineCpu, KernelWorkGoesBeforeTheProcessOnItsCore) {
-  auto paced = parse_times(run(1, 0.75, 1, {{0.75, true}, {1, false}}));
-  ASSERT_EQ(paced.size(), 2u) << run(1, 0.75, 1, {{0.75, true}, {1, false}});
+  auto paced = ends_of(1, 0.75, 1, {{0.75, true}, {1, false}});
+  ASSERT_EQ(paced.size(), 2u);
   EXPECT_NEAR(paced[0], 1.0, kTol);
   EXPECT_NEAR(paced[1], 1.75, kTol);
-  auto whole = parse_times(run(1, 2.0, 1, {{0.5, true}, {1, false}}));
+  auto whole = ends_of(1, 2.0, 1, {{0.5, true}, {1, false}});
   ASSERT_EQ(whole.size(), 2u);
   EXPECT_NEAR(whole[0], 0.5, 1e-5);  // the process keeps a millionth of the core meanwhile
   EXPECT_NEAR(whole[1], 1.5, kTol);
@@ -105,12 +112,12 @@ TEST(MachineCpu, KernelWorkGoesBeforeTheProcessOnItsCore) {
 // each, since a core in softirq looks idle to the scheduler; the one that shares the
 // kernel's core ends at 1.5 s, the other at 1 s. Two transfers take a core each.
 TEST(MachineCpu, KernelWorkSlowsOnlyTheCoreItRunsOn) {
-  auto e = parse_times(run(2, 0.5, 1, {{0.5, true}, {1, false}, {1, false}}));
-  ASSERT_EQ(e.size(), 3u) << run(2, 0.5, 1, {{0.5, true}, {1, false}, {1, false}});
+  auto e = ends_of(2, 0.5, 1, {{0.5, true}, {1, false}, {1, false}});
+  ASSERT_EQ(e.size(), 3u);
   EXPECT_NEAR(e[0], 1.0, kTol);
   EXPECT_NEAR(std::min(e[1], e[2]), 1.0, kTol);
   EXPECT_NEAR(std::max(e[1], e[2]), 1.5, kTol);
-  auto k = parse_times(run(2, 1.0, 1, {{1, true}, {1, true}}));
+  auto k = ends_of(2, 1.0, 1, {{1, true}, {1, true}});
   ASSERT_EQ(k.size(), 2u);
   EXPECT_NEAR(k[0], 1.0, 1e-5);
   EXPECT_NEAR(k[1], 1.0, 1e-5);
@@ -139,8 +146,8 @@ TEST(MachineCpu, TiesAreDrawnFromTheSeed) {
 TEST(MachineCpu, WorkThatEndedUnwaitedLeavesItsCore) {
   for (std::uint64_t seed = 1; seed <= 8; ++seed) {
     const std::vector<Piece> pieces = {{1, false, 0, false}, {1, false, 2}, {1, false, 2}};
-    const auto e = parse_times(run(2, 0.5, seed, pieces));
-    ASSERT_EQ(e.size(), 3u) << run(2, 0.5, seed, pieces);
+    const auto e = ends_of(2, 0.5, seed, pieces);
+    ASSERT_EQ(e.size(), 3u);
     EXPECT_NEAR(e[1], 3, kTol) << "seed " << seed;
     EXPECT_NEAR(e[2], 3, kTol) << "seed " << seed;
   }
