@@ -87,6 +87,9 @@ int cmd_calibrate(int argc, char** argv) {
   spdlog::info("calibrate: timing {} forward+backward, batch {}, backend {} ...", model, batch, backend);
   const auto c = experiments::calibrate_compute(model, backend, batch, threads, seconds, samples);
   spdlog::info("calibrate: {:.4g} ms per step, {:.4g} flop/s", c.step_s * 1e3, c.flops_per_s);
+  if (!c.wait_s.empty())
+    spdlog::info("calibrate: after a {:g} ms wait a step takes {:.4g} ms more, after {:g} ms {:.4g} ms more", c.wait_s.front() * 1e3,
+                 c.wait_extra_s.front() * 1e3, c.wait_s.back() * 1e3, c.wait_extra_s.back() * 1e3);
   if (bytes == 0) bytes = cost_by_name(model).param_bytes;
   spdlog::info("calibrate: TCP to {}, {} round trips, {}-byte transfers ...", peer.empty() ? "loopback" : peer, round_trips, bytes);
   // 20 transfers: the best rate is the bandwidth, and the sender's window after each is a

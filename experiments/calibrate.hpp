@@ -18,6 +18,8 @@ struct ComputeCalibration {
   std::size_t steps = 0;        ///< timed forward+backward steps
   double step_s = 0;            ///< median seconds per step
   double first_step_s = 0;      ///< how much longer a fresh network's first step takes (the backend's start-up)
+  std::vector<double> wait_s;        ///< waits before a step, increasing (seconds)
+  std::vector<double> wait_extra_s;  ///< how much longer than step_s the step after each wait took (median, clamped at 0)
   double evaluate_sample_s = 0; ///< seconds per test sample scored as the real PS scores (fast backend, one thread)
   double step_flops = 0;        ///< cost model FLOPs of one step (forward + backward)
   double flops_per_s = 0;       ///< step_flops / step_s: the achieved rate
@@ -54,8 +56,10 @@ struct SoftwareCalibration {
 
 /// Times a worker's step (after warm-up) until min_seconds have passed (at least 3 steps):
 /// a batch drawn at random from `samples` synthetic training samples (at most 256 MB of
-/// them), as a worker's sampler draws it, then forward+backward. Throws Error for an
-/// unknown model or backend, ConfigError for a zero batch or samples.
+/// them), as a worker's sampler draws it, then forward+backward. Then the step after each
+/// of a series of waits (0.25 to 64 ms, the thread asleep, as a worker waiting for its
+/// parameters): at least 15 steps per wait and min_seconds / 10 of them. Throws Error for
+/// an unknown model or backend, ConfigError for a zero batch or samples.
 ComputeCalibration calibrate_compute(const std::string& model, const std::string& backend, std::size_t batch,
                                      int threads, double min_seconds, std::size_t samples = 60000);
 

@@ -256,6 +256,12 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += "#   flops is that achieved rate, so efficiency is 1.\n";
   y += fmt::format("#   The first step of a fresh network took {:.4g} ms more (the backend's start-up): first_step.\n",
                    c.first_step_s * 1e3);
+  if (!c.wait_s.empty()) {
+    y += "#   A step after the thread slept (as a worker waiting for its parameters) took longer than\n"
+         "#   the median: step_after_wait (medians, extra ms:";
+    for (std::size_t i = 0; i < c.wait_s.size(); ++i)
+      y += fmt::format(" {:g} ms: {:.3g}{}", c.wait_s[i] * 1e3, c.wait_extra_s[i] * 1e3, i + 1 < c.wait_s.size() ? ";" : ").\n");
+  }
   y += fmt::format("#   Scoring a test sample as the PS does (fast backend, one thread): {:.4g} us: evaluate_sample.\n",
                    c.evaluate_sample_s * 1e6);
   y += fmt::format("# network: TCP to {}, latency = half the median round trip of {} 1-byte messages;\n",
@@ -299,6 +305,14 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("    first_step: {:.6g}\n", c.first_step_s);
   y += fmt::format("    evaluate_sample: {:.6g}\n", c.evaluate_sample_s);
   y += fmt::format("    kernel_byte: {:.6g}\n", n.kernel_byte_s);
+  if (!c.wait_s.empty()) {
+    std::string waits, extra;
+    for (std::size_t i = 0; i < c.wait_s.size(); ++i) {
+      waits.append(fmt::format("{}{:.6g}", i ? ", " : "", c.wait_s[i]));
+      extra.append(fmt::format("{}{:.6g}", i ? ", " : "", c.wait_extra_s[i]));
+    }
+    y += fmt::format("    step_after_wait: {{waits: [{}], extra: [{}]}}\n", waits, extra);
+  }
   // At least two packets of the default segment: the config refuses less.
   if (n.window_bytes > 0) {
     std::string list;

@@ -67,6 +67,7 @@ struct Worker {
   std::unique_ptr<StepEmulation> emulation;  // its slowdown and straggler wait (colocated hosts only)
   bool computing = false;                   // a CancelStep now aborts the current step
   bool waiting = false;                      // blocked on the server's replies
+  double step_ended = -1;                    // when its last step ended (< 0: none yet)
   WorkerFigures figures;                     // its summary.json per_worker entry
 };
 

@@ -54,6 +54,7 @@ void Simulation::worker_main(int w) {
       wk.computing = false;
     }
     wk.figures.compute_s += now() - t_start;
+    wk.step_ended = now();
     if (stopped()) return;
     if (!finished) {
       ++wk.figures.cancelled;
@@ -111,10 +112,13 @@ void Simulation::receive_replies(int w) {
   wk.core->on_params(join.result());
 }
 
-// Counts the steps a worker starts now; returns what its first step adds: a real worker's
-// first step also starts its math backend up (cluster.software.first_step).
+// Counts the steps a worker starts now; returns what the first of them adds: a real worker's
+// first step also starts its math backend up (cluster.software.first_step), and a step after
+// a wait runs on a core that idled meanwhile (cluster.software.step_after_wait); the local
+// steps after it follow at once.
 double Simulation::start_steps(Worker& wk, int local_steps) {
-  const double startup = wk.figures.steps == 0 ? config_.cluster.software.first_step : 0.0;
+  const auto& sw = config_.cluster.software;
+  const double startup = wk.figures.steps == 0 ? sw.first_step : wk.step_ended >= 0 ? sw.after_wait(now() - wk.step_ended) : 0.0;
   wk.figures.steps += static_cast<std::uint64_t>(local_steps);
   wk.figures.samples += config_.data.batch * static_cast<std::uint64_t>(local_steps);
   return startup;

@@ -95,6 +95,8 @@ const std::vector<ConfigKey>& config_schema() {
       key("cluster.software.first_step", T::Duration, "0", 0, 3600, false, "how much longer a worker's first step takes than the others (its math backend's start-up: primitive creation, kernel generation, first touch); from synclab calibrate, 0 = free"),
       key("cluster.software.kernel_byte", T::Real, "0", 0, 1, false, "CPU seconds the operating system spends per byte moved over TCP, both ends together (copies, TCP, qdisc, softirq); charged only with cluster.colocated_cores; from synclab calibrate, 0 = free"),
       key("cluster.software.evaluate_sample", T::Real, "0", 0, 1, false, "CPU seconds of one test sample scored by an evaluation (forward pass), which the real PS runs on a helper thread; charged only with cluster.colocated_cores; from synclab calibrate, 0 = free"),
+      key("cluster.software.step_after_wait.waits", T::RealList, "[]", 0, 3600, false, "waits (seconds, increasing) after which synclab calibrate timed a step: a core that idled runs the next step slower (caches, clock, wake-up); empty = never"),
+      key("cluster.software.step_after_wait.extra", T::RealList, "[]", 0, 3600, false, "how much longer (seconds) a worker's step takes than the hot median after each of those waits, one per wait; interpolated linearly in the wait since the worker's previous step ended; from synclab calibrate"),
       ConfigKey{"cluster.failures", T::Failures, "[]", 0, kInf, false, nullptr, "scheduled crashes: list of {worker, at} (at: a duration)", nullptr},
       path("cluster.platform", "optional SimGrid XML platform file (hosts worker-<i>, server-<j>)"),
       choice("sim.mode", "full", "full|timing", "full: real gradients in simulated time; timing: cost model only"),

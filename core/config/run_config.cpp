@@ -2,6 +2,7 @@
 // the resolved tree written as config.yaml. Every problem is a ConfigError naming its key.
 #include "core/config/run_config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -592,6 +593,16 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   sw.first_step = r.real("cluster.software.first_step");
   sw.kernel_byte = r.real("cluster.software.kernel_byte");
   sw.evaluate_sample = r.real("cluster.software.evaluate_sample");
+  sw.wait_s = r.real_list("cluster.software.step_after_wait.waits");
+  sw.wait_extra = r.real_list("cluster.software.step_after_wait.extra");
+  if (sw.wait_extra.size() != sw.wait_s.size())
+    throw ConfigError("cluster.software.step_after_wait.extra",
+                      fmt::format("has {} entries for {} waits (one per entry of cluster.software.step_after_wait.waits)",
+                                  sw.wait_extra.size(), sw.wait_s.size()));
+  for (std::size_t i = 0; i < sw.wait_s.size(); ++i)
+    if (!(sw.wait_s[i] > 0) || (i > 0 && !(sw.wait_s[i] > sw.wait_s[i - 1])))
+      throw ConfigError("cluster.software.step_after_wait.waits",
+                        fmt::format("entry {} ({:g} s) must be positive and greater than the one before", i, sw.wait_s[i]));
   cl.colocated_cores = static_cast<int>(r.integer("cluster.colocated_cores"));
   cl.speeds = r.real_list("cluster.speeds");
   if (!cl.speeds.empty() && cl.speeds.size() != static_cast<std::size_t>(cl.workers)) {
@@ -683,10 +694,19 @@ double SoftwareCostSpec::apply(const std::string& optimizer) const {
   return apply_sgd;
 }
 
+double SoftwareCostSpec::after_wait(double waited) const {
+  if (wait_s.empty() || !(waited > 0)) return 0;
+  if (waited >= wait_s.back()) return wait_extra.back();
+  const auto hi = static_cast<std::size_t>(std::upper_bound(wait_s.begin(), wait_s.end(), waited) - wait_s.begin());
+  const double w0 = hi == 0 ? 0.0 : wait_s[hi - 1], e0 = hi == 0 ? 0.0 : wait_extra[hi - 1];
+  return e0 + (wait_extra[hi] - e0) * (waited - w0) / (wait_s[hi] - w0);
+}
+
 bool SoftwareCostSpec::any() const {
   return apply_sgd > 0 || apply_momentum > 0 || apply_adam > 0 || aggregate > 0 || send_message > 0 || send_byte > 0 ||
          receive_message > 0 || receive_byte > 0 || snapshot_byte > 0 ||
-         first_step > 0 || kernel_byte > 0 || evaluate_sample > 0;
+         first_step > 0 || kernel_byte > 0 || evaluate_sample > 0 ||
+         std::any_of(wait_extra.begin(), wait_extra.end(), [](double e) { return e > 0; });
 }
 
 std::string unbounded_run_notice(const RunConfig& config) {

@@ -55,6 +55,12 @@ struct SoftwareCostSpec {
   double first_step = 0;       ///< extra seconds of a worker's first step (its math backend's start-up)
   double kernel_byte = 0;      ///< CPU seconds the OS spends per byte moved over TCP, both ends (colocated hosts only)
   double evaluate_sample = 0;  ///< CPU seconds per test sample an evaluation scores (colocated hosts only)
+  std::vector<double> wait_s;      ///< waits (s, increasing) after which a step was timed (step_after_wait.waits)
+  std::vector<double> wait_extra;  ///< extra seconds of the step after each of those waits (step_after_wait.extra)
+  /// Extra seconds of a worker's step that starts `waited` seconds after its previous
+  /// step ended: wait_extra interpolated linearly in the wait (from 0 extra at no wait,
+  /// the last figure beyond the last wait); 0 without measurements.
+  double after_wait(double waited) const;
   /// The apply rate of an optimizer by name (sgd | momentum | adam).
   double apply(const std::string& optimizer) const;
   bool any() const;            ///< true when some cost is non-zero

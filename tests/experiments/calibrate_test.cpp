@@ -1,8 +1,11 @@
 // Calibration: the loopback measurement gives sane figures and the fragment it writes is a
 // config the loader accepts with exactly the measured numbers (software costs included);
 // peer mode against a server; the software costs are timed on the executor's own code.
+#include <algorithm>
 #include <atomic>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -36,6 +39,8 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   c.steps = 30;
   c.step_s = 0.08;
   c.first_step_s = 0.0625;
+  c.wait_s = {0.001, 0.064};
+  c.wait_extra_s = {1.5e-5, 1.25e-4};
   c.evaluate_sample_s = 1.25e-6;
   c.step_flops = 2.2e10;
   c.flops_per_s = 2.75e11;
@@ -91,6 +96,8 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_DOUBLE_EQ(got.receive_byte, 9.5e-11);
   EXPECT_DOUBLE_EQ(got.snapshot_byte, 4.5e-11);
   EXPECT_DOUBLE_EQ(got.first_step, 0.0625);  // the compute calibration's, charged as a software cost
+  EXPECT_EQ(got.wait_s, (std::vector<double>{0.001, 0.064}));
+  EXPECT_EQ(got.wait_extra, (std::vector<double>{1.5e-5, 1.25e-4}));
   EXPECT_DOUBLE_EQ(got.evaluate_sample, 1.25e-6);
   EXPECT_DOUBLE_EQ(got.kernel_byte, 5.5e-9);
   EXPECT_EQ(cfg.cluster.colocated_cores, 16);  // the peer shared this machine's kernel
@@ -147,6 +154,14 @@ TEST(Calibrate, SoftwareCostsAreTimedOnTheExecutorsCode) {
 }
 
 TEST(Calibrate, BadSoftwareCostsAreErrorsNamingTheField) {
+  auto errors_of = [](const std::vector<std::string>& sets) {
+    try {
+      synclab::load_run_config("", sets);
+    } catch (const synclab::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
   auto error_of = [](const std::string& set) {
     try {
       synclab::load_run_config("", {set});
@@ -162,11 +177,36 @@ TEST(Calibrate, BadSoftwareCostsAreErrorsNamingTheField) {
   EXPECT_EQ(error_of("cluster.software.apply.lamb=1e-9").rfind("cluster.software.apply.lamb:", 0), 0u);
   EXPECT_EQ(error_of("cluster.software.send_message=3us"), "no error");
   EXPECT_EQ(error_of("cluster.software.kernel_byte=-1e-9").rfind("cluster.software.kernel_byte:", 0), 0u);
+  const std::string waits = "cluster.software.step_after_wait.waits", extra = "cluster.software.step_after_wait.extra";
+  EXPECT_EQ(errors_of({waits + "=[0.001,0.002]", extra + "=[1e-5]"}).rfind(extra + ":", 0), 0u)
+      << errors_of({waits + "=[0.001,0.002]", extra + "=[1e-5]"});
+  EXPECT_EQ(errors_of({waits + "=[0.002,0.001]", extra + "=[1e-5,2e-5]"}).rfind(waits + ":", 0), 0u);
+  EXPECT_EQ(errors_of({waits + "=[0,0.001]", extra + "=[1e-5,2e-5]"}).rfind(waits + ":", 0), 0u);
+  EXPECT_EQ(errors_of({waits + "=[0.001]", extra + "=[-1e-5]"}).rfind(extra + "[0]:", 0), 0u);
+  EXPECT_EQ(errors_of({waits + "=[0.001,0.004]", extra + "=[1e-5,4e-5]"}), "no error");
   EXPECT_EQ(error_of("cluster.colocated_cores=-2").rfind("cluster.colocated_cores:", 0), 0u);
   EXPECT_EQ(error_of("cluster.colocated_cores=1.5").rfind("cluster.colocated_cores:", 0), 0u);
   const auto cfg = synclab::load_run_config("", {"cluster.software.send_message=3us"});
   EXPECT_DOUBLE_EQ(cfg.cluster.software.send_message, 3e-6);
   EXPECT_FALSE(synclab::load_run_config("", {}).cluster.software.any());
+}
+
+// The step after a wait: the extra interpolated linearly in the wait, from none at no wait,
+// the last figure beyond the last wait, nothing without figures.
+TEST(Calibrate, StepAfterWaitInterpolatesTheMeasuredExtra) {
+  synclab::SoftwareCostSpec sw;
+  EXPECT_DOUBLE_EQ(sw.after_wait(0.01), 0.0);
+  sw.wait_s = {0.001, 0.004};
+  sw.wait_extra = {1e-5, 4e-5};
+  EXPECT_TRUE(sw.any());
+  EXPECT_DOUBLE_EQ(sw.after_wait(0), 0.0);
+  EXPECT_DOUBLE_EQ(sw.after_wait(0.0005), 5e-6);
+  EXPECT_DOUBLE_EQ(sw.after_wait(0.001), 1e-5);
+  EXPECT_DOUBLE_EQ(sw.after_wait(0.0025), 2.5e-5);
+  EXPECT_DOUBLE_EQ(sw.after_wait(0.004), 4e-5);
+  EXPECT_DOUBLE_EQ(sw.after_wait(1.0), 4e-5);
+  sw.wait_extra = {0, 0};
+  EXPECT_FALSE(sw.any());  // measured, and nothing to charge
 }
 
 TEST(Calibrate, ComputeTimesATrainingStepOnTheCpuBackend) {
@@ -178,6 +218,13 @@ TEST(Calibrate, ComputeTimesATrainingStepOnTheCpuBackend) {
   EXPECT_GT(c.step_flops, 16 * 2.0 * 784 * 10);
   EXPECT_DOUBLE_EQ(c.flops_per_s, c.step_flops / c.step_s);
   EXPECT_GE(c.first_step_s, 0.0);  // a start-up cost, clamped at 0 where it vanishes in the noise
+  // The step after each wait, from a quarter of a millisecond to 64 ms asleep: a figure per wait.
+  ASSERT_EQ(c.wait_s.size(), 9u);
+  ASSERT_EQ(c.wait_extra_s.size(), c.wait_s.size());
+  EXPECT_DOUBLE_EQ(c.wait_s.front(), 0.25e-3);
+  EXPECT_DOUBLE_EQ(c.wait_s.back(), 64e-3);
+  EXPECT_TRUE(std::is_sorted(c.wait_s.begin(), c.wait_s.end()));
+  for (const double e : c.wait_extra_s) EXPECT_GE(e, 0.0);  // clamped at 0, like first_step
   EXPECT_GT(c.evaluate_sample_s, 0.0);
   EXPECT_LT(c.evaluate_sample_s, 1e-3);  // a sample's forward pass; a chunk's time read as a sample's lands far above
   EXPECT_THROW(ex::calibrate_compute("no-such-model", "fast", 16, 1, 0.01, 2000), synclab::ConfigError);

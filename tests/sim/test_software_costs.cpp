@@ -9,8 +9,10 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/config/run_config.hpp"
@@ -109,6 +111,45 @@ TEST(SoftwareCosts, FirstStepIsLongerOncePerWorker) {
       EXPECT_NEAR(charged["per_worker"][w]["compute_s"].get<double>() - free_run["per_worker"][w]["compute_s"].get<double>(),
                   kFirstStep, 1e-9)
           << network << " worker " << w;
+  }
+}
+
+// A step that follows a wait is longer by the calibrated extra for that wait, interpolated
+// in the time since the worker's previous step ended: one bsp worker waits the same between
+// its steps, so update i comes i extras later (the first step follows no step), whether
+// the wait lies beyond the last measured one or halfway to it; on its own host and on a
+// shared machine's core alike.
+TEST(SoftwareCosts, StepAfterAWaitIsLongerByTheInterpolatedExtra) {
+  constexpr double kExtra = 0.004;
+  for (const std::string cores : {"0", "2"}) {
+    const std::vector<std::string> base = {"model=mlp", "sim.mode=timing", "policy.name=bsp", "cluster.workers=1",
+                                           "train.stop.updates=30", "train.eval_every=0", "cluster.straggler.dist=none",
+                                           "cluster.link.bandwidth=1Gbps", "cluster.link.latency=1ms",
+                                           "sim.network=star", "cluster.colocated_cores=" + cores};
+    const auto free_run = simulate(base, "wait-free-" + cores);
+    const auto t0 = update_times("wait-free-" + cores);
+    ASSERT_EQ(t0.size(), 30u);
+    // The gap between one step's end and the next one's start: the cycle less the step.
+    const double step = free_run["per_worker"][0]["compute_s"].get<double>() / 30;
+    const double gap = (t0[29] - t0[1]) / 28 - step;
+    ASSERT_GT(gap, 0.002);  // two transfers of the MLP at 1 Gbit/s and their latency
+    const std::vector<std::pair<std::string, std::string>> curves = {
+        {"[1e-6]", fmt::format("[{}]", kExtra)},                         // every wait is beyond the last point
+        {fmt::format("[{:.17g}]", 2 * gap), fmt::format("[{}]", 2 * kExtra)}};  // halfway from no wait
+    for (std::size_t c = 0; c < curves.size(); ++c) {
+      auto o = base;
+      o.push_back("cluster.software.step_after_wait.waits=" + curves[c].first);
+      o.push_back("cluster.software.step_after_wait.extra=" + curves[c].second);
+      const std::string name = fmt::format("wait-{}-{}", c, cores);
+      const auto charged = simulate(o, name);
+      const auto t1 = update_times(name);
+      ASSERT_EQ(t1.size(), 30u);
+      for (std::size_t i = 0; i < t1.size(); ++i)
+        EXPECT_NEAR(t1[i] - t0[i], static_cast<double>(i) * kExtra, 1e-9) << "cores " << cores << " curve " << c << " row " << i;
+      EXPECT_NEAR(charged["per_worker"][0]["compute_s"].get<double>() - free_run["per_worker"][0]["compute_s"].get<double>(),
+                  29 * kExtra, 1e-9)
+          << "cores " << cores << " curve " << c;
+    }
   }
 }
 
