@@ -70,8 +70,9 @@ ComputeCalibration calibrate_compute(const std::string& model, const std::string
 
   // A worker's step follows a wait for its parameters, and a core that idled runs the next
   // step slower (its caches hold other work, its clock and the hypervisor's vCPU wake up):
-  // on a 2-core VM the MLP's 0.27 ms step takes 0.42 ms after 50 ms asleep. Timed here
-  // after sleeps as long as the waits of real runs, from a fast link to a slow one.
+  // on a quiet 2-core VM the MLP's 0.24 ms step takes 0.32-0.36 ms after 64 ms asleep
+  // (0.42 with other work on the machine meanwhile). Timed here after sleeps as long as
+  // the waits of real runs, from a fast link to a slow one.
   std::vector<double> waits, extra;
   for (const double wait : {0.25e-3, 0.5e-3, 1e-3, 2e-3, 4e-3, 8e-3, 16e-3, 32e-3, 64e-3}) {
     std::vector<double> after;
