@@ -58,7 +58,7 @@ struct SoftwareCalibration {
 /// a batch drawn at random from `samples` synthetic training samples (at most 256 MB of
 /// them), as a worker's sampler draws it, then forward+backward. Then the step after each
 /// of a series of waits (0.25 to 64 ms, the thread asleep, as a worker waiting for its
-/// parameters): at least 15 steps per wait and min_seconds / 10 of them. Throws Error for
+/// parameters): the median of at least 15 steps and min_seconds / 10 per wait. Throws Error for
 /// an unknown model or backend, ConfigError for a zero batch or samples.
 ComputeCalibration calibrate_compute(const std::string& model, const std::string& backend, std::size_t batch,
                                      int threads, double min_seconds, std::size_t samples = 60000);

@@ -74,19 +74,13 @@ ComputeCalibration calibrate_compute(const std::string& model, const std::string
   // (0.42 with other work on the machine meanwhile). Timed here after sleeps as long as
   // the waits of real runs, from a fast link to a slow one.
   std::vector<double> waits, extra;
+  std::size_t step = times.size();
   for (const double wait : {0.25e-3, 0.5e-3, 1e-3, 2e-3, 4e-3, 8e-3, 16e-3, 32e-3, 64e-3}) {
-    std::vector<double> after;
-    const auto from = Clock::now();
-    while (after.size() < 15 || std::chrono::duration<double>(Clock::now() - from).count() < min_seconds / 10) {
-      std::this_thread::sleep_for(std::chrono::duration<double>(wait));
-      const auto t0 = Clock::now();
-      net->forward_backward(params, sampler.next(), grad, times.size() + after.size());
-      after.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-      if (after.size() >= 10000) break;
-    }
-    std::sort(after.begin(), after.end());
+    const double after = median_seconds(
+        15, min_seconds / 10, [&] { std::this_thread::sleep_for(std::chrono::duration<double>(wait)); },
+        [&] { net->forward_backward(params, sampler.next(), grad, step++); });
     waits.push_back(wait);
-    extra.push_back(std::max(0.0, after[after.size() / 2] - hot));
+    extra.push_back(std::max(0.0, after - hot));
   }
 
   // Scoring as the real PS does it on its helper thread: the fast backend, one thread,

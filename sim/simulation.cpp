@@ -118,7 +118,9 @@ void Simulation::receive_replies(int w) {
 // steps after it follow at once.
 double Simulation::start_steps(Worker& wk, int local_steps) {
   const auto& sw = config_.cluster.software;
-  const double startup = wk.figures.steps == 0 ? sw.first_step : wk.step_ended >= 0 ? sw.after_wait(now() - wk.step_ended) : 0.0;
+  double startup = 0;
+  if (wk.figures.steps == 0) startup = sw.first_step;
+  else if (wk.step_ended >= 0) startup = sw.after_wait(now() - wk.step_ended);
   wk.figures.steps += static_cast<std::uint64_t>(local_steps);
   wk.figures.samples += config_.data.batch * static_cast<std::uint64_t>(local_steps);
   return startup;

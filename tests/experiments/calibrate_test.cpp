@@ -162,14 +162,7 @@ TEST(Calibrate, BadSoftwareCostsAreErrorsNamingTheField) {
     }
     return std::string("no error");
   };
-  auto error_of = [](const std::string& set) {
-    try {
-      synclab::load_run_config("", {set});
-    } catch (const synclab::ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto error_of = [&](const std::string& set) { return errors_of({set}); };
   EXPECT_EQ(error_of("cluster.software.send_byte=-1e-9").rfind("cluster.software.send_byte:", 0), 0u) << error_of("cluster.software.send_byte=-1e-9");
   EXPECT_EQ(error_of("cluster.software.apply.adam=fast").rfind("cluster.software.apply.adam:", 0), 0u);
   EXPECT_EQ(error_of("cluster.software.receive_message=.nan").rfind("cluster.software.receive_message:", 0), 0u);
