@@ -123,6 +123,89 @@ void add_tradeoffs(Recommendation& rec, const ReportModel& m, const RunGroup& be
                                         bytes_text(other.bytes_sent.mean), bytes_text(best.bytes_sent.mean)));
 }
 
+// The groups with the objective's figure in every seed, best mean first; the others are
+// named in `excluded` (when given).
+std::vector<Entry> rank(const std::vector<const RunGroup*>& groups, const ReportModel& m, Objective objective, bool lower,
+                        std::vector<std::string>* excluded) {
+  std::vector<Entry> entries;
+  for (const auto* g : groups) {
+    Entry e;
+    e.group = g;
+    std::size_t missing = 0;
+    for (const auto* r : g->runs) {
+      const auto v = run_value(*r, objective, m.target);
+      if (!v) {
+        ++missing;
+        continue;
+      }
+      e.values.push_back(*v);
+      e.by_seed[seed_of(*r)] = *v;
+    }
+    if (missing > 0) {
+      if (excluded)
+        excluded->push_back(fmt::format("{}: reached {:.2f} in {} of {} seeds.", g->label, m.target,
+                                        g->runs.size() - missing, g->runs.size()));
+      continue;
+    }
+    if (e.values.empty()) continue;
+    e.spread = make_spread(e.values);
+    entries.push_back(std::move(e));
+  }
+  std::stable_sort(entries.begin(), entries.end(), [lower](const Entry& a, const Entry& b) {
+    return lower ? a.spread.mean < b.spread.mean : a.spread.mean > b.spread.mean;
+  });
+  return entries;
+}
+
+// A real group's label without its "real: " prefix: the config itself.
+std::string config_name(const RunGroup& g) {
+  const std::string prefix = g.backend + ": ";
+  return g.label.starts_with(prefix) && g.label.size() > prefix.size() ? g.label.substr(prefix.size()) : g.label;
+}
+
+// For each way the real runs were simulated: the config simulation alone ranks first, and
+// whether it is the one the real runs rank first (`best`, or none).
+std::vector<std::string> simulated_picks(const ReportModel& m, Objective objective, bool lower,
+                                         const std::vector<Entry>& real, const std::string& metric) {
+  std::vector<std::string> variants;
+  for (const auto& p : m.pairs)
+    if (std::find(variants.begin(), variants.end(), p.sim_variant) == variants.end()) variants.push_back(p.sim_variant);
+  std::vector<std::string> out;
+  for (const auto& v : variants) {
+    std::vector<const RunGroup*> sims;
+    std::map<const RunGroup*, const RunGroup*> twin;
+    for (const auto& p : m.pairs)
+      if (p.sim_variant == v) {
+        sims.push_back(p.sim);
+        twin[p.sim] = p.real;
+      }
+    const std::string who = v.empty() ? "Simulation" : "Simulation [" + v + "]";
+    const auto ranked = rank(sims, m, objective, lower, nullptr);
+    if (ranked.empty()) {
+      out.push_back(fmt::format("{} has no config with a {} in every seed.", who, metric));
+      continue;
+    }
+    const RunGroup* pick = twin.at(ranked.front().group);
+    const auto measured = std::find_if(real.begin(), real.end(), [pick](const Entry& e) { return e.group == pick; });
+    const std::string simulated = value_text(objective, ranked.front().spread.mean);
+    if (!real.empty() && real.front().group == pick) {
+      out.push_back(fmt::format("{} ranks the same config first: {} (simulated {}, real {}).", who, config_name(*pick),
+                                simulated, value_text(objective, real.front().spread.mean)));
+    } else if (real.empty()) {
+      out.push_back(fmt::format("{} ranks {} first (simulated {}); no real config has the figure.", who,
+                                config_name(*pick), simulated));
+    } else {
+      const std::string its_real = measured != real.end()
+                                       ? "real " + value_text(objective, measured->spread.mean)
+                                       : "its real runs lack the figure in some seed";
+      out.push_back(fmt::format("{} ranks {} first instead (simulated {}, {}); the real runs rank {} first ({}).", who,
+                                config_name(*pick), simulated, its_real, config_name(*real.front().group),
+                                value_text(objective, real.front().spread.mean)));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<Objective> parse_objective(const std::string& name) {
@@ -185,33 +268,17 @@ Recommendation recommend(const ReportModel& m, Objective objective) {
       break;
   }
 
-  std::vector<Entry> entries;
-  for (const auto& g : m.groups) {
-    Entry e;
-    e.group = &g;
-    std::size_t missing = 0;
-    for (const auto* r : g.runs) {
-      const auto v = run_value(*r, objective, m.target);
-      if (!v) {
-        ++missing;
-        continue;
-      }
-      e.values.push_back(*v);
-      e.by_seed[seed_of(*r)] = *v;
-    }
-    if (missing > 0) {
-      rec.excluded.push_back(fmt::format("{}: reached {:.2f} in {} of {} seeds.", g.label, m.target,
-                                         g.runs.size() - missing, g.runs.size()));
-      continue;
-    }
-    if (e.values.empty()) continue;
-    e.spread = make_spread(e.values);
-    entries.push_back(std::move(e));
-  }
+  // A fidelity report ranks its real configs: their simulated twins are predictions of them.
+  std::vector<const RunGroup*> candidates;
+  for (const auto& g : m.groups)
+    if (m.pairs.empty() || g.backend == "real") candidates.push_back(&g);
+  if (candidates.size() < m.groups.size())
+    rec.basis = fmt::format("Ranked on the {} real configs; their simulated runs predict them (below) and are not "
+                            "ranked beside them.",
+                            candidates.size());
   const bool lower = rec.lower_is_better;
-  std::stable_sort(entries.begin(), entries.end(), [lower](const Entry& a, const Entry& b) {
-    return lower ? a.spread.mean < b.spread.mean : a.spread.mean > b.spread.mean;
-  });
+  const std::vector<Entry> entries = rank(candidates, m, objective, lower, &rec.excluded);
+  if (!m.pairs.empty()) rec.simulated_picks = simulated_picks(m, objective, lower, entries, rec.metric);
 
   for (const auto& p : m.pairs) {
     const double total = std::fabs(p.time_error_pct);
@@ -297,8 +364,8 @@ Recommendation recommend(const ReportModel& m, Objective objective) {
   // The most accurate config, when it is neither: what the user would give up for the objective.
   if (objective != Objective::FinalAccuracy && m.has_accuracy) {
     const RunGroup* top = best.group;
-    for (const auto& g : m.groups)
-      if (g.final_accuracy.mean > top->final_accuracy.mean) top = &g;
+    for (const auto* g : candidates)
+      if (g->final_accuracy.mean > top->final_accuracy.mean) top = g;
     if (top != best.group && top != runner.group) add_tradeoffs(rec, m, *best.group, *top, true);
   }
   return rec;

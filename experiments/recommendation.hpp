@@ -61,11 +61,16 @@ struct Recommendation {
   std::string confidence;               ///< one sentence: how sure, and by which test
   std::vector<std::string> tradeoffs;   ///< sentences: what the best gives up to the runner-up
   std::vector<std::string> excluded;    ///< configs left out, with why
+  std::string basis;                    ///< which runs were ranked, when that is not all of them
+  std::vector<std::string> simulated_picks;  ///< per simulated variant: does simulation alone pick the same config?
   std::vector<std::string> sim_real;    ///< "bsp: predicted by simulation within 7.7% ..."
 };
 
 /// The recommendation for the objective over the model's groups. Without evaluations
 /// (timing mode) the accuracy objectives fall back to throughput, saying so in `excluded`.
+/// Where simulated runs have real twins (a fidelity report), the real groups alone are
+/// ranked (a config is deployed on what was measured, and a config's sim and real runs are
+/// one config, not two candidates); each simulated variant's own pick is compared with it.
 Recommendation recommend(const ReportModel& model, Objective objective);
 
 }  // namespace synclab::experiments

@@ -180,6 +180,21 @@ std::string display_value(const std::string& key, const std::string& value) {
   return value;
 }
 
+// The key as a label shows it: its last part, or as many last parts as tell it apart from
+// the other shown keys ("straggler.workers" beside "workers").
+std::string label_key(const std::string& key, const std::vector<std::string>& keys) {
+  std::size_t pos = key.rfind('.');
+  while (pos != std::string::npos && pos > 0) {
+    const std::string tail = key.substr(pos);  // ".workers"
+    const bool shared = std::any_of(keys.begin(), keys.end(), [&](const std::string& k) {
+      return k != key && (k.ends_with(tail) || "." + k == tail);
+    });
+    if (!shared) break;
+    pos = key.rfind('.', pos - 1);
+  }
+  return pos == std::string::npos ? key : key.substr(pos + 1);
+}
+
 std::string make_label(const RunGroup& g, const std::vector<std::string>& keys, bool with_backend,
                        const std::string& skip = "") {
   std::string label;
@@ -188,7 +203,7 @@ std::string make_label(const RunGroup& g, const std::vector<std::string>& keys, 
     if (k == skip || it == g.config.end()) continue;
     const bool name_only = short_key(k) == "name" || k == "model";
     if (!label.empty()) label += ' ';
-    if (!name_only) label.append(short_key(k)).append("=");
+    if (!name_only) label.append(label_key(k, keys)).append("=");
     label += display_value(k, it->second);
   }
   if (with_backend) label = g.backend + (label.empty() ? "" : ": " + label);
@@ -220,13 +235,36 @@ std::vector<std::string> label_groups(std::vector<RunGroup>& groups) {
   std::vector<std::string> shown;
   for (const auto& k : varying)
     if (!(backends.size() > 1 && is_backend_specific(k))) shown.push_back(k);
-  std::map<std::string, int> used;
+  std::map<std::string, std::vector<RunGroup*>> by_label;
   for (auto& g : groups) {
     auto label = make_label(g, shown, backends.size() > 1);
     if (label.empty()) label = g.runs.empty() ? "run" : (g.runs.front()->summary.value("policy", std::string("run")));
-    if (++used[label] > 1) label += fmt::format(" #{}", used[label]);
     g.label = label;
+    by_label[label].push_back(&g);
   }
+  // Groups told apart only by a hidden key (one real run simulated under two network
+  // models) name it: "sim: bsp [sim.network=packet]"; a number only where nothing differs.
+  std::map<std::string, int> used;
+  for (auto& [label, same] : by_label) {
+    if (same.size() < 2) continue;
+    std::set<std::string> hidden;
+    for (const auto* g : same)
+      for (const auto& [k, v] : g->config)
+        for (const auto* other : same) {
+          const auto it = other->config.find(k);
+          if (it == other->config.end() || it->second != v) hidden.insert(k);
+        }
+    for (auto* g : same) {
+      std::string which;
+      for (const auto& k : hidden) {
+        const auto it = g->config.find(k);
+        which += (which.empty() ? "" : ", ") + k + "=" + (it == g->config.end() ? std::string("-") : it->second);
+      }
+      g->label += which.empty() ? "" : " [" + which + "]";
+    }
+  }
+  for (auto& g : groups)
+    if (++used[g.label] > 1) g.label += fmt::format(" #{}", used[g.label]);
   return shown;
 }
 

@@ -201,3 +201,50 @@ TEST(Recommendation, TimingModeFallsBackToThroughput) {
   EXPECT_EQ(r.best->policy, "b");
   EXPECT_TRUE(contains(r.excluded, "timing mode"));
 }
+
+TEST(Recommendation, AFidelityReportRanksTheRealConfigsAndSaysWhatSimulationWouldPick) {
+  // Real: "steady" reaches 0.8 first. Simulated twice (two network models): one variant
+  // agrees, the other is faster than every real run and ranks "bursty" first.
+  std::vector<ex::RunData> runs;
+  for (int seed : {1, 2, 3}) {
+    auto add = [&](const std::string& policy, const std::string& backend, const std::string& network, double rate) {
+      auto r = run({policy, seed, rate + 0.002 * seed});
+      r.backend = backend;
+      r.summary["backend"] = backend;
+      if (!network.empty()) r.config["sim.network"] = network;
+      runs.push_back(r);
+    };
+    add("steady", "real", "", 0.20);
+    add("bursty", "real", "", 0.10);
+    add("steady", "sim", "packet", 0.21);
+    add("bursty", "sim", "packet", 0.11);
+    add("steady", "sim", "fluid", 0.30);
+    add("bursty", "sim", "fluid", 0.50);
+  }
+  ex::ReportOptions o;
+  o.target = 0.8;
+  const auto m = ex::build_report_model(std::move(runs), o);
+  const auto r = ex::recommend(m, ex::Objective::TimeToTarget);
+  ASSERT_TRUE(r.best && r.runner_up);
+  EXPECT_EQ(r.best->label, "real: steady");
+  EXPECT_EQ(r.runner_up->label, "real: bursty");
+  EXPECT_NE(r.basis.find("2 real configs"), std::string::npos) << r.basis;
+  ASSERT_EQ(r.simulated_picks.size(), 2u);
+  // Mean real time of steady: seeds reach 0.8 at 3.5 s each (rates 0.202-0.206 per s).
+  EXPECT_TRUE(contains(r.simulated_picks, "Simulation [sim.network=packet] ranks the same config first: steady"))
+      << r.simulated_picks[0] << " | " << r.simulated_picks[1];
+  EXPECT_TRUE(contains(r.simulated_picks, "Simulation [sim.network=fluid] ranks bursty first instead"))
+      << r.simulated_picks[0] << " | " << r.simulated_picks[1];
+  EXPECT_TRUE(contains(r.simulated_picks, "the real runs rank steady first (3.5 s)"));
+  // The simulated groups are told apart by the key they differ in, not numbered.
+  for (const auto& g : m.groups) EXPECT_EQ(g.label.find('#'), std::string::npos) << g.label;
+  EXPECT_EQ(r.sim_real.size(), 4u);
+}
+
+TEST(Recommendation, ASweepWithoutRealRunsRanksEveryConfig) {
+  // Only simulated runs: nothing is set aside and no simulated pick is said.
+  const auto r = ex::recommend(model({{"a", 1, 0.2}, {"b", 1, 0.1}}, 0.7), ex::Objective::TimeToTarget);
+  EXPECT_TRUE(r.basis.empty());
+  EXPECT_TRUE(r.simulated_picks.empty());
+  EXPECT_EQ(r.best->policy, "a");
+}

@@ -428,3 +428,19 @@ TEST(ReportPolicyOrder, MarkdownAndHtmlSayWhenSimulationSwapsThePolicies) {
   const auto html = ex::render_html(m, ex::recommend(m, ex::Objective::TimeToTarget), ex::build_charts(m), "");
   EXPECT_NE(html.find("id=\"policy-order\""), std::string::npos);
 }
+
+TEST(ReportLabels, KeysWithTheSameLastPartAreToldApart) {
+  // The fidelity sweep varies both cluster.workers and cluster.straggler.workers.
+  std::vector<ex::RunData> runs;
+  for (const auto& [count, slowed] : {std::pair{"3", "[1]"}, std::pair{"3", "[2]"}, std::pair{"5", "[2]"}}) {
+    ex::RunData r;
+    r.name = fmt::format("w{}-{}", count, slowed);
+    r.backend = "sim";
+    r.config = {{"policy.name", "bsp"}, {"cluster.workers", count}, {"cluster.straggler.workers", slowed}};
+    r.summary = {{"backend", "sim"}, {"policy", "bsp"}, {"updates", 10}, {"time_s", 1.0}, {"samples", 100}};
+    runs.push_back(r);
+  }
+  const auto m = ex::build_report_model(std::move(runs), {});
+  EXPECT_NO_THROW(group(m, "straggler.workers=[1] cluster.workers=3"));
+  EXPECT_NO_THROW(group(m, "straggler.workers=[2] cluster.workers=5"));
+}
