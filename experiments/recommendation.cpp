@@ -164,7 +164,7 @@ std::string config_name(const RunGroup& g) {
 }
 
 // For each way the real runs were simulated: the config simulation alone ranks first, and
-// whether it is the one the real runs rank first (`best`, or none).
+// whether it is the one the real runs rank first (`real`, ranked, possibly empty).
 std::vector<std::string> simulated_picks(const ReportModel& m, Objective objective, bool lower,
                                          const std::vector<Entry>& real, const std::string& metric) {
   std::vector<std::string> variants;

@@ -213,7 +213,7 @@ std::string target_note(const ReportModel& m) {
 std::vector<std::string> recommendation_points(const Recommendation& r) {
   std::vector<std::string> out;
   out.push_back("How sure: " + r.confidence);
-  if (!r.basis.empty()) out.push_back("Ranked: " + r.basis);
+  if (!r.basis.empty()) out.push_back(r.basis);
   for (const auto& s : r.simulated_picks) out.push_back("Simulated pick: " + s);
   for (const auto& t : r.tradeoffs) out.push_back("Trade-off: " + t);
   for (const auto& e : r.excluded) out.push_back("Left out: " + e);
