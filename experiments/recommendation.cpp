@@ -272,10 +272,18 @@ Recommendation recommend(const ReportModel& m, Objective objective) {
   std::vector<const RunGroup*> candidates;
   for (const auto& g : m.groups)
     if (m.pairs.empty() || g.backend == "real") candidates.push_back(&g);
-  if (candidates.size() < m.groups.size())
+  if (candidates.size() < m.groups.size()) {
     rec.basis = fmt::format("Ranked on the {} real configs; their simulated runs predict them (below) and are not "
                             "ranked beside them.",
                             candidates.size());
+    std::size_t unpaired = 0;
+    for (const auto& g : m.groups)
+      unpaired += g.backend != "real" && std::none_of(m.pairs.begin(), m.pairs.end(),
+                                                      [&g](const SimRealPair& p) { return p.sim == &g; });
+    if (unpaired > 0)
+      rec.basis += fmt::format(" {} simulated config{} without a real run {} not ranked either.", unpaired,
+                               unpaired == 1 ? "" : "s", unpaired == 1 ? "is" : "are");
+  }
   const bool lower = rec.lower_is_better;
   const std::vector<Entry> entries = rank(candidates, m, objective, lower, &rec.excluded);
   if (!m.pairs.empty()) rec.simulated_picks = simulated_picks(m, objective, lower, entries, rec.metric);

@@ -1,6 +1,7 @@
 // The recommendation: a pure function of run records. Runs are built in memory: a policy
 // whose accuracy climbs linearly to a final value, one evaluation per 0.5 s.
 #include <cmath>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -229,6 +230,7 @@ TEST(Recommendation, AFidelityReportRanksTheRealConfigsAndSaysWhatSimulationWoul
   EXPECT_EQ(r.best->label, "real: steady");
   EXPECT_EQ(r.runner_up->label, "real: bursty");
   EXPECT_NE(r.basis.find("2 real configs"), std::string::npos) << r.basis;
+  EXPECT_EQ(r.basis.find("without a real run"), std::string::npos) << r.basis;
   ASSERT_EQ(r.simulated_picks.size(), 2u);
   // Mean real time of steady: seeds reach 0.8 at 3.5 s each (rates 0.202-0.206 per s).
   EXPECT_TRUE(contains(r.simulated_picks, "Simulation [sim.network=packet] ranks the same config first: steady"))
@@ -239,6 +241,27 @@ TEST(Recommendation, AFidelityReportRanksTheRealConfigsAndSaysWhatSimulationWoul
   // The simulated groups are told apart by the key they differ in, not numbered.
   for (const auto& g : m.groups) EXPECT_EQ(g.label.find('#'), std::string::npos) << g.label;
   EXPECT_EQ(r.sim_real.size(), 4u);
+}
+
+TEST(Recommendation, ASimulatedConfigWithoutARealTwinIsNotRankedAndSaidSo) {
+  // bsp ran in both worlds; fast only in simulation, where it beats everything.
+  std::vector<ex::RunData> runs;
+  for (int seed : {1, 2}) {
+    for (const auto& [policy, backend, rate] :
+         {std::tuple{"bsp", "real", 0.2}, std::tuple{"bsp", "sim", 0.21}, std::tuple{"fast", "sim", 0.5}}) {
+      auto r = run({policy, seed, rate + 0.002 * seed});
+      r.backend = backend;
+      r.summary["backend"] = backend;
+      runs.push_back(r);
+    }
+  }
+  ex::ReportOptions o;
+  o.target = 0.8;
+  const auto r = ex::recommend(ex::build_report_model(std::move(runs), o), ex::Objective::TimeToTarget);
+  EXPECT_EQ(r.certainty, ex::Certainty::Alone);
+  ASSERT_TRUE(r.best.has_value());
+  EXPECT_EQ(r.best->label, "real: bsp");
+  EXPECT_NE(r.basis.find("1 simulated config without a real run is not ranked"), std::string::npos) << r.basis;
 }
 
 TEST(Recommendation, ASweepWithoutRealRunsRanksEveryConfig) {
