@@ -39,9 +39,24 @@ struct NetworkCalibration {
   bool same_machine = false;
   int cores = 0;                ///< CPUs this process may run on (where same_machine)
   /// CPU seconds the kernel spent per byte moved, both ends (/proc/stat system, irq and
-  /// softirq time over a bulk phase of at least half a second); 0 unless same_machine.
+  /// softirq time over the bulk phase of kernel_phase_messages(), less the machine's own
+  /// rate of it before the phase); 0 unless same_machine.
   double kernel_byte_s = 0;
+  std::size_t kernel_messages = 0;  ///< messages of that bulk phase (0: none)
+  /// Share of the phase's kernel time that the machine's other work would have spent
+  /// anyway (its rate over a quiet spell before the phase), taken off kernel_byte_s.
+  double kernel_background = 0;
 };
+
+/// Kernel CPU per byte of a bulk phase: its CPU seconds less what the machine's other work
+/// spent meanwhile, over the bytes moved; never negative, 0 for no bytes.
+double kernel_per_byte(double phase_cpu_s, double background_cpu_s, double bytes);
+
+/// Messages of message_bytes in the kernel-cost phase at `rate` bytes/s: at least half a
+/// second and 64 MiB of them, so that /proc/stat's 10 ms ticks add up to tens (at 100
+/// Mb/s the kernel's work over half a second is one or two ticks), but at most 8 s of
+/// them; at least 1. 0 for a rate that is not positive.
+std::size_t kernel_phase_messages(double rate, std::size_t message_bytes);
 
 struct SoftwareCalibration {
   std::string model;            ///< model whose size every rate was measured at

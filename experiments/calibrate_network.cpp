@@ -43,7 +43,10 @@ double median(std::vector<double> v) {
 constexpr std::uint64_t kMaxMessage = 1ULL << 32;
 constexpr std::uint64_t kMaxKernelRepeats = 1000000;
 constexpr std::size_t kBootIdBytes = 36;
-constexpr double kKernelPhase = 0.5;  // seconds: /proc/stat counts in 10 ms ticks
+constexpr double kKernelPhase = 0.5;             // seconds, at least
+constexpr double kKernelBytes = 64.0 * (1 << 20);  // bytes, at least
+constexpr double kKernelPhaseMax = 8;             // seconds, at most
+constexpr double kKernelQuietMax = 2;             // seconds of the quiet spell before it, at most
 
 // The running kernel's boot id: the same in every network namespace and container of one
 // machine, different on another machine (and after a reboot). Empty where unreadable.
@@ -148,22 +151,35 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
 
   // Both ends on one kernel: the machine's system, irq and softirq time over a bulk phase
   // is what moving these bytes cost its CPUs (the copies, TCP, the qdiscs, both stacks).
-  std::uint64_t kernel_repeats = 0;
-  if (same_machine && out.median_bandwidth_Bps > 0)
-    kernel_repeats = std::clamp<std::uint64_t>(
-        static_cast<std::uint64_t>(std::ceil(kKernelPhase * out.median_bandwidth_Bps / static_cast<double>(message_bytes))), 1,
-        kMaxKernelRepeats);
+  // /proc/stat counts the whole machine, so its kernel time over a quiet spell before the
+  // phase (no transfers) is the rate of what else runs, taken off.
+  const std::uint64_t kernel_repeats = same_machine ? kernel_phase_messages(out.median_bandwidth_Bps, message_bytes) : 0;
+  double background = 0;  // kernel CPU seconds per second without our transfers
+  if (kernel_repeats > 0) {
+    const double expected = static_cast<double>(kernel_repeats * message_bytes) / out.median_bandwidth_Bps;
+    const double b0 = kernel_cpu_seconds();
+    const auto t0 = Clock::now();
+    std::this_thread::sleep_for(std::chrono::duration<double>(std::clamp(expected, 0.5, kKernelQuietMax)));
+    const double b1 = kernel_cpu_seconds();
+    if (b0 >= 0 && b1 >= b0) background = (b1 - b0) / seconds_since(t0);
+  }
   asio::write(s, asio::buffer(&kernel_repeats, sizeof kernel_repeats));
   const double k0 = kernel_cpu_seconds();
+  const auto p0 = Clock::now();
   for (std::uint64_t r = 0; r < kernel_repeats; ++r) {
     asio::write(s, asio::buffer(buf));
     asio::read(s, asio::buffer(&b, 1));
   }
   const double k1 = kernel_cpu_seconds();
+  const double phase_s = seconds_since(p0);
   out.same_machine = same_machine;
   if (same_machine) out.cores = usable_cpus();
-  if (kernel_repeats > 0 && k0 >= 0 && k1 >= k0)
-    out.kernel_byte_s = (k1 - k0) / (static_cast<double>(kernel_repeats) * static_cast<double>(message_bytes));
+  out.kernel_messages = kernel_repeats;
+  if (kernel_repeats > 0 && k0 >= 0 && k1 >= k0) {
+    const double moved = static_cast<double>(kernel_repeats) * static_cast<double>(message_bytes);
+    out.kernel_byte_s = kernel_per_byte(k1 - k0, background * phase_s, moved);
+    out.kernel_background = k1 > k0 ? std::min(1.0, background * phase_s / (k1 - k0)) : 0;
+  }
   return out;
 }
 
@@ -173,6 +189,18 @@ void check_sizes(std::size_t message_bytes, std::size_t round_trips, int repeats
 }
 
 }  // namespace
+
+double kernel_per_byte(double phase_cpu_s, double background_cpu_s, double bytes) {
+  if (!(bytes > 0)) return 0;
+  return std::max(0.0, phase_cpu_s - background_cpu_s) / bytes;
+}
+
+std::size_t kernel_phase_messages(double rate, std::size_t message_bytes) {
+  if (!(rate > 0) || message_bytes == 0) return 0;
+  const double bytes = std::min(std::max(kKernelPhase * rate, kKernelBytes), kKernelPhaseMax * rate);
+  return static_cast<std::size_t>(std::clamp<double>(std::ceil(bytes / static_cast<double>(message_bytes)), 1,
+                                                     static_cast<double>(kMaxKernelRepeats)));
+}
 
 NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t round_trips, int repeats) {
   check_sizes(message_bytes, round_trips, repeats);
@@ -274,8 +302,14 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
          "#   window from them (window = their median, used where one window is wanted).\n";
   if (n.same_machine)
     y += fmt::format("#   The peer runs on this machine's kernel, so every host shares its {} cores: colocated_cores.\n"
-                     "#   kernel_byte = system + irq + softirq time of the machine per byte over a {:g} s bulk phase.\n",
-                     n.cores, kKernelPhase);
+                     "#   kernel_byte = system + irq + softirq time of the machine per byte over a bulk phase of {} messages\n"
+                     "#   (at least {:g} s and {:g} MiB, at most {:g} s: /proc/stat counts in ticks), less the machine's\n"
+                     "#   rate of it over a quiet spell before (here {:.0f}% of the phase's).\n",
+                     n.cores, n.kernel_messages, kKernelPhase, kKernelBytes / (1 << 20), kKernelPhaseMax,
+                     100 * n.kernel_background);
+  if (n.same_machine && n.kernel_background > 0.25)
+    y += "#   WARNING: other work on this machine made up much of that kernel time; calibrate on a quiet\n"
+         "#   machine for a sure kernel_byte.\n";
   y += fmt::format("# software: the real executor's code timed on {} ({} parameters), median of at least {} runs\n",
                    s.model, s.params, s.repeats);
   y += "#   each: seconds per parameter per update, per push folded in, per message and per byte\n";

@@ -28,7 +28,34 @@ TEST(Calibrate, LoopbackPingPongMeasuresLatencyAndBandwidth) {
   EXPECT_GE(n.cores, 1);
   EXPECT_GT(n.kernel_byte_s, 0.0);
   EXPECT_LT(n.kernel_byte_s, 1e-6);  // nanoseconds per byte; per message read as per byte lands far above
+  EXPECT_EQ(n.kernel_messages, ex::kernel_phase_messages(n.median_bandwidth_Bps, n.message_bytes));
+  EXPECT_GE(n.kernel_background, 0.0);
+  EXPECT_LE(n.kernel_background, 1.0);
   EXPECT_THROW(ex::calibrate_loopback(0, 10, 1), synclab::Error);
+}
+
+TEST(Calibrate, KernelPhaseIsLongEnoughForTheTicksToAddUp) {
+  constexpr std::size_t m = 318040;  // the fidelity job's message
+  // 100 Mb/s: half a second is 6.25 MB, the kernel's work on it one or two 10 ms ticks;
+  // 64 MiB take 5.4 s.
+  EXPECT_EQ(ex::kernel_phase_messages(12.5e6, m), 212u);  // ceil(67108864 / 318040)
+  // 1 Gb/s: 64 MiB (0.56 s) is more than half a second's 60 MB.
+  EXPECT_EQ(ex::kernel_phase_messages(1.2e8, m), 212u);
+  // 10 Gb/s: half a second, 625 MB.
+  EXPECT_EQ(ex::kernel_phase_messages(1.25e9, m), 1966u);  // ceil(6.25e8 / 318040)
+  // 10 Mb/s: at most 8 s (10 MB).
+  EXPECT_EQ(ex::kernel_phase_messages(1.25e6, m), 32u);  // ceil(1e7 / 318040)
+  EXPECT_EQ(ex::kernel_phase_messages(1e3, m), 1u);      // one message, however slow
+  EXPECT_EQ(ex::kernel_phase_messages(0, m), 0u);
+}
+
+TEST(Calibrate, KernelTimeOfOtherWorkIsTakenOff) {
+  // 0.30 CPU s over a phase that moved 64 MiB, while other work spends 0.10 CPU s at its
+  // rate before the phase: 0.20 s / 67108864 bytes.
+  EXPECT_DOUBLE_EQ(ex::kernel_per_byte(0.30, 0.10, 67108864.0), 0.20 / 67108864.0);
+  EXPECT_DOUBLE_EQ(ex::kernel_per_byte(0.30, 0.0, 67108864.0), 0.30 / 67108864.0);  // a quiet machine
+  EXPECT_EQ(ex::kernel_per_byte(0.10, 0.20, 67108864.0), 0.0);  // busier before than during: never negative
+  EXPECT_EQ(ex::kernel_per_byte(0.30, 0.0, 0.0), 0.0);
 }
 
 TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
