@@ -98,8 +98,10 @@ int cmd_calibrate(int argc, char** argv) {
                               : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 20);
   spdlog::info("calibrate: latency {:.3g} us, bandwidth {:.4g} bytes/s", n.latency_s * 1e6, n.bandwidth_Bps);
   if (n.same_machine)
-    spdlog::info("calibrate: both ends on this machine's kernel ({} cores): {:.3g} ns of kernel CPU per byte moved", n.cores,
-                 n.kernel_byte_s * 1e9);
+    spdlog::info("calibrate: both ends on this machine's kernel ({} cores): {:.3g} ns of kernel CPU per byte moved "
+                 "({} messages; other work on the machine: {:.0f}% of the kernel time, taken off{})",
+                 n.cores, n.kernel_byte_s * 1e9, n.kernel_messages, 100 * n.kernel_background,
+                 n.kernel_background > 0.25 ? "; calibrate on a quiet machine for a sure figure" : "");
   spdlog::info("calibrate: timing the executor's software on {} ({} runs each, at least) ...", model, repeats);
   const auto sw = experiments::calibrate_software(model, repeats, 0.2);
   spdlog::info("calibrate: update {:.4g} us ({}), {:.4g} us per push folded in; a {}-byte message: {:.4g} us to encode, {:.4g} us to "
