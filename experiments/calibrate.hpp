@@ -48,6 +48,9 @@ struct NetworkCalibration {
   double kernel_background = 0;
 };
 
+/// Above this share of other work in the kernel phase, calibrate says kernel_byte is unsure.
+constexpr double kBusyKernelShare = 0.25;
+
 /// Kernel CPU per byte of a bulk phase: its CPU seconds less what the machine's other work
 /// spent meanwhile, over the bytes moved; never negative, 0 for no bytes.
 double kernel_per_byte(double phase_cpu_s, double background_cpu_s, double bytes);

@@ -307,7 +307,7 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
                      "#   rate of it over a quiet spell before (here {:.0f}% of the phase's).\n",
                      n.cores, n.kernel_messages, kKernelPhase, kKernelBytes / (1 << 20), kKernelPhaseMax,
                      100 * n.kernel_background);
-  if (n.same_machine && n.kernel_background > 0.25)
+  if (n.same_machine && n.kernel_background > kBusyKernelShare)
     y += "#   WARNING: other work on this machine made up much of that kernel time; calibrate on a quiet\n"
          "#   machine for a sure kernel_byte.\n";
   y += fmt::format("# software: the real executor's code timed on {} ({} parameters), median of at least {} runs\n",
