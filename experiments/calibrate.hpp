@@ -85,14 +85,20 @@ ComputeCalibration calibrate_compute(const std::string& model, const std::string
 /// exchanges for latency, then `repeats` transfers of message_bytes for bandwidth.
 NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t round_trips, int repeats);
 
+/// Seconds one step of a measurement (a ping, a transfer, a wait for the other end) may
+/// last before the other end counts as gone: a message must cross the link within it.
+constexpr double kDefaultPatience = 120;
+
 /// The same measurement against `synclab calibrate --serve PORT` running on host.
-/// Throws Error naming host:port when it cannot connect or the peer breaks off.
+/// Throws Error naming host:port when it cannot connect or the peer breaks off, and the
+/// step it waited in when one lasts patience_s seconds (a peer that stops answering).
 NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t message_bytes,
-                                  std::size_t round_trips, int repeats);
+                                  std::size_t round_trips, int repeats, double patience_s = kDefaultPatience);
 
 /// Serves measurements on port (all interfaces), one client at a time; returns after
-/// `clients` clients (0 = forever). on_ready is called with the bound port.
-void serve_calibration(int port, int clients, void (*on_ready)(int port));
+/// `clients` clients (0 = forever). on_ready is called with the bound port. A client whose
+/// step lasts patience_s seconds is dropped with a line naming the step, as a broken one is.
+void serve_calibration(int port, int clients, void (*on_ready)(int port), double patience_s = kDefaultPatience);
 
 /// Times the real executor's code on model-sized buffers (median of at least `repeats`
 /// runs each, more while under min_seconds): frame encoding and parsing of a push against

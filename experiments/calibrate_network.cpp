@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -34,6 +36,64 @@ double median(std::vector<double> v) {
   return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
+// A peer that stops answering (rather than closing) would hold a blocking read forever. A
+// watchdog thread shuts the socket down once one step has lasted `patience` seconds, which
+// ends the blocked call; the error then names the step. The timed exchanges stay plain
+// blocking calls, so the watch costs them nothing but a clock read per step.
+class Watchdog {
+ public:
+  Watchdog(tcp::socket& s, double patience_s) : s_(s), patience_(patience_s), since_(Clock::now()) {
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard lock(m_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  /// Enters a step: its clock starts now.
+  void step(const char* what) {
+    std::lock_guard lock(m_);
+    what_ = what;
+    since_ = Clock::now();
+  }
+  /// The error for a failed call: "no answer for N s while <step>" when the watchdog ended
+  /// it, else the call's own.
+  std::string explain(const std::exception& e) {
+    std::lock_guard lock(m_);
+    return fired_ ? fmt::format("no answer for {:g} s while {}", patience_, what_) : std::string(e.what());
+  }
+
+ private:
+  void watch() {
+    std::unique_lock lock(m_);
+    while (!stop_) {
+      const auto deadline = since_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(patience_));
+      if (Clock::now() >= deadline) {
+        fired_ = true;
+        asio::error_code ec;
+        s_.shutdown(tcp::socket::shutdown_both, ec);  // wakes a blocked read or write
+        return;
+      }
+      cv_.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
+    }
+  }
+
+  tcp::socket& s_;
+  double patience_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  Clock::time_point since_;
+  const char* what_ = "connecting";
+  bool stop_ = false, fired_ = false;
+  std::thread thread_;
+};
+
 // Wire protocol of one measurement: the server first sends its kernel's boot id (36
 // bytes); the client sends three u64 in host order (round trips, message bytes, repeats);
 // the server echoes each 1-byte ping, then acknowledges each bulk message with one byte
@@ -47,6 +107,7 @@ constexpr double kKernelPhase = 0.5;             // seconds, at least
 constexpr double kKernelBytes = 64.0 * (1 << 20);  // bytes, at least
 constexpr double kKernelPhaseMax = 8;             // seconds, at most
 constexpr double kKernelQuietMax = 2;             // seconds of the quiet spell before it, at most
+constexpr double kPatience = kDefaultPatience;    // loopback: the same patience as a peer
 
 // The running kernel's boot id: the same in every network namespace and container of one
 // machine, different on another machine (and after a reboot). Empty where unreadable.
@@ -73,28 +134,34 @@ int usable_cpus() {
   return CPU_COUNT(&set);
 }
 
-void serve_one(tcp::socket& s) {
+void serve_one(tcp::socket& s, Watchdog& wd) {
   s.set_option(tcp::no_delay(true));
   std::string id = boot_id();
   id.resize(kBootIdBytes, ' ');
+  wd.step("sending the boot id");
   asio::write(s, asio::buffer(id));
   std::uint64_t header[3] = {0, 0, 0};
+  wd.step("waiting for the client's request");
   asio::read(s, asio::buffer(header, sizeof header));
   if (header[1] == 0 || header[1] > kMaxMessage || header[2] > 1000) throw Error("calibrate: bad request from peer");
   char b = 0;
   for (std::uint64_t i = 0; i < header[0]; ++i) {
+    wd.step("echoing the latency pings");
     asio::read(s, asio::buffer(&b, 1));
     asio::write(s, asio::buffer(&b, 1));
   }
   std::vector<char> buf(header[1]);
   for (std::uint64_t r = 0; r < header[2]; ++r) {
+    wd.step("receiving a bandwidth transfer");
     asio::read(s, asio::buffer(buf));
     asio::write(s, asio::buffer(&b, 1));
   }
   std::uint64_t kernel_repeats = 0;
+  wd.step("waiting for the kernel phase (the client measures the machine's quiet spell first)");
   asio::read(s, asio::buffer(&kernel_repeats, sizeof kernel_repeats));
   if (kernel_repeats > kMaxKernelRepeats) throw Error("calibrate: bad kernel-phase request from peer");
   for (std::uint64_t r = 0; r < kernel_repeats; ++r) {
+    wd.step("receiving a kernel-phase transfer");
     asio::read(s, asio::buffer(buf));
     asio::write(s, asio::buffer(&b, 1));
   }
@@ -109,10 +176,11 @@ double sender_window(tcp::socket& s) {
   return static_cast<double>(info.tcpi_snd_cwnd) * info.tcpi_snd_mss;
 }
 
-NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_t round_trips, int repeats,
+NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_bytes, std::size_t round_trips, int repeats,
                            bool loopback) {
   s.set_option(tcp::no_delay(true));
   std::string peer_id(kBootIdBytes, ' ');
+  wd.step("waiting for the server's boot id");
   asio::read(s, asio::buffer(peer_id));
   const std::string own_id = boot_id();
   const bool same_machine = loopback || (!own_id.empty() && peer_id == own_id);
@@ -125,6 +193,7 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
   std::vector<double> rtt;
   rtt.reserve(round_trips);
   for (std::size_t i = 0; i < round_trips; ++i) {
+    wd.step("timing a latency ping");
     const auto t0 = Clock::now();
     asio::write(s, asio::buffer(&b, 1));
     asio::read(s, asio::buffer(&b, 1));
@@ -135,6 +204,7 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
   double best = 0;
   std::vector<double> windows, rates;
   for (int r = 0; r < repeats; ++r) {
+    wd.step("timing a bandwidth transfer");
     const auto t0 = Clock::now();
     asio::write(s, asio::buffer(buf));
     asio::read(s, asio::buffer(&b, 1));
@@ -157,6 +227,7 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
   double background = 0;  // kernel CPU seconds per second without our transfers
   if (kernel_repeats > 0) {
     const double expected = static_cast<double>(kernel_repeats * message_bytes) / out.median_bandwidth_Bps;
+    wd.step("measuring the machine's quiet spell");
     const double b0 = kernel_cpu_seconds();
     const auto t0 = Clock::now();
     std::this_thread::sleep_for(std::chrono::duration<double>(std::clamp(expected, 0.5, kKernelQuietMax)));
@@ -167,6 +238,7 @@ NetworkCalibration measure(tcp::socket& s, std::size_t message_bytes, std::size_
   const double k0 = kernel_cpu_seconds();
   const auto p0 = Clock::now();
   for (std::uint64_t r = 0; r < kernel_repeats; ++r) {
+    wd.step("sending a kernel-phase transfer");
     asio::write(s, asio::buffer(buf));
     asio::read(s, asio::buffer(&b, 1));
   }
@@ -211,7 +283,8 @@ NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t rou
     try {
       tcp::socket s(io);
       acceptor.accept(s);
-      serve_one(s);
+      Watchdog wd(s, kPatience);
+      serve_one(s, wd);
     } catch (...) {
       peer_error = std::current_exception();
     }
@@ -220,7 +293,12 @@ NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t rou
   try {
     tcp::socket s(io);
     s.connect(acceptor.local_endpoint());
-    out = measure(s, message_bytes, round_trips, repeats, true);
+    Watchdog wd(s, kPatience);
+    try {
+      out = measure(s, wd, message_bytes, round_trips, repeats, true);
+    } catch (const std::exception& e) {
+      throw Error(wd.explain(e));
+    }
   } catch (const std::exception& e) {
     acceptor.close();
     peer.join();
@@ -232,7 +310,7 @@ NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t rou
 }
 
 NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t message_bytes,
-                                  std::size_t round_trips, int repeats) {
+                                  std::size_t round_trips, int repeats, double patience_s) {
   check_sizes(message_bytes, round_trips, repeats);
   const std::string where = host + ":" + std::to_string(port);
   try {
@@ -240,9 +318,16 @@ NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t
     tcp::resolver resolver(io);
     tcp::socket s(io);
     asio::connect(s, resolver.resolve(host, std::to_string(port)));
-    auto out = measure(s, message_bytes, round_trips, repeats, false);
-    out.peer = where;
-    return out;
+    Watchdog wd(s, patience_s);
+    try {
+      auto out = measure(s, wd, message_bytes, round_trips, repeats, false);
+      out.peer = where;
+      return out;
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error("calibrate: peer " + where + ": " + wd.explain(e));
+    }
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
@@ -250,7 +335,7 @@ NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t
   }
 }
 
-void serve_calibration(int port, int clients, void (*on_ready)(int port)) {
+void serve_calibration(int port, int clients, void (*on_ready)(int port), double patience_s) {
   if (port < 0 || port > 65535) throw ConfigError("--serve", "port must be in 0..65535");
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(tcp::v4(), static_cast<unsigned short>(port)));
@@ -260,11 +345,13 @@ void serve_calibration(int port, int clients, void (*on_ready)(int port)) {
     acceptor.accept(s);
     asio::error_code ec;
     const auto who = s.remote_endpoint(ec);
+    Watchdog wd(s, patience_s);
     try {
-      serve_one(s);
+      serve_one(s, wd);
     } catch (const std::exception& e) {
       // One broken client must not stop the server: say so and wait for the next.
-      std::fprintf(stderr, "calibrate: client %s: %s\n", ec ? "?" : who.address().to_string().c_str(), e.what());
+      std::fprintf(stderr, "calibrate: client %s: %s\n", ec ? "?" : who.address().to_string().c_str(),
+                   wd.explain(e).c_str());
     }
   }
 }

@@ -1,12 +1,13 @@
 // Calibration: the loopback measurement gives sane figures and the fragment it writes is a
 // config the loader accepts with exactly the measured numbers (software costs included);
-// peer mode against a server; the software costs are timed on the executor's own code.
+// peer mode against a server, and an end that stops answering; the software costs are timed on the executor's own code.
 #include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <asio.hpp>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -275,4 +276,43 @@ TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   } catch (const synclab::Error& e) {
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:1"), std::string::npos) << e.what();
   }
+}
+
+TEST(Calibrate, AnEndThatStopsAnsweringIsDroppedNamingTheStep) {
+  // A "server" that accepts and never says a word: the client gives up after its patience
+  // and says what it waited for, instead of waiting forever.
+  asio::io_context io;
+  asio::ip::tcp::acceptor silent(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  const int silent_port = silent.local_endpoint().port();
+  std::thread mute([&] {
+    asio::ip::tcp::socket s(io);
+    silent.accept(s);
+    asio::error_code ec;
+    char c;
+    asio::read(s, asio::buffer(&c, 1), ec);  // until the client gives up and closes
+  });
+  try {
+    ex::calibrate_peer("127.0.0.1", silent_port, 16, 1, 1, 0.3);
+    ADD_FAILURE() << "no error";
+  } catch (const synclab::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("127.0.0.1:" + std::to_string(silent_port)), std::string::npos) << what;
+    EXPECT_NE(what.find("no answer for 0.3 s while waiting for the server's boot id"), std::string::npos) << what;
+  }
+  mute.join();
+
+  // A client that connects, reads the boot id and says nothing more: the server drops it
+  // with a line naming the step, and returns after its one client.
+  static std::atomic<int> port{0};
+  port = 0;
+  testing::internal::CaptureStderr();
+  std::thread server([] { ex::serve_calibration(0, 1, [](int p) { port = p; }, 0.3); });
+  while (port.load() == 0) std::this_thread::yield();
+  asio::ip::tcp::socket client(io);
+  client.connect(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), static_cast<unsigned short>(port.load())));
+  std::string id(36, ' ');
+  asio::read(client, asio::buffer(id));
+  server.join();
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("no answer for 0.3 s while waiting for the client's request"), std::string::npos) << err;
 }
