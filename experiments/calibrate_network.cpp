@@ -1,12 +1,12 @@
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -107,7 +107,6 @@ constexpr double kKernelPhase = 0.5;             // seconds, at least
 constexpr double kKernelBytes = 64.0 * (1 << 20);  // bytes, at least
 constexpr double kKernelPhaseMax = 8;             // seconds, at most
 constexpr double kKernelQuietMax = 2;             // seconds of the quiet spell before it, at most
-constexpr double kPatience = kDefaultPatience;    // loopback: the same patience as a peer
 
 // The running kernel's boot id: the same in every network namespace and container of one
 // machine, different on another machine (and after a reboot). Empty where unreadable.
@@ -283,7 +282,7 @@ NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t rou
     try {
       tcp::socket s(io);
       acceptor.accept(s);
-      Watchdog wd(s, kPatience);
+      Watchdog wd(s, kDefaultPatience);
       serve_one(s, wd);
     } catch (...) {
       peer_error = std::current_exception();
@@ -293,7 +292,7 @@ NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t rou
   try {
     tcp::socket s(io);
     s.connect(acceptor.local_endpoint());
-    Watchdog wd(s, kPatience);
+    Watchdog wd(s, kDefaultPatience);
     try {
       out = measure(s, wd, message_bytes, round_trips, repeats, true);
     } catch (const std::exception& e) {
@@ -313,25 +312,23 @@ NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t
                                   std::size_t round_trips, int repeats, double patience_s) {
   check_sizes(message_bytes, round_trips, repeats);
   const std::string where = host + ":" + std::to_string(port);
+  asio::io_context io;
+  tcp::socket s(io);
   try {
-    asio::io_context io;
     tcp::resolver resolver(io);
-    tcp::socket s(io);
     asio::connect(s, resolver.resolve(host, std::to_string(port)));
-    Watchdog wd(s, patience_s);
-    try {
-      auto out = measure(s, wd, message_bytes, round_trips, repeats, false);
-      out.peer = where;
-      return out;
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw Error("calibrate: peer " + where + ": " + wd.explain(e));
-    }
+  } catch (const std::exception& e) {
+    throw Error("calibrate: peer " + where + ": " + e.what());
+  }
+  Watchdog wd(s, patience_s);
+  try {
+    auto out = measure(s, wd, message_bytes, round_trips, repeats, false);
+    out.peer = where;
+    return out;
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw Error("calibrate: peer " + where + ": " + e.what());
+    throw Error("calibrate: peer " + where + ": " + wd.explain(e));
   }
 }
 

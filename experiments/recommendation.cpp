@@ -157,12 +157,6 @@ std::vector<Entry> rank(const std::vector<const RunGroup*>& groups, const Report
   return entries;
 }
 
-// A real group's label without its "real: " prefix: the config itself.
-std::string config_name(const RunGroup& g) {
-  const std::string prefix = g.backend + ": ";
-  return g.label.starts_with(prefix) && g.label.size() > prefix.size() ? g.label.substr(prefix.size()) : g.label;
-}
-
 // For each way the real runs were simulated: the config simulation alone ranks first, and
 // whether it is the one the real runs rank first (`real`, ranked, possibly empty).
 std::vector<std::string> simulated_picks(const ReportModel& m, Objective objective, bool lower,
@@ -189,17 +183,17 @@ std::vector<std::string> simulated_picks(const ReportModel& m, Objective objecti
     const auto measured = std::find_if(real.begin(), real.end(), [pick](const Entry& e) { return e.group == pick; });
     const std::string simulated = value_text(objective, ranked.front().spread.mean);
     if (!real.empty() && real.front().group == pick) {
-      out.push_back(fmt::format("{} ranks the same config first: {} (simulated {}, real {}).", who, config_name(*pick),
+      out.push_back(fmt::format("{} ranks the same config first: {} (simulated {}, real {}).", who, config_label(*pick),
                                 simulated, value_text(objective, real.front().spread.mean)));
     } else if (real.empty()) {
       out.push_back(fmt::format("{} ranks {} first (simulated {}); no real config has the figure.", who,
-                                config_name(*pick), simulated));
+                                config_label(*pick), simulated));
     } else {
       const std::string its_real = measured != real.end()
                                        ? "real " + value_text(objective, measured->spread.mean)
                                        : "its real runs lack the figure in some seed";
       out.push_back(fmt::format("{} ranks {} first instead (simulated {}, {}); the real runs rank {} first ({}).", who,
-                                config_name(*pick), simulated, its_real, config_name(*real.front().group),
+                                config_label(*pick), simulated, its_real, config_label(*real.front().group),
                                 value_text(objective, real.front().spread.mean)));
     }
   }

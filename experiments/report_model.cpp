@@ -323,10 +323,14 @@ bool is_backend_specific(const std::string& key) {
   return key == "sim" || key == "cluster.platform" || key == "train.backend" || key == "train.threads";
 }
 
+std::string config_label(const RunGroup& group) {
+  const std::string prefix = group.backend + ": ";
+  const auto& label = group.label;
+  return label.starts_with(prefix) && label.size() > prefix.size() ? label.substr(prefix.size()) : label;
+}
+
 std::string pair_label(const SimRealPair& pair) {
-  const std::string prefix = pair.real->backend + ": ";
-  const auto& label = pair.real->label;
-  std::string out = label.starts_with(prefix) && label.size() > prefix.size() ? label.substr(prefix.size()) : label;
+  std::string out = config_label(*pair.real);
   if (!pair.sim_variant.empty()) out += " [" + pair.sim_variant + "]";
   return out;
 }

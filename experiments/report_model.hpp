@@ -121,6 +121,9 @@ ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& o
 /// The config of a pair without the "real: " prefix of its group label.
 std::string pair_label(const SimRealPair& pair);
 
+/// A group's label without its "backend: " prefix: the config alone ("bsp workers=3").
+std::string config_label(const RunGroup& group);
+
 /// The first evaluation of a run at or above the target accuracy.
 std::optional<EvalPoint> first_at_target(const RunData& run, double target);
 
