@@ -99,9 +99,11 @@ int cmd_calibrate(int argc, char** argv) {
   spdlog::info("calibrate: latency {:.3g} us, bandwidth {:.4g} bytes/s", n.latency_s * 1e6, n.bandwidth_Bps);
   if (n.same_machine)
     spdlog::info("calibrate: both ends on this machine's kernel ({} cores): {:.3g} ns of kernel CPU per byte moved "
-                 "({} messages; other work on the machine: {:.0f}% of the kernel time, taken off{})",
+                 "({} messages; other work on the machine: {:.0f}% of the kernel time, {})",
                  n.cores, n.kernel_byte_s * 1e9, n.kernel_messages, 100 * n.kernel_background,
-                 n.kernel_background > experiments::kBusyKernelShare ? "; calibrate on a quiet machine for a sure figure" : "");
+                 n.kernel_background > experiments::kBusyKernelShare
+                     ? "too much to take off: an upper bound; calibrate on a quiet machine for a sure figure"
+                     : "taken off");
   spdlog::info("calibrate: timing the executor's software on {} ({} runs each, at least) ...", model, repeats);
   const auto sw = experiments::calibrate_software(model, repeats, 0.2);
   spdlog::info("calibrate: update {:.4g} us ({}), {:.4g} us per push folded in; a {}-byte message: {:.4g} us to encode, {:.4g} us to "

@@ -44,7 +44,8 @@ struct NetworkCalibration {
   double kernel_byte_s = 0;
   std::size_t kernel_messages = 0;  ///< messages of that bulk phase (0: none)
   /// Share of the phase's kernel time that the machine's other work would have spent
-  /// anyway (its rate over a quiet spell before the phase), taken off kernel_byte_s.
+  /// anyway (its rate over a quiet spell before the phase), taken off kernel_byte_s up to
+  /// kBusyKernelShare (kernel_per_byte).
   double kernel_background = 0;
 };
 
@@ -52,7 +53,9 @@ struct NetworkCalibration {
 constexpr double kBusyKernelShare = 0.25;
 
 /// Kernel CPU per byte of a bulk phase: its CPU seconds less what the machine's other work
-/// spent meanwhile, over the bytes moved; never negative, 0 for no bytes.
+/// spent meanwhile, over the bytes moved; where that other work is above kBusyKernelShare
+/// of the phase's time, the whole time (an upper bound: never 0 on a busy machine). 0 for
+/// no bytes.
 double kernel_per_byte(double phase_cpu_s, double background_cpu_s, double bytes);
 
 /// Messages of message_bytes in the kernel-cost phase at `rate` bytes/s: at least half a

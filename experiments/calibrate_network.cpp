@@ -263,7 +263,11 @@ void check_sizes(std::size_t message_bytes, std::size_t round_trips, int repeats
 
 double kernel_per_byte(double phase_cpu_s, double background_cpu_s, double bytes) {
   if (!(bytes > 0)) return 0;
-  return std::max(0.0, phase_cpu_s - background_cpu_s) / bytes;
+  // Where other work made up much of the phase's kernel time, the difference is noise
+  // (it even goes to zero or below on a busy machine): the whole time is kept, an upper
+  // bound, and the fragment warns.
+  if (background_cpu_s > kBusyKernelShare * phase_cpu_s) return phase_cpu_s / bytes;
+  return (phase_cpu_s - background_cpu_s) / bytes;
 }
 
 std::size_t kernel_phase_messages(double rate, std::size_t message_bytes) {
@@ -392,8 +396,8 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
                      n.cores, n.kernel_messages, kKernelPhase, kKernelBytes / (1 << 20), kKernelPhaseMax,
                      100 * n.kernel_background);
   if (n.same_machine && n.kernel_background > kBusyKernelShare)
-    y += "#   WARNING: other work on this machine made up much of that kernel time; calibrate on a quiet\n"
-         "#   machine for a sure kernel_byte.\n";
+    y += "#   WARNING: other work on this machine made up much of that kernel time, so none was taken off\n"
+         "#   (kernel_byte is an upper bound); calibrate on a quiet machine for a sure figure.\n";
   y += fmt::format("# software: the real executor's code timed on {} ({} parameters), median of at least {} runs\n",
                    s.model, s.params, s.repeats);
   y += "#   each: seconds per parameter per update, per push folded in, per message and per byte\n";

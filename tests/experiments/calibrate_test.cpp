@@ -51,11 +51,13 @@ TEST(Calibrate, KernelPhaseIsLongEnoughForTheTicksToAddUp) {
 }
 
 TEST(Calibrate, KernelTimeOfOtherWorkIsTakenOff) {
-  // 0.30 CPU s over a phase that moved 64 MiB, while other work spends 0.10 CPU s at its
-  // rate before the phase: 0.20 s / 67108864 bytes.
-  EXPECT_DOUBLE_EQ(ex::kernel_per_byte(0.30, 0.10, 67108864.0), 0.20 / 67108864.0);
+  // 0.30 CPU s over a phase that moved 64 MiB, while other work spends 0.06 CPU s at its
+  // rate before the phase: 0.24 s / 67108864 bytes.
+  EXPECT_DOUBLE_EQ(ex::kernel_per_byte(0.30, 0.06, 67108864.0), 0.24 / 67108864.0);
   EXPECT_DOUBLE_EQ(ex::kernel_per_byte(0.30, 0.0, 67108864.0), 0.30 / 67108864.0);  // a quiet machine
-  EXPECT_EQ(ex::kernel_per_byte(0.10, 0.20, 67108864.0), 0.0);  // busier before than during: never negative
+  // Other work above a quarter of the phase's time: the whole time, never 0 or below.
+  EXPECT_DOUBLE_EQ(ex::kernel_per_byte(0.30, 0.10, 67108864.0), 0.30 / 67108864.0);
+  EXPECT_DOUBLE_EQ(ex::kernel_per_byte(0.10, 0.20, 67108864.0), 0.10 / 67108864.0);
   EXPECT_EQ(ex::kernel_per_byte(0.30, 0.0, 0.0), 0.0);
 }
 
