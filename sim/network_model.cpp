@@ -89,7 +89,7 @@ std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, co
                             PacketLinkSpec{.rate = ps_bandwidth, .flow_cap = config.cluster.link.bandwidth,
                                            .segment = sim.packet_segment, .window = sim.packet_window,
                                            .windows = sim.packet_windows, .seed = 2 * config.train.seed + 1,
-                                           .acks_queued = sim.packet_acks_queued});
+                                           .acks_queued = sim.packet_acks_queued, .bbr = sim.packet_bbr});
   }
   return std::make_unique<SimgridNetwork>();
 }

@@ -19,11 +19,24 @@ PacketLink::PacketLink(PacketLinkSpec spec) : spec_(std::move(spec)), rng_(spec_
   ack_bytes_every_ = spec_.acks_queued ? std::max<std::uint64_t>(spec_.ack_every, 1) * spec_.segment : spec_.segment;
 }
 
-void PacketLink::push(double time, Kind kind, int queue, FlowId flow, std::uint64_t bytes, bool ack) {
-  events_.push(Event{time, seq_++, kind, queue, flow, bytes, ack});
+void PacketLink::push(double time, Kind kind, int queue, FlowId flow, std::uint64_t bytes, bool ack, std::uint64_t conn) {
+  events_.push(Event{time, seq_++, kind, queue, flow, bytes, ack, conn});
 }
 
-PacketLink::FlowId PacketLink::add(double now, Direction direction, std::uint64_t bytes) {
+std::uint64_t PacketLink::window_of(FlowId id) const {
+  const auto it = flows_.find(id);
+  if (it == flows_.end()) return 0;
+  if (!spec_.bbr) return it->second.window;
+  const auto c = conns_.find(it->second.conn);
+  return c == conns_.end() ? 0 : c->second.cc.cwnd();
+}
+
+const BbrWindow* PacketLink::sender(Direction direction, std::uint64_t connection) const {
+  const auto c = conns_.find(connection_key(direction, connection));
+  return c == conns_.end() ? nullptr : &c->second.cc;
+}
+
+PacketLink::FlowId PacketLink::add(double now, Direction direction, std::uint64_t bytes, std::uint64_t connection) {
   predicted_ = -1;
   // Events up to `now` must be applied first: the new flow's segments queue behind them.
   // Flows that complete on the way wait in finished_ for the next complete().
@@ -34,10 +47,16 @@ PacketLink::FlowId PacketLink::add(double now, Direction direction, std::uint64_
   f.direction = direction;
   f.size = bytes;
   f.cap_free = now_;
-  // Flows start in the simulation's deterministic order, so the draws repeat run to run.
-  f.window = spec_.windows.empty() ? spec_.window
-                                   : std::max(spec_.segment, spec_.windows[rng_.below(spec_.windows.size())]);
+  if (spec_.bbr) {
+    f.conn = connection_key(direction, connection);
+    conns_.try_emplace(f.conn, spec_.segment);
+  } else {
+    // Flows start in the simulation's deterministic order, so the draws repeat run to run.
+    f.window = spec_.windows.empty() ? spec_.window
+                                     : std::max(spec_.segment, spec_.windows[rng_.below(spec_.windows.size())]);
+  }
   if (bytes == 0) push(now_, Kind::Delivered, 0, id, 0);
+  else if (spec_.bbr) release_connection(f.conn);
   else release(id, f);
   return id;
 }
@@ -46,19 +65,28 @@ void PacketLink::remove(double now, FlowId id) {
   predicted_ = -1;
   run(now, false);
   // Packets of a removed flow are still served (its bytes are on the wire) but no longer
-  // counted; one that completed unseen is forgotten too.
+  // counted; one that completed unseen is forgotten too. Its peer is gone, and so is the
+  // connection's sender: a reconnection starts a fresh one.
+  const auto it = flows_.find(id);
+  if (spec_.bbr && it != flows_.end()) conns_.erase(it->second.conn);
   flows_.erase(id);
   finished_.erase(std::remove(finished_.begin(), finished_.end(), id), finished_.end());
   now_ = std::max(now_, now);
 }
 
-void PacketLink::release(FlowId id, Flow& f) {
+bool PacketLink::release(FlowId id, Flow& f) {
   // Hand segments to the first stage while the window has room (one segment always fits,
-  // so a window smaller than a segment still moves).
+  // so a window smaller than a segment still moves). With bbr the window and what is in
+  // flight are the connection's.
+  Connection* c = spec_.bbr ? &conns_.try_emplace(f.conn, spec_.segment).first->second : nullptr;
   while (f.released < f.size) {
     const std::uint64_t s = std::min(spec_.segment, f.size - f.released);
-    const std::uint64_t in_flight = f.released - f.acked;
-    if (in_flight > 0 && in_flight + s > f.window) return;
+    const std::uint64_t in_flight = c ? c->sent - c->acked : f.released - f.acked;
+    if (in_flight > 0 && in_flight + s > (c ? c->cc.cwnd() : f.window)) return false;
+    if (c) {
+      c->unacked.push_back(Connection::Segment{c->sent + s, c->cc.sent(now_, in_flight)});
+      c->sent += s;
+    }
     f.released += s;
     if (f.direction == Direction::Into && spec_.flow_cap > 0) {
       // The worker's NIC serializes its segments; each reaches the shard's queue whole.
@@ -68,6 +96,33 @@ void PacketLink::release(FlowId id, Flow& f) {
       push(now_, Kind::Arrive, static_cast<int>(f.direction), id, s);
     }
   }
+  return true;
+}
+
+void PacketLink::release_connection(std::uint64_t key) {
+  for (auto& [id, f] : flows_)
+    if (f.conn == key && !release(id, f)) return;
+  // Everything handed out: samples from here on are the application's pace, not the path's.
+  Connection& c = conns_.try_emplace(key, spec_.segment).first->second;
+  c.cc.out_of_data(c.sent - c.acked);
+}
+
+void PacketLink::connection_acked(std::uint64_t key, std::uint64_t bytes) {
+  const auto it = conns_.find(key);
+  if (it == conns_.end()) return;  // a connection dropped with its peer
+  Connection& c = it->second;
+  c.acked = std::min(c.sent, c.acked + bytes);
+  // The sender counts whole segments: the newest one this ACK completes carries the sample.
+  std::uint64_t newly = 0;
+  BbrSent newest{};
+  while (!c.unacked.empty() && c.unacked.front().end <= c.acked) {
+    newest = c.unacked.front().record;
+    newly = c.unacked.front().end;
+    c.unacked.pop_front();
+  }
+  if (newly == 0) return;
+  c.cc.acked(now_, newly - c.reported, newest);
+  c.reported = newly;
 }
 
 void PacketLink::acknowledge(FlowId id, Flow& f) {
@@ -79,12 +134,12 @@ void PacketLink::acknowledge(FlowId id, Flow& f) {
   const std::uint64_t covered = f.unacked;
   f.unacked = 0;
   if (!spec_.acks_queued) {
-    push(now_, Kind::Acked, 0, id, covered);
+    push(now_, Kind::Acked, 0, id, covered, false, f.conn);
     return;
   }
   const double private_stage = spec_.flow_cap > 0 ? static_cast<double>(spec_.ack_bytes) / spec_.flow_cap : 0;
-  if (f.direction == Direction::Into) push(now_, Kind::Arrive, kOutOf, id, covered, true);
-  else push(now_ + private_stage, Kind::Arrive, kInto, id, covered, true);
+  if (f.direction == Direction::Into) push(now_, Kind::Arrive, kOutOf, id, covered, true, f.conn);
+  else push(now_ + private_stage, Kind::Arrive, kInto, id, covered, true, f.conn);
 }
 
 void PacketLink::start_service(int queue) {
@@ -101,8 +156,8 @@ double PacketLink::run(double until, bool first) {
     auto it = flows_.find(e.flow);
     switch (e.kind) {
       case Kind::Arrive:
-        queues_[e.queue].push_back(e.ack ? Packet{e.flow, spec_.ack_bytes, std::max<std::uint64_t>(e.bytes, 1)}
-                                         : Packet{e.flow, e.bytes, 0});
+        queues_[e.queue].push_back(e.ack ? Packet{e.flow, spec_.ack_bytes, std::max<std::uint64_t>(e.bytes, 1), e.conn}
+                                         : Packet{e.flow, e.bytes, 0, e.conn});
         if (queues_[e.queue].size() == 1) start_service(e.queue);
         break;
       case Kind::Served: {
@@ -110,13 +165,17 @@ double PacketLink::run(double until, bool first) {
         const Packet p = queues_[e.queue].front();
         queues_[e.queue].pop_front();
         start_service(e.queue);
-        if (it == flows_.end()) break;
-        Flow& f = it->second;
         const double cap_time = spec_.flow_cap > 0 ? static_cast<double>(p.bytes) / spec_.flow_cap : 0;
         if (p.acks > 0) {
-          // An ACK through the shard's queue: a push's still crosses the worker's NIC.
-          push(e.queue == kOutOf ? now_ + cap_time : now_, Kind::Acked, e.queue, p.flow, p.acks);
-        } else if (e.queue == kOutOf && spec_.flow_cap > 0) {
+          // An ACK through the shard's queue: a push's still crosses the worker's NIC. With
+          // bbr it reaches its connection's sender even after its flow completed.
+          if (it != flows_.end() || spec_.bbr)
+            push(e.queue == kOutOf ? now_ + cap_time : now_, Kind::Acked, e.queue, p.flow, p.acks, false, p.conn);
+          break;
+        }
+        if (it == flows_.end()) break;
+        Flow& f = it->second;
+        if (e.queue == kOutOf && spec_.flow_cap > 0) {
           f.cap_free = std::max(now_, f.cap_free) + cap_time;
           push(f.cap_free, Kind::Delivered, e.queue, p.flow, p.bytes);
         } else {
@@ -143,6 +202,12 @@ double PacketLink::run(double until, bool first) {
         break;
       }
       case Kind::Acked:
+        if (spec_.bbr) {
+          connection_acked(e.conn, e.bytes);
+          if (it != flows_.end()) it->second.acked += e.bytes;
+          release_connection(e.conn);
+          break;
+        }
         if (it == flows_.end()) break;
         it->second.acked += e.bytes;
         release(e.flow, it->second);

@@ -20,6 +20,12 @@
 // traffic slows a flow whose window does not cover the other direction's queue. Latency is
 // not modelled here: the caller adds it once per transfer.
 //
+// A flow's window is fixed (`window`), drawn per flow from measured ones (`windows`), or
+// (`bbr`) the congestion window of its connection's sender, which persists from one
+// message to the next and follows what the connection met: its delivery rate and how its
+// ACKs bunched up behind the other direction's queue (bbr_window.hpp). Flows of one
+// connection and direction then share that window.
+//
 // One uncontended flow of M bytes in segments of s takes M / min(rate, cap) + s / max(rate,
 // cap) (store and forward of one segment) when its window covers the segments in transit
 // and an ACK's way back; n flows of M bytes started together into a shared queue as fast
@@ -32,6 +38,7 @@
 #include <vector>
 
 #include "core/common/rng.hpp"
+#include "sim/bbr_window.hpp"
 #include "sim/shared_link.hpp"
 
 namespace synclab::sim {
@@ -47,6 +54,7 @@ struct PacketLinkSpec {
   std::uint64_t ack_bytes = 66;        ///< an ACK on the wire: Ethernet 14 + IP 20 + TCP 20 + timestamps 12
   std::uint64_t ack_every = 2;         ///< segments per ACK: every second full one (RFC 1122 delayed ACK)
   bool acks_queued = true;             ///< false: each segment's room returns on arrival, no ACK packets (the data path alone)
+  bool bbr = false;                    ///< true: each connection's window is its BBR sender's (window and windows unused)
 };
 
 class PacketLink final : public SharedLink {
@@ -56,7 +64,7 @@ class PacketLink final : public SharedLink {
 
   /// Starts a flow of `bytes` in `direction` at time `now` (an earlier time than the link
   /// has reached counts as that time). Ids increase with every start, over both directions.
-  FlowId add(double now, Direction direction, std::uint64_t bytes) override;
+  FlowId add(double now, Direction direction, std::uint64_t bytes, std::uint64_t connection = 0) override;
   /// Drops an unfinished flow at time `now` (a crashed peer): it sends nothing more, and
   /// what it already sent still occupies the links it is on.
   void remove(double now, FlowId id) override;
@@ -69,11 +77,10 @@ class PacketLink final : public SharedLink {
   std::size_t active() const { return flows_.size() + finished_.size(); }
   /// Packets (data and ACKs) moved through the shared queues so far (the model's unit of work).
   std::uint64_t segments() const { return segments_; }
-  /// The window a flow was given (bytes); 0 for a flow that is not active.
-  std::uint64_t window_of(FlowId id) const {
-    const auto it = flows_.find(id);
-    return it == flows_.end() ? 0 : it->second.window;
-  }
+  /// The window a flow has now (bytes; with `bbr`, its connection's); 0 for a flow that is not active.
+  std::uint64_t window_of(FlowId id) const;
+  /// With `bbr`: the sender of `connection` in `direction` (nullptr before its first flow).
+  const BbrWindow* sender(Direction direction, std::uint64_t connection) const;
 
  private:
   enum class Kind : std::uint8_t { Arrive, Served, Delivered, Acked };
@@ -85,6 +92,7 @@ class PacketLink final : public SharedLink {
     FlowId flow;
     std::uint64_t bytes;
     bool ack;           // Arrive: the packet is an ACK (carrying `bytes` acknowledged)
+    std::uint64_t conn; // with bbr: the flow's connection (ACKs outlive their flow)
   };
   struct Later {
     bool operator()(const Event& a, const Event& b) const { return a.time > b.time || (a.time == b.time && a.seq > b.seq); }
@@ -97,16 +105,38 @@ class PacketLink final : public SharedLink {
     std::uint64_t unacked = 0;    // delivered bytes no ACK has been sent for yet
     std::uint64_t acked = 0;      // bytes whose ACK is back at the sender
     double cap_free = 0;          // time the flow's own NIC is done with what it was given
-    std::uint64_t window = 0;     // bytes it may have unacknowledged
+    std::uint64_t window = 0;     // bytes it may have unacknowledged (without bbr)
+    std::uint64_t conn = 0;       // with bbr: its connection's key in conns_
   };
   struct Packet {
     FlowId flow;
     std::uint64_t bytes;  // on the wire
     std::uint64_t acks;   // > 0: an ACK for that many bytes
+    std::uint64_t conn;
+  };
+  // With bbr: one TCP sender (a connection in one direction), over the flows it carries.
+  struct Connection {
+    explicit Connection(std::uint64_t mss) : cc(mss) {}
+    BbrWindow cc;
+    std::uint64_t sent = 0, acked = 0;  // bytes, over all its flows
+    std::uint64_t reported = 0;         // acknowledged bytes handed to cc (whole segments)
+    struct Segment {
+      std::uint64_t end;  // sent count after it
+      BbrSent record;
+    };
+    std::deque<Segment> unacked;  // in sending order
   };
 
-  void push(double time, Kind kind, int queue, FlowId flow, std::uint64_t bytes, bool ack = false);
-  void release(FlowId id, Flow& f);
+  void push(double time, Kind kind, int queue, FlowId flow, std::uint64_t bytes, bool ack = false, std::uint64_t conn = 0);
+  /// Hands the flow's segments out while its window has room; true when all are out.
+  bool release(FlowId id, Flow& f);
+  /// With bbr: hands out what the connection's window allows, its flows in start order.
+  void release_connection(std::uint64_t key);
+  /// With bbr: an ACK for `bytes` reaches the sender of connection `key`.
+  void connection_acked(std::uint64_t key, std::uint64_t bytes);
+  static std::uint64_t connection_key(Direction direction, std::uint64_t connection) {
+    return 2 * connection + static_cast<std::uint64_t>(direction);
+  }
   void acknowledge(FlowId id, Flow& f);
   void start_service(int queue);
   /// Processes every event up to `until` in time order; with `first`, stops after the first
@@ -121,6 +151,7 @@ class PacketLink final : public SharedLink {
   std::uint64_t seq_ = 0, segments_ = 0;
   FlowId next_id_ = 0;
   std::map<FlowId, Flow> flows_;  // ordered: a deterministic walk
+  std::map<std::uint64_t, Connection> conns_;  // with bbr, by connection_key
   std::priority_queue<Event, std::vector<Event>, Later> events_;
   std::deque<Packet> queues_[2];  // waiting for the shard's NIC, per direction; the head in service
   std::vector<FlowId> finished_;  // completed, not yet returned by complete()

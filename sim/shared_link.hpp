@@ -15,9 +15,10 @@ class SharedLink {
   /// Into the shard (a push) or out of it (a reply).
   enum class Direction : int { Into = 0, OutOf = 1 };
   virtual ~SharedLink() = default;
-  /// Starts a flow of `bytes` at time `now` (never before an earlier call's time); ids
-  /// increase, over both directions.
-  virtual FlowId add(double now, Direction direction, std::uint64_t bytes) = 0;
+  /// Starts a flow of `bytes` at time `now` (never before an earlier call's time) on
+  /// `connection` (one per worker: flows of one connection and direction share its TCP
+  /// sender's state, where the model keeps one); ids increase, over both directions.
+  virtual FlowId add(double now, Direction direction, std::uint64_t bytes, std::uint64_t connection = 0) = 0;
   /// Drops an unfinished flow at time `now` (a crashed peer).
   virtual void remove(double now, FlowId id) = 0;
   /// Time the next flow completes if nothing starts or stops before; +inf with no flow.

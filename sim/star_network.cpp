@@ -54,7 +54,7 @@ class StarNetwork::Flow final : public Transfer {
 class FluidLink final : public SharedLink {
  public:
   FluidLink(double capacity, double flow_cap) : links_{{capacity, flow_cap}, {capacity, flow_cap}} {}
-  FlowId add(double now, Direction direction, std::uint64_t bytes) override {
+  FlowId add(double now, Direction direction, std::uint64_t bytes, std::uint64_t /*connection*/ = 0) override {
     const int d = static_cast<int>(direction);
     const FlowId id = next_id_++;
     const FlowId own = links_[d].add(now, static_cast<double>(bytes));
@@ -110,7 +110,8 @@ std::unique_ptr<StarNetwork> make_fluid_star(sg::Host* server, double ps_bandwid
 std::unique_ptr<StarNetwork> make_packet_star(sg::Host* server, const PacketLinkSpec& spec) {
   // Pushes: the worker's NIC, then the shard's downlink queue. Replies: the shard's uplink
   // queue (the sender's own egress), then the worker's NIC. ACKs go the other way.
-  const std::string per_flow = spec.windows.empty()
+  const std::string per_flow = spec.bbr ? std::string("windows of each connection's BBR sender")
+                               : spec.windows.empty()
                                    ? fmt::format("window {} bytes per flow", spec.window)
                                    : fmt::format("windows drawn per flow from {} measured ({}-{} bytes)", spec.windows.size(),
                                                  *std::min_element(spec.windows.begin(), spec.windows.end()),
@@ -127,7 +128,10 @@ TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes
     throw std::logic_error("star network: a transfer must have the shard at exactly one end");
   const auto direction = to == server_ ? SharedLink::Direction::Into : SharedLink::Direction::OutOf;
   auto flow = std::make_shared<Flow>(this);
-  flow->id_ = link_->add(sg::Engine::get_clock(), direction, bytes);
+  // One TCP connection per worker: numbered as they first appear (a deterministic order).
+  const sg::Host* peer = to == server_ ? from : to;
+  const std::uint64_t connection = connections_.try_emplace(peer, connections_.size()).first->second;
+  flow->id_ = link_->add(sg::Engine::get_clock(), direction, bytes, connection);
   flows_.emplace(flow->id_, flow);
   poke();
   return flow;

@@ -46,6 +46,7 @@ class StarNetwork final : public NetworkModel {
   std::unique_ptr<SharedLink> link_;
   std::string description_;
   std::unordered_map<SharedLink::FlowId, std::shared_ptr<Flow>> flows_;
+  std::unordered_map<const simgrid::s4u::Host*, std::uint64_t> connections_;  // per worker host, in order of first transfer
   simgrid::s4u::SemaphorePtr wake_;  // released by poke()
   bool poked_ = false;
 };

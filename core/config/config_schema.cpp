@@ -104,6 +104,7 @@ const std::vector<ConfigKey>& config_schema() {
       key("sim.packet.segment", T::Count, "1448", 1, kMaxInt, false, "packet model: bytes per packet (TCP MSS of a 1500-byte MTU; the NIC's GSO size where the queue holds GSO packets)"),
       key("sim.packet.window", T::Count, "14480", 1, kMaxInt, false, "packet model: bytes one flow may have in flight (default TCP's initial window, 10 MSS)"),
       choice("sim.packet.acks", "queued", "queued|free", "packet model: queued = each flow's ACKs are packets in the other direction's queue at the shard's NIC (behind the data waiting there); free = ACKs return at once (the data path alone)"),
+      choice("sim.packet.congestion", "measured", "measured|bbr", "packet model: measured = each transfer's window is sim.packet.windows (drawn) or sim.packet.window; bbr = each worker's connection keeps the window Linux's BBR sets from what its ACKs met (one per direction, persisting from message to message)"),
       key("sim.packet.windows", T::IntList, "[]", 1, kMaxInt, false, "packet model: windows (bytes) measured on the path by synclab calibrate; each transfer draws its window from them (seeded by train.seed); empty = every transfer has sim.packet.window"),
       text("worker.device", "auto", "auto | cpu | cuda | cuda:N: where workers compute (real workers, train, sim full mode; docs/cuda.md)"),
       ConfigKey{"real.hosts", T::StringList, "[]", -kInf, kInf, false, nullptr, "hosts of a real run (host or host:port); empty = local processes", nullptr},

@@ -111,6 +111,7 @@ struct RunConfig {
     std::uint64_t packet_segment = 1448; ///< packet model: bytes per packet (TCP MSS of a 1500-byte MTU)
     std::uint64_t packet_window = 14480; ///< packet model: bytes a flow may have in flight
     bool packet_acks_queued = true;      ///< packet model: ACKs queue in the other direction (sim.packet.acks: queued | free)
+    bool packet_bbr = false;             ///< packet model: windows from BBR per connection (sim.packet.congestion: measured | bbr)
     std::vector<std::uint64_t> packet_windows; ///< packet model: measured windows each transfer draws from (empty: packet_window)
   } sim;
   struct Worker {

@@ -1,0 +1,131 @@
+#include "sim/bbr_window.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace synclab::sim {
+namespace {
+
+// tcp_bbr.c's constants.
+constexpr double kHighGain = 2.885;       // startup: 2/ln(2)
+constexpr double kCwndGain = 2.0;         // after startup
+constexpr double kPacingMargin = 0.99;    // paces about 1% below the estimate
+constexpr std::uint64_t kBwRounds = 10;   // the bandwidth filter's window
+constexpr int kExtraAckedRounds = 5;      // each of the two aggregation windows
+constexpr double kExtraAckedMax = 0.1;    // s of bandwidth the aggregation term may reach
+constexpr double kFullBwGrowth = 1.25;    // startup ends when a round grows less than this
+constexpr int kFullBwRounds = 3;          // ... three times
+constexpr double kMinRttWindow = 10.0;    // s
+constexpr std::uint64_t kInitialSegments = 10;  // TCP_INIT_CWND
+constexpr std::uint64_t kMinSegments = 4;       // bbr_cwnd_min_target
+constexpr double kPacingShift = 1024.0;   // sk_pacing_shift 10: a TSO burst is ~1 ms of pacing
+constexpr double kTsoMaxBytes = 65536.0 - 1 - 320;  // GSO_LEGACY_MAX_SIZE - 1 - MAX_TCP_HEADER
+constexpr double kMinTsoRate = 1.2e6 / 8;  // bbr_min_tso_rate: below it, bursts of one segment
+constexpr std::uint64_t kMaxTsoSegments = 127;
+
+}  // namespace
+
+BbrWindow::BbrWindow(std::uint64_t mss)
+    : mss_(std::max<std::uint64_t>(mss, 1)),
+      cwnd_(kInitialSegments * mss_),
+      // The initial rate is 2.885 x 10 segments per handshake round trip: tens of
+      // microseconds on a LAN, far above what a TSO burst holds, so bursts start at their cap.
+      pacing_rate_(std::numeric_limits<double>::infinity()) {}
+
+double BbrWindow::bandwidth() const { return bw_.empty() ? 0.0 : bw_.front().bw; }
+
+std::uint64_t BbrWindow::aggregation() const {
+  if (!full_bw_reached_) return 0;
+  const double extra = static_cast<double>(std::max(extra_acked_[0], extra_acked_[1]));
+  return static_cast<std::uint64_t>(std::min(extra, bandwidth() * kExtraAckedMax));
+}
+
+std::uint64_t BbrWindow::tso_burst() const {
+  const double bytes = std::min(pacing_rate_ / kPacingShift, kTsoMaxBytes);
+  const std::uint64_t min_segments = pacing_rate_ < kMinTsoRate ? 1 : 2;
+  const auto segments = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(bytes) / mss_, min_segments, kMaxTsoSegments);
+  return segments * mss_;
+}
+
+BbrSent BbrWindow::sent(double now, std::uint64_t in_flight) {
+  // Nothing in flight: the next sample's intervals start here, not at an ACK long ago.
+  if (in_flight == 0) first_tx_time_ = delivered_time_ = now;
+  return BbrSent{now, delivered_, delivered_time_, first_tx_time_, app_limited_until_ > 0};
+}
+
+void BbrWindow::out_of_data(std::uint64_t in_flight) { app_limited_until_ = std::max<std::uint64_t>(delivered_ + in_flight, 1); }
+
+void BbrWindow::acked(double now, std::uint64_t bytes, const BbrSent& newest) {
+  delivered_ += bytes;
+  if (app_limited_until_ > 0 && delivered_ > app_limited_until_) app_limited_until_ = 0;
+
+  // The delivery-rate sample (tcp_rate_gen): over the longer of the send and ACK
+  // intervals, so ACKs that arrive in a burst do not read as a faster link.
+  const double send_elapsed = newest.time - newest.first_tx_time;
+  const double ack_elapsed = now - newest.delivered_time;
+  first_tx_time_ = newest.time;
+  delivered_time_ = now;
+  const double rtt = now - newest.time;
+  if (rtt < min_rtt_ || now > min_rtt_stamp_ + kMinRttWindow) {
+    min_rtt_ = rtt;
+    min_rtt_stamp_ = now;
+  }
+  const double interval = std::max(send_elapsed, ack_elapsed);
+  if (interval > 0 && interval >= min_rtt_) {
+    bool round_start = false;
+    if (newest.delivered >= next_round_delivered_) {
+      next_round_delivered_ = delivered_;
+      ++round_;
+      round_start = true;
+    }
+    const double bw = static_cast<double>(delivered_ - newest.delivered) / interval;
+    if (!newest.app_limited || bw >= bandwidth()) {
+      while (!bw_.empty() && bw_.back().bw <= bw) bw_.pop_back();
+      bw_.push_back(BwSample{round_, bw});
+    }
+    while (!bw_.empty() && bw_.front().round + kBwRounds <= round_) bw_.pop_front();
+
+    // ACK aggregation (bbr_update_ack_aggregation): bytes acknowledged since the ACK rate
+    // last fell below the estimate, beyond what the estimate explains.
+    if (round_start && ++extra_acked_rounds_ >= kExtraAckedRounds) {
+      extra_acked_rounds_ = 0;
+      extra_acked_index_ ^= 1;
+      extra_acked_[extra_acked_index_] = 0;
+    }
+    double expected = bandwidth() * (now - ack_epoch_time_);
+    if (static_cast<double>(ack_epoch_acked_) <= expected) {
+      ack_epoch_acked_ = 0;
+      ack_epoch_time_ = now;
+      expected = 0;
+    }
+    ack_epoch_acked_ += bytes;
+    const double extra = std::min(static_cast<double>(ack_epoch_acked_) - expected, static_cast<double>(cwnd_));
+    extra_acked_[extra_acked_index_] = std::max(extra_acked_[extra_acked_index_], static_cast<std::uint64_t>(extra));
+
+    if (!full_bw_reached_ && round_start && !newest.app_limited) {
+      if (bandwidth() >= full_bw_ * kFullBwGrowth) {
+        full_bw_ = bandwidth();
+        full_bw_count_ = 0;
+      } else if (++full_bw_count_ >= kFullBwRounds) {
+        full_bw_reached_ = true;
+      }
+    }
+  }
+
+  const double paced = bandwidth() * (full_bw_reached_ ? 1.0 : kHighGain) * kPacingMargin;
+  if (bandwidth() > 0 && (full_bw_reached_ || paced > pacing_rate_)) pacing_rate_ = paced;
+
+  // The window (bbr_set_cwnd): toward 2 BDP + aggregation + three TSO bursts.
+  if (bytes == 0) return;
+  const double gain = full_bw_reached_ ? kCwndGain : kHighGain;
+  double target = std::isfinite(min_rtt_) ? std::ceil(bandwidth() * min_rtt_ * gain) : double(kInitialSegments * mss_);
+  target += static_cast<double>(aggregation()) + static_cast<double>(3 * tso_burst());
+  auto segments = static_cast<std::uint64_t>(std::ceil(target / static_cast<double>(mss_)));
+  segments += segments % 2;  // even, against delayed ACKs
+  const std::uint64_t target_bytes = segments * mss_;
+  if (full_bw_reached_) cwnd_ = std::min(cwnd_ + bytes, target_bytes);
+  else if (cwnd_ < target_bytes || delivered_ < kInitialSegments * mss_) cwnd_ += bytes;
+  cwnd_ = std::max(cwnd_, kMinSegments * mss_);
+}
+
+}  // namespace synclab::sim

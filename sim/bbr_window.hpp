@@ -1,0 +1,91 @@
+#pragma once
+// One TCP sender's congestion window as Linux's BBR (v1, net/ipv4/tcp_bbr.c, the default
+// of the project's testbed kernel) sets it from the ACKs it receives, for the packet model
+// (packet_link.hpp). Pure state: the caller says when a segment leaves and when an ACK
+// comes back. Every constant is BBR's own; nothing is fitted.
+//
+// What BBR does that matters for messages of a few hundred KB on a LAN:
+//  - a delivery-rate sample per ACK (tcp_rate.c): bytes delivered since the acknowledged
+//    segment left, over the longer of its send and ACK intervals; the bandwidth estimate
+//    is their maximum over the last 10 round trips (samples taken while the sender had
+//    nothing more to send count only where they raise it);
+//  - the window's target: 2 x bandwidth x min RTT (2.885 in startup), plus the ACK
+//    aggregation it met (the most bytes acknowledged beyond what the bandwidth estimate
+//    explains, since the ACK rate last fell below it; the larger of the last two windows
+//    of 5 round trips, at most 100 ms of the bandwidth), plus three TSO bursts (the bytes
+//    of about 1 ms at the pacing rate, 2-45 segments each);
+//  - startup grows the window by each ACK's bytes while below target; once the bandwidth
+//    stopped growing by 25% for three rounds the window moves to the target (growing by
+//    each ACK's bytes, cut at once when above); never below 4 segments.
+// Left out: loss recovery (the model drops nothing), ProbeRTT (a min RTT refreshed within
+// 10 s: runs of queued messages see an empty queue far more often), the drain phase and
+// the pacing gain cycle (the pacing rate is the bandwidth estimate, as in ProbeBW's
+// cruising phases), pacing as a limit on sending, and the restart after an idle spell
+// longer than the retransmission timeout (200 ms at least).
+#include <cstdint>
+#include <deque>
+#include <limits>
+
+namespace synclab::sim {
+
+/// What a segment carried when it left: the connection's delivery state then (tcp_rate.c).
+struct BbrSent {
+  double time = 0;               ///< s: when the segment left
+  std::uint64_t delivered = 0;   ///< bytes acknowledged on the connection by then
+  double delivered_time = 0;     ///< s: when that count last grew
+  double first_tx_time = 0;      ///< s: when the segment acknowledged last had left
+  bool app_limited = false;      ///< the sender had run out of data since
+};
+
+class BbrWindow {
+ public:
+  /// A fresh connection: 10 segments of `mss` bytes, startup, no RTT sample.
+  explicit BbrWindow(std::uint64_t mss);
+
+  /// A segment leaves with `in_flight` bytes unacknowledged before it: its record.
+  BbrSent sent(double now, std::uint64_t in_flight);
+  /// The sender has nothing more to send with `in_flight` bytes unacknowledged.
+  void out_of_data(std::uint64_t in_flight);
+  /// An ACK for `bytes` arrives at `now`; `newest` is the record of the latest segment it
+  /// covers. Updates the estimates and the window.
+  void acked(double now, std::uint64_t bytes, const BbrSent& newest);
+
+  /// Bytes the sender may have unacknowledged.
+  std::uint64_t cwnd() const { return cwnd_; }
+  /// Bytes/s: the bandwidth estimate (0 before the first valid sample).
+  double bandwidth() const;
+  /// s: the smallest round trip seen (+inf before the first).
+  double min_rtt() const { return min_rtt_; }
+  /// Bytes: the ACK aggregation the window carries now (0 in startup).
+  std::uint64_t aggregation() const;
+  /// Bytes/s the sender paces at (its TSO bursts are about 1 ms of it).
+  double pacing_rate() const { return pacing_rate_; }
+  /// True once startup ended (the bandwidth stopped growing).
+  bool full_bandwidth() const { return full_bw_reached_; }
+
+ private:
+  struct BwSample {
+    std::uint64_t round;
+    double bw;
+  };
+  std::uint64_t tso_burst() const;
+
+  std::uint64_t mss_;
+  std::uint64_t cwnd_;
+  std::uint64_t delivered_ = 0;
+  double delivered_time_ = 0, first_tx_time_ = 0;
+  std::uint64_t app_limited_until_ = 0;  // > 0: out of data until delivered passes it
+  double min_rtt_ = std::numeric_limits<double>::infinity(), min_rtt_stamp_ = 0;
+  std::uint64_t round_ = 0, next_round_delivered_ = 0;
+  std::deque<BwSample> bw_;  // the running max over the last 10 rounds
+  bool full_bw_reached_ = false;
+  double full_bw_ = 0;
+  int full_bw_count_ = 0;
+  double pacing_rate_;
+  double ack_epoch_time_ = 0;
+  std::uint64_t ack_epoch_acked_ = 0;
+  std::uint64_t extra_acked_[2] = {0, 0};
+  int extra_acked_index_ = 0, extra_acked_rounds_ = 0;
+};
+
+}  // namespace synclab::sim
