@@ -22,15 +22,42 @@ constexpr double kPacingShift = 1024.0;   // sk_pacing_shift 10: a TSO burst is 
 constexpr double kTsoMaxBytes = 65536.0 - 1 - 320;  // GSO_LEGACY_MAX_SIZE - 1 - MAX_TCP_HEADER
 constexpr double kMinTsoRate = 1.2e6 / 8;  // bbr_min_tso_rate: below it, bursts of one segment
 constexpr std::uint64_t kMaxTsoSegments = 127;
+constexpr int kCycleLength = 8;
+constexpr double kCycleGain[kCycleLength] = {1.25, 0.75, 1, 1, 1, 1, 1, 1};
 
 }  // namespace
 
-BbrWindow::BbrWindow(std::uint64_t mss)
+BbrWindow::BbrWindow(std::uint64_t mss, unsigned cycle_draw)
     : mss_(std::max<std::uint64_t>(mss, 1)),
       cwnd_(kInitialSegments * mss_),
       // The initial rate is 2.885 x 10 segments per handshake round trip: tens of
       // microseconds on a LAN, far above what a TSO burst holds, so bursts start at their cap.
-      pacing_rate_(std::numeric_limits<double>::infinity()) {}
+      pacing_rate_(std::numeric_limits<double>::infinity()),
+      cycle_draw_(cycle_draw % (kCycleLength - 1)) {}
+
+double BbrWindow::pacing_gain() const {
+  switch (mode_) {
+    case Mode::Startup: return kHighGain;
+    case Mode::Drain: return 1 / kHighGain;
+    case Mode::ProbeBw: return kCycleGain[cycle_index_];
+  }
+  return 1;
+}
+
+double BbrWindow::inflight(double gain) const {
+  const double bdp = std::isfinite(min_rtt_) ? std::ceil(bandwidth() * min_rtt_ * gain) : double(kInitialSegments * mss_);
+  auto segments = static_cast<std::uint64_t>(std::ceil((bdp + static_cast<double>(3 * tso_burst())) / static_cast<double>(mss_)));
+  segments += segments % 2;  // even, against delayed ACKs
+  if (mode_ == Mode::ProbeBw && kCycleGain[cycle_index_] > 1) segments += 2;
+  return static_cast<double>(segments * mss_);
+}
+
+void BbrWindow::enter_probe_bw(double now) {
+  // BBR starts the cycle anywhere but in the draining phase.
+  mode_ = Mode::ProbeBw;
+  cycle_index_ = (kCycleLength - cycle_draw_) % kCycleLength;
+  cycle_stamp_ = now;
+}
 
 double BbrWindow::bandwidth() const { return bw_.empty() ? 0.0 : bw_.front().bw; }
 
@@ -55,7 +82,7 @@ BbrSent BbrWindow::sent(double now, std::uint64_t in_flight) {
 
 void BbrWindow::out_of_data(std::uint64_t in_flight) { app_limited_until_ = std::max<std::uint64_t>(delivered_ + in_flight, 1); }
 
-void BbrWindow::acked(double now, std::uint64_t bytes, const BbrSent& newest) {
+void BbrWindow::acked(double now, std::uint64_t bytes, const BbrSent& newest, std::uint64_t prior_in_flight) {
   delivered_ += bytes;
   if (app_limited_until_ > 0 && delivered_ > app_limited_until_) app_limited_until_ = 0;
 
@@ -102,6 +129,21 @@ void BbrWindow::acked(double now, std::uint64_t bytes, const BbrSent& newest) {
     const double extra = std::min(static_cast<double>(ack_epoch_acked_) - expected, static_cast<double>(cwnd_));
     extra_acked_[extra_acked_index_] = std::max(extra_acked_[extra_acked_index_], static_cast<std::uint64_t>(extra));
 
+    // The gain cycle (bbr_update_cycle_phase): a phase lasts a min RTT; probing lasts until
+    // the flight reaches 1.25 BDP, draining ends early once it is down to one.
+    if (mode_ == Mode::ProbeBw) {
+      const bool full_length = now - cycle_stamp_ > min_rtt_;
+      const double gain = kCycleGain[cycle_index_];
+      const auto prior = static_cast<double>(prior_in_flight);
+      const bool next = gain == 1 ? full_length
+                        : gain > 1 ? full_length && prior >= inflight(gain)
+                                   : full_length || prior <= inflight(1);
+      if (next) {
+        cycle_index_ = (cycle_index_ + 1) % kCycleLength;
+        cycle_stamp_ = now;
+      }
+    }
+
     if (!full_bw_reached_ && round_start && !newest.app_limited) {
       if (bandwidth() >= full_bw_ * kFullBwGrowth) {
         full_bw_ = bandwidth();
@@ -111,17 +153,22 @@ void BbrWindow::acked(double now, std::uint64_t bytes, const BbrSent& newest) {
       }
     }
   }
+  // Startup ends in drain, which ends once the flight is down to one BDP (bbr_check_drain).
+  if (mode_ == Mode::Startup && full_bw_reached_) mode_ = Mode::Drain;
+  if (mode_ == Mode::Drain && static_cast<double>(prior_in_flight - std::min(bytes, prior_in_flight)) <= inflight(1))
+    enter_probe_bw(now);
 
-  const double paced = bandwidth() * (full_bw_reached_ ? 1.0 : kHighGain) * kPacingMargin;
+  const double paced = bandwidth() * pacing_gain() * kPacingMargin;
   if (bandwidth() > 0 && (full_bw_reached_ || paced > pacing_rate_)) pacing_rate_ = paced;
 
   // The window (bbr_set_cwnd): toward 2 BDP + aggregation + three TSO bursts.
   if (bytes == 0) return;
-  const double gain = full_bw_reached_ ? kCwndGain : kHighGain;
-  double target = std::isfinite(min_rtt_) ? std::ceil(bandwidth() * min_rtt_ * gain) : double(kInitialSegments * mss_);
-  target += static_cast<double>(aggregation()) + static_cast<double>(3 * tso_burst());
+  const double gain = mode_ == Mode::ProbeBw ? kCwndGain : kHighGain;
+  const double bdp = std::isfinite(min_rtt_) ? std::ceil(bandwidth() * min_rtt_ * gain) : double(kInitialSegments * mss_);
+  const double target = bdp + static_cast<double>(aggregation()) + static_cast<double>(3 * tso_burst());
   auto segments = static_cast<std::uint64_t>(std::ceil(target / static_cast<double>(mss_)));
   segments += segments % 2;  // even, against delayed ACKs
+  if (mode_ == Mode::ProbeBw && kCycleGain[cycle_index_] > 1) segments += 2;
   const std::uint64_t target_bytes = segments * mss_;
   if (full_bw_reached_) cwnd_ = std::min(cwnd_ + bytes, target_bytes);
   else if (cwnd_ < target_bytes || delivered_ < kInitialSegments * mss_) cwnd_ += bytes;

@@ -15,13 +15,16 @@
 //    of 5 round trips, at most 100 ms of the bandwidth), plus three TSO bursts (the bytes
 //    of about 1 ms at the pacing rate, 2-45 segments each);
 //  - startup grows the window by each ACK's bytes while below target; once the bandwidth
-//    stopped growing by 25% for three rounds the window moves to the target (growing by
-//    each ACK's bytes, cut at once when above); never below 4 segments.
+//    stopped growing by 25% for three rounds (rounds where the sender ran out of data do
+//    not count) it drains what startup queued, then probes: the window moves to the
+//    target (growing by each ACK's bytes, cut at once when above); never below 4 segments;
+//  - the pacing rate, the bandwidth estimate times a gain: 2.885 in startup, 1/2.885 in
+//    drain, then the cycle 1.25, 0.75, 1, 1, 1, 1, 1, 1, a phase per min RTT (the probing
+//    phase until the flight reaches 1.25 BDP, the draining one until it falls to one).
 // Left out: loss recovery (the model drops nothing), ProbeRTT (a min RTT refreshed within
-// 10 s: runs of queued messages see an empty queue far more often), the drain phase and
-// the pacing gain cycle (the pacing rate is the bandwidth estimate, as in ProbeBW's
-// cruising phases), pacing as a limit on sending, and the restart after an idle spell
-// longer than the retransmission timeout (200 ms at least).
+// 10 s: runs of queued messages see an empty queue far more often), the long-term
+// bandwidth of policed paths, and the restart after an idle spell longer than the
+// retransmission timeout (200 ms at least).
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -39,16 +42,18 @@ struct BbrSent {
 
 class BbrWindow {
  public:
-  /// A fresh connection: 10 segments of `mss` bytes, startup, no RTT sample.
-  explicit BbrWindow(std::uint64_t mss);
+  /// A fresh connection: 10 segments of `mss` bytes, startup, no RTT sample. The gain
+  /// cycle starts at a phase BBR draws at random: `cycle_draw` in 0..6 is that draw.
+  explicit BbrWindow(std::uint64_t mss, unsigned cycle_draw = 0);
 
   /// A segment leaves with `in_flight` bytes unacknowledged before it: its record.
   BbrSent sent(double now, std::uint64_t in_flight);
   /// The sender has nothing more to send with `in_flight` bytes unacknowledged.
   void out_of_data(std::uint64_t in_flight);
-  /// An ACK for `bytes` arrives at `now`; `newest` is the record of the latest segment it
-  /// covers. Updates the estimates and the window.
-  void acked(double now, std::uint64_t bytes, const BbrSent& newest);
+  /// An ACK for `bytes` arrives at `now` with `prior_in_flight` bytes unacknowledged before
+  /// it; `newest` is the record of the latest segment it covers. Updates the estimates,
+  /// the pacing rate and the window.
+  void acked(double now, std::uint64_t bytes, const BbrSent& newest, std::uint64_t prior_in_flight);
 
   /// Bytes the sender may have unacknowledged.
   std::uint64_t cwnd() const { return cwnd_; }
@@ -58,8 +63,10 @@ class BbrWindow {
   double min_rtt() const { return min_rtt_; }
   /// Bytes: the ACK aggregation the window carries now (0 in startup).
   std::uint64_t aggregation() const;
-  /// Bytes/s the sender paces at (its TSO bursts are about 1 ms of it).
+  /// Bytes/s the sender paces at (its TSO bursts are about 1 ms of it; +inf at first).
   double pacing_rate() const { return pacing_rate_; }
+  /// The pacing gain now (2.885 in startup, 1/2.885 in drain, the cycle's after).
+  double pacing_gain() const;
   /// True once startup ended (the bandwidth stopped growing).
   bool full_bandwidth() const { return full_bw_reached_; }
 
@@ -68,7 +75,11 @@ class BbrWindow {
     std::uint64_t round;
     double bw;
   };
+  enum class Mode : std::uint8_t { Startup, Drain, ProbeBw };
   std::uint64_t tso_burst() const;
+  /// Bytes: `gain` BDPs plus three TSO bursts, in even segments (bbr_inflight).
+  double inflight(double gain) const;
+  void enter_probe_bw(double now);
 
   std::uint64_t mss_;
   std::uint64_t cwnd_;
@@ -82,6 +93,9 @@ class BbrWindow {
   double full_bw_ = 0;
   int full_bw_count_ = 0;
   double pacing_rate_;
+  Mode mode_ = Mode::Startup;
+  unsigned cycle_draw_, cycle_index_ = 0;
+  double cycle_stamp_ = 0;
   double ack_epoch_time_ = 0;
   std::uint64_t ack_epoch_acked_ = 0;
   std::uint64_t extra_acked_[2] = {0, 0};

@@ -49,7 +49,7 @@ PacketLink::FlowId PacketLink::add(double now, Direction direction, std::uint64_
   f.cap_free = now_;
   if (spec_.bbr) {
     f.conn = connection_key(direction, connection);
-    conns_.try_emplace(f.conn, spec_.segment);
+    this->connection(f.conn);
   } else {
     // Flows start in the simulation's deterministic order, so the draws repeat run to run.
     f.window = spec_.windows.empty() ? spec_.window
@@ -78,14 +78,20 @@ bool PacketLink::release(FlowId id, Flow& f) {
   // Hand segments to the first stage while the window has room (one segment always fits,
   // so a window smaller than a segment still moves). With bbr the window and what is in
   // flight are the connection's.
-  Connection* c = spec_.bbr ? &conns_.try_emplace(f.conn, spec_.segment).first->second : nullptr;
+  Connection* c = spec_.bbr ? &connection(f.conn) : nullptr;
   while (f.released < f.size) {
     const std::uint64_t s = std::min(spec_.segment, f.size - f.released);
     const std::uint64_t in_flight = c ? c->sent - c->acked : f.released - f.acked;
     if (in_flight > 0 && in_flight + s > (c ? c->cc.cwnd() : f.window)) return false;
     if (c) {
+      if (c->next_send > now_) {
+        if (!c->pace_pending) push(c->next_send, Kind::Paced, 0, id, 0, false, f.conn);
+        c->pace_pending = true;
+        return false;
+      }
       c->unacked.push_back(Connection::Segment{c->sent + s, c->cc.sent(now_, in_flight)});
       c->sent += s;
+      c->next_send = std::max(c->next_send, now_) + static_cast<double>(s) / c->cc.pacing_rate();
     }
     f.released += s;
     if (f.direction == Direction::Into && spec_.flow_cap > 0) {
@@ -99,11 +105,21 @@ bool PacketLink::release(FlowId id, Flow& f) {
   return true;
 }
 
+PacketLink::Connection& PacketLink::connection(std::uint64_t key) {
+  auto it = conns_.find(key);
+  if (it == conns_.end()) {
+    // Connections open in the simulation's deterministic order, so the draws repeat.
+    const auto draw = static_cast<unsigned>(rng_.below(7));
+    it = conns_.try_emplace(key, spec_.segment, draw).first;
+  }
+  return it->second;
+}
+
 void PacketLink::release_connection(std::uint64_t key) {
   for (auto& [id, f] : flows_)
     if (f.conn == key && !release(id, f)) return;
   // Everything handed out: samples from here on are the application's pace, not the path's.
-  Connection& c = conns_.try_emplace(key, spec_.segment).first->second;
+  Connection& c = connection(key);
   c.cc.out_of_data(c.sent - c.acked);
 }
 
@@ -111,6 +127,7 @@ void PacketLink::connection_acked(std::uint64_t key, std::uint64_t bytes) {
   const auto it = conns_.find(key);
   if (it == conns_.end()) return;  // a connection dropped with its peer
   Connection& c = it->second;
+  const std::uint64_t prior_in_flight = c.sent - c.acked;
   c.acked = std::min(c.sent, c.acked + bytes);
   // The sender counts whole segments: the newest one this ACK completes carries the sample.
   std::uint64_t newly = 0;
@@ -121,7 +138,7 @@ void PacketLink::connection_acked(std::uint64_t key, std::uint64_t bytes) {
     c.unacked.pop_front();
   }
   if (newly == 0) return;
-  c.cc.acked(now_, newly - c.reported, newest);
+  c.cc.acked(now_, newly - c.reported, newest, prior_in_flight);
   c.reported = newly;
 }
 
@@ -199,6 +216,13 @@ double PacketLink::run(double until, bool first) {
         } else if (f.unacked >= ack_bytes_every_) {
           acknowledge(e.flow, f);
         }
+        break;
+      }
+      case Kind::Paced: {
+        const auto c = conns_.find(e.conn);
+        if (c == conns_.end()) break;
+        c->second.pace_pending = false;
+        release_connection(e.conn);
         break;
       }
       case Kind::Acked:

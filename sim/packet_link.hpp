@@ -83,7 +83,7 @@ class PacketLink final : public SharedLink {
   const BbrWindow* sender(Direction direction, std::uint64_t connection) const;
 
  private:
-  enum class Kind : std::uint8_t { Arrive, Served, Delivered, Acked };
+  enum class Kind : std::uint8_t { Arrive, Served, Delivered, Acked, Paced };
   struct Event {
     double time;
     std::uint64_t seq;  // insertion order: ties go first come, first served
@@ -92,7 +92,7 @@ class PacketLink final : public SharedLink {
     FlowId flow;
     std::uint64_t bytes;
     bool ack;           // Arrive: the packet is an ACK (carrying `bytes` acknowledged)
-    std::uint64_t conn; // with bbr: the flow's connection (ACKs outlive their flow)
+    std::uint64_t conn; // with bbr: the flow's connection (ACKs outlive their flow; Paced: whose pace allows a segment)
   };
   struct Later {
     bool operator()(const Event& a, const Event& b) const { return a.time > b.time || (a.time == b.time && a.seq > b.seq); }
@@ -116,9 +116,11 @@ class PacketLink final : public SharedLink {
   };
   // With bbr: one TCP sender (a connection in one direction), over the flows it carries.
   struct Connection {
-    explicit Connection(std::uint64_t mss) : cc(mss) {}
+    Connection(std::uint64_t mss, unsigned cycle_draw) : cc(mss, cycle_draw) {}
     BbrWindow cc;
     std::uint64_t sent = 0, acked = 0;  // bytes, over all its flows
+    double next_send = 0;               // the pacing rate lets the next segment go then
+    bool pace_pending = false;          // a Paced event is queued
     std::uint64_t reported = 0;         // acknowledged bytes handed to cc (whole segments)
     struct Segment {
       std::uint64_t end;  // sent count after it
@@ -128,9 +130,12 @@ class PacketLink final : public SharedLink {
   };
 
   void push(double time, Kind kind, int queue, FlowId flow, std::uint64_t bytes, bool ack = false, std::uint64_t conn = 0);
-  /// Hands the flow's segments out while its window has room; true when all are out.
+  /// Hands the flow's segments out while its window has room (with bbr, and its pace lets
+  /// them go: else a Paced event is queued); true when all are out.
   bool release(FlowId id, Flow& f);
-  /// With bbr: hands out what the connection's window allows, its flows in start order.
+  /// With bbr: the sender of connection `key`, created fresh (its gain cycle drawn) if none.
+  Connection& connection(std::uint64_t key);
+  /// With bbr: hands out what the connection's window and pace allow, its flows in start order.
   void release_connection(std::uint64_t key);
   /// With bbr: an ACK for `bytes` reaches the sender of connection `key`.
   void connection_acked(std::uint64_t key, std::uint64_t bytes);

@@ -55,7 +55,7 @@ struct Path {
       acks.pop_front();
       now = a.time;
       in_flight -= kMss;
-      w.acked(now, kMss, a.record);
+      w.acked(now, kMss, a.record, in_flight + kMss);
     }
     return now;
   }
@@ -89,22 +89,30 @@ TEST(BbrWindow, StartupGrowsTheWindowByEveryAckedSegment) {
 }
 
 TEST(BbrWindow, SteadyAcksSettleAtTwoBdpAndThreeTsoBursts) {
-  // 100 Mb/s and 50 us each way: after startup the bandwidth estimate is the link's rate,
-  // the min RTT one segment's time on the link plus the two delays, and the window
-  // 2 x rate x min RTT plus three bursts of 1 ms of pacing (8 segments), in even segments,
-  // plus what steady ACKs add as aggregation (a segment or two at most).
+  // 100 Mb/s and 50 us each way: after startup and drain the bandwidth estimate is the
+  // link's rate, the min RTT one segment's time on the link plus the two delays, the pacing
+  // rate the estimate times the cycle's gain (less 1%), and the window 2 x rate x min RTT
+  // plus three bursts of 1 ms of pacing (6-10 segments each), in even segments, plus what
+  // steady ACKs add as aggregation (a segment or two at most) and 2 segments when probing.
   BbrWindow w(kMss);
   Path p(12.5e6, 50e-6);
   p.run(w, 40'000'000);
   ASSERT_TRUE(w.full_bandwidth());
   EXPECT_NEAR(w.bandwidth(), p.rate, 0.01 * p.rate);
-  const double min_rtt = static_cast<double>(kMss) / p.rate + 2 * p.delay;
-  EXPECT_NEAR(w.min_rtt(), min_rtt, 1e-9);
-  const std::uint64_t tso = static_cast<std::uint64_t>(w.bandwidth() * 0.99 / 1024) / kMss * kMss;
-  EXPECT_EQ(tso, 8 * kMss);
-  const std::uint64_t base = even_segments(std::ceil(2 * w.bandwidth() * w.min_rtt()) + 3.0 * static_cast<double>(tso));
-  EXPECT_GE(w.cwnd(), base);
-  EXPECT_LE(w.cwnd(), base + 4 * kMss) << "aggregation " << w.aggregation();
+  EXPECT_NEAR(w.min_rtt(), static_cast<double>(kMss) / p.rate + 2 * p.delay, 1e-9);
+  const double gain = w.pacing_gain();
+  EXPECT_TRUE(gain == 1.25 || gain == 0.75 || gain == 1.0) << gain;
+  EXPECT_DOUBLE_EQ(w.pacing_rate(), w.bandwidth() * gain * 0.99);
+  // The window follows the cycle's pacing rate (growing by each ACK's bytes), so it lies
+  // between its targets for the draining and the probing phases.
+  auto target = [&](double g) {
+    const auto tso = static_cast<std::uint64_t>(w.bandwidth() * g * 0.99 / 1024) / kMss * kMss;
+    return even_segments(std::ceil(2 * w.bandwidth() * w.min_rtt()) + 3.0 * static_cast<double>(tso));
+  };
+  EXPECT_EQ(target(0.75), 22 * kMss);
+  EXPECT_EQ(target(1.25), 34 * kMss);
+  EXPECT_GE(w.cwnd(), target(0.75));
+  EXPECT_LE(w.cwnd(), target(1.25) + 6 * kMss) << "aggregation " << w.aggregation();
 }
 
 TEST(BbrWindow, AcksHeldBackGrowTheWindowUntilItCoversTheHold) {
@@ -122,7 +130,7 @@ TEST(BbrWindow, AcksHeldBackGrowTheWindowUntilItCoversTheHold) {
   // The growth is the aggregation term, not the BDP: the free spells keep the min RTT short.
   EXPECT_LT(held.min_rtt(), 1e-3);
   EXPECT_GE(held.aggregation(), static_cast<std::uint64_t>(0.9 * b.rate * b.hold));
-  EXPECT_GE(held.cwnd(), held.aggregation() + 24 * kMss);
+  EXPECT_GE(held.cwnd(), held.aggregation());
   // The grown window keeps the held path nearly as fast as the steady one.
   EXPECT_LT(t_held, 1.05 * t_steady);
 }
