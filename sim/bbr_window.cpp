@@ -15,7 +15,6 @@ constexpr int kExtraAckedRounds = 5;      // each of the two aggregation windows
 constexpr double kExtraAckedMax = 0.1;    // s of bandwidth the aggregation term may reach
 constexpr double kFullBwGrowth = 1.25;    // startup ends when a round grows less than this
 constexpr int kFullBwRounds = 3;          // ... three times
-constexpr double kMinRttWindow = 10.0;    // s
 constexpr std::uint64_t kInitialSegments = 10;  // TCP_INIT_CWND
 constexpr std::uint64_t kMinSegments = 4;       // bbr_cwnd_min_target
 constexpr double kPacingShift = 1024.0;   // sk_pacing_shift 10: a TSO burst is ~1 ms of pacing
@@ -27,13 +26,15 @@ constexpr double kCycleGain[kCycleLength] = {1.25, 0.75, 1, 1, 1, 1, 1, 1};
 
 }  // namespace
 
-BbrWindow::BbrWindow(std::uint64_t mss, unsigned cycle_draw)
+BbrWindow::BbrWindow(std::uint64_t mss, unsigned cycle_draw, double base_rtt)
     : mss_(std::max<std::uint64_t>(mss, 1)),
       cwnd_(kInitialSegments * mss_),
       // The initial rate is 2.885 x 10 segments per handshake round trip: tens of
       // microseconds on a LAN, far above what a TSO burst holds, so bursts start at their cap.
       pacing_rate_(std::numeric_limits<double>::infinity()),
-      cycle_draw_(cycle_draw % (kCycleLength - 1)) {}
+      cycle_draw_(cycle_draw % (kCycleLength - 1)) {
+  if (base_rtt > 0) min_rtt_ = base_rtt;
+}
 
 double BbrWindow::pacing_gain() const {
   switch (mode_) {
@@ -93,10 +94,7 @@ void BbrWindow::acked(double now, std::uint64_t bytes, const BbrSent& newest, st
   first_tx_time_ = newest.time;
   delivered_time_ = now;
   const double rtt = now - newest.time;
-  if (rtt < min_rtt_ || now > min_rtt_stamp_ + kMinRttWindow) {
-    min_rtt_ = rtt;
-    min_rtt_stamp_ = now;
-  }
+  min_rtt_ = std::min(min_rtt_, rtt);
   const double interval = std::max(send_elapsed, ack_elapsed);
   if (interval > 0 && interval >= min_rtt_) {
     bool round_start = false;

@@ -21,10 +21,12 @@
 //  - the pacing rate, the bandwidth estimate times a gain: 2.885 in startup, 1/2.885 in
 //    drain, then the cycle 1.25, 0.75, 1, 1, 1, 1, 1, 1, a phase per min RTT (the probing
 //    phase until the flight reaches 1.25 BDP, the draining one until it falls to one).
-// Left out: loss recovery (the model drops nothing), ProbeRTT (a min RTT refreshed within
-// 10 s: runs of queued messages see an empty queue far more often), the long-term
-// bandwidth of policed paths, and the restart after an idle spell longer than the
-// retransmission timeout (200 ms at least).
+// The min RTT starts at the handshake's round trip (Linux seeds BBR's with it): the path's
+// base RTT, which queued segments never undercut, so BDP terms stay what the path holds.
+// Left out: loss recovery (the model drops nothing), ProbeRTT (every 10 s the flight
+// drained to 4 segments for 200 ms to find the base RTT again, which the model keeps),
+// the long-term bandwidth of policed paths, and the restart after an idle spell longer
+// than the retransmission timeout (200 ms at least).
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -42,9 +44,10 @@ struct BbrSent {
 
 class BbrWindow {
  public:
-  /// A fresh connection: 10 segments of `mss` bytes, startup, no RTT sample. The gain
-  /// cycle starts at a phase BBR draws at random: `cycle_draw` in 0..6 is that draw.
-  explicit BbrWindow(std::uint64_t mss, unsigned cycle_draw = 0);
+  /// A fresh connection: 10 segments of `mss` bytes, startup, the handshake's round trip
+  /// `base_rtt` as its min RTT (<= 0: none yet). The gain cycle starts at a phase BBR
+  /// draws at random: `cycle_draw` in 0..6 is that draw.
+  explicit BbrWindow(std::uint64_t mss, unsigned cycle_draw = 0, double base_rtt = 0);
 
   /// A segment leaves with `in_flight` bytes unacknowledged before it: its record.
   BbrSent sent(double now, std::uint64_t in_flight);
@@ -59,7 +62,7 @@ class BbrWindow {
   std::uint64_t cwnd() const { return cwnd_; }
   /// Bytes/s: the bandwidth estimate (0 before the first valid sample).
   double bandwidth() const;
-  /// s: the smallest round trip seen (+inf before the first).
+  /// s: the smallest round trip seen, the handshake's included (+inf before the first).
   double min_rtt() const { return min_rtt_; }
   /// Bytes: the ACK aggregation the window carries now (0 in startup).
   std::uint64_t aggregation() const;
@@ -86,7 +89,7 @@ class BbrWindow {
   std::uint64_t delivered_ = 0;
   double delivered_time_ = 0, first_tx_time_ = 0;
   std::uint64_t app_limited_until_ = 0;  // > 0: out of data until delivered passes it
-  double min_rtt_ = std::numeric_limits<double>::infinity(), min_rtt_stamp_ = 0;
+  double min_rtt_ = std::numeric_limits<double>::infinity();
   std::uint64_t round_ = 0, next_round_delivered_ = 0;
   std::deque<BwSample> bw_;  // the running max over the last 10 rounds
   bool full_bw_reached_ = false;

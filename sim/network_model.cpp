@@ -89,7 +89,10 @@ std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, co
                             PacketLinkSpec{.rate = ps_bandwidth, .flow_cap = config.cluster.link.bandwidth,
                                            .segment = sim.packet_segment, .window = sim.packet_window,
                                            .windows = sim.packet_windows, .seed = 2 * config.train.seed + 1,
-                                           .acks_queued = sim.packet_acks_queued, .bbr = sim.packet_bbr});
+                                           .acks_queued = sim.packet_acks_queued, .bbr = sim.packet_bbr,
+                                           // The handshake's round trip: both NICs' latency, there and back.
+                                           .base_rtt = config.cluster.link.latency +
+                                                       config.cluster.ps_link.value_or(config.cluster.link).latency});
   }
   return std::make_unique<SimgridNetwork>();
 }

@@ -110,7 +110,7 @@ PacketLink::Connection& PacketLink::connection(std::uint64_t key) {
   if (it == conns_.end()) {
     // Connections open in the simulation's deterministic order, so the draws repeat.
     const auto draw = static_cast<unsigned>(rng_.below(7));
-    it = conns_.try_emplace(key, spec_.segment, draw).first;
+    it = conns_.try_emplace(key, spec_.segment, draw, spec_.base_rtt).first;
   }
   return it->second;
 }

@@ -55,6 +55,7 @@ struct PacketLinkSpec {
   std::uint64_t ack_every = 2;         ///< segments per ACK: every second full one (RFC 1122 delayed ACK)
   bool acks_queued = true;             ///< false: each segment's room returns on arrival, no ACK packets (the data path alone)
   bool bbr = false;                    ///< true: each connection's window is its BBR sender's (window and windows unused)
+  double base_rtt = 0;                 ///< s: with bbr, a connection's handshake round trip (twice the path's latency)
 };
 
 class PacketLink final : public SharedLink {
@@ -116,7 +117,7 @@ class PacketLink final : public SharedLink {
   };
   // With bbr: one TCP sender (a connection in one direction), over the flows it carries.
   struct Connection {
-    Connection(std::uint64_t mss, unsigned cycle_draw) : cc(mss, cycle_draw) {}
+    Connection(std::uint64_t mss, unsigned cycle_draw, double base_rtt) : cc(mss, cycle_draw, base_rtt) {}
     BbrWindow cc;
     std::uint64_t sent = 0, acked = 0;  // bytes, over all its flows
     double next_send = 0;               // the pacing rate lets the next segment go then

@@ -243,6 +243,45 @@ TEST(PacketLink, AckBehindTheOtherDirectionsQueueHoldsBackASmallWindow) {
   EXPECT_TRUE(seen) << "no seed of 32 drew a 5-packet push beside a 20-packet reply";
 }
 
+// BBR windows (bbr = true): a connection keeps its sender from one message to the next,
+// and the sender sizes its window from the delivery rate it gets, not from the delay its
+// ACKs meet. Ten pushes of 318 KB on connection 0, one after another at 100 Mb/s: alone,
+// the window settles at what BBR keeps for a lone flow on this path (the base RTT is 32
+// us, so 2 BDP is under a segment and three TSO bursts of 1 ms of pacing make most of it:
+// 22-36 segments); beside four long replies, whose queued windows its ACKs wait behind,
+// the pushes get a fraction of the rate, and their window shrinks with it.
+TEST(PacketLink, BbrWindowsPersistPerConnectionAndFollowTheRateTheyGet) {
+  const std::uint64_t s = 1448, m = 220 * s;
+  const double rate = 12.5e6;
+  const PacketLinkSpec spec{.rate = rate, .flow_cap = rate, .segment = s, .seed = 3, .bbr = true, .base_rtt = 32e-6};
+  auto pushes = [&](bool beside_replies) {
+    PacketLink link(spec);
+    if (beside_replies)
+      for (std::uint64_t c = 1; c <= 4; ++c) link.add(0, Dir::OutOf, 400 * m, c);
+    double now = 0;
+    for (int i = 0; i < 10; ++i) {
+      const auto id = link.add(now, Dir::Into, m, 0);
+      EXPECT_EQ(link.window_of(id), link.sender(Dir::Into, 0)->cwnd());
+      for (bool done = false; !done;) {
+        now = link.next_completion();
+        for (auto f : link.complete(now, 0)) done = done || f == id;
+      }
+    }
+    return std::make_pair(now, *link.sender(Dir::Into, 0));
+  };
+  const auto [t_alone, alone] = pushes(false);
+  const auto [t_beside, beside] = pushes(true);
+  EXPECT_TRUE(alone.full_bandwidth());
+  EXPECT_NEAR(alone.min_rtt(), 32e-6, 1e-12) << "the handshake's round trip stays the min";
+  EXPECT_GE(alone.cwnd(), 22 * s);
+  EXPECT_LE(alone.cwnd(), 36 * s);
+  EXPECT_NEAR(t_alone, 10 * m / rate, 0.05 * 10 * m / rate);
+  EXPECT_LT(beside.bandwidth(), 0.5 * alone.bandwidth());
+  EXPECT_LT(beside.cwnd(), alone.cwnd() / 2);
+  EXPECT_GT(t_beside, 2 * t_alone);
+  EXPECT_EQ(PacketLink(spec).sender(Dir::Into, 0), nullptr) << "no sender before a connection's first flow";
+}
+
 // An ACK is a packet of its own in the other direction's queue: 66 bytes at the link's
 // rate, one per two segments by default, so a lone flow's window of two segments waits
 // for each ACK to be served and returned before it sends again.
