@@ -49,7 +49,7 @@ PacketLink::FlowId PacketLink::add(double now, Direction direction, std::uint64_
   f.cap_free = now_;
   if (spec_.bbr) {
     f.conn = connection_key(direction, connection);
-    this->connection(f.conn);
+    this->connection(f.conn).waiting.push_back(id);
   } else {
     // Flows start in the simulation's deterministic order, so the draws repeat run to run.
     f.window = spec_.windows.empty() ? spec_.window
@@ -116,10 +116,13 @@ PacketLink::Connection& PacketLink::connection(std::uint64_t key) {
 }
 
 void PacketLink::release_connection(std::uint64_t key) {
-  for (auto& [id, f] : flows_)
-    if (f.conn == key && !release(id, f)) return;
-  // Everything handed out: samples from here on are the application's pace, not the path's.
   Connection& c = connection(key);
+  while (!c.waiting.empty()) {
+    const auto it = flows_.find(c.waiting.front());
+    if (it != flows_.end() && !release(it->first, it->second)) return;
+    c.waiting.erase(c.waiting.begin());  // handed out, or gone (rarely more than one waits)
+  }
+  // Everything handed out: samples from here on are the application's pace, not the path's.
   c.cc.out_of_data(c.sent - c.acked);
 }
 
@@ -132,10 +135,14 @@ void PacketLink::connection_acked(std::uint64_t key, std::uint64_t bytes) {
   // The sender counts whole segments: the newest one this ACK completes carries the sample.
   std::uint64_t newly = 0;
   BbrSent newest{};
-  while (!c.unacked.empty() && c.unacked.front().end <= c.acked) {
-    newest = c.unacked.front().record;
-    newly = c.unacked.front().end;
-    c.unacked.pop_front();
+  while (c.unacked_head < c.unacked.size() && c.unacked[c.unacked_head].end <= c.acked) {
+    newest = c.unacked[c.unacked_head].record;
+    newly = c.unacked[c.unacked_head].end;
+    ++c.unacked_head;
+  }
+  if (c.unacked_head == c.unacked.size()) {
+    c.unacked.clear();
+    c.unacked_head = 0;
   }
   if (newly == 0) return;
   c.cc.acked(now_, newly - c.reported, newest, prior_in_flight);

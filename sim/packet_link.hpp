@@ -127,7 +127,11 @@ class PacketLink final : public SharedLink {
       std::uint64_t end;  // sent count after it
       BbrSent record;
     };
-    std::deque<Segment> unacked;  // in sending order
+    // Vectors, not deques: the look-ahead copies every connection at each transfer's start
+    // and end, and a vector copies in one allocation.
+    std::vector<Segment> unacked;  // in sending order, from unacked_head on
+    std::size_t unacked_head = 0;
+    std::vector<FlowId> waiting;   // its flows with bytes not yet handed out, in start order
   };
 
   void push(double time, Kind kind, int queue, FlowId flow, std::uint64_t bytes, bool ack = false, std::uint64_t conn = 0);

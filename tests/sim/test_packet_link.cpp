@@ -470,6 +470,12 @@ TEST(PacketNetwork, ChoiceAndConfigErrorsNameTheKey) {
   }
   EXPECT_THROW(synclab::load_run_config("", {"sim.packet.segment=0"}), synclab::ConfigError);
   try {
+    synclab::load_run_config("", {"sim.packet.congestion=cubic"});
+    ADD_FAILURE() << "an unknown sim.packet.congestion was accepted";
+  } catch (const synclab::ConfigError& e) {
+    EXPECT_EQ(e.key(), "sim.packet.congestion");
+  }
+  try {
     synclab::load_run_config("", {"sim.packet.acks=late"});
     ADD_FAILURE() << "an unknown sim.packet.acks was accepted";
   } catch (const synclab::ConfigError& e) {
