@@ -127,9 +127,7 @@ void PacketLink::release_connection(std::uint64_t key) {
 }
 
 void PacketLink::connection_acked(std::uint64_t key, std::uint64_t bytes) {
-  const auto it = conns_.find(key);
-  if (it == conns_.end()) return;  // a connection dropped with its peer
-  Connection& c = it->second;
+  Connection& c = conns_.at(key);
   const std::uint64_t prior_in_flight = c.sent - c.acked;
   c.acked = std::min(c.sent, c.acked + bytes);
   // The sender counts whole segments: the newest one this ACK completes carries the sample.
@@ -234,8 +232,9 @@ double PacketLink::run(double until, bool first) {
       }
       case Kind::Acked:
         if (spec_.bbr) {
-          connection_acked(e.conn, e.bytes);
           if (it != flows_.end()) it->second.acked += e.bytes;
+          if (conns_.count(e.conn) == 0) break;  // dropped with its peer: the ACK is stale
+          connection_acked(e.conn, e.bytes);
           release_connection(e.conn);
           break;
         }

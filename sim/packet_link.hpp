@@ -142,7 +142,7 @@ class PacketLink final : public SharedLink {
   Connection& connection(std::uint64_t key);
   /// With bbr: hands out what the connection's window and pace allow, its flows in start order.
   void release_connection(std::uint64_t key);
-  /// With bbr: an ACK for `bytes` reaches the sender of connection `key`.
+  /// With bbr: an ACK for `bytes` reaches the sender of connection `key` (which exists).
   void connection_acked(std::uint64_t key, std::uint64_t bytes);
   static std::uint64_t connection_key(Direction direction, std::uint64_t connection) {
     return 2 * connection + static_cast<std::uint64_t>(direction);

@@ -410,6 +410,24 @@ TEST(PacketNetwork, BbrWindowsLetTwoIdenticalWorkersPipelineWithQueuedAcks) {
   fs::remove_all(root, ec);
 }
 
+// BBR windows under every policy, with a worker lost mid-run (its connections dropped with
+// their flows in flight): each run reaches its limit, the lost worker is reported, and the
+// same config gives the same run.
+TEST(PacketNetwork, BbrWindowsRunEveryPolicyThroughAFailure) {
+  const fs::path root = fs::temp_directory_path() / ("synclab-test-packet-bbr-fail-" + std::to_string(::getpid()));
+  for (const std::string policy : {"bsp", "async", "ssp", "backup", "local-sgd"}) {
+    const auto config = timing({"policy.name=" + policy, "policy.on_worker_lost=continue", "cluster.workers=4",
+                                "train.stop.updates=60", "sim.network=packet", "sim.packet.congestion=bbr",
+                                "cluster.failures=[{worker: 1, at: 0.1}]"});
+    const auto a = simulate(config, root / (policy + "-a"));
+    EXPECT_EQ(a["updates"].get<int>(), 60) << policy;
+    EXPECT_TRUE(a["per_worker"][1]["failed"].get<bool>()) << policy;
+    EXPECT_EQ(simulate(config, root / (policy + "-b"))["updates_csv"], a["updates_csv"]) << policy;
+  }
+  std::error_code ec;
+  fs::remove_all(root, ec);
+}
+
 // Queued ACKs (the default): a push's ACKs wait behind the replies queued at the shard's
 // egress and a reply's behind the pushes at its ingress. Three async workers whose windows
 // (10 packets) are no larger than what the other direction has queued stall on their ACKs
