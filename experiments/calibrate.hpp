@@ -31,6 +31,8 @@ struct NetworkCalibration {
   double median_bandwidth_Bps = 0;  ///< their median rate (how much the transfers vary), bytes/s
   double window_bytes = 0;      ///< median sender congestion window after a transfer (cwnd x MSS); 0: unknown
   std::vector<double> windows;  ///< that window after each transfer, in order (bytes); empty: unknown
+  std::string congestion;       ///< the sender's congestion control ("bbr", "cubic"; empty: unknown)
+  double bbr_bandwidth_Bps = 0; ///< with bbr: median of its bandwidth estimate after each transfer, bytes/s; else 0
   std::size_t message_bytes = 0;
   std::size_t round_trips = 0;
   std::string peer;             ///< "host:port" measured against; empty = loopback

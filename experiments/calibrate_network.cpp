@@ -14,15 +14,13 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
 
 #include <asio.hpp>
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
 #include "experiments/calibrate.hpp"
+#include "experiments/tcp_sender_state.hpp"
 
 namespace synclab::experiments {
 namespace {
@@ -166,15 +164,6 @@ void serve_one(tcp::socket& s, Watchdog& wd) {
   }
 }
 
-// What the sending TCP keeps in flight on this path after a transfer: its congestion window
-// in bytes (TCP_INFO's snd_cwnd segments of snd_mss). 0 where the kernel does not say.
-double sender_window(tcp::socket& s) {
-  tcp_info info{};
-  socklen_t len = sizeof info;
-  if (::getsockopt(s.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return 0;
-  return static_cast<double>(info.tcpi_snd_cwnd) * info.tcpi_snd_mss;
-}
-
 NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_bytes, std::size_t round_trips, int repeats,
                            bool loopback) {
   s.set_option(tcp::no_delay(true));
@@ -201,7 +190,7 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
   out.latency_s = median(rtt) / 2;
   std::vector<char> buf(message_bytes, 'x');
   double best = 0;
-  std::vector<double> windows, rates;
+  std::vector<double> windows, rates, bbr_rates;
   for (int r = 0; r < repeats; ++r) {
     wd.step("timing a bandwidth transfer");
     const auto t0 = Clock::now();
@@ -211,12 +200,17 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
     const double t = std::max(1e-9, seconds_since(t0) - out.latency_s);
     best = std::max(best, static_cast<double>(message_bytes) / t);
     rates.push_back(static_cast<double>(message_bytes) / t);
-    if (const double w = sender_window(s); w > 0) windows.push_back(w);
+    // What the sending TCP keeps in flight on this path, and which congestion control keeps it.
+    const TcpSenderState tcp = tcp_sender_state(s.native_handle());
+    if (tcp.window_bytes > 0) windows.push_back(tcp.window_bytes);
+    if (tcp.bbr_bandwidth_Bps > 0) bbr_rates.push_back(tcp.bbr_bandwidth_Bps);
+    out.congestion = tcp.congestion;
   }
   out.bandwidth_Bps = best;
   out.median_bandwidth_Bps = median(rates);
   out.windows = windows;
   out.window_bytes = median(windows);
+  out.bbr_bandwidth_Bps = median(bbr_rates);
 
   // Both ends on one kernel: the machine's system, irq and softirq time over a bulk phase
   // is what moving these bytes cost its CPUs (the copies, TCP, the qdiscs, both stacks).
@@ -388,6 +382,13 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
     y += "#   windows = the sender's congestion window after each of them (TCP_INFO snd_cwnd x snd_mss):\n"
          "#   what one flow keeps in flight on this path; the packet network model draws each transfer's\n"
          "#   window from them (window = their median, used where one window is wanted).\n";
+  if (!n.congestion.empty()) y += fmt::format("#   The sender's congestion control: {}", n.congestion);
+  if (n.bbr_bandwidth_Bps > 0)
+    y += fmt::format("; its bandwidth estimate after a transfer: median {:.4g} bytes/s, {:.2g}x the bandwidth\n"
+                     "#   (BBR paces near its estimate: where it runs far above the link, as through a shaper's bucket,\n"
+                     "#   its pacing does not bind; docs/simulator.md, sim.packet.congestion)",
+                     n.bbr_bandwidth_Bps, n.bbr_bandwidth_Bps / n.bandwidth_Bps);
+  if (!n.congestion.empty()) y += ".\n";
   if (n.same_machine)
     y += fmt::format("#   The peer runs on this machine's kernel, so every host shares its {} cores: colocated_cores.\n"
                      "#   kernel_byte = system + irq + softirq time of the machine per byte over a bulk phase of {} messages\n"

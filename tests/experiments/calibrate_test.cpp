@@ -3,6 +3,7 @@
 // peer mode against a server, and an end that stops answering; the software costs are timed on the executor's own code.
 #include <algorithm>
 #include <atomic>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -81,6 +82,8 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.round_trips = 2000;
   n.window_bytes = 217200;
   n.windows = {63712, 217200, 298288};
+  n.congestion = "bbr";
+  n.bbr_bandwidth_Bps = 3.5e9;
   n.same_machine = true;
   n.cores = 16;
   n.kernel_byte_s = 5.5e-9;
@@ -99,6 +102,9 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   sw.costs.snapshot_byte = 4.5e-11;
   const auto text = ex::calibration_yaml(c, n, sw);
   EXPECT_NE(text.find("--set cluster.gpu.flops=2.75e+11"), std::string::npos) << text;
+  EXPECT_NE(text.find("congestion control: bbr; its bandwidth estimate after a transfer: median 3.5e+09 bytes/s, 1.4x"),
+            std::string::npos)
+      << text;
   const auto node = YAML::Load(text);
   EXPECT_DOUBLE_EQ(node["cluster"]["gpu"]["flops"].as<double>(), 2.75e11);
   const auto cfg = synclab::resolve_run_config(node);
@@ -268,6 +274,13 @@ TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   EXPECT_GT(n.window_bytes, 0.0);  // Linux says what the sender kept in flight (TCP_INFO)
   EXPECT_EQ(n.windows.size(), 2u);  // one per transfer
   EXPECT_NE(ex::calibration_yaml({}, n, {}).find("TCP to 127.0.0.1:"), std::string::npos);
+  // Which congestion control kept it (the machine's default), and BBR's rate estimate where it is BBR.
+  std::string default_cc;
+  std::ifstream("/proc/sys/net/ipv4/tcp_congestion_control") >> default_cc;
+  EXPECT_EQ(n.congestion, default_cc);
+  if (default_cc == "bbr") EXPECT_GT(n.bbr_bandwidth_Bps, 0.0);
+  else EXPECT_EQ(n.bbr_bandwidth_Bps, 0.0);
+  EXPECT_NE(ex::calibration_yaml({}, n, {}).find("congestion control: " + default_cc), std::string::npos);
   // The server sent its boot id: this machine's, so the fragment says the hosts share it.
   EXPECT_TRUE(n.same_machine);
   EXPECT_GT(n.kernel_byte_s, 0.0);
