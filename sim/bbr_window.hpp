@@ -70,6 +70,8 @@ class BbrWindow {
   double pacing_rate() const { return pacing_rate_; }
   /// The pacing gain now (2.885 in startup, 1/2.885 in drain, the cycle's after).
   double pacing_gain() const;
+  /// Bytes of one TSO burst: about 1 ms at the pacing rate, 2-45 segments (1 below 1.2 Mbit/s).
+  std::uint64_t tso_burst() const;
   /// True once startup ended (the bandwidth stopped growing).
   bool full_bandwidth() const { return full_bw_reached_; }
 
@@ -79,7 +81,6 @@ class BbrWindow {
     double bw;
   };
   enum class Mode : std::uint8_t { Startup, Drain, ProbeBw };
-  std::uint64_t tso_burst() const;
   /// Bytes: `gain` BDPs plus three TSO bursts, in even segments (bbr_inflight).
   double inflight(double gain) const;
   void enter_probe_bw(double now);

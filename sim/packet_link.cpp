@@ -84,8 +84,10 @@ bool PacketLink::release(FlowId id, Flow& f) {
     const std::uint64_t in_flight = c ? c->sent - c->acked : f.released - f.acked;
     if (in_flight > 0 && in_flight + s > (c ? c->cc.cwnd() : f.window)) return false;
     if (c) {
-      if (c->next_send > now_) {
-        if (!c->pace_pending) push(c->next_send, Kind::Paced, 0, id, 0, false, f.conn);
+      // Paced per TSO burst, as the kernel sends: a burst's segments leave together.
+      const double ready = c->next_send - static_cast<double>(c->cc.tso_burst() - std::min(s, c->cc.tso_burst())) / c->cc.pacing_rate();
+      if (ready > now_) {
+        if (!c->pace_pending) push(ready, Kind::Paced, 0, id, 0, false, f.conn);
         c->pace_pending = true;
         return false;
       }

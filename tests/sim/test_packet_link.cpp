@@ -249,7 +249,7 @@ TEST(PacketLink, AckBehindTheOtherDirectionsQueueHoldsBackASmallWindow) {
 // the window settles at what BBR keeps for a lone flow on this path (the base RTT is 32
 // us, so 2 BDP is under a segment and three TSO bursts of 1 ms of pacing make most of it:
 // 22-36 segments); beside four long replies, whose queued windows its ACKs wait behind,
-// the pushes get a fraction of the rate, and their window shrinks with it.
+// the pushes get a fraction of the rate, and their window shrinks with it (its TSO bursts).
 TEST(PacketLink, BbrWindowsPersistPerConnectionAndFollowTheRateTheyGet) {
   const std::uint64_t s = 1448, m = 220 * s;
   const double rate = 12.5e6;
@@ -277,7 +277,7 @@ TEST(PacketLink, BbrWindowsPersistPerConnectionAndFollowTheRateTheyGet) {
   EXPECT_LE(alone.cwnd(), 36 * s);
   EXPECT_NEAR(t_alone, 10 * m / rate, 0.05 * 10 * m / rate);
   EXPECT_LT(beside.bandwidth(), 0.5 * alone.bandwidth());
-  EXPECT_LT(beside.cwnd(), alone.cwnd() / 2);
+  EXPECT_LT(beside.cwnd(), 0.75 * alone.cwnd());
   EXPECT_GT(t_beside, 2 * t_alone);
   EXPECT_EQ(PacketLink(spec).sender(Dir::Into, 0), nullptr) << "no sender before a connection's first flow";
 }
@@ -384,9 +384,9 @@ TEST(PacketNetwork, MeasuredWindowsLetSymmetricWorkersPipeline) {
 // what BBR keeps for a lone flow here (34 segments), a push whose ACKs wait behind a reply
 // stalls, and the workers fall into pairs of updates (about two message times per
 // update); with BBR's windows per connection, the pushes' ACKs come back in bunches after
-// each wait, their windows grow by them, and the workers pipeline much of the time (here
-// 1.5 message times per update; on the testbed, 1.2: 29.6 ms per update against 25.4 ms
-// per message, docs/fidelity.md). The same config repeats.
+// each wait, their windows grow by them, and the workers keep a pipeline (here 1.07
+// message times per update; on the testbed, 1.17: 29.6 ms per update against 25.4 ms per
+// message, docs/fidelity.md). The same config repeats.
 TEST(PacketNetwork, BbrWindowsLetTwoIdenticalWorkersPipelineWithQueuedAcks) {
   const fs::path root = fs::temp_directory_path() / ("synclab-test-packet-bbr-" + std::to_string(::getpid()));
   const std::vector<std::string> job = {"policy.name=async", "cluster.workers=2", "train.stop.updates=200",
@@ -402,7 +402,7 @@ TEST(PacketNetwork, BbrWindowsLetTwoIdenticalWorkersPipelineWithQueuedAcks) {
   const double message = lone["param_bytes"].get<double>() / 12.5e6;
   const double t_lone = lone["time_s"].get<double>() / 200, t_bbr = bbr["time_s"].get<double>() / 200;
   EXPECT_GT(t_lone, 1.8 * message) << "lone-flow windows: near lockstep, two messages per update";
-  EXPECT_LT(t_bbr, 0.85 * t_lone) << "BBR's windows: the workers pipeline much of the time";
+  EXPECT_LT(t_bbr, 1.2 * message) << "BBR's windows: a pipeline, about one message per update";
   EXPECT_GT(t_bbr, message);
   const auto again = simulate(timing(with("sim.packet.congestion=bbr")), root / "again");
   EXPECT_EQ(again["updates_csv"], bbr["updates_csv"]);
