@@ -384,11 +384,13 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
          "#   window from them (window = their median, used where one window is wanted).\n";
   if (!n.congestion.empty()) y += fmt::format("#   The sender's congestion control: {}", n.congestion);
   if (n.bbr_bandwidth_Bps > 0)
-    y += fmt::format("; its bandwidth estimate after a transfer: median {:.4g} bytes/s, {:.2g}x the bandwidth\n"
-                     "#   (BBR paces near its estimate: where it runs far above the link, as through a shaper's bucket,\n"
-                     "#   its pacing does not bind; docs/simulator.md, sim.packet.congestion)",
+    y += fmt::format("; its bandwidth estimate after a transfer: median {:.4g} bytes/s, {:.2g}x the bandwidth",
                      n.bbr_bandwidth_Bps, n.bbr_bandwidth_Bps / n.bandwidth_Bps);
   if (!n.congestion.empty()) y += ".\n";
+  if (n.congestion == "bbr")
+    y += "#   So the packet model runs BBR's windows per connection (sim.packet.congestion: bbr; the measured\n"
+         "#   windows serve `measured`). BBR paces near its estimate: where it runs far above the link, as\n"
+         "#   through a shaper's bucket, its pacing does not bind (docs/simulator.md).\n";
   if (n.same_machine)
     y += fmt::format("#   The peer runs on this machine's kernel, so every host shares its {} cores: colocated_cores.\n"
                      "#   kernel_byte = system + irq + softirq time of the machine per byte over a bulk phase of {} messages\n"
@@ -436,11 +438,17 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
     }
     y += fmt::format("    step_after_wait: {{waits: [{}], extra: [{}]}}\n", waits, extra);
   }
-  // At least two packets of the default segment: the config refuses less.
+  // At least two packets of the default segment: the config refuses less. Where the kernel
+  // runs BBR, the packet model runs its windows per connection (the measured ones stay, for
+  // `sim.packet.congestion: measured`).
+  const std::string congestion = n.congestion == "bbr" ? "congestion: bbr" : "";
   if (n.window_bytes > 0) {
     std::string list;
     for (const double w : n.windows) list.append(fmt::format("{}{:.0f}", list.empty() ? "" : ", ", std::max(w, 2.0 * 1448)));
-    y += fmt::format("sim:\n  packet: {{window: {:.0f}, windows: [{}]}}\n", std::max(n.window_bytes, 2.0 * 1448), list);
+    y += fmt::format("sim:\n  packet: {{window: {:.0f}, windows: [{}]{}}}\n", std::max(n.window_bytes, 2.0 * 1448), list,
+                     congestion.empty() ? "" : ", " + congestion);
+  } else if (!congestion.empty()) {
+    y += "sim:\n  packet: {" + congestion + "}\n";
   }
   return y;
 }

@@ -115,11 +115,17 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   // The measured TCP window is the packet model's; without one the default stays.
   EXPECT_EQ(cfg.sim.packet_window, 217200u);
   EXPECT_EQ(cfg.sim.packet_windows, (std::vector<std::uint64_t>{63712, 217200, 298288}));
+  EXPECT_TRUE(cfg.sim.packet_bbr) << "a BBR kernel: the packet model runs BBR's windows";
   n.window_bytes = 0;
   n.windows.clear();
   const auto unmeasured = synclab::resolve_run_config(YAML::Load(ex::calibration_yaml(c, n, sw)));
   EXPECT_EQ(unmeasured.sim.packet_window, synclab::resolve_run_config(YAML::Load("{}")).sim.packet_window);
   EXPECT_TRUE(unmeasured.sim.packet_windows.empty());
+  EXPECT_TRUE(unmeasured.sim.packet_bbr);
+  n.congestion = "cubic";
+  n.bbr_bandwidth_Bps = 0;
+  const auto cubic = synclab::resolve_run_config(YAML::Load(ex::calibration_yaml(c, n, sw)));
+  EXPECT_FALSE(cubic.sim.packet_bbr) << "no model of CUBIC's window: the measured windows stay";
   const auto& got = cfg.cluster.software;
   EXPECT_DOUBLE_EQ(got.apply_sgd, 1.5e-10);
   EXPECT_DOUBLE_EQ(got.apply_momentum, 2.5e-10);
