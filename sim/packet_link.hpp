@@ -24,7 +24,8 @@
 // (`bbr`) the congestion window of its connection's sender, which persists from one
 // message to the next and follows what the connection met: its delivery rate and how its
 // ACKs bunched up behind the other direction's queue (bbr_window.hpp). Flows of one
-// connection and direction then share that window.
+// connection and direction then share that window, and it paces them per TSO burst at
+// its pacing rate (a burst's segments leave together, as the kernel sends).
 //
 // One uncontended flow of M bytes in segments of s takes M / min(rate, cap) + s / max(rate,
 // cap) (store and forward of one segment) when its window covers the segments in transit
