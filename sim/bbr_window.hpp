@@ -20,7 +20,8 @@
 //    target (growing by each ACK's bytes, cut at once when above); never below 4 segments;
 //  - the pacing rate, the bandwidth estimate times a gain: 2.885 in startup, 1/2.885 in
 //    drain, then the cycle 1.25, 0.75, 1, 1, 1, 1, 1, 1, a phase per min RTT (the probing
-//    phase until the flight reaches 1.25 BDP, the draining one until it falls to one).
+//    phase until the flight reaches 1.25 BDP, the draining one until it falls to one); the
+//    packet link paces the connection at it per TSO burst, as the kernel sends.
 // The min RTT starts at the handshake's round trip (Linux seeds BBR's with it): the path's
 // base RTT, which queued segments never undercut, so BDP terms stay what the path holds.
 // Left out: loss recovery (the model drops nothing), ProbeRTT (every 10 s the flight
