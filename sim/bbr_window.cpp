@@ -45,9 +45,10 @@ double BbrWindow::pacing_gain() const {
   return 1;
 }
 
-double BbrWindow::inflight(double gain) const {
+double BbrWindow::inflight(double gain, double extra) const {
   const double bdp = std::isfinite(min_rtt_) ? std::ceil(bandwidth() * min_rtt_ * gain) : double(kInitialSegments * mss_);
-  auto segments = static_cast<std::uint64_t>(std::ceil((bdp + static_cast<double>(3 * tso_burst())) / static_cast<double>(mss_)));
+  const double bytes = bdp + extra + static_cast<double>(3 * tso_burst());
+  auto segments = static_cast<std::uint64_t>(std::ceil(bytes / static_cast<double>(mss_)));
   segments += segments % 2;  // even, against delayed ACKs
   if (mode_ == Mode::ProbeBw && kCycleGain[cycle_index_] > 1) segments += 2;
   return static_cast<double>(segments * mss_);
@@ -162,12 +163,7 @@ void BbrWindow::acked(double now, std::uint64_t bytes, const BbrSent& newest, st
   // The window (bbr_set_cwnd): toward 2 BDP + aggregation + three TSO bursts.
   if (bytes == 0) return;
   const double gain = mode_ == Mode::ProbeBw ? kCwndGain : kHighGain;
-  const double bdp = std::isfinite(min_rtt_) ? std::ceil(bandwidth() * min_rtt_ * gain) : double(kInitialSegments * mss_);
-  const double target = bdp + static_cast<double>(aggregation()) + static_cast<double>(3 * tso_burst());
-  auto segments = static_cast<std::uint64_t>(std::ceil(target / static_cast<double>(mss_)));
-  segments += segments % 2;  // even, against delayed ACKs
-  if (mode_ == Mode::ProbeBw && kCycleGain[cycle_index_] > 1) segments += 2;
-  const std::uint64_t target_bytes = segments * mss_;
+  const auto target_bytes = static_cast<std::uint64_t>(inflight(gain, static_cast<double>(aggregation())));
   if (full_bw_reached_) cwnd_ = std::min(cwnd_ + bytes, target_bytes);
   else if (cwnd_ < target_bytes || delivered_ < kInitialSegments * mss_) cwnd_ += bytes;
   cwnd_ = std::max(cwnd_, kMinSegments * mss_);

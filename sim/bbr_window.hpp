@@ -82,8 +82,9 @@ class BbrWindow {
     double bw;
   };
   enum class Mode : std::uint8_t { Startup, Drain, ProbeBw };
-  /// Bytes: `gain` BDPs plus three TSO bursts, in even segments (bbr_inflight).
-  double inflight(double gain) const;
+  /// Bytes: `gain` BDPs plus `extra` plus three TSO bursts, in even segments, 2 more when
+  /// probing (bbr_inflight; with the aggregation as `extra`, the window's target).
+  double inflight(double gain, double extra = 0) const;
   void enter_probe_bw(double now);
 
   std::uint64_t mss_;

@@ -85,7 +85,8 @@ bool PacketLink::release(FlowId id, Flow& f) {
     if (in_flight > 0 && in_flight + s > (c ? c->cc.cwnd() : f.window)) return false;
     if (c) {
       // Paced per TSO burst, as the kernel sends: a burst's segments leave together.
-      const double ready = c->next_send - static_cast<double>(c->cc.tso_burst() - std::min(s, c->cc.tso_burst())) / c->cc.pacing_rate();
+      const double burst_rest = static_cast<double>(c->cc.tso_burst()) - static_cast<double>(s);
+      const double ready = c->next_send - std::max(0.0, burst_rest) / c->cc.pacing_rate();
       if (ready > now_) {
         if (!c->pace_pending) push(ready, Kind::Paced, 0, id, 0, false, f.conn);
         c->pace_pending = true;
@@ -234,7 +235,6 @@ double PacketLink::run(double until, bool first) {
       }
       case Kind::Acked:
         if (spec_.bbr) {
-          if (it != flows_.end()) it->second.acked += e.bytes;
           if (conns_.count(e.conn) == 0) break;  // dropped with its peer: the ACK is stale
           connection_acked(e.conn, e.bytes);
           release_connection(e.conn);

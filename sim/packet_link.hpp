@@ -105,7 +105,7 @@ class PacketLink final : public SharedLink {
     std::uint64_t released = 0;   // bytes handed to the first stage
     std::uint64_t delivered = 0;  // bytes the receiver has
     std::uint64_t unacked = 0;    // delivered bytes no ACK has been sent for yet
-    std::uint64_t acked = 0;      // bytes whose ACK is back at the sender
+    std::uint64_t acked = 0;      // bytes whose ACK is back at the sender (without bbr; with it, the connection counts)
     double cap_free = 0;          // time the flow's own NIC is done with what it was given
     std::uint64_t window = 0;     // bytes it may have unacknowledged (without bbr)
     std::uint64_t conn = 0;       // with bbr: its connection's key in conns_
