@@ -12,6 +12,7 @@
 #include "core/common/error.hpp"
 #include "core/cost/cost_model.hpp"
 #include "experiments/calibrate.hpp"
+#include "experiments/step_bench.hpp"
 #include "experiments/csv.hpp"
 
 namespace po = boost::program_options;
@@ -94,8 +95,15 @@ int cmd_calibrate(int argc, char** argv) {
   spdlog::info("calibrate: TCP to {}, {} round trips, {}-byte transfers ...", peer.empty() ? "loopback" : peer, round_trips, bytes);
   // 20 transfers: the best rate is the bandwidth, and the sender's window after each is a
   // sample of what TCP keeps in flight (it moves from one transfer to the next).
-  const auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 20)
-                              : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 20);
+  // The step again, beside the kernel phase's transfers (only where both ends share this
+  // machine's kernel does calibrate run that phase): a warm network, as in a run.
+  experiments::StepBench bench(model, backend, batch, threads, samples);
+  bench.step();
+  bench.step();
+  const auto step = [&bench] { return bench.step(); };
+  const auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 20, step)
+                              : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 20,
+                                                            experiments::kDefaultPatience, step);
   spdlog::info("calibrate: latency {:.3g} us, bandwidth {:.4g} bytes/s", n.latency_s * 1e6, n.bandwidth_Bps);
   if (n.same_machine)
     spdlog::info("calibrate: both ends on this machine's kernel ({} cores): {:.3g} ns of kernel CPU per byte moved "
@@ -104,6 +112,10 @@ int cmd_calibrate(int argc, char** argv) {
                  n.kernel_background > experiments::kBusyKernelShare
                      ? "too much to take off: an upper bound; calibrate on a quiet machine for a sure figure"
                      : "taken off");
+  if (const auto q = experiments::beside_kernel_quantiles(n.beside_steps_s, c.step_s); !q.empty())
+    spdlog::info("calibrate: beside a transfer, {} steps: extra time over the quiet step at the median {:.3g}x its mean, "
+                 "at the 95th percentile {:.3g}x",
+                 n.beside_steps_s.size(), q[q.size() / 2], q[q.size() * 19 / 20]);
   spdlog::info("calibrate: timing the executor's software on {} ({} runs each, at least) ...", model, repeats);
   const auto sw = experiments::calibrate_software(model, repeats, 0.2);
   spdlog::info("calibrate: update {:.4g} us ({}), {:.4g} us per push folded in; a {}-byte message: {:.4g} us to encode, {:.4g} us to "

@@ -4,6 +4,8 @@
 // writes a platform fragment the simulator accepts: cluster.gpu {flops, efficiency},
 // cluster.link {bandwidth, latency} and cluster.software.
 #include <cstddef>
+#include <functional>
+#include <vector>
 #include <string>
 
 #include "core/config/run_config.hpp"
@@ -49,7 +51,16 @@ struct NetworkCalibration {
   /// anyway (its rate over a quiet spell before the phase), taken off kernel_byte_s up to
   /// kBusyKernelShare (kernel_per_byte).
   double kernel_background = 0;
+  /// Seconds of each worker step timed while the kernel phase ran again beside it (with a
+  /// step to time and a peer on this machine's kernel; else empty).
+  std::vector<double> beside_steps_s;
 };
+
+/// The spread of a step's extra time beside a transfer (cluster.software.step_beside_kernel):
+/// each step's seconds less the quiet step's, at least 0, at `n` equally spaced
+/// probabilities ((k + 0.5) / n, interpolated), over the mean of those quantiles. Empty
+/// with fewer than 2n steps or no extra time at all.
+std::vector<double> beside_kernel_quantiles(std::vector<double> steps_s, double quiet_s, std::size_t n = 20);
 
 /// Above this share of other work in the kernel phase, calibrate says kernel_byte is unsure.
 constexpr double kBusyKernelShare = 0.25;
@@ -88,7 +99,10 @@ ComputeCalibration calibrate_compute(const std::string& model, const std::string
 
 /// Ping-pong between two threads over a loopback TCP connection: round_trips 1-byte
 /// exchanges for latency, then `repeats` transfers of message_bytes for bandwidth.
-NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t round_trips, int repeats);
+/// With `step` (one timed worker step, seconds), the transfers of the kernel phase are run
+/// again with it looping beside them (beside_steps_s).
+NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t round_trips, int repeats,
+                                      const std::function<double()>& step = {});
 
 /// Seconds one step of a measurement (a ping, a transfer, a wait for the other end) may
 /// last before the other end counts as gone: a message must cross the link within it.
@@ -98,7 +112,8 @@ constexpr double kDefaultPatience = 120;
 /// Throws Error naming host:port when it cannot connect or the peer breaks off, and the
 /// step it waited in when one lasts patience_s seconds (a peer that stops answering).
 NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t message_bytes,
-                                  std::size_t round_trips, int repeats, double patience_s = kDefaultPatience);
+                                  std::size_t round_trips, int repeats, double patience_s = kDefaultPatience,
+                                  const std::function<double()>& step = {});
 
 /// Serves measurements on port (all interfaces), one client at a time; returns after
 /// `clients` clients (0 = forever). on_ready is called with the bound port. A client whose

@@ -1,4 +1,7 @@
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <functional>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -162,10 +165,54 @@ void serve_one(tcp::socket& s, Watchdog& wd) {
     asio::read(s, asio::buffer(buf));
     asio::write(s, asio::buffer(&b, 1));
   }
+  std::uint64_t beside_repeats = 0;
+  wd.step("waiting for the phase with steps beside it");
+  asio::read(s, asio::buffer(&beside_repeats, sizeof beside_repeats));
+  if (beside_repeats > kMaxKernelRepeats) throw Error("calibrate: bad step-phase request from peer");
+  for (std::uint64_t r = 0; r < beside_repeats; ++r) {
+    wd.step("receiving a transfer beside the steps");
+    asio::read(s, asio::buffer(buf));
+    asio::write(s, asio::buffer(&b, 1));
+  }
+}
+
+// Sends `repeats` messages while `step` runs over and over on a thread of its own; returns
+// the steps' seconds (those that ended before the last message was acknowledged).
+std::vector<double> steps_beside_transfers(tcp::socket& s, Watchdog& wd, std::vector<char>& buf, std::uint64_t repeats,
+                                           const std::function<double()>& step) {
+  std::atomic<bool> done{false};
+  std::vector<double> steps;
+  std::exception_ptr step_error;
+  std::thread stepper([&] {
+    try {
+      while (!done.load(std::memory_order_relaxed)) {
+        const double t = step();
+        if (!done.load(std::memory_order_relaxed)) steps.push_back(t);
+      }
+    } catch (...) {
+      step_error = std::current_exception();
+    }
+  });
+  char b = 1;
+  try {
+    for (std::uint64_t r = 0; r < repeats; ++r) {
+      wd.step("sending a transfer beside the steps");
+      asio::write(s, asio::buffer(buf));
+      asio::read(s, asio::buffer(&b, 1));
+    }
+  } catch (...) {
+    done = true;
+    stepper.join();
+    throw;
+  }
+  done = true;
+  stepper.join();
+  if (step_error) std::rethrow_exception(step_error);
+  return steps;
 }
 
 NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_bytes, std::size_t round_trips, int repeats,
-                           bool loopback) {
+                           bool loopback, const std::function<double()>& step) {
   s.set_option(tcp::no_delay(true));
   std::string peer_id(kBootIdBytes, ' ');
   wd.step("waiting for the server's boot id");
@@ -245,6 +292,14 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
     out.kernel_byte_s = kernel_per_byte(k1 - k0, background * phase_s, moved);
     out.kernel_background = k1 > k0 ? std::min(1.0, background * phase_s / (k1 - k0)) : 0;
   }
+
+  // The bulk phase again, a worker's step running beside it: the kernel's work comes in
+  // batches that hold a core (a softirq runs to its budget before a task gets the core
+  // back), so some steps beside a transfer are held up by a whole batch and others not at
+  // all. Their spread is what the simulator's even share of the cores leaves out.
+  const std::uint64_t beside_repeats = step ? kernel_repeats : 0;
+  asio::write(s, asio::buffer(&beside_repeats, sizeof beside_repeats));
+  if (beside_repeats > 0) out.beside_steps_s = steps_beside_transfers(s, wd, buf, beside_repeats, step);
   return out;
 }
 
@@ -271,7 +326,8 @@ std::size_t kernel_phase_messages(double rate, std::size_t message_bytes) {
                                                      static_cast<double>(kMaxKernelRepeats)));
 }
 
-NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t round_trips, int repeats) {
+NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t round_trips, int repeats,
+                                      const std::function<double()>& step) {
   check_sizes(message_bytes, round_trips, repeats);
   asio::io_context io;
   tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
@@ -292,7 +348,7 @@ NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t rou
     s.connect(acceptor.local_endpoint());
     Watchdog wd(s, kDefaultPatience);
     try {
-      out = measure(s, wd, message_bytes, round_trips, repeats, true);
+      out = measure(s, wd, message_bytes, round_trips, repeats, true, step);
     } catch (const std::exception& e) {
       throw Error(wd.explain(e));
     }
@@ -307,7 +363,8 @@ NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t rou
 }
 
 NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t message_bytes,
-                                  std::size_t round_trips, int repeats, double patience_s) {
+                                  std::size_t round_trips, int repeats, double patience_s,
+                                  const std::function<double()>& step) {
   check_sizes(message_bytes, round_trips, repeats);
   const std::string where = host + ":" + std::to_string(port);
   asio::io_context io;
@@ -320,7 +377,7 @@ NetworkCalibration calibrate_peer(const std::string& host, int port, std::size_t
   }
   Watchdog wd(s, patience_s);
   try {
-    auto out = measure(s, wd, message_bytes, round_trips, repeats, false);
+    auto out = measure(s, wd, message_bytes, round_trips, repeats, false, step);
     out.peer = where;
     return out;
   } catch (const Error&) {
@@ -398,6 +455,14 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
                      "#   rate of it over a quiet spell before (here {:.0f}% of the phase's).\n",
                      n.cores, n.kernel_messages, kKernelPhase, kKernelBytes / (1 << 20), kKernelPhaseMax,
                      100 * n.kernel_background);
+  if (const auto q = beside_kernel_quantiles(n.beside_steps_s, c.step_s); !q.empty()) {
+    double mean = 0;
+    for (const double t : n.beside_steps_s) mean += t;
+    mean /= static_cast<double>(n.beside_steps_s.size());
+    y += fmt::format("#   step_beside_kernel = the spread of a step's extra time beside that phase run again ({} steps,\n"
+                     "#   mean {:.4g} ms against {:.4g} ms quiet): {} quantiles of the extra over their mean.\n",
+                     n.beside_steps_s.size(), mean * 1e3, c.step_s * 1e3, q.size());
+  }
   if (n.same_machine && n.kernel_background > kBusyKernelShare)
     y += "#   WARNING: other work on this machine made up much of that kernel time, so none was taken off\n"
          "#   (kernel_byte is an upper bound); calibrate on a quiet machine for a sure figure.\n";
@@ -437,6 +502,11 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
       extra.append(fmt::format("{}{:.6g}", i ? ", " : "", c.wait_extra_s[i]));
     }
     y += fmt::format("    step_after_wait: {{waits: [{}], extra: [{}]}}\n", waits, extra);
+  }
+  if (const auto q = beside_kernel_quantiles(n.beside_steps_s, c.step_s); !q.empty()) {
+    std::string list;
+    for (const double v : q) list.append(fmt::format("{}{:.4g}", list.empty() ? "" : ", ", v));
+    y += fmt::format("    step_beside_kernel: [{}]\n", list);
   }
   // At least two packets of the default segment: the config refuses less. Where the kernel
   // runs BBR, the packet model runs its windows per connection (the measured ones stay, for

@@ -68,6 +68,7 @@ struct Worker {
   bool computing = false;                   // a CancelStep now aborts the current step
   bool waiting = false;                      // blocked on the server's replies
   double step_ended = -1;                    // when its last step ended (< 0: none yet)
+  double lumped_owed = 0;                    // extra step time drawn but not yet waited (< 0: ahead)
   WorkerFigures figures;                     // its summary.json per_worker entry
 };
 
@@ -86,6 +87,7 @@ class Simulation {
   double start_steps(Worker& wk, int local_steps);
   double step_seconds(int w, int local_steps);
   bool step_on_machine(int w, int local_steps);
+  double lumped_extra(int w, double extra);
   void push_to_shards(int w, const WorkerPush& push);
   void issue_pull(int w);
   // The server side: a shard's events on its thread, executing its decisions, and the monitor's.

@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "core/common/rng.hpp"
 #include "sim/sim_run.hpp"
 
 namespace synclab::sim {
@@ -159,10 +160,27 @@ bool Simulation::step_on_machine(int w, int local_steps) {
   }
   if (!wk.computing) return false;  // cancelled at the instant the work ended
   // As the real worker: the noise is drawn when the measured part ends (core/cost/step_emulation.hpp).
-  const double pad = wk.emulation->pad(now() - t0, local_steps, now());
+  const double took = now() - t0;
+  const double pad = wk.emulation->pad(took, local_steps, now()) + lumped_extra(w, took - work);
   const bool finished = pad <= 0 || wk.cancel_sem->acquire_timeout(pad);
   wk.computing = false;
   return finished;
+}
+
+// The cores share out the kernel's work evenly (a fluid), where a real step is either missed
+// by the softirq or held up by a whole batch of it: calibrate's spread of a step's extra
+// time beside a transfer redraws each step's extra, mean kept. A draw below the even share
+// is owed to the worker and taken off its next waits, since the core time is spent already.
+double Simulation::lumped_extra(int w, double extra) {
+  const auto& sw = config_.cluster.software;
+  if (sw.beside_kernel.empty() || !(extra > 0)) return 0;
+  Worker& wk = workers_[static_cast<std::size_t>(w)];
+  constexpr std::uint64_t kLumpStream = 0x1a3bed;
+  Rng rng(derive_seed(config_.train.seed, kLumpStream, static_cast<std::uint64_t>(w), wk.figures.steps));
+  wk.lumped_owed += extra * (sw.beside_kernel_factor(rng.uniform()) - 1);
+  const double pad = std::max(0.0, wk.lumped_owed);
+  wk.lumped_owed -= pad;
+  return pad;
 }
 
 // Hands the push to every shard at once; each shard sees its piece, and then the pull

@@ -49,7 +49,8 @@ nlohmann::json software_costs_json(const SoftwareCostSpec& spec) {
           {"snapshot_byte", spec.snapshot_byte},
           {"first_step", spec.first_step},       {"kernel_byte", spec.kernel_byte},
           {"evaluate_sample", spec.evaluate_sample},
-          {"step_after_wait", {{"waits", spec.wait_s}, {"extra", spec.wait_extra}}}};
+          {"step_after_wait", {{"waits", spec.wait_s}, {"extra", spec.wait_extra}}},
+          {"step_beside_kernel", spec.beside_kernel}};
 }
 
 }  // namespace synclab::sim

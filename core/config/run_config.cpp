@@ -603,6 +603,13 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
     if (!(sw.wait_s[i] > 0) || (i > 0 && !(sw.wait_s[i] > sw.wait_s[i - 1])))
       throw ConfigError("cluster.software.step_after_wait.waits",
                         fmt::format("entry {} ({:g} s) must be positive and greater than the one before", i, sw.wait_s[i]));
+  sw.beside_kernel = r.real_list("cluster.software.step_beside_kernel");
+  for (std::size_t i = 1; i < sw.beside_kernel.size(); ++i)
+    if (sw.beside_kernel[i] < sw.beside_kernel[i - 1])
+      throw ConfigError("cluster.software.step_beside_kernel",
+                        fmt::format("entry {} ({:g}) is below the one before: quantiles never decrease", i, sw.beside_kernel[i]));
+  if (!sw.beside_kernel.empty() && sw.beside_kernel.back() <= 0)
+    throw ConfigError("cluster.software.step_beside_kernel", "has no positive entry (give calibrate's quantiles, or none)");
   cl.colocated_cores = static_cast<int>(r.integer("cluster.colocated_cores"));
   cl.speeds = r.real_list("cluster.speeds");
   if (!cl.speeds.empty() && cl.speeds.size() != static_cast<std::size_t>(cl.workers)) {
@@ -703,10 +710,26 @@ double SoftwareCostSpec::after_wait(double waited) const {
   return e0 + (wait_extra[hi] - e0) * (waited - w0) / (wait_s[hi] - w0);
 }
 
+// Quantile k stands for probabilities [k/n, (k+1)/n): linear between the midpoints of
+// neighbouring quantiles, flat in the outer halves, so the mean over u is their mean.
+double SoftwareCostSpec::beside_kernel_factor(double u) const {
+  const auto& q = beside_kernel;
+  if (q.empty()) return 1;
+  double mean = 0;
+  for (const double v : q) mean += v;
+  mean /= static_cast<double>(q.size());
+  const double x = std::clamp(u, 0.0, 1.0) * static_cast<double>(q.size()) - 0.5;
+  if (x <= 0) return q.front() / mean;
+  const auto k = static_cast<std::size_t>(x);
+  if (k + 1 >= q.size()) return q.back() / mean;
+  const double f = x - static_cast<double>(k);
+  return (q[k] + (q[k + 1] - q[k]) * f) / mean;
+}
+
 bool SoftwareCostSpec::any() const {
   return apply_sgd > 0 || apply_momentum > 0 || apply_adam > 0 || aggregate > 0 || send_message > 0 || send_byte > 0 ||
          receive_message > 0 || receive_byte > 0 || snapshot_byte > 0 ||
-         first_step > 0 || kernel_byte > 0 || evaluate_sample > 0 ||
+         first_step > 0 || kernel_byte > 0 || evaluate_sample > 0 || !beside_kernel.empty() ||
          std::any_of(wait_extra.begin(), wait_extra.end(), [](double e) { return e > 0; });
 }
 

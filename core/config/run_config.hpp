@@ -57,6 +57,12 @@ struct SoftwareCostSpec {
   double evaluate_sample = 0;  ///< CPU seconds per test sample an evaluation scores (colocated hosts only)
   std::vector<double> wait_s;      ///< waits (s, increasing) after which a step was timed (step_after_wait.waits)
   std::vector<double> wait_extra;  ///< extra seconds of the step after each of those waits (step_after_wait.extra)
+  /// Quantiles (equally spaced probabilities) of a step's extra time beside a full-rate
+  /// transfer over its mean (step_beside_kernel); empty: the extra is spread evenly.
+  std::vector<double> beside_kernel;
+  /// The extra-time factor at probability u in [0, 1): beside_kernel interpolated between
+  /// its quantiles, over their mean (so its mean over u is 1); 1 without measurements.
+  double beside_kernel_factor(double u) const;
   /// Extra seconds of a worker's step that starts `waited` seconds after its previous
   /// step ended: wait_extra interpolated linearly in the wait (from 0 extra at no wait,
   /// the last figure beyond the last wait); 0 without measurements.

@@ -2,6 +2,7 @@
 // config the loader accepts with exactly the measured numbers (software costs included);
 // peer mode against a server, and an end that stops answering; the software costs are timed on the executor's own code.
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <fstream>
 #include <string>
@@ -34,6 +35,22 @@ TEST(Calibrate, LoopbackPingPongMeasuresLatencyAndBandwidth) {
   EXPECT_GE(n.kernel_background, 0.0);
   EXPECT_LE(n.kernel_background, 1.0);
   EXPECT_THROW(ex::calibrate_loopback(0, 10, 1), synclab::Error);
+  EXPECT_TRUE(n.beside_steps_s.empty()) << "no step given: no phase with steps beside it";
+}
+
+// With a step to time, the kernel phase runs again with the step looping beside it, and
+// every step it times is kept (here a 1 ms sleep: none shorter).
+TEST(Calibrate, StepsAreTimedBesideTheKernelPhase) {
+  std::atomic<int> calls{0};
+  const auto n = ex::calibrate_loopback(1 << 20, 20, 2, [&calls] {
+    ++calls;
+    const auto t0 = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  });
+  ASSERT_FALSE(n.beside_steps_s.empty());
+  EXPECT_LE(n.beside_steps_s.size(), static_cast<std::size_t>(calls.load()));
+  for (const double t : n.beside_steps_s) EXPECT_GE(t, 1e-3);
 }
 
 TEST(Calibrate, KernelPhaseIsLongEnoughForTheTicksToAddUp) {
@@ -49,6 +66,39 @@ TEST(Calibrate, KernelPhaseIsLongEnoughForTheTicksToAddUp) {
   EXPECT_EQ(ex::kernel_phase_messages(1.25e6, m), 32u);  // ceil(1e7 / 318040)
   EXPECT_EQ(ex::kernel_phase_messages(1e3, m), 1u);      // one message, however slow
   EXPECT_EQ(ex::kernel_phase_messages(0, m), 0u);
+}
+
+// A step's extra time beside a transfer, in quantiles over their mean: the quiet step is
+// taken off (never below 0), quantiles at (k + 0.5) / n interpolated between sorted steps.
+TEST(Calibrate, BesideKernelQuantilesAreTheExtraTimesSpreadOverTheirMean) {
+  std::vector<double> steps(20, 1.0);    // extra 0
+  steps.insert(steps.end(), 20, 3.0);     // extra 2
+  EXPECT_EQ(ex::beside_kernel_quantiles(steps, 1.0, 2), (std::vector<double>{0.0, 2.0}));
+  // Positions 0.25 x 3 = 0.75 and 0.75 x 3 = 2.25 of the extras {0, 1, 2, 5}: 0.75 and 2.75,
+  // mean 1.75.
+  const auto q = ex::beside_kernel_quantiles({2.0, 1.0, 3.0, 6.0}, 1.0, 2);
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_DOUBLE_EQ(q[0], 0.75 / 1.75);
+  EXPECT_DOUBLE_EQ(q[1], 2.75 / 1.75);
+  EXPECT_EQ(ex::beside_kernel_quantiles({0.5, 0.9, 0.2, 0.1}, 1.0, 2), std::vector<double>{}) << "no step took longer";
+  EXPECT_EQ(ex::beside_kernel_quantiles({2, 3, 4}, 1.0, 2), std::vector<double>{}) << "fewer than two steps per quantile";
+}
+
+// The simulator's draw from them: interpolated between the quantiles' midpoints, flat in
+// the outer halves, over their mean, so that the draws' mean is 1.
+TEST(Calibrate, BesideKernelFactorKeepsTheMean) {
+  synclab::SoftwareCostSpec sw;
+  EXPECT_DOUBLE_EQ(sw.beside_kernel_factor(0.3), 1.0) << "nothing measured: the even share";
+  sw.beside_kernel = {0.0, 4.0};  // mean 2
+  EXPECT_DOUBLE_EQ(sw.beside_kernel_factor(0.1), 0.0);
+  EXPECT_DOUBLE_EQ(sw.beside_kernel_factor(0.5), 1.0);
+  EXPECT_DOUBLE_EQ(sw.beside_kernel_factor(0.625), 1.5);
+  EXPECT_DOUBLE_EQ(sw.beside_kernel_factor(0.99), 2.0);
+  sw.beside_kernel = {0.1, 0.2, 0.7, 3.0};
+  double sum = 0;
+  constexpr int kN = 100000;
+  for (int i = 0; i < kN; ++i) sum += sw.beside_kernel_factor((i + 0.5) / kN);
+  EXPECT_NEAR(sum / kN, 1.0, 1e-6);
 }
 
 TEST(Calibrate, KernelTimeOfOtherWorkIsTakenOff) {
@@ -87,6 +137,10 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.same_machine = true;
   n.cores = 16;
   n.kernel_byte_s = 5.5e-9;
+  // 40 steps beside the kernel phase: half as long as the quiet one, half 2 ms longer;
+  // extra 0 and 2 ms, over their mean of 1 ms.
+  n.beside_steps_s.assign(20, 0.08);
+  n.beside_steps_s.insert(n.beside_steps_s.end(), 20, 0.082);
   ex::SoftwareCalibration sw;
   sw.model = "cnn";
   sw.params = 3274634;
@@ -142,6 +196,8 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_EQ(got.wait_extra, (std::vector<double>{1.5e-5, 1.25e-4}));
   EXPECT_DOUBLE_EQ(got.evaluate_sample, 1.25e-6);
   EXPECT_DOUBLE_EQ(got.kernel_byte, 5.5e-9);
+  ASSERT_EQ(got.beside_kernel.size(), 20u);
+  for (std::size_t k = 0; k < 20; ++k) EXPECT_NEAR(got.beside_kernel[k], k < 10 ? 0.0 : 2.0, 1e-3) << k;  // 4 digits written
   EXPECT_EQ(cfg.cluster.colocated_cores, 16);  // the peer shared this machine's kernel
   n.same_machine = false;
   EXPECT_EQ(synclab::resolve_run_config(YAML::Load(ex::calibration_yaml(c, n, sw))).cluster.colocated_cores, 0);
@@ -219,6 +275,11 @@ TEST(Calibrate, BadSoftwareCostsAreErrorsNamingTheField) {
   EXPECT_EQ(errors_of({waits + "=[0,0.001]", extra + "=[1e-5,2e-5]"}).rfind(waits + ":", 0), 0u);
   EXPECT_EQ(errors_of({waits + "=[0.001]", extra + "=[-1e-5]"}).rfind(extra + "[0]:", 0), 0u);
   EXPECT_EQ(errors_of({waits + "=[0.001,0.004]", extra + "=[1e-5,4e-5]"}), "no error");
+  const std::string beside = "cluster.software.step_beside_kernel";
+  EXPECT_EQ(error_of(beside + "=[0.5,0.2,2]").rfind(beside + ":", 0), 0u) << error_of(beside + "=[0.5,0.2,2]");
+  EXPECT_EQ(error_of(beside + "=[0,0]").rfind(beside + ":", 0), 0u);
+  EXPECT_EQ(error_of(beside + "=[-1,2]").rfind(beside, 0), 0u);
+  EXPECT_EQ(error_of(beside + "=[0,0.5,2.5]"), "no error");
   EXPECT_EQ(error_of("cluster.colocated_cores=-2").rfind("cluster.colocated_cores:", 0), 0u);
   EXPECT_EQ(error_of("cluster.colocated_cores=1.5").rfind("cluster.colocated_cores:", 0), 0u);
   const auto cfg = synclab::load_run_config("", {"cluster.software.send_message=3us"});

@@ -112,6 +112,35 @@ TEST(ColocatedCores, EveryPolicyRunsAndRepeats) {
   }
 }
 
+// The kernel's work held up a step by an even share of the core; calibrate's spread
+// (cluster.software.step_beside_kernel) redraws each step's extra, its mean kept: a spread
+// of equal quantiles changes nothing, an uneven one changes the timeline and repeats, and
+// with a CPU per host no step is held up, so there is nothing to redraw.
+TEST(ColocatedCores, StepBesideKernelRedrawsTheExtraOfAStep) {
+  const std::vector<std::string> base = {"model=mlp", "sim.mode=timing", "policy.name=async", "cluster.workers=2",
+                                         "train.stop.updates=200", "train.eval_every=0", "cluster.straggler.dist=none",
+                                         "cluster.gpu.flops=3.2e10", "cluster.gpu.efficiency=1",
+                                         "cluster.link.bandwidth=1Gbps", "cluster.link.latency=0", "sim.network=star",
+                                         "cluster.software.kernel_byte=4e-9"};
+  const std::string lumpy = "cluster.software.step_beside_kernel=[0, 0, 0.5, 3.5]";
+  const auto even = simulate(plus(base, {"cluster.colocated_cores=1"}), "beside-even");
+  const auto flat = simulate(plus(base, {"cluster.colocated_cores=1", "cluster.software.step_beside_kernel=[2, 2, 2]"}),
+                             "beside-flat");
+  const auto a = simulate(plus(base, {"cluster.colocated_cores=1", lumpy}), "beside-lumpy");
+  const auto b = simulate(plus(base, {"cluster.colocated_cores=1", lumpy}), "beside-lumpy-again");
+  EXPECT_EQ(flat["time_s"], even["time_s"]);
+  EXPECT_NE(a["time_s"], even["time_s"]);
+  EXPECT_EQ(a["time_s"], b["time_s"]);
+  EXPECT_EQ(a["software_costs"]["step_beside_kernel"].size(), 4u);
+  // Lumps of up to 3.5 times the even extra, some steps none: the steps' time spreads out
+  // but stays near the even share's over 200 updates.
+  EXPECT_NEAR(a["per_worker"][0]["compute_s"].get<double>(), even["per_worker"][0]["compute_s"].get<double>(),
+              0.25 * even["per_worker"][0]["compute_s"].get<double>());
+  const auto own = simulate(base, "beside-own");
+  const auto own_lumpy = simulate(plus(base, {lumpy}), "beside-own-lumpy");
+  EXPECT_EQ(own_lumpy["time_s"], own["time_s"]);
+}
+
 TEST(ColocatedCores, ConfigErrorsNameTheKey) {
   auto key_of = [](const std::vector<std::string>& o) {
     try {
