@@ -134,6 +134,23 @@ int usable_cpus() {
   return CPU_COUNT(&set);
 }
 
+// One bulk phase of the client: how many messages it sends, then each received and
+// acknowledged. `waiting` and `receiving` (literals: the watchdog keeps them) say what a
+// timeout was waiting for.
+void serve_bulk_phase(tcp::socket& s, Watchdog& wd, std::vector<char>& buf, const char* waiting,
+                      const char* receiving) {
+  std::uint64_t repeats = 0;
+  wd.step(waiting);
+  asio::read(s, asio::buffer(&repeats, sizeof repeats));
+  if (repeats > kMaxKernelRepeats) throw Error(std::string("calibrate: bad request from peer ") + waiting);
+  char b = 0;
+  for (std::uint64_t r = 0; r < repeats; ++r) {
+    wd.step(receiving);
+    asio::read(s, asio::buffer(buf));
+    asio::write(s, asio::buffer(&b, 1));
+  }
+}
+
 void serve_one(tcp::socket& s, Watchdog& wd) {
   s.set_option(tcp::no_delay(true));
   std::string id = boot_id();
@@ -156,24 +173,9 @@ void serve_one(tcp::socket& s, Watchdog& wd) {
     asio::read(s, asio::buffer(buf));
     asio::write(s, asio::buffer(&b, 1));
   }
-  std::uint64_t kernel_repeats = 0;
-  wd.step("waiting for the kernel phase (the client measures the machine's quiet spell first)");
-  asio::read(s, asio::buffer(&kernel_repeats, sizeof kernel_repeats));
-  if (kernel_repeats > kMaxKernelRepeats) throw Error("calibrate: bad kernel-phase request from peer");
-  for (std::uint64_t r = 0; r < kernel_repeats; ++r) {
-    wd.step("receiving a kernel-phase transfer");
-    asio::read(s, asio::buffer(buf));
-    asio::write(s, asio::buffer(&b, 1));
-  }
-  std::uint64_t beside_repeats = 0;
-  wd.step("waiting for the phase with steps beside it");
-  asio::read(s, asio::buffer(&beside_repeats, sizeof beside_repeats));
-  if (beside_repeats > kMaxKernelRepeats) throw Error("calibrate: bad step-phase request from peer");
-  for (std::uint64_t r = 0; r < beside_repeats; ++r) {
-    wd.step("receiving a transfer beside the steps");
-    asio::read(s, asio::buffer(buf));
-    asio::write(s, asio::buffer(&b, 1));
-  }
+  serve_bulk_phase(s, wd, buf, "waiting for the kernel phase (the client measures the machine's quiet spell first)",
+                   "receiving a kernel-phase transfer");
+  serve_bulk_phase(s, wd, buf, "waiting for the phase with steps beside it", "receiving a transfer beside the steps");
 }
 
 // Sends `repeats` messages while `step` runs over and over on a thread of its own; returns
