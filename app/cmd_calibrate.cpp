@@ -86,7 +86,9 @@ int cmd_calibrate(int argc, char** argv) {
     }
   }
   spdlog::info("calibrate: timing {} forward+backward, batch {}, backend {} ...", model, batch, backend);
-  const auto c = experiments::calibrate_compute(model, backend, batch, threads, seconds, samples);
+  // One bench: timed quiet here, then again beside the kernel phase below, already warm.
+  experiments::StepBench bench(model, backend, batch, threads, samples);
+  const auto c = experiments::calibrate_compute(bench, model, backend, threads, seconds);
   spdlog::info("calibrate: {:.4g} ms per step, {:.4g} flop/s", c.step_s * 1e3, c.flops_per_s);
   if (!c.wait_s.empty())
     spdlog::info("calibrate: after a {:g} ms wait a step takes {:.4g} ms more, after {:g} ms {:.4g} ms more", c.wait_s.front() * 1e3,
@@ -96,10 +98,7 @@ int cmd_calibrate(int argc, char** argv) {
   // 20 transfers: the best rate is the bandwidth, and the sender's window after each is a
   // sample of what TCP keeps in flight (it moves from one transfer to the next).
   // The step again, beside the kernel phase's transfers (only where both ends share this
-  // machine's kernel does calibrate run that phase): a warm network, as in a run.
-  experiments::StepBench bench(model, backend, batch, threads, samples);
-  bench.step();
-  bench.step();
+  // machine's kernel does calibrate run that phase).
   const auto step = [&bench] { return bench.step(); };
   const auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 20, step)
                               : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 20,

@@ -94,6 +94,11 @@ struct SoftwareCalibration {
 /// of a series of waits (0.25 to 64 ms, the thread asleep, as a worker waiting for its
 /// parameters): the median of at least 15 steps and min_seconds / 10 per wait. Throws Error for
 /// an unknown model or backend, ConfigError for a zero batch or samples.
+class StepBench;
+/// The same on a bench not yet stepped (its first step is the start-up's); the bench stays
+/// warm for more steps (calibrate times it again beside the kernel phase).
+ComputeCalibration calibrate_compute(StepBench& bench, const std::string& model, const std::string& backend,
+                                     int threads, double min_seconds);
 ComputeCalibration calibrate_compute(const std::string& model, const std::string& backend, std::size_t batch,
                                      int threads, double min_seconds, std::size_t samples = 60000);
 

@@ -19,6 +19,12 @@ namespace synclab::experiments {
 ComputeCalibration calibrate_compute(const std::string& model, const std::string& backend, std::size_t batch,
                                      int threads, double min_seconds, std::size_t samples) {
   StepBench bench(model, backend, batch, threads, samples);
+  return calibrate_compute(bench, model, backend, threads, min_seconds);
+}
+
+ComputeCalibration calibrate_compute(StepBench& bench, const std::string& model, const std::string& backend,
+                                     int threads, double min_seconds) {
+  const std::size_t batch = bench.batch();
   const ModelSpec& spec = bench.spec();
   const ModelCost cost = cost_by_name(model);
 

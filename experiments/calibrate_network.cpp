@@ -178,6 +178,17 @@ void serve_one(tcp::socket& s, Watchdog& wd) {
   serve_bulk_phase(s, wd, buf, "waiting for the phase with steps beside it", "receiving a transfer beside the steps");
 }
 
+// Sends `repeats` messages of buf, each acknowledged by the peer before the next.
+// `sending` (a literal: the watchdog keeps it) says what a timeout was waiting for.
+void send_bulk_phase(tcp::socket& s, Watchdog& wd, std::vector<char>& buf, std::uint64_t repeats, const char* sending) {
+  char b = 1;
+  for (std::uint64_t r = 0; r < repeats; ++r) {
+    wd.step(sending);
+    asio::write(s, asio::buffer(buf));
+    asio::read(s, asio::buffer(&b, 1));
+  }
+}
+
 // Sends `repeats` messages while `step` runs over and over on a thread of its own; returns
 // the steps' seconds (those that ended before the last message was acknowledged).
 std::vector<double> steps_beside_transfers(tcp::socket& s, Watchdog& wd, std::vector<char>& buf, std::uint64_t repeats,
@@ -195,13 +206,8 @@ std::vector<double> steps_beside_transfers(tcp::socket& s, Watchdog& wd, std::ve
       step_error = std::current_exception();
     }
   });
-  char b = 1;
   try {
-    for (std::uint64_t r = 0; r < repeats; ++r) {
-      wd.step("sending a transfer beside the steps");
-      asio::write(s, asio::buffer(buf));
-      asio::read(s, asio::buffer(&b, 1));
-    }
+    send_bulk_phase(s, wd, buf, repeats, "sending a transfer beside the steps");
   } catch (...) {
     done = true;
     stepper.join();
@@ -279,11 +285,7 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
   asio::write(s, asio::buffer(&kernel_repeats, sizeof kernel_repeats));
   const double k0 = kernel_cpu_seconds();
   const auto p0 = Clock::now();
-  for (std::uint64_t r = 0; r < kernel_repeats; ++r) {
-    wd.step("sending a kernel-phase transfer");
-    asio::write(s, asio::buffer(buf));
-    asio::read(s, asio::buffer(&b, 1));
-  }
+  send_bulk_phase(s, wd, buf, kernel_repeats, "sending a kernel-phase transfer");
   const double k1 = kernel_cpu_seconds();
   const double phase_s = seconds_since(p0);
   out.same_machine = same_machine;
