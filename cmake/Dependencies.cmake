@@ -13,6 +13,7 @@ find_package(dnnl REQUIRED)
 # which also exports cblas_* and would silently win otherwise.
 pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
 pkg_check_modules(SIMGRID REQUIRED IMPORTED_TARGET simgrid>=3.32)
+pkg_check_modules(LIBMNL REQUIRED IMPORTED_TARGET libmnl)
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 add_library(synclab_asio INTERFACE)
 target_include_directories(synclab_asio SYSTEM INTERFACE ${ASIO_INCLUDE_DIR})

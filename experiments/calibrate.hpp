@@ -35,6 +35,7 @@ struct NetworkCalibration {
   std::vector<double> windows;  ///< that window after each transfer, in order (bytes); empty: unknown
   std::string congestion;       ///< the sender's congestion control ("bbr", "cubic"; empty: unknown)
   double bbr_bandwidth_Bps = 0; ///< with bbr: median of its bandwidth estimate after each transfer, bytes/s; else 0
+  std::uint64_t gso_max_size = 0; ///< GSO size of the interface the sender sends by (bytes; 0: unknown)
   std::size_t message_bytes = 0;
   std::size_t round_trips = 0;
   std::string peer;             ///< "host:port" measured against; empty = loopback

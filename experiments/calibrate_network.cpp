@@ -23,6 +23,7 @@
 
 #include "core/common/error.hpp"
 #include "experiments/calibrate.hpp"
+#include "experiments/interface_gso.hpp"
 #include "experiments/tcp_sender_state.hpp"
 
 namespace synclab::experiments {
@@ -261,6 +262,7 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
     if (tcp.bbr_bandwidth_Bps > 0) bbr_rates.push_back(tcp.bbr_bandwidth_Bps);
     out.congestion = tcp.congestion;
   }
+  out.gso_max_size = interface_gso_max_size(s.native_handle());
   out.bandwidth_Bps = best;
   out.median_bandwidth_Bps = median(rates);
   out.windows = windows;
@@ -452,6 +454,10 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
     y += "#   So the packet model runs BBR's windows per connection (sim.packet.congestion: bbr; the measured\n"
          "#   windows serve `measured`). BBR paces near its estimate: where it runs far above the link, as\n"
          "#   through a shaper's bucket, its pacing does not bind (docs/simulator.md).\n";
+  if (n.congestion == "bbr" && n.gso_max_size > 0)
+    y += fmt::format("#   gso = the largest GSO packet of the interface it sends by ({} bytes, rtnetlink): it caps a\n"
+                     "#   TSO burst, and so the small-queue limit (sim.packet.small_queues).\n",
+                     n.gso_max_size);
   if (n.same_machine)
     y += fmt::format("#   The peer runs on this machine's kernel, so every host shares its {} cores: colocated_cores.\n"
                      "#   kernel_byte = system + irq + softirq time of the machine per byte over a bulk phase of {} messages\n"
@@ -515,7 +521,8 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   // At least two packets of the default segment: the config refuses less. Where the kernel
   // runs BBR, the packet model runs its windows per connection (the measured ones stay, for
   // `sim.packet.congestion: measured`).
-  const std::string congestion = n.congestion == "bbr" ? "congestion: bbr" : "";
+  std::string congestion = n.congestion == "bbr" ? "congestion: bbr" : "";
+  if (!congestion.empty() && n.gso_max_size > 0) congestion += fmt::format(", gso: {}", n.gso_max_size);
   if (n.window_bytes > 0) {
     std::string list;
     for (const double w : n.windows) list.append(fmt::format("{}{:.0f}", list.empty() ? "" : ", ", std::max(w, 2.0 * 1448)));

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
-  libopenblas-dev libdnnl-dev zlib1g-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev
+  libopenblas-dev libdnnl-dev zlib1g-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libmnl-dev
   libfmt-dev libspdlog-dev libboost-program-options-dev libasio-dev libsimgrid-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist libjs-vega

@@ -18,7 +18,7 @@ constexpr int kFullBwRounds = 3;          // ... three times
 constexpr std::uint64_t kInitialSegments = 10;  // TCP_INIT_CWND
 constexpr std::uint64_t kMinSegments = 4;       // bbr_cwnd_min_target
 constexpr double kPacingShift = 1024.0;   // sk_pacing_shift 10: a TSO burst is ~1 ms of pacing
-constexpr double kTsoMaxBytes = 65536.0 - 1 - 320;  // GSO_LEGACY_MAX_SIZE - 1 - MAX_TCP_HEADER
+constexpr double kGsoHeaderRoom = 1 + 320;  // sk_gso_max_size: the device's GSO size - 1 - MAX_TCP_HEADER
 constexpr double kMinTsoRate = 1.2e6 / 8;  // bbr_min_tso_rate: below it, bursts of one segment
 constexpr std::uint64_t kMaxTsoSegments = 127;
 constexpr int kCycleLength = 8;
@@ -26,8 +26,9 @@ constexpr double kCycleGain[kCycleLength] = {1.25, 0.75, 1, 1, 1, 1, 1, 1};
 
 }  // namespace
 
-BbrWindow::BbrWindow(std::uint64_t mss, unsigned cycle_draw, double base_rtt)
+BbrWindow::BbrWindow(std::uint64_t mss, unsigned cycle_draw, double base_rtt, std::uint64_t gso_max_size)
     : mss_(std::max<std::uint64_t>(mss, 1)),
+      tso_max_bytes_(std::max(static_cast<double>(mss_), static_cast<double>(gso_max_size) - kGsoHeaderRoom)),
       cwnd_(kInitialSegments * mss_),
       // The initial rate is 2.885 x 10 segments per handshake round trip: tens of
       // microseconds on a LAN, far above what a TSO burst holds, so bursts start at their cap.
@@ -70,10 +71,17 @@ std::uint64_t BbrWindow::aggregation() const {
 }
 
 std::uint64_t BbrWindow::tso_burst() const {
-  const double bytes = std::min(pacing_rate_ / kPacingShift, kTsoMaxBytes);
+  const double bytes = std::min(pacing_rate_ / kPacingShift, tso_max_bytes_);
   const std::uint64_t min_segments = pacing_rate_ < kMinTsoRate ? 1 : 2;
   const auto segments = std::clamp<std::uint64_t>(static_cast<std::uint64_t>(bytes) / mss_, min_segments, kMaxTsoSegments);
   return segments * mss_;
+}
+
+std::uint64_t BbrWindow::small_queue_limit() const {
+  // Linux counts an skb's truesize (payload and overhead) against the limit; the payload
+  // alone is counted here, so the limit is the physical one to within that overhead.
+  const double paced = std::isfinite(pacing_rate_) ? pacing_rate_ / kPacingShift : tso_max_bytes_;
+  return std::max<std::uint64_t>(2 * tso_burst(), static_cast<std::uint64_t>(paced));
 }
 
 BbrSent BbrWindow::sent(double now, std::uint64_t in_flight) {

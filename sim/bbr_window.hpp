@@ -47,8 +47,9 @@ class BbrWindow {
  public:
   /// A fresh connection: 10 segments of `mss` bytes, startup, the handshake's round trip
   /// `base_rtt` as its min RTT (<= 0: none yet). The gain cycle starts at a phase BBR
-  /// draws at random: `cycle_draw` in 0..6 is that draw.
-  explicit BbrWindow(std::uint64_t mss, unsigned cycle_draw = 0, double base_rtt = 0);
+  /// draws at random: `cycle_draw` in 0..6 is that draw. `gso_max_size`: the interface's
+  /// largest GSO packet (bytes; Linux's default 65536), which caps a TSO burst.
+  explicit BbrWindow(std::uint64_t mss, unsigned cycle_draw = 0, double base_rtt = 0, std::uint64_t gso_max_size = 65536);
 
   /// A segment leaves with `in_flight` bytes unacknowledged before it: its record.
   BbrSent sent(double now, std::uint64_t in_flight);
@@ -71,8 +72,12 @@ class BbrWindow {
   double pacing_rate() const { return pacing_rate_; }
   /// The pacing gain now (2.885 in startup, 1/2.885 in drain, the cycle's after).
   double pacing_gain() const;
-  /// Bytes of one TSO burst: about 1 ms at the pacing rate, 2-45 segments (1 below 1.2 Mbit/s).
+  /// Bytes of one TSO burst: about 1 ms at the pacing rate, 2-45 segments (1 below 1.2 Mbit/s),
+  /// at most the interface's GSO size.
   std::uint64_t tso_burst() const;
+  /// Bytes the sender may have in its own host's queues (TCP small queues): two TSO bursts
+  /// or about 1 ms at the pacing rate, whichever is more (tcp_small_queue_check).
+  std::uint64_t small_queue_limit() const;
   /// True once startup ended (the bandwidth stopped growing).
   bool full_bandwidth() const { return full_bw_reached_; }
 
@@ -88,6 +93,7 @@ class BbrWindow {
   void enter_probe_bw(double now);
 
   std::uint64_t mss_;
+  double tso_max_bytes_;  // the interface's GSO size less TCP's header room (sk_gso_max_size)
   std::uint64_t cwnd_;
   std::uint64_t delivered_ = 0;
   double delivered_time_ = 0, first_tx_time_ = 0;

@@ -92,7 +92,9 @@ std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, co
                                            .acks_queued = sim.packet_acks_queued, .bbr = sim.packet_bbr,
                                            // The handshake's round trip: both NICs' latency, there and back.
                                            .base_rtt = config.cluster.link.latency +
-                                                       config.cluster.ps_link.value_or(config.cluster.link).latency});
+                                                       config.cluster.ps_link.value_or(config.cluster.link).latency,
+                                           .gso_max_size = sim.packet_gso,
+                                           .small_queues = sim.packet_small_queues});
   }
   return std::make_unique<SimgridNetwork>();
 }

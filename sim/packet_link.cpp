@@ -92,6 +92,14 @@ bool PacketLink::release(FlowId id, Flow& f) {
         c->pace_pending = true;
         return false;
       }
+      if (spec_.small_queues && f.direction == Direction::OutOf) {
+        // TCP small queues: past the limit the sender waits until its queued bytes leave.
+        if (c->queued_own > 0 && c->queued_own + s > c->cc.small_queue_limit()) {
+          c->queue_full = true;
+          return false;
+        }
+        c->queued_own += s;
+      }
       c->unacked.push_back(Connection::Segment{c->sent + s, c->cc.sent(now_, in_flight)});
       c->sent += s;
       c->next_send = std::max(c->next_send, now_) + static_cast<double>(s) / c->cc.pacing_rate();
@@ -102,7 +110,7 @@ bool PacketLink::release(FlowId id, Flow& f) {
       f.cap_free = std::max(now_, f.cap_free) + static_cast<double>(s) / spec_.flow_cap;
       push(f.cap_free, Kind::Arrive, kInto, id, s);
     } else {
-      push(now_, Kind::Arrive, static_cast<int>(f.direction), id, s);
+      push(now_, Kind::Arrive, static_cast<int>(f.direction), id, s, false, f.conn);
     }
   }
   return true;
@@ -113,7 +121,7 @@ PacketLink::Connection& PacketLink::connection(std::uint64_t key) {
   if (it == conns_.end()) {
     // Connections open in the simulation's deterministic order, so the draws repeat.
     const auto draw = static_cast<unsigned>(rng_.below(7));
-    it = conns_.try_emplace(key, spec_.segment, draw, spec_.base_rtt).first;
+    it = conns_.try_emplace(key, spec_.segment, draw, spec_.base_rtt, spec_.gso_max_size).first;
   }
   return it->second;
 }
@@ -197,6 +205,17 @@ double PacketLink::run(double until, bool first) {
           if (it != flows_.end() || spec_.bbr)
             push(e.queue == kOutOf ? now_ + cap_time : now_, Kind::Acked, e.queue, p.flow, p.acks, false, p.conn);
           break;
+        }
+        if (spec_.small_queues && e.queue == kOutOf) {
+          // The shard's own egress: the sender's small queue has room again.
+          const auto c = conns_.find(p.conn);
+          if (c != conns_.end()) {
+            c->second.queued_own -= std::min(c->second.queued_own, p.bytes);
+            if (c->second.queue_full) {
+              c->second.queue_full = false;
+              release_connection(p.conn);
+            }
+          }
         }
         if (it == flows_.end()) break;
         Flow& f = it->second;

@@ -25,7 +25,12 @@
 // message to the next and follows what the connection met: its delivery rate and how its
 // ACKs bunched up behind the other direction's queue (bbr_window.hpp). Flows of one
 // connection and direction then share that window, and it paces them per TSO burst at
-// its pacing rate (a burst's segments leave together, as the kernel sends).
+// its pacing rate (a burst's segments leave together, as the kernel sends). With
+// `small_queues`, the shard's senders also obey TCP small queues: the shard's egress queue
+// is on the sender's own host, and Linux lets a socket have at most about 1 ms of its
+// pacing rate (two TSO bursts at least) in its host's queues, so several replies interleave
+// there in chunks of that size instead of one sender's window ahead of the next. A push's
+// bytes leave the worker's host before they reach the shared queue: they are not limited.
 //
 // One uncontended flow of M bytes in segments of s takes M / min(rate, cap) + s / max(rate,
 // cap) (store and forward of one segment) when its window covers the segments in transit
@@ -57,6 +62,8 @@ struct PacketLinkSpec {
   bool acks_queued = true;             ///< false: each segment's room returns on arrival, no ACK packets (the data path alone)
   bool bbr = false;                    ///< true: each connection's window is its BBR sender's (window and windows unused)
   double base_rtt = 0;                 ///< s: with bbr, a connection's handshake round trip (twice the path's latency)
+  std::uint64_t gso_max_size = 65536;  ///< with bbr: the senders' interface's largest GSO packet (caps a TSO burst)
+  bool small_queues = true;            ///< with bbr: a reply's sender keeps at most its small-queue limit in the shard's egress queue
 };
 
 class PacketLink final : public SharedLink {
@@ -118,7 +125,8 @@ class PacketLink final : public SharedLink {
   };
   // With bbr: one TCP sender (a connection in one direction), over the flows it carries.
   struct Connection {
-    Connection(std::uint64_t mss, unsigned cycle_draw, double base_rtt) : cc(mss, cycle_draw, base_rtt) {}
+    Connection(std::uint64_t mss, unsigned cycle_draw, double base_rtt, std::uint64_t gso)
+        : cc(mss, cycle_draw, base_rtt, gso) {}
     BbrWindow cc;
     std::uint64_t sent = 0, acked = 0;  // bytes, over all its flows
     double next_send = 0;               // the pacing rate lets the next segment go then
@@ -133,6 +141,8 @@ class PacketLink final : public SharedLink {
     std::vector<Segment> unacked;  // in sending order, from unacked_head on
     std::size_t unacked_head = 0;
     std::vector<FlowId> waiting;   // its flows with bytes not yet handed out, in start order
+    std::uint64_t queued_own = 0;  // with small_queues: its bytes in the shard's egress queue, not yet sent
+    bool queue_full = false;       // with small_queues: a release stopped at the limit
   };
 
   void push(double time, Kind kind, int queue, FlowId flow, std::uint64_t bytes, bool ack = false, std::uint64_t conn = 0);

@@ -118,6 +118,8 @@ struct RunConfig {
     std::uint64_t packet_window = 14480; ///< packet model: bytes a flow may have in flight
     bool packet_acks_queued = true;      ///< packet model: ACKs queue in the other direction (sim.packet.acks: queued | free)
     bool packet_bbr = false;             ///< packet model: windows from BBR per connection (sim.packet.congestion: measured | bbr)
+    std::uint64_t packet_gso = 65536;    ///< packet model with bbr: the senders' interface's GSO size (sim.packet.gso)
+    bool packet_small_queues = true;     ///< packet model with bbr: the shard's senders obey TCP small queues (sim.packet.small_queues)
     std::vector<std::uint64_t> packet_windows; ///< packet model: measured windows each transfer draws from (empty: packet_window)
   } sim;
   struct Worker {

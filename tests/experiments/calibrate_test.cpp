@@ -3,6 +3,7 @@
 // peer mode against a server, and an end that stops answering; the software costs are timed on the executor's own code.
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <atomic>
 #include <fstream>
 #include <string>
@@ -134,6 +135,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.windows = {63712, 217200, 298288};
   n.congestion = "bbr";
   n.bbr_bandwidth_Bps = 3.5e9;
+  n.gso_max_size = 8192;
   n.same_machine = true;
   n.cores = 16;
   n.kernel_byte_s = 5.5e-9;
@@ -170,6 +172,8 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_EQ(cfg.sim.packet_window, 217200u);
   EXPECT_EQ(cfg.sim.packet_windows, (std::vector<std::uint64_t>{63712, 217200, 298288}));
   EXPECT_TRUE(cfg.sim.packet_bbr) << "a BBR kernel: the packet model runs BBR's windows";
+  EXPECT_EQ(cfg.sim.packet_gso, 8192u) << "its TSO bursts are cut to the interface's GSO size";
+  EXPECT_TRUE(cfg.sim.packet_small_queues);
   n.window_bytes = 0;
   n.windows.clear();
   const auto unmeasured = synclab::resolve_run_config(YAML::Load(ex::calibration_yaml(c, n, sw)));
@@ -348,6 +352,16 @@ TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   if (default_cc == "bbr") EXPECT_GT(n.bbr_bandwidth_Bps, 0.0);
   else EXPECT_EQ(n.bbr_bandwidth_Bps, 0.0);
   EXPECT_NE(ex::calibration_yaml({}, n, {}).find("congestion control: " + default_cc), std::string::npos);
+  // The interface it sent by is loopback: its GSO size as `ip` shows it.
+  EXPECT_GT(n.gso_max_size, 0u);
+  if (FILE* ip = ::popen("ip -d link show lo 2>/dev/null", "r")) {
+    std::string shown;
+    for (char buf[256]; std::fgets(buf, sizeof buf, ip);) shown += buf;
+    ::pclose(ip);
+    if (const auto at = shown.find("gso_max_size "); at != std::string::npos) {
+      EXPECT_EQ(n.gso_max_size, std::stoull(shown.substr(at + 13)));
+    }
+  }
   // The server sent its boot id: this machine's, so the fragment says the hosts share it.
   EXPECT_TRUE(n.same_machine);
   EXPECT_GT(n.kernel_byte_s, 0.0);

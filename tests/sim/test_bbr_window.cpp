@@ -115,6 +115,25 @@ TEST(BbrWindow, SteadyAcksSettleAtTwoBdpAndThreeTsoBursts) {
   EXPECT_LE(w.cwnd(), target(1.25) + 6 * kMss) << "aggregation " << w.aggregation();
 }
 
+TEST(BbrWindow, GsoSizeCapsTheBurstsAndSmallQueuesHoldOneMsOrTwoBursts) {
+  // 1 Gb/s: 1 ms of pacing is ~120 KB, above a 64 KB GSO packet, so a burst is what the GSO
+  // size leaves after TCP's header room (45 segments at 65536, 5 at 8192, as tcp_tso_autosize
+  // computes), and the small-queue limit is the larger of two bursts and 1 ms of pacing.
+  for (const auto& [gso, segments] : {std::pair<std::uint64_t, std::uint64_t>{65536, 45}, {8192, 5}}) {
+    BbrWindow w(kMss, 0, 0, gso);
+    Path p(125e6, 20e-6);
+    p.run(w, 40'000'000);
+    ASSERT_TRUE(w.full_bandwidth());
+    ASSERT_GT(w.pacing_rate() / 1024, static_cast<double>(gso)) << gso;
+    EXPECT_EQ(w.tso_burst(), segments * kMss) << gso;
+    EXPECT_EQ(w.small_queue_limit(),
+              std::max<std::uint64_t>(2 * w.tso_burst(), static_cast<std::uint64_t>(w.pacing_rate() / 1024)))
+        << gso;
+  }
+  // A fresh sender paces without bound: its limit is two of the largest bursts.
+  EXPECT_EQ(BbrWindow(kMss, 0, 0, 8192).small_queue_limit(), 2 * 5 * kMss);
+}
+
 TEST(BbrWindow, AcksHeldBackGrowTheWindowUntilItCoversTheHold) {
   // The same link, but every other 20 ms the ACKs are held and come back in a bunch: each
   // bunch is acknowledged beyond what the bandwidth estimate explains, so the window grows

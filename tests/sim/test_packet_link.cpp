@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <tuple>
 #include <sstream>
 #include <vector>
 
@@ -25,6 +26,7 @@
 #include "tests/sim/scratch_runs.hpp"
 
 namespace fs = std::filesystem;
+using synclab::sim::BbrWindow;
 using synclab::sim::FairShareLink;
 using synclab::sim::PacketLink;
 using synclab::sim::PacketLinkSpec;
@@ -253,7 +255,9 @@ TEST(PacketLink, AckBehindTheOtherDirectionsQueueHoldsBackASmallWindow) {
 TEST(PacketLink, BbrWindowsPersistPerConnectionAndFollowTheRateTheyGet) {
   const std::uint64_t s = 1448, m = 220 * s;
   const double rate = 12.5e6;
-  const PacketLinkSpec spec{.rate = rate, .flow_cap = rate, .segment = s, .seed = 3, .bbr = true, .base_rtt = 32e-6};
+  // The replies' senders keep their whole window queued (no small queues): the case above.
+  const PacketLinkSpec spec{.rate = rate, .flow_cap = rate, .segment = s, .seed = 3, .bbr = true, .base_rtt = 32e-6,
+                            .small_queues = false};
   auto pushes = [&](bool beside_replies) {
     PacketLink link(spec);
     if (beside_replies)
@@ -280,6 +284,50 @@ TEST(PacketLink, BbrWindowsPersistPerConnectionAndFollowTheRateTheyGet) {
   EXPECT_LT(beside.cwnd(), 0.75 * alone.cwnd());
   EXPECT_GT(t_beside, 2 * t_alone);
   EXPECT_EQ(PacketLink(spec).sender(Dir::Into, 0), nullptr) << "no sender before a connection's first flow";
+}
+
+// TCP small queues: the shard's egress queue is its senders' own host queue, where Linux
+// lets a socket keep about 1 ms of its pacing rate (two TSO bursts at least) and no more.
+// Four long replies at 1 Gb/s share the queue, each paced at about its share, while their
+// windows also cover ACKs delayed behind a long push: each holds at most its limit in the
+// queue, so a reply that starts on a fifth connection waits behind at most the four limits;
+// without them, behind the four windows.
+TEST(PacketLink, SmallQueuesLetALateReplyPassLongOnes) {
+  const std::uint64_t s = 1448, big = 400 * 220 * s;
+  const double rate = 125e6;
+  const std::uint64_t n = 4;
+  auto late_reply = [&](bool small_queues, std::uint64_t gso) {
+    PacketLink link(PacketLinkSpec{.rate = rate, .flow_cap = rate, .segment = s, .seed = 5, .bbr = true,
+                                   .base_rtt = 32e-6, .gso_max_size = gso, .small_queues = small_queues});
+    for (std::uint64_t c = 0; c < n; ++c) link.add(0, Dir::OutOf, big, c);
+    link.add(0, Dir::Into, big, n + 1);  // the replies' ACKs wait behind its queued data
+    const double start = 0.05;           // the senders have left startup by then
+    EXPECT_GT(link.next_completion(), start);
+    const auto late = link.add(start, Dir::OutOf, s, n);
+    std::uint64_t limits = 0, windows = 0;
+    for (std::uint64_t c = 0; c < n; ++c) {
+      limits += link.sender(Dir::OutOf, c)->small_queue_limit() + link.sender(Dir::OutOf, c)->tso_burst();
+      windows += link.sender(Dir::OutOf, c)->cwnd();
+    }
+    for (;;) {
+      const double now = link.next_completion();
+      for (auto f : link.complete(now, 0))
+        if (f == late) return std::make_tuple(now - start, limits, windows);
+    }
+  };
+  for (std::uint64_t gso : {65536, 8192}) {
+    const auto [t_on, limits, windows] = late_reply(true, gso);
+    // Its one segment: behind at most the limits (each with a burst's slack, as the pacing
+    // rate moves while it waits), then its own time on both NICs.
+    EXPECT_LE(t_on, static_cast<double>(limits + 2 * s) / rate) << gso;
+    if (gso == 65536) {
+      // Bursts of up to 64 KB make windows well above the limits: the limits bind.
+      const auto [t_off, unused, windows_off] = late_reply(false, gso);
+      EXPECT_GT(windows_off, limits);
+      EXPECT_GT(t_off, 2 * t_on);
+      EXPECT_GT(t_off, static_cast<double>(limits) / rate);
+    }
+  }
 }
 
 // An ACK is a packet of its own in the other direction's queue: 66 bytes at the link's
