@@ -1,6 +1,5 @@
 #include "experiments/interface_gso.hpp"
 
-#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>

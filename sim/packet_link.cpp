@@ -15,6 +15,8 @@ PacketLink::PacketLink(PacketLinkSpec spec) : spec_(std::move(spec)), rng_(spec_
   if (!(spec_.rate > 0)) throw std::invalid_argument("PacketLink: rate must be positive");
   if (spec_.segment == 0) throw std::invalid_argument("PacketLink: segment must be positive");
   spec_.window = std::max(spec_.window, spec_.segment);
+  // Small queues are sized from a BBR sender's pacing rate: without bbr there is none.
+  spec_.small_queues = spec_.small_queues && spec_.bbr;
   // Free ACKs return each segment's room as it arrives: the data path alone.
   ack_bytes_every_ = spec_.acks_queued ? std::max<std::uint64_t>(spec_.ack_every, 1) * spec_.segment : spec_.segment;
 }
