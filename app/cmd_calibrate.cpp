@@ -106,8 +106,8 @@ int cmd_calibrate(int argc, char** argv) {
   spdlog::info("calibrate: latency {:.3g} us, bandwidth {:.4g} bytes/s", n.latency_s * 1e6, n.bandwidth_Bps);
   if (n.same_machine)
     spdlog::info("calibrate: both ends on this machine's kernel ({} cores): {:.3g} ns of kernel CPU per byte moved "
-                 "({} messages; other work on the machine: {:.0f}% of the kernel time, {})",
-                 n.cores, n.kernel_byte_s * 1e9, n.kernel_messages, 100 * n.kernel_background,
+                 "(median of {} phases of {} messages each way; other work on the machine: {:.0f}% of the kernel time, {})",
+                 n.cores, n.kernel_byte_s * 1e9, n.kernel_phases_s.size(), n.kernel_messages, 100 * n.kernel_background,
                  n.kernel_background > experiments::kBusyKernelShare
                      ? "too much to take off: an upper bound; calibrate on a quiet machine for a sure figure"
                      : "taken off");

@@ -44,10 +44,12 @@ struct NetworkCalibration {
   bool same_machine = false;
   int cores = 0;                ///< CPUs this process may run on (where same_machine)
   /// CPU seconds the kernel spent per byte moved, both ends (/proc/stat system, irq and
-  /// softirq time over the bulk phase of kernel_phase_messages(), less the machine's own
-  /// rate of it before the phase); 0 unless same_machine.
+  /// softirq time over a bulk phase of kernel_phase_messages() each way at once, as a
+  /// server's pushes in and replies out, less the machine's own rate of it before): the
+  /// median of kKernelPhases such phases; 0 unless same_machine.
   double kernel_byte_s = 0;
-  std::size_t kernel_messages = 0;  ///< messages of that bulk phase (0: none)
+  std::vector<double> kernel_phases_s;  ///< that figure for each phase, in order (empty: none)
+  std::size_t kernel_messages = 0;  ///< messages each way of each phase (0: none)
   /// Share of the phase's kernel time that the machine's other work would have spent
   /// anyway (its rate over a quiet spell before the phase), taken off kernel_byte_s up to
   /// kBusyKernelShare (kernel_per_byte).
@@ -62,6 +64,10 @@ struct NetworkCalibration {
 /// probabilities ((k + 0.5) / n, interpolated), over the mean of those quantiles. Empty
 /// with fewer than 2n steps or no extra time at all.
 std::vector<double> beside_kernel_quantiles(std::vector<double> steps_s, double quiet_s, std::size_t n = 20);
+
+/// Kernel-cost phases calibrate runs: one phase's figure moves by a fifth from one to the
+/// next on a shared machine (where the softirq lands), their median much less.
+constexpr int kKernelPhases = 3;
 
 /// Above this share of other work in the kernel phase, calibrate says kernel_byte is unsure.
 constexpr double kBusyKernelShare = 0.25;

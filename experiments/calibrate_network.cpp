@@ -99,9 +99,11 @@ class Watchdog {
 // Wire protocol of one measurement: the server first sends its kernel's boot id (36
 // bytes); the client sends three u64 in host order (round trips, message bytes, repeats);
 // the server echoes each 1-byte ping, then acknowledges each bulk message with one byte
-// once it has all of it, so the client's clock covers the whole transfer. Then the client
-// sends one more u64, the bulk messages of the kernel-cost phase (0: none), acknowledged
-// the same way.
+// once it has all of it, so the client's clock covers the whole transfer. Then the
+// kernel-cost phases: before each the client sends a u64, the messages each way (0: no more
+// phases); both ends send that many messages at once while reading the other's, and the
+// server sends one byte once it has sent and read all of them. Last, one more u64, the
+// messages of the phase with steps beside it (0: none), acknowledged one by one.
 constexpr std::uint64_t kMaxMessage = 1ULL << 32;
 constexpr std::uint64_t kMaxKernelRepeats = 1000000;
 constexpr std::size_t kBootIdBytes = 36;
@@ -152,6 +154,38 @@ void serve_bulk_phase(tcp::socket& s, Watchdog& wd, std::vector<char>& buf, cons
   }
 }
 
+// Sends `repeats` messages of `out` while a thread reads as many of the peer's, as a
+// server's replies leave while pushes arrive; returns once both are done. Only this thread
+// enters watchdog steps (`sending`, then `receiving`: literals, the watchdog keeps them).
+// Asio allows one synchronous read beside one synchronous write on a socket.
+void exchange_bulk_phase(tcp::socket& s, Watchdog& wd, const std::vector<char>& out, std::uint64_t repeats,
+                         const char* sending, const char* receiving) {
+  std::vector<char> in(out.size());
+  std::exception_ptr read_error;
+  std::thread reader([&] {
+    try {
+      for (std::uint64_t r = 0; r < repeats; ++r) asio::read(s, asio::buffer(in));
+    } catch (...) {
+      read_error = std::current_exception();
+    }
+  });
+  std::exception_ptr write_error;
+  try {
+    for (std::uint64_t r = 0; r < repeats; ++r) {
+      wd.step(sending);
+      asio::write(s, asio::buffer(out));
+    }
+  } catch (...) {
+    write_error = std::current_exception();
+    asio::error_code ec;
+    s.shutdown(tcp::socket::shutdown_both, ec);  // the reader would wait for bytes that never come
+  }
+  if (!write_error) wd.step(receiving);
+  reader.join();
+  if (write_error) std::rethrow_exception(write_error);
+  if (read_error) std::rethrow_exception(read_error);
+}
+
 void serve_one(tcp::socket& s, Watchdog& wd) {
   s.set_option(tcp::no_delay(true));
   std::string id = boot_id();
@@ -174,8 +208,18 @@ void serve_one(tcp::socket& s, Watchdog& wd) {
     asio::read(s, asio::buffer(buf));
     asio::write(s, asio::buffer(&b, 1));
   }
-  serve_bulk_phase(s, wd, buf, "waiting for the kernel phase (the client measures the machine's quiet spell first)",
-                   "receiving a kernel-phase transfer");
+  for (int phase = 0;; ++phase) {
+    std::uint64_t repeats = 0;
+    wd.step(phase == 0 ? "waiting for the kernel phase (the client measures the machine's quiet spell first)"
+                       : "waiting for the next kernel phase");
+    asio::read(s, asio::buffer(&repeats, sizeof repeats));
+    if (repeats == 0) break;
+    if (repeats > kMaxKernelRepeats || phase >= kKernelPhases)
+      throw Error("calibrate: bad request from peer waiting for a kernel phase");
+    exchange_bulk_phase(s, wd, buf, repeats, "sending kernel-phase transfers", "receiving kernel-phase transfers");
+    wd.step("acknowledging a kernel phase");
+    asio::write(s, asio::buffer(&b, 1));
+  }
   serve_bulk_phase(s, wd, buf, "waiting for the phase with steps beside it", "receiving a transfer beside the steps");
 }
 
@@ -284,20 +328,30 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
     const double b1 = kernel_cpu_seconds();
     if (b0 >= 0 && b1 >= b0) background = (b1 - b0) / seconds_since(t0);
   }
-  asio::write(s, asio::buffer(&kernel_repeats, sizeof kernel_repeats));
-  const double k0 = kernel_cpu_seconds();
-  const auto p0 = Clock::now();
-  send_bulk_phase(s, wd, buf, kernel_repeats, "sending a kernel-phase transfer");
-  const double k1 = kernel_cpu_seconds();
-  const double phase_s = seconds_since(p0);
+  // Both ways at once, as a server's traffic runs; several phases, since where the softirq
+  // lands moves one phase's figure by a fifth on a shared machine.
+  std::vector<double> shares;  // other work's share of each phase's kernel time
+  for (int phase = 0; phase < kKernelPhases && kernel_repeats > 0; ++phase) {
+    asio::write(s, asio::buffer(&kernel_repeats, sizeof kernel_repeats));
+    const double k0 = kernel_cpu_seconds();
+    const auto p0 = Clock::now();
+    exchange_bulk_phase(s, wd, buf, kernel_repeats, "sending kernel-phase transfers", "receiving kernel-phase transfers");
+    wd.step("waiting for the end of a kernel phase");
+    asio::read(s, asio::buffer(&b, 1));
+    const double k1 = kernel_cpu_seconds();
+    const double phase_s = seconds_since(p0);
+    if (k0 < 0 || k1 < k0) continue;
+    const double moved = 2.0 * static_cast<double>(kernel_repeats) * static_cast<double>(message_bytes);
+    out.kernel_phases_s.push_back(kernel_per_byte(k1 - k0, background * phase_s, moved));
+    shares.push_back(k1 > k0 ? std::min(1.0, background * phase_s / (k1 - k0)) : 0);
+  }
+  const std::uint64_t no_more = 0;
+  asio::write(s, asio::buffer(&no_more, sizeof no_more));
   out.same_machine = same_machine;
   if (same_machine) out.cores = usable_cpus();
   out.kernel_messages = kernel_repeats;
-  if (kernel_repeats > 0 && k0 >= 0 && k1 >= k0) {
-    const double moved = static_cast<double>(kernel_repeats) * static_cast<double>(message_bytes);
-    out.kernel_byte_s = kernel_per_byte(k1 - k0, background * phase_s, moved);
-    out.kernel_background = k1 > k0 ? std::min(1.0, background * phase_s / (k1 - k0)) : 0;
-  }
+  out.kernel_byte_s = median(out.kernel_phases_s);
+  out.kernel_background = median(shares);
 
   // The bulk phase again, a worker's step running beside it: the kernel's work comes in
   // batches that hold a core (a softirq runs to its budget before a task gets the core
@@ -312,6 +366,13 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
 void check_sizes(std::size_t message_bytes, std::size_t round_trips, int repeats) {
   if (message_bytes == 0 || message_bytes > kMaxMessage || round_trips == 0 || repeats <= 0 || repeats > 1000)
     throw Error("calibrate: network sizes must be positive (message at most 4 GiB, at most 1000 repeats)");
+}
+
+// "a, b, c": each value times `scale`, three significant digits.
+std::string phase_list(const std::vector<double>& values, double scale) {
+  std::string list;
+  for (const double v : values) list.append(fmt::format("{}{:.3g}", list.empty() ? "" : ", ", v * scale));
+  return list;
 }
 
 }  // namespace
@@ -461,10 +522,11 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   if (n.same_machine)
     y += fmt::format("#   The peer runs on this machine's kernel, so every host shares its {} cores: colocated_cores.\n"
                      "#   kernel_byte = system + irq + softirq time of the machine per byte over a bulk phase of {} messages\n"
-                     "#   (at least {:g} s and {:g} MiB, at most {:g} s: /proc/stat counts in ticks), less the machine's\n"
-                     "#   rate of it over a quiet spell before (here {:.0f}% of the phase's).\n",
+                     "#   each way at once, as a server's pushes and replies (at least {:g} s and {:g} MiB, at most {:g} s:\n"
+                     "#   /proc/stat counts in ticks), less the machine's rate of it over a quiet spell before (here\n"
+                     "#   {:.0f}% of the phase's); the median of {} such phases ({} ns per byte).\n",
                      n.cores, n.kernel_messages, kKernelPhase, kKernelBytes / (1 << 20), kKernelPhaseMax,
-                     100 * n.kernel_background);
+                     100 * n.kernel_background, n.kernel_phases_s.size(), phase_list(n.kernel_phases_s, 1e9));
   if (const auto q = beside_kernel_quantiles(n.beside_steps_s, c.step_s); !q.empty()) {
     double mean = 0;
     for (const double t : n.beside_steps_s) mean += t;

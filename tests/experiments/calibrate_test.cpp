@@ -33,6 +33,12 @@ TEST(Calibrate, LoopbackPingPongMeasuresLatencyAndBandwidth) {
   EXPECT_GT(n.kernel_byte_s, 0.0);
   EXPECT_LT(n.kernel_byte_s, 1e-6);  // nanoseconds per byte; per message read as per byte lands far above
   EXPECT_EQ(n.kernel_messages, ex::kernel_phase_messages(n.median_bandwidth_Bps, n.message_bytes));
+  // Several phases, each moving the messages both ways at once; the figure is their median.
+  ASSERT_EQ(n.kernel_phases_s.size(), static_cast<std::size_t>(ex::kKernelPhases));
+  auto sorted = n.kernel_phases_s;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(n.kernel_byte_s, sorted[sorted.size() / 2]);
+  for (const double k : sorted) EXPECT_GT(k, 0.0);
   EXPECT_GE(n.kernel_background, 0.0);
   EXPECT_LE(n.kernel_background, 1.0);
   EXPECT_THROW(ex::calibrate_loopback(0, 10, 1), synclab::Error);
