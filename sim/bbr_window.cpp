@@ -16,6 +16,7 @@ constexpr double kExtraAckedMax = 0.1;    // s of bandwidth the aggregation term
 constexpr double kFullBwGrowth = 1.25;    // startup ends when a round grows less than this
 constexpr int kFullBwRounds = 3;          // ... three times
 constexpr std::uint64_t kInitialSegments = 10;  // TCP_INIT_CWND
+constexpr double kNominalRtt = 1e-3;      // s: the round trip assumed before any sample
 constexpr std::uint64_t kMinSegments = 4;       // bbr_cwnd_min_target
 constexpr double kPacingShift = 1024.0;   // sk_pacing_shift 10: a TSO burst is ~1 ms of pacing
 constexpr double kGsoHeaderRoom = 1 + 320;  // sk_gso_max_size: the device's GSO size - 1 - MAX_TCP_HEADER
@@ -30,9 +31,12 @@ BbrWindow::BbrWindow(std::uint64_t mss, unsigned cycle_draw, double base_rtt, st
     : mss_(std::max<std::uint64_t>(mss, 1)),
       tso_max_bytes_(std::max(static_cast<double>(mss_), static_cast<double>(gso_max_size) - kGsoHeaderRoom)),
       cwnd_(kInitialSegments * mss_),
-      // The initial rate is 2.885 x 10 segments per handshake round trip: tens of
-      // microseconds on a LAN, far above what a TSO burst holds, so bursts start at their cap.
-      pacing_rate_(std::numeric_limits<double>::infinity()),
+      // bbr_init_pacing_rate_from_rtt: 2.885 x 10 segments per handshake round trip (1 ms
+      // without one). On a LAN that is hundreds of MB/s, so bursts start at their cap and,
+      // as startup only ever raises it, the sender keeps far more than two bursts in its
+      // host's queues until startup ends (TCP small queues allow 1 ms of it).
+      pacing_rate_(kHighGain * kPacingMargin * static_cast<double>(kInitialSegments * mss_) /
+                   (base_rtt > 0 ? base_rtt : kNominalRtt)),
       cycle_draw_(cycle_draw % (kCycleLength - 1)) {
   if (base_rtt > 0) min_rtt_ = base_rtt;
 }
@@ -80,8 +84,7 @@ std::uint64_t BbrWindow::tso_burst() const {
 std::uint64_t BbrWindow::small_queue_limit() const {
   // Linux counts an skb's truesize (payload and overhead) against the limit; the payload
   // alone is counted here, so the limit is the physical one to within that overhead.
-  const double paced = std::isfinite(pacing_rate_) ? pacing_rate_ / kPacingShift : tso_max_bytes_;
-  return std::max<std::uint64_t>(2 * tso_burst(), static_cast<std::uint64_t>(paced));
+  return std::max<std::uint64_t>(2 * tso_burst(), static_cast<std::uint64_t>(pacing_rate_ / kPacingShift));
 }
 
 BbrSent BbrWindow::sent(double now, std::uint64_t in_flight) {

@@ -18,7 +18,8 @@
 //    stopped growing by 25% for three rounds (rounds where the sender ran out of data do
 //    not count) it drains what startup queued, then probes: the window moves to the
 //    target (growing by each ACK's bytes, cut at once when above); never below 4 segments;
-//  - the pacing rate, the bandwidth estimate times a gain: 2.885 in startup, 1/2.885 in
+//  - the pacing rate, the bandwidth estimate times a gain (in startup never below the
+//    first one, 2.885 x 10 segments per handshake round trip): 2.885 in startup, 1/2.885 in
 //    drain, then the cycle 1.25, 0.75, 1, 1, 1, 1, 1, 1, a phase per min RTT (the probing
 //    phase until the flight reaches 1.25 BDP, the draining one until it falls to one); the
 //    packet link paces the connection at it per TSO burst, as the kernel sends.
@@ -68,7 +69,8 @@ class BbrWindow {
   double min_rtt() const { return min_rtt_; }
   /// Bytes: the ACK aggregation the window carries now (0 in startup).
   std::uint64_t aggregation() const;
-  /// Bytes/s the sender paces at (its TSO bursts are about 1 ms of it; +inf at first).
+  /// Bytes/s the sender paces at (its TSO bursts are about 1 ms of it); at first 2.885 x
+  /// 10 segments per handshake round trip, 1 ms without one (bbr_init_pacing_rate_from_rtt).
   double pacing_rate() const { return pacing_rate_; }
   /// The pacing gain now (2.885 in startup, 1/2.885 in drain, the cycle's after).
   double pacing_gain() const;

@@ -94,7 +94,8 @@ std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, co
                                            .base_rtt = config.cluster.link.latency +
                                                        config.cluster.ps_link.value_or(config.cluster.link).latency,
                                            .gso_max_size = sim.packet_gso,
-                                           .small_queues = sim.packet_small_queues});
+                                           .small_queues = sim.packet_small_queues,
+                                           .burst = sim.packet_burst});
   }
   return std::make_unique<SimgridNetwork>();
 }

@@ -109,7 +109,7 @@ bool PacketLink::release(FlowId id, Flow& f) {
     f.released += s;
     if (f.direction == Direction::Into && spec_.flow_cap > 0) {
       // The worker's NIC serializes its segments; each reaches the shard's queue whole.
-      f.cap_free = std::max(now_, f.cap_free) + static_cast<double>(s) / spec_.flow_cap;
+      f.cap_free = through(f.cap_bucket, std::max(now_, f.cap_free), s, spec_.flow_cap);
       push(f.cap_free, Kind::Arrive, kInto, id, s);
     } else {
       push(now_, Kind::Arrive, static_cast<int>(f.direction), id, s, false, f.conn);
@@ -179,7 +179,23 @@ void PacketLink::acknowledge(FlowId id, Flow& f) {
 
 void PacketLink::start_service(int queue) {
   const auto& q = queues_[queue];
-  if (!q.empty()) push(now_ + static_cast<double>(q.front().bytes) / spec_.rate, Kind::Served, queue, q.front().flow, 0);
+  if (!q.empty()) push(through(buckets_[queue], now_, q.front().bytes, spec_.rate), Kind::Served, queue, q.front().flow, 0);
+}
+
+double PacketLink::TokenBucket::depart(double ready, double bytes, double rate, double burst) {
+  // A bucket smaller than the packet would never let it go (tbf refuses such a burst): it
+  // holds one packet at least.
+  const double cap = std::max(burst, bytes);
+  const double have = tokens < 0 ? cap : std::min(cap, tokens + (ready - at) * rate);
+  const double leave = have >= bytes ? ready : ready + (bytes - have) / rate;
+  tokens = std::max(0.0, have + (leave - ready) * rate - bytes);
+  at = leave;
+  return leave;
+}
+
+double PacketLink::through(TokenBucket& b, double ready, std::uint64_t bytes, double rate) const {
+  if (spec_.burst == 0) return ready + static_cast<double>(bytes) / rate;
+  return b.depart(ready, static_cast<double>(bytes), rate, static_cast<double>(spec_.burst));
 }
 
 double PacketLink::run(double until, bool first) {
@@ -222,7 +238,7 @@ double PacketLink::run(double until, bool first) {
         if (it == flows_.end()) break;
         Flow& f = it->second;
         if (e.queue == kOutOf && spec_.flow_cap > 0) {
-          f.cap_free = std::max(now_, f.cap_free) + cap_time;
+          f.cap_free = through(f.cap_bucket, std::max(now_, f.cap_free), p.bytes, spec_.flow_cap);
           push(f.cap_free, Kind::Delivered, e.queue, p.flow, p.bytes);
         } else {
           push(now_, Kind::Delivered, e.queue, p.flow, p.bytes);

@@ -32,6 +32,12 @@
 // there in chunks of that size instead of one sender's window ahead of the next. A push's
 // bytes leave the worker's host before they reach the shared queue: they are not limited.
 //
+// With `burst`, every NIC (the shared queues and each flow's own) is a token bucket, as a
+// shaper such as tc tbf is: after an idle spell `burst` bytes leave at once, then the rate
+// holds. That changes little of a message's time (burst / rate), but BBR's delivery-rate
+// samples see the bursts, its estimate and so its small-queue limit run far above the
+// link, and a reply keeps its place ahead of one that leaves just after it.
+//
 // One uncontended flow of M bytes in segments of s takes M / min(rate, cap) + s / max(rate,
 // cap) (store and forward of one segment) when its window covers the segments in transit
 // and an ACK's way back; n flows of M bytes started together into a shared queue as fast
@@ -64,6 +70,7 @@ struct PacketLinkSpec {
   double base_rtt = 0;                 ///< s: with bbr, a connection's handshake round trip (twice the path's latency)
   std::uint64_t gso_max_size = 65536;  ///< with bbr: the senders' interface's largest GSO packet (caps a TSO burst)
   bool small_queues = true;            ///< with bbr: a reply's sender keeps at most its small-queue limit in the shard's egress queue
+  std::uint64_t burst = 0;             ///< bytes of every NIC's token bucket (a shaper's burst); 0: none
 };
 
 class PacketLink final : public SharedLink {
@@ -106,6 +113,14 @@ class PacketLink final : public SharedLink {
   struct Later {
     bool operator()(const Event& a, const Event& b) const { return a.time > b.time || (a.time == b.time && a.seq > b.seq); }
   };
+  /// With burst: a NIC shaped as tc tbf is: tokens accrue at its rate up to `burst` bytes,
+  /// and a packet leaves once there are as many as its bytes.
+  struct TokenBucket {
+    double tokens = -1;  // bytes at `at`; < 0: full (a NIC idle since the start)
+    double at = 0;
+    /// When a packet of `bytes` that is ready at `ready` leaves a NIC of `rate` and `burst`.
+    double depart(double ready, double bytes, double rate, double burst);
+  };
   struct Flow {
     Direction direction = Direction::Into;
     std::uint64_t size = 0;
@@ -114,6 +129,7 @@ class PacketLink final : public SharedLink {
     std::uint64_t unacked = 0;    // delivered bytes no ACK has been sent for yet
     std::uint64_t acked = 0;      // bytes whose ACK is back at the sender (without bbr; with it, the connection counts)
     double cap_free = 0;          // time the flow's own NIC is done with what it was given
+    TokenBucket cap_bucket;       // with burst: that NIC's tokens
     std::uint64_t window = 0;     // bytes it may have unacknowledged (without bbr)
     std::uint64_t conn = 0;       // with bbr: its connection's key in conns_
   };
@@ -145,6 +161,9 @@ class PacketLink final : public SharedLink {
     bool queue_full = false;       // with small_queues: a release stopped at the limit
   };
 
+  /// When a packet of `bytes` ready at `ready` is through a NIC of `rate` (its bucket with burst).
+  double through(TokenBucket& b, double ready, std::uint64_t bytes, double rate) const;
+
   void push(double time, Kind kind, int queue, FlowId flow, std::uint64_t bytes, bool ack = false, std::uint64_t conn = 0);
   /// Hands the flow's segments out while its window has room (with bbr, and its pace lets
   /// them go: else a Paced event is queued); true when all are out.
@@ -175,6 +194,7 @@ class PacketLink final : public SharedLink {
   std::map<std::uint64_t, Connection> conns_;  // with bbr, by connection_key
   std::priority_queue<Event, std::vector<Event>, Later> events_;
   std::deque<Packet> queues_[2];  // waiting for the shard's NIC, per direction; the head in service
+  TokenBucket buckets_[2];        // with burst: the shard's NIC, per direction
   std::vector<FlowId> finished_;  // completed, not yet returned by complete()
   mutable double predicted_ = -1;  // next_completion() until the state changes; < 0: unknown
 };

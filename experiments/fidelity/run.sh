@@ -112,6 +112,8 @@ for bw in $bandwidths; do
   say "$bw: testbed with 1 PS host + $max_workers worker hosts"
   "$testbed" up --name "$name" --hosts $((1 + max_workers)) --bandwidth "$bw" > "$dir/testbed.txt"
   mbit=$("$testbed" measure --name "$name" 1 0)
+  # The shaper's bucket is a property of these links, as their rate is (docs/simulator.md).
+  burst=$("$testbed" burst --name "$name")
   say "$bw: iperf3 worker -> PS: $mbit Mbit/s"
   ps_addr=$("$testbed" addr 0)
   "$testbed" exec --name "$name" 0 "$synclab" calibrate --serve 7070 --clients 1 > "$dir/calibrate-serve.log" 2>&1 &
@@ -142,6 +144,7 @@ set:
   cluster.workers: $w
   train.stop.updates: $updates
   sim.network: $net
+  sim.packet.burst: $burst
   real.timeout: 120s
 $stragglers
 grid:

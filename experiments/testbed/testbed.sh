@@ -11,6 +11,7 @@
 #   testbed.sh slow [--name N] HOST FRACTION PID  cap PID (and children it forks later) to
 #                                                 FRACTION of one core (cgroup cpu quota)
 #   testbed.sh measure [--name N] FROM TO         iperf3 from host FROM to host TO (Mbit/s)
+#   testbed.sh burst [--name N]                   print the NICs' token bucket (tbf burst) in bytes
 #   testbed.sh down [--name N]                    remove everything `up` made
 #   testbed.sh status [--name N]
 #
@@ -31,6 +32,16 @@ cmd=${1:-}
 [ -n "$cmd" ] && shift || true
 
 die() { echo "testbed: $*" >&2; exit 1; }
+# The bucket in bytes (tc's size units: b, k or kb = 1024 bytes, m or mb = 1024 k).
+burst_bytes() {
+  case "$burst" in
+    *[kK][bB]|*[kK]) echo $(( ${burst%%[kK]*} * 1024 )) ;;
+    *[mM][bB]|*[mM]) echo $(( ${burst%%[mM]*} * 1048576 )) ;;
+    *[bB]) echo "${burst%[bB]}" ;;
+    *[!0-9]*|'') die "SYNCLAB_TESTBED_BURST: '$burst' is not a size (16kb, 20000b)" ;;
+    *) echo "$burst" ;;
+  esac
+}
 need_root() { [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces and tc); run it as root or skip the testbed"; }
 state_dir() { echo "/run/synclab-testbed/$name"; }
 
@@ -128,6 +139,7 @@ do_up() {
   fi
   mkdir -p "$(state_dir)"
   : > "$(state_dir)/hosts"
+  burst_bytes > "$(state_dir)/burst"
   for ((i = 0; i < hosts; i++)); do
     local ns; ns=$(host_ns "$i")
     ip netns add "$ns"
@@ -188,6 +200,7 @@ case "$cmd" in
   down) need_root; do_down; echo "testbed '$name' down" >&2 ;;
   exec) need_root; [ $# -ge 2 ] || die "exec: HOST CMD..."; h=$1; shift; exec ip netns exec "$(host_ns "$h")" "$@" ;;
   addr) [ $# -eq 1 ] || die "addr: HOST"; host_addr "$1" ;;
+  burst) cat "$(state_dir)/burst" 2>/dev/null || die "no testbed named '$name' is up" ;;
   slow) need_root; [ $# -eq 3 ] || die "slow: HOST FRACTION PID"; do_slow "$@" ;;
   status) cat "$(state_dir)/hosts" 2>/dev/null || die "no testbed named '$name' is up" ;;
   measure)

@@ -130,8 +130,34 @@ TEST(BbrWindow, GsoSizeCapsTheBurstsAndSmallQueuesHoldOneMsOrTwoBursts) {
               std::max<std::uint64_t>(2 * w.tso_burst(), static_cast<std::uint64_t>(w.pacing_rate() / 1024)))
         << gso;
   }
-  // A fresh sender paces without bound: its limit is two of the largest bursts.
-  EXPECT_EQ(BbrWindow(kMss, 0, 0, 8192).small_queue_limit(), 2 * 5 * kMss);
+}
+
+TEST(BbrWindow, AFreshSenderPacesAtTenSegmentsPerHandshakeRoundTrip) {
+  // bbr_init_pacing_rate_from_rtt: 2.885 x 10 segments per handshake round trip, less 1%
+  // (1 ms without one). On a LAN that is far above the link, so a burst is at its GSO cap
+  // and the small-queue limit is 1 ms of that rate: hundreds of KB, not two bursts.
+  const BbrWindow lan(kMss, 0, 68e-6, 8192);
+  const double rate = 2.885 * 0.99 * 10 * kMss / 68e-6;
+  EXPECT_DOUBLE_EQ(lan.pacing_rate(), rate);
+  EXPECT_EQ(lan.tso_burst(), 5 * kMss);
+  EXPECT_EQ(lan.small_queue_limit(), static_cast<std::uint64_t>(rate / 1024));
+  EXPECT_GT(lan.small_queue_limit(), 400'000u);
+  EXPECT_DOUBLE_EQ(BbrWindow(kMss).pacing_rate(), 2.885 * 0.99 * 10 * kMss / 1e-3);
+}
+
+TEST(BbrWindow, StartupNeverLowersThePacingRate) {
+  // Samples of a 100 Mb/s path give 2.885 x 12.5 MB/s, below the first rate: startup keeps
+  // the first one (bbr_set_pacing_rate raises it only); once startup ends it follows the estimate.
+  BbrWindow w(kMss, 0, 100e-6, 8192);
+  const double first = w.pacing_rate();
+  Path p(12.5e6, 50e-6);
+  const double end = p.run(w, 20 * kMss);
+  ASSERT_FALSE(w.full_bandwidth());
+  EXPECT_LT(w.bandwidth() * 2.885, first);
+  EXPECT_DOUBLE_EQ(w.pacing_rate(), first);
+  p.run(w, 40'000'000, end);
+  ASSERT_TRUE(w.full_bandwidth());
+  EXPECT_LT(w.pacing_rate(), 1.3 * p.rate);
 }
 
 TEST(BbrWindow, AcksHeldBackGrowTheWindowUntilItCoversTheHold) {

@@ -550,3 +550,76 @@ TEST(PacketNetwork, ChoiceAndConfigErrorsNameTheKey) {
 }
 
 }  // namespace
+
+// A NIC shaped as tc tbf: after an idle spell its bucket's bytes leave at once, then the
+// rate holds, so a message of M bytes takes (M - burst) / rate; after a shorter spell the
+// bucket holds what the rate refilled.
+TEST(PacketLink, ABucketLetsItsBytesGoAtOnceThenTheRateHolds) {
+  const std::uint64_t s = 1448, m = 220 * s, burst = 16384;
+  const double rate = 12.5e6;
+  auto spec = [&](std::uint64_t b) {
+    return PacketLinkSpec{.rate = rate, .segment = s, .window = 1 << 30, .ack_bytes = 0, .ack_every = 1,
+                          .acks_queued = false, .burst = b};
+  };
+  PacketLink shaped(spec(burst)), plain(spec(0));
+  auto finish = [](PacketLink& link, double start) {
+    const auto id = link.add(start, Dir::OutOf, m);
+    const double t = link.next_completion();
+    EXPECT_EQ(link.complete(t, 0), std::vector<PacketLink::FlowId>{id});
+    return t - start;
+  };
+  EXPECT_NEAR(finish(plain, 0), static_cast<double>(m) / rate, 1e-12);
+  const double first = finish(shaped, 0);
+  EXPECT_NEAR(first, static_cast<double>(m - burst) / rate, 1e-9);
+  // Idle for half the bucket's refill: half a bucket is back.
+  const double idle = 0.5 * static_cast<double>(burst) / rate;
+  EXPECT_NEAR(finish(shaped, first + idle), (static_cast<double>(m) - 0.5 * burst) / rate, 1e-9);
+}
+
+// Two replies that leave the shard 2 ms apart, every 50 ms, with BBR senders: through
+// shaped NICs their delivery-rate samples see the buckets' bursts, the estimate runs far
+// above the link and so does the small-queue limit, and the first reply keeps its place
+// ahead of the second (on the testbed, 100 Mbit/s tbf with 16 KB buckets: the first done
+// after 29 ms, the second after 52 ms, one message time apart); without buckets the
+// estimate is the link's, the limit two bursts, and the two interleave and end together.
+TEST(PacketLink, BucketsLetRepliesThatLeaveTogetherGoOneAfterTheOther) {
+  const std::uint64_t m = 318040;
+  const double rate = 11.97e6;  // the payload rate of 100 Mbit/s in 1514-byte frames
+  auto replies = [&](std::uint64_t burst) {
+    PacketLink link(PacketLinkSpec{.rate = rate, .flow_cap = rate, .seed = 7, .bbr = true, .base_rtt = 68e-6,
+                                   .gso_max_size = 8192, .small_queues = true, .burst = burst});
+    std::vector<double> first, second;
+    for (int round = 0; round < 20; ++round) {
+      const double t0 = round * 0.1;
+      const auto a = link.add(t0, Dir::OutOf, m, 0);
+      double now = t0;
+      std::map<PacketLink::FlowId, double> done;
+      bool b_started = false;
+      PacketLink::FlowId b = 0;
+      while (done.size() < 2) {
+        const double next = link.next_completion();
+        if (!b_started && next > t0 + 0.002) {
+          b = link.add(t0 + 0.002, Dir::OutOf, m, 1);
+          b_started = true;
+          continue;
+        }
+        now = next;
+        for (auto f : link.complete(now, 0)) done[f] = now - t0;
+      }
+      first.push_back(done[a]);
+      second.push_back(done[b]);
+    }
+    std::sort(first.begin(), first.end());
+    std::sort(second.begin(), second.end());
+    return std::make_tuple(first[first.size() / 2], second[second.size() / 2], link.sender(Dir::OutOf, 0)->bandwidth());
+  };
+  const double message = static_cast<double>(m) / rate;  // 26.6 ms
+  const auto [a16, b16, bw16] = replies(16384);
+  EXPECT_GT(bw16, 3 * rate) << "the estimate sees the buckets' bursts";
+  EXPECT_LT(a16, 1.25 * message) << "the first reply keeps its place";
+  EXPECT_NEAR(b16, 2 * message, 0.1 * message);
+  const auto [a0, b0, bw0] = replies(0);
+  EXPECT_LT(bw0, 1.3 * rate);
+  EXPECT_GT(a0, 0.9 * b0) << "without buckets the two interleave and end together";
+  EXPECT_NEAR(b0, 2 * message, 0.1 * message);
+}

@@ -24,6 +24,9 @@ grep -q -- "--hosts must be at least 2" "$work/err" || fail "up --hosts 1: $(cat
 grep -q "200000kbit" "$work/up.txt" || fail "200Mbps was not turned into a 200000kbit tc rate: $(cat "$work/up.txt")"
 [ "$(leftovers | wc -l)" -eq 4 ] || fail "expected 3 host namespaces and a switch, found: $(leftovers | tr '\n' ' ')"
 if "$tb" up --name "$name" --hosts 2 2>"$work/err"; then fail "a second up of the same testbed succeeded"; fi
+# The shaper's bucket, in bytes, as the tbf of every NIC has it (the simulator's sim.packet.burst).
+[ "$("$tb" burst --name "$name")" = 16384 ] || fail "burst printed '$("$tb" burst --name "$name")', expected 16384 (16kb)"
+ip netns exec "$name-h0" tc qdisc show dev eth0 | grep -q "burst 16Kb" || fail "host 0's tbf has no 16 KB bucket: $(ip netns exec "$name-h0" tc qdisc show dev eth0)"
 # Nothing of the testbed is visible in the machine's own namespace.
 ! ip link show | grep -qE "p[0-9]+@|br0" || fail "testbed links leaked into the root namespace"
 
