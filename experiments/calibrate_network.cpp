@@ -290,11 +290,21 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
   out.latency_s = median(rtt) / 2;
   std::vector<char> buf(message_bytes, 'x');
   double best = 0;
-  std::vector<double> windows, rates, bbr_rates;
+  std::vector<double> windows, rates, bbr_rates, writes;
   for (int r = 0; r < repeats; ++r) {
     wd.step("timing a bandwidth transfer");
     const auto t0 = Clock::now();
-    asio::write(s, asio::buffer(buf));
+    // The first write() into the idle socket, timed alone, is what a server's thread spends
+    // handing it one reply (the kernel copies what the socket takes then); a non-blocking
+    // call, so that it returns with what fits instead of waiting for the rest to leave.
+    s.non_blocking(true);
+    asio::error_code ec;
+    const std::size_t taken = s.write_some(asio::buffer(buf), ec);
+    const double write_s = seconds_since(t0);
+    s.non_blocking(false);
+    if (ec && ec != asio::error::would_block) throw asio::system_error(ec);
+    if (!ec && taken > 0) writes.push_back(write_s / static_cast<double>(taken));
+    asio::write(s, asio::buffer(buf.data() + (ec ? 0 : taken), buf.size() - (ec ? 0 : taken)));
     asio::read(s, asio::buffer(&b, 1));
     // The acknowledgement's return trip is latency, not bandwidth.
     const double t = std::max(1e-9, seconds_since(t0) - out.latency_s);
@@ -312,6 +322,7 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
   out.windows = windows;
   out.window_bytes = median(windows);
   out.bbr_bandwidth_Bps = median(bbr_rates);
+  out.write_byte_s = median(writes);
 
   // Both ends on one kernel: the machine's system, irq and softirq time over a bulk phase
   // is what moving these bytes cost its CPUs (the copies, TCP, the qdiscs, both stacks).
@@ -502,6 +513,10 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
                    n.peer.empty() ? "loopback" : n.peer, n.round_trips);
   y += fmt::format("#   bandwidth = best rate of {} byte transfers", n.message_bytes);
   y += n.median_bandwidth_Bps > 0 ? fmt::format(" (their median: {:.4g} bytes/s).\n", n.median_bandwidth_Bps) : ".\n";
+  if (n.write_byte_s > 0)
+    y += fmt::format("#   write_byte = the first write() of each into the idle socket, per byte it took (median: {:.3g} us\n"
+                     "#   for the whole message): a server's thread writes its replies one after another.\n",
+                     n.write_byte_s * static_cast<double>(n.message_bytes) * 1e6);
   if (n.window_bytes > 0)
     y += "#   windows = the sender's congestion window after each of them (TCP_INFO snd_cwnd x snd_mss):\n"
          "#   what one flow keeps in flight on this path; the packet network model draws each transfer's\n"
@@ -566,6 +581,7 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("    snapshot_byte: {:.6g}\n", sw.snapshot_byte);
   y += fmt::format("    first_step: {:.6g}\n", c.first_step_s);
   y += fmt::format("    evaluate_sample: {:.6g}\n", c.evaluate_sample_s);
+  y += fmt::format("    write_byte: {:.6g}\n", n.write_byte_s);
   y += fmt::format("    kernel_byte: {:.6g}\n", n.kernel_byte_s);
   if (!c.wait_s.empty()) {
     std::string waits, extra;

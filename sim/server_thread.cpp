@@ -19,6 +19,9 @@ void ServerThread::submit(double before, Work work) {
     // order (and the results) of a run without software costs.
     Outcome out = work();
     if (out.seconds <= 0) {
+      // The writes after the effect make the thread busy before the effect runs: its
+      // simcalls let other actors submit, and those must queue behind them.
+      if (out.after > 0) enqueue(Item{0, {}, Outcome{0, {}, out.after}});
       if (out.effect) out.effect();
       return;
     }
@@ -54,6 +57,7 @@ void ServerThread::serve() {
       }
       cpu_.spend(item.decided->seconds);
       if (item.decided->effect) item.decided->effect();
+      if (item.decided->after > 0) cpu_.spend(item.decided->after);
     } catch (const std::exception& e) {
       // SimGrid's kill is no std::exception and passes through.
       on_error_(e.what());

@@ -26,6 +26,7 @@ class ServerThread {
   struct Outcome {
     double seconds = 0;            ///< busy time of the event's decisions (apply, encoding replies)
     std::function<void()> effect;  ///< runs when that time has passed (may be empty)
+    double after = 0;              ///< busy time after the effect (writing the replies it started)
   };
   using Work = std::function<Outcome()>;
 
@@ -38,7 +39,8 @@ class ServerThread {
   ServerThread& operator=(const ServerThread&) = delete;
 
   /// Serves an event once everything submitted before it is done: `before` seconds (its
-  /// receipt), then work() (the policy's decisions), then the outcome's seconds, then its effect.
+  /// receipt), then work() (the policy's decisions), then the outcome's seconds, then its
+  /// effect, then the outcome's `after` seconds.
   void submit(double before, Work work);
   /// True when nothing is being served or waits.
   bool idle() const { return !running_ && items_.empty(); }

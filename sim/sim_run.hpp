@@ -51,6 +51,7 @@ struct InFlight {
   sg::ExecPtr kernel;  // the kernel's work of moving it (colocated hosts only)
   PullReply reply;
   double started = 0;
+  double start_at = 0;  // when its bytes begin to leave: its shard's thread writes it then
 };
 
 struct Worker {

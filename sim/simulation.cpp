@@ -1,9 +1,10 @@
 // The simulated run. Design notes (docs/simulator.md has the user-facing version):
 // - One actor per worker drives its WorkerCore. A parameter-server shard is a host plus a
 //   ServerCore; a push is simulated as a transfer worker -> shard host and handed to the
-//   core the instant it arrives; a reply is a transfer shard host -> worker started the
-//   instant the core decides it. Transfers go through a NetworkModel (sim.network): SimGrid
-//   communications, or the exact star shortcut with one shard.
+//   core the instant it arrives; a reply is a transfer shard host -> worker started when
+//   the shard's thread writes it (the instant the core decides it, without software
+//   costs). Transfers go through a NetworkModel (sim.network): SimGrid communications, or
+//   the exact star shortcut with one shard.
 // - The pull request rides on the push (as a real PS client sends both together), so
 //   one iteration costs compute + push transfer + reply transfer.
 // - All actors run in one OS thread: cores are called without locks.
@@ -67,8 +68,8 @@ void Simulation::worker_main(int w) {
   }
 }
 
-// Waits for one reply per shard; each reply's transfer starts the moment its shard
-// decided it. The worker then holds the joined parameters (policies/shard_set.hpp).
+// Waits for one reply per shard; each reply's transfer starts when its shard's thread
+// writes it into its socket (at once without cluster.software.write_byte). The worker then holds the joined parameters (policies/shard_set.hpp).
 void Simulation::receive_replies(int w) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   const double t0 = now();
@@ -76,16 +77,26 @@ void Simulation::receive_replies(int w) {
   for (std::size_t i = 0; i < shards_.size(); ++i) {
     wk.arrived->acquire();
     if (stopped()) return;
-    for (std::size_t s = 0; s < shards_.size(); ++s) {
+    // Each reply starts when its shard's thread writes it, the earliest first.
+    std::vector<std::size_t> ready;
+    for (std::size_t s = 0; s < shards_.size(); ++s)
+      if (wk.replies[s] && !wk.replies[s]->comm) ready.push_back(s);
+    std::stable_sort(ready.begin(), ready.end(),
+                     [&](std::size_t a, std::size_t b) { return wk.replies[a]->start_at < wk.replies[b]->start_at; });
+    for (const std::size_t s : ready) {
       auto& slot = wk.replies[s];
-      if (!slot || slot->comm) continue;
+      if (slot->start_at > now()) {
+        sg::this_actor::sleep_until(slot->start_at);
+        if (stopped()) return;
+      }
       slot->started = now();
       if (latency_ > 0) {
         sg::this_actor::sleep_for(latency_);  // single shard only: nothing else to start meanwhile
         if (stopped()) return;
       }
       slot->comm = network_->start(shards_[s].host, wk.host, shards_[s].bytes);
-      slot->kernel = cpu_->start_kernel(kernel_seconds(shards_[s].bytes));
+      // The shard's thread already spent the write (kernel_byte counts it too).
+      slot->kernel = cpu_->start_kernel(std::max(0.0, kernel_seconds(shards_[s].bytes) - shards_[s].charges->write()));
       bytes_sent_ += shards_[s].bytes;
       ++transfers_;
     }
@@ -261,9 +272,10 @@ void Simulation::serve(int s, double receive, std::function<void(ServerCore&)> e
     event(*sh.core);
     auto out = std::make_shared<ServerOutbox>(sh.core->take_outbox());
     const double seconds = sh.charges->outcome(*out, before, sh.core->version());
+    const double writes = sh.charges->write() * static_cast<double>(out->replies.size());
     return {seconds, [this, s, out] {
               if (!stopped()) execute(s, std::move(*out));
-            }};
+            }, writes};
   });
 }
 
@@ -286,11 +298,17 @@ void Simulation::execute(int s, ServerOutbox out) {
       if (stopped()) return;
     }
   }
+  // The thread writes the replies into their sockets one after another (ServerThread's
+  // `after`): each one's bytes start to leave as its write begins.
+  double start_at = now();
   for (const auto& reply : out.replies) {
     Worker& wk = workers_[static_cast<std::size_t>(reply.worker)];
+    const double write_begins = start_at;
+    start_at += shard.charges->write();
     if (wk.figures.failed) continue;
     InFlight in;
     in.reply = reply;
+    in.start_at = write_begins;
     wk.replies[static_cast<std::size_t>(s)] = std::move(in);
     wk.arrived->release();
   }

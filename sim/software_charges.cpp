@@ -45,6 +45,7 @@ nlohmann::json software_costs_json(const SoftwareCostSpec& spec) {
   return {{"apply_sgd", spec.apply_sgd},         {"apply_momentum", spec.apply_momentum},
           {"apply_adam", spec.apply_adam},       {"aggregate", spec.aggregate},
           {"send_message", spec.send_message},   {"send_byte", spec.send_byte},
+          {"write_byte", spec.write_byte},
           {"receive_message", spec.receive_message}, {"receive_byte", spec.receive_byte},
           {"snapshot_byte", spec.snapshot_byte},
           {"first_step", spec.first_step},       {"kernel_byte", spec.kernel_byte},

@@ -47,6 +47,9 @@ class ShardCharges {
   /// snapshot when an eval_every boundary was crossed, and each reply encoded (the
   /// checksum once per version).
   double outcome(const ServerOutbox& out, Version before, Version after);
+  /// Seconds the thread spends in the write() that hands one reply to its socket, after the
+  /// decisions: a shard's replies leave one write apart, in the order decided.
+  double write() const { return spec_.write_byte * static_cast<double>(bytes_); }
 
  private:
   SoftwareCostSpec spec_;

@@ -587,6 +587,7 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   sw.aggregate = r.real("cluster.software.aggregate");
   sw.send_message = r.real("cluster.software.send_message");
   sw.send_byte = r.real("cluster.software.send_byte");
+  sw.write_byte = r.real("cluster.software.write_byte");
   sw.receive_message = r.real("cluster.software.receive_message");
   sw.receive_byte = r.real("cluster.software.receive_byte");
   sw.snapshot_byte = r.real("cluster.software.snapshot_byte");
@@ -731,7 +732,7 @@ double SoftwareCostSpec::beside_kernel_factor(double u) const {
 
 bool SoftwareCostSpec::any() const {
   return apply_sgd > 0 || apply_momentum > 0 || apply_adam > 0 || aggregate > 0 || send_message > 0 || send_byte > 0 ||
-         receive_message > 0 || receive_byte > 0 || snapshot_byte > 0 ||
+         write_byte > 0 || receive_message > 0 || receive_byte > 0 || snapshot_byte > 0 ||
          first_step > 0 || kernel_byte > 0 || evaluate_sample > 0 || !beside_kernel.empty() ||
          std::any_of(wait_extra.begin(), wait_extra.end(), [](double e) { return e > 0; });
 }

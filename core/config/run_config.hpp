@@ -49,6 +49,7 @@ struct SoftwareCostSpec {
   double aggregate = 0;        ///< seconds per shard parameter per push folded into an update
   double send_message = 0;     ///< seconds per message encoded by its sender
   double send_byte = 0;        ///< seconds per payload byte encoded (checksum)
+  double write_byte = 0;       ///< seconds per byte of a sender thread's write() of a message into an idle socket
   double receive_message = 0;  ///< seconds per message parsed and decoded by its receiver
   double receive_byte = 0;     ///< seconds per payload byte received (buffer, checksum)
   double snapshot_byte = 0;    ///< seconds per byte of the server's evaluation snapshot

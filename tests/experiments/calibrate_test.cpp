@@ -32,6 +32,8 @@ TEST(Calibrate, LoopbackPingPongMeasuresLatencyAndBandwidth) {
   EXPECT_GE(n.cores, 1);
   EXPECT_GT(n.kernel_byte_s, 0.0);
   EXPECT_LT(n.kernel_byte_s, 1e-6);  // nanoseconds per byte; per message read as per byte lands far above
+  EXPECT_GT(n.write_byte_s, 0.0) << "every transfer's first write() is timed";
+  EXPECT_LT(n.write_byte_s, 1e-6);   // a copy into the socket: well under a microsecond per byte
   EXPECT_EQ(n.kernel_messages, ex::kernel_phase_messages(n.median_bandwidth_Bps, n.message_bytes));
   // Several phases, each moving the messages both ways at once; the figure is their median.
   ASSERT_EQ(n.kernel_phases_s.size(), static_cast<std::size_t>(ex::kKernelPhases));
@@ -145,6 +147,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.same_machine = true;
   n.cores = 16;
   n.kernel_byte_s = 5.5e-9;
+  n.write_byte_s = 2.75e-10;
   // 40 steps beside the kernel phase: half as long as the quiet one, half 2 ms longer;
   // extra 0 and 2 ms, over their mean of 1 ms.
   n.beside_steps_s.assign(20, 0.08);
@@ -198,6 +201,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_DOUBLE_EQ(got.aggregate, 1.25e-10);
   EXPECT_DOUBLE_EQ(got.send_message, 7.5e-7);
   EXPECT_DOUBLE_EQ(got.send_byte, 3.5e-11);
+  EXPECT_DOUBLE_EQ(got.write_byte, 2.75e-10) << "the first write()'s time per byte, as measured";
   EXPECT_DOUBLE_EQ(got.receive_message, 1.5e-6);
   EXPECT_DOUBLE_EQ(got.receive_byte, 9.5e-11);
   EXPECT_DOUBLE_EQ(got.snapshot_byte, 4.5e-11);
