@@ -69,7 +69,8 @@ void Simulation::worker_main(int w) {
 }
 
 // Waits for one reply per shard; each reply's transfer starts when its shard's thread
-// writes it into its socket (at once without cluster.software.write_byte). The worker then holds the joined parameters (policies/shard_set.hpp).
+// writes it into its socket (at once without cluster.software.write_byte). The worker then
+// holds the joined parameters (policies/shard_set.hpp).
 void Simulation::receive_replies(int w) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
   const double t0 = now();
