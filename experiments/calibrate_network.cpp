@@ -514,9 +514,10 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("#   bandwidth = best rate of {} byte transfers", n.message_bytes);
   y += n.median_bandwidth_Bps > 0 ? fmt::format(" (their median: {:.4g} bytes/s).\n", n.median_bandwidth_Bps) : ".\n";
   if (n.write_byte_s > 0)
-    y += fmt::format("#   write_byte = the first write() of each into the idle socket, per byte it took (median: {:.3g} us\n"
-                     "#   for the whole message): a server's thread writes its replies one after another.\n",
-                     n.write_byte_s * static_cast<double>(n.message_bytes) * 1e6);
+    y += fmt::format("#   The first write() of each into the idle socket took {:.6g} s per byte (median; {:.3g} us for the\n"
+                     "#   whole message). Not written as cluster.software.write_byte: at 1 Gb/s on the testbed it read\n"
+                     "#   ten times the 100 Mb/s figure and made the simulation worse (docs/fidelity.md); set it by hand.\n",
+                     n.write_byte_s, n.write_byte_s * static_cast<double>(n.message_bytes) * 1e6);
   if (n.window_bytes > 0)
     y += "#   windows = the sender's congestion window after each of them (TCP_INFO snd_cwnd x snd_mss):\n"
          "#   what one flow keeps in flight on this path; the packet network model draws each transfer's\n"
@@ -581,7 +582,6 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("    snapshot_byte: {:.6g}\n", sw.snapshot_byte);
   y += fmt::format("    first_step: {:.6g}\n", c.first_step_s);
   y += fmt::format("    evaluate_sample: {:.6g}\n", c.evaluate_sample_s);
-  y += fmt::format("    write_byte: {:.6g}\n", n.write_byte_s);
   y += fmt::format("    kernel_byte: {:.6g}\n", n.kernel_byte_s);
   if (!c.wait_s.empty()) {
     std::string waits, extra;

@@ -201,7 +201,8 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_DOUBLE_EQ(got.aggregate, 1.25e-10);
   EXPECT_DOUBLE_EQ(got.send_message, 7.5e-7);
   EXPECT_DOUBLE_EQ(got.send_byte, 3.5e-11);
-  EXPECT_DOUBLE_EQ(got.write_byte, 2.75e-10) << "the first write()'s time per byte, as measured";
+  EXPECT_EQ(got.write_byte, 0.0) << "the first write()'s time is a comment, not a setting (yet)";
+  EXPECT_NE(text.find("took 2.75e-10 s per byte"), std::string::npos) << text;
   EXPECT_DOUBLE_EQ(got.receive_message, 1.5e-6);
   EXPECT_DOUBLE_EQ(got.receive_byte, 9.5e-11);
   EXPECT_DOUBLE_EQ(got.snapshot_byte, 4.5e-11);
