@@ -63,6 +63,7 @@ struct Worker {
   std::vector<std::optional<InFlight>> replies;  // per shard
   std::vector<TransferPtr> in_flight;            // push transfers in flight, one per shard
   std::vector<int> push_shards;                  // shard of each entry of in_flight
+  std::vector<std::size_t> ready_replies;        // shards whose reply is due to start, earliest first
   std::vector<sg::ExecPtr> push_kernel;          // the kernel's work of each (colocated hosts only)
   sg::ExecPtr step_work;                    // the step's CPU work in progress (colocated hosts only)
   std::unique_ptr<StepEmulation> emulation;  // its slowdown and straggler wait (colocated hosts only)

@@ -79,7 +79,8 @@ void Simulation::receive_replies(int w) {
     wk.arrived->acquire();
     if (stopped()) return;
     // Each reply starts when its shard's thread writes it, the earliest first.
-    std::vector<std::size_t> ready;
+    std::vector<std::size_t>& ready = wk.ready_replies;  // reused: no allocation per reply
+    ready.clear();
     for (std::size_t s = 0; s < shards_.size(); ++s)
       if (wk.replies[s] && !wk.replies[s]->comm) ready.push_back(s);
     std::stable_sort(ready.begin(), ready.end(),
