@@ -201,6 +201,7 @@ TEST(Simulation, SspClockBound) {
     auto config = full_config({"policy.name=ssp", "policy.staleness=" + std::to_string(s), "sim.mode=timing",
                                "cluster.workers=6", "cluster.speeds=[1, 1, 0.5, 1, 0.25, 1]",
                                "cluster.straggler.mean=0.01", "train.stop.updates=400"});
+    const fs::path dir = scratch("ssp" + std::to_string(s));  // in this process: its folder is removed at exit
     const std::string r = run_in_child([&] {
       std::vector<std::uint64_t> clocks(6, 0);
       std::uint64_t worst = 0;
@@ -213,7 +214,7 @@ TEST(Simulation, SspClockBound) {
         const auto lo = *std::min_element(clocks.begin(), clocks.end());
         worst = std::max(worst, clock - lo);
       };
-      synclab::sim::simulate(config, scratch("ssp" + std::to_string(s)), o);
+      synclab::sim::simulate(config, dir, o);
       return std::to_string(worst);
     });
     ASSERT_EQ(r.find("CHILD"), std::string::npos) << r;
