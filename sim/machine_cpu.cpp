@@ -12,6 +12,9 @@ namespace {
 
 // Kernel work shares a core with a process's work in the ratio of their priorities: this
 // one leaves the process a millionth of the core, the softirq's precedence over any task.
+// Every piece of this priority gets the same bound (kernel_rate): SimGrid 3.32's solver
+// aborted ("The Impossible Did Happen") when pieces of it with different bounds, or one
+// without, shared a core.
 constexpr double kKernelPriority = 1e6;
 
 // An activity's s4u state says FINISHED only once its owner has waited for it (a transfer's
