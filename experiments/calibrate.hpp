@@ -29,8 +29,13 @@ struct ComputeCalibration {
 
 struct NetworkCalibration {
   double latency_s = 0;         ///< half the median round trip of 1-byte messages
-  double bandwidth_Bps = 0;     ///< best one-way rate of message_bytes transfers, bytes/s
-  double median_bandwidth_Bps = 0;  ///< their median rate (how much the transfers vary), bytes/s
+  /// The link's sustained one-way rate, bytes/s: the best of three streams of
+  /// streamed_messages messages sent back to back (a shaper's bucket and TCP's start are
+  /// then a small part of the time).
+  double bandwidth_Bps = 0;
+  std::size_t streamed_messages = 0;  ///< how many messages each stream held
+  double best_bandwidth_Bps = 0;      ///< best rate of the message_bytes transfers sent one at a time, bytes/s
+  double median_bandwidth_Bps = 0;    ///< their median rate (how much the transfers vary), bytes/s
   double window_bytes = 0;      ///< median sender congestion window after a transfer (cwnd x MSS); 0: unknown
   std::vector<double> windows;  ///< that window after each transfer, in order (bytes); empty: unknown
   std::string congestion;       ///< the sender's congestion control ("bbr", "cubic"; empty: unknown)
@@ -113,8 +118,13 @@ ComputeCalibration calibrate_compute(StepBench& bench, const std::string& model,
 ComputeCalibration calibrate_compute(const std::string& model, const std::string& backend, std::size_t batch,
                                      int threads, double min_seconds, std::size_t samples = 60000);
 
+/// Messages of `message_bytes` that the bandwidth stream sends back to back: enough for 8 MiB,
+/// at least 4 and at most 20.
+std::size_t streamed_messages(std::size_t message_bytes);
+
 /// Ping-pong between two threads over a loopback TCP connection: round_trips 1-byte
-/// exchanges for latency, then `repeats` transfers of message_bytes for bandwidth.
+/// exchanges for latency, then `repeats` transfers of message_bytes one at a time (windows,
+/// the first write) and a stream of streamed_messages(message_bytes) for bandwidth.
 /// With `step` (one timed worker step, seconds), the transfers of the kernel phase are run
 /// again with it looping beside them (beside_steps_s).
 NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t round_trips, int repeats,

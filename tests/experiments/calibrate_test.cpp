@@ -27,6 +27,11 @@ TEST(Calibrate, LoopbackPingPongMeasuresLatencyAndBandwidth) {
   EXPECT_GT(n.latency_s, 0.0);
   EXPECT_LT(n.latency_s, 1.0);       // loopback: microseconds; a unit slip (us read as s) lands far above
   EXPECT_GT(n.bandwidth_Bps, 1e6);   // loopback: GB/s, far above this bound
+  // The bandwidth is a stream's (8 messages of 1 MiB: 8 MiB back to back); the transfers one
+  // at a time give the best and the median beside it.
+  EXPECT_EQ(n.streamed_messages, 8u);
+  EXPECT_GT(n.best_bandwidth_Bps, 1e6);
+  EXPECT_GE(n.best_bandwidth_Bps, n.median_bandwidth_Bps);
   // Both ends on this kernel: its cores are shared, and moving the bytes cost them system time.
   EXPECT_TRUE(n.same_machine);
   EXPECT_GE(n.cores, 1);
@@ -343,6 +348,14 @@ TEST(Calibrate, ComputeTimesATrainingStepOnTheCpuBackend) {
   EXPECT_THROW(ex::calibrate_compute("softmax", "fast", 16, 1, 0.01, 0), synclab::ConfigError);
 }
 
+TEST(Calibrate, TheBandwidthStreamHoldsEightMebibytesInFourToTwentyMessages) {
+  EXPECT_EQ(ex::streamed_messages(1 << 20), 8u);
+  EXPECT_EQ(ex::streamed_messages(318040), 20u);    // 27 would make 8 MiB: at most 20
+  EXPECT_EQ(ex::streamed_messages(45000000), 4u);   // one would: at least 4
+  EXPECT_EQ(ex::streamed_messages(3 << 20), 4u);   // 8/3 rounds up to 3: at least 4
+  EXPECT_EQ(ex::streamed_messages(1 << 19), 16u);
+}
+
 TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   static std::atomic<int> port{0};
   std::thread server([] { ex::serve_calibration(0, 1, [](int p) { port = p; }); });
@@ -353,6 +366,7 @@ TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   EXPECT_EQ(n.peer, "127.0.0.1:" + std::to_string(p));
   EXPECT_GT(n.latency_s, 0.0);
   EXPECT_GT(n.bandwidth_Bps, 0.0);
+  EXPECT_EQ(n.streamed_messages, 20u);  // 64 KiB messages: each stream holds 20
   EXPECT_GT(n.window_bytes, 0.0);  // Linux says what the sender kept in flight (TCP_INFO)
   EXPECT_EQ(n.windows.size(), 2u);  // one per transfer
   EXPECT_NE(ex::calibration_yaml({}, n, {}).find("TCP to 127.0.0.1:"), std::string::npos);
