@@ -118,13 +118,13 @@ ComputeCalibration calibrate_compute(StepBench& bench, const std::string& model,
 ComputeCalibration calibrate_compute(const std::string& model, const std::string& backend, std::size_t batch,
                                      int threads, double min_seconds, std::size_t samples = 60000);
 
-/// Messages of `message_bytes` that the bandwidth stream sends back to back: enough for 8 MiB,
+/// Messages of `message_bytes` that each bandwidth stream sends back to back: enough for 8 MiB,
 /// at least 4 and at most 20.
 std::size_t streamed_messages(std::size_t message_bytes);
 
 /// Ping-pong between two threads over a loopback TCP connection: round_trips 1-byte
 /// exchanges for latency, then `repeats` transfers of message_bytes one at a time (windows,
-/// the first write) and a stream of streamed_messages(message_bytes) for bandwidth.
+/// the first write) and three streams of streamed_messages(message_bytes) for bandwidth.
 /// With `step` (one timed worker step, seconds), the transfers of the kernel phase are run
 /// again with it looping beside them (beside_steps_s).
 NetworkCalibration calibrate_loopback(std::size_t message_bytes, std::size_t round_trips, int repeats,

@@ -100,7 +100,7 @@ class Watchdog {
 // bytes); the client sends three u64 in host order (round trips, message bytes, repeats);
 // the server echoes each 1-byte ping, then acknowledges each bulk message with one byte
 // once it has all of it, so the client's clock covers the whole transfer (the client sends
-// the last of them back to back, the stream, without waiting for those bytes). Then the
+// the last of them in streams, back to back, without waiting for those bytes). Then the
 // kernel-cost phases: before each the client sends a u64, the messages each way (0: no more
 // phases); both ends send that many messages at once while reading the other's, and the
 // server sends one byte once it has sent and read all of them. Last, one more u64, the
