@@ -41,9 +41,10 @@ struct NetworkCalibration {
   std::string congestion;       ///< the sender's congestion control ("bbr", "cubic"; empty: unknown)
   double bbr_bandwidth_Bps = 0; ///< with bbr: median of its bandwidth estimate after each transfer, bytes/s; else 0
   std::uint64_t gso_max_size = 0; ///< GSO size of the interface the sender sends by (bytes; 0: unknown)
-  /// Seconds per byte of the first write() of each transfer into the idle socket (what the
-  /// socket took at once), median over the transfers: a sender thread's handing over of a
-  /// message (cluster.software.write_byte); 0: none measured.
+  /// Seconds per byte of the first write() of each transfer into the idle socket (at most
+  /// kSocketWriteChunk bytes, as asio writes; per byte the socket took at once), median over
+  /// the transfers: a sender thread's time on one message before it turns to the next
+  /// (cluster.software.write_byte); 0: none measured.
   double write_byte_s = 0;
   std::size_t message_bytes = 0;
   std::size_t round_trips = 0;

@@ -2,6 +2,7 @@
 // The simulated seconds the real executor's own software spends per message and per
 // update (cluster.software, measured by `synclab calibrate`; docs/simulator.md, "Software
 // costs"). Pure arithmetic over the measured rates: the simulator decides where to wait.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -47,9 +48,11 @@ class ShardCharges {
   /// snapshot when an eval_every boundary was crossed, and each reply encoded (the
   /// checksum once per version).
   double outcome(const ServerOutbox& out, Version before, Version after);
-  /// Seconds the thread spends in the write() that hands one reply to its socket, after the
-  /// decisions: a shard's replies leave one write apart, in the order decided.
-  double write() const { return spec_.write_byte * static_cast<double>(bytes_); }
+  /// Seconds the thread spends in the first write() of one reply, after the decisions: the
+  /// real server writes a reply 64 KiB (kSocketWriteChunk) per call and goes on to the next
+  /// reply's first chunk before the rest, so a shard's replies leave one first write apart,
+  /// in the order decided; the later chunks are written as their sockets drain.
+  double write() const { return spec_.write_byte * static_cast<double>(std::min(bytes_, kSocketWriteChunk)); }
 
  private:
   SoftwareCostSpec spec_;

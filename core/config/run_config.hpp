@@ -39,6 +39,11 @@ struct StragglerSpec {
   std::vector<int> workers;          ///< which workers; empty = all
 };
 
+/// The most a sender thread hands its socket in one write(): asio::async_write's default
+/// completion condition (transfer_all) writes at most asio's default_max_transfer_size,
+/// 64 KiB, per call, and the rest of the message in further calls from the event loop.
+inline constexpr std::uint64_t kSocketWriteChunk = 65536;
+
 /// Per-message and per-update CPU costs of the real executor, measured by `synclab
 /// calibrate` (cluster.software) and charged by the simulator in simulated time
 /// (docs/simulator.md, "Software costs"). All zero (the default): software is free.
@@ -49,7 +54,7 @@ struct SoftwareCostSpec {
   double aggregate = 0;        ///< seconds per shard parameter per push folded into an update
   double send_message = 0;     ///< seconds per message encoded by its sender
   double send_byte = 0;        ///< seconds per payload byte encoded (checksum)
-  double write_byte = 0;       ///< seconds per byte of a sender thread's write() of a message into an idle socket
+  double write_byte = 0;       ///< seconds per byte of a sender thread's first write() (kSocketWriteChunk at most) into an idle socket
   double receive_message = 0;  ///< seconds per message parsed and decoded by its receiver
   double receive_byte = 0;     ///< seconds per payload byte received (buffer, checksum)
   double snapshot_byte = 0;    ///< seconds per byte of the server's evaluation snapshot
