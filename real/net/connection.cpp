@@ -15,6 +15,9 @@
 namespace synclab::real {
 namespace {
 constexpr std::size_t kRxChunk = 64 * 1024;
+// async_write (writer()) hands the socket 64 KiB per call and resumes from the event loop, so
+// the server's replies go out round-robin; the simulator's write gap is that first chunk.
+static_assert(kSocketWriteChunk == asio::detail::default_max_transfer_size);
 // An unauthenticated peer gets a read buffer that fits a hello, not 64 KiB: hundreds of
 // idle strangers must not cost megabytes.
 constexpr std::size_t kRxHello = kHeaderSize + kMaxHelloPayload;
@@ -160,9 +163,6 @@ asio::awaitable<void> Connection::writer() {
     const auto& m = out.message;
     const std::array bufs{asio::buffer(m.header), asio::buffer(m.meta), asio::buffer(m.floats.data(), m.floats.size_bytes())};
     asio::error_code ec;
-    // async_write hands the socket 64 KiB per call and resumes from the event loop, so the
-    // server's replies go out round-robin; the simulator's write gap is that first chunk.
-    static_assert(kSocketWriteChunk == asio::detail::default_max_transfer_size);
     const std::size_t n = co_await asio::async_write(socket_, bufs, asio::redirect_error(asio::use_awaitable, ec));
     writing_ = false;
     bytes_sent_ += n;

@@ -185,42 +185,43 @@ TEST(SoftwareCosts, AsyncBoundByTheServerRunsAtItsThreadsPace) {
 // Async bound by the server's thread: each update costs it W more.
 TEST(SoftwareCosts, RepliesLeaveOneFirstWriteApart) {
   constexpr double kWriteByte = 3e-9;
-  for (const std::string model : {"mlp", "softmax"})
-  for (const std::string network : {"star", "simgrid"}) {
-    const std::vector<std::string> base = {"model=" + model, "sim.mode=timing", "policy.name=bsp", "cluster.workers=3",
-                                           "train.stop.updates=50", "train.eval_every=0", "cluster.straggler.dist=none",
-                                           "cluster.link.bandwidth=1Gbps", "cluster.ps_link.bandwidth=1000Gbps",
-                                           "cluster.link.latency=2ms", "sim.network=" + network};
-    auto written = base;
-    written.push_back(fmt::format("cluster.software.write_byte={}", kWriteByte));
-    const std::string tag = model + "-" + network;
-    const auto unwritten_run = simulate(base, "write-bsp-free-" + tag);
-    const auto written_run = simulate(written, "write-bsp-" + tag);
-    EXPECT_DOUBLE_EQ(written_run["software_costs"]["write_byte"].get<double>(), kWriteByte);
-    const double bytes = unwritten_run["param_bytes"].get<double>();
-    ASSERT_EQ(bytes > 65536, model == "mlp");
-    const double w = kWriteByte * std::min(bytes, 65536.0);
-    const double t0 = unwritten_run["time_s"].get<double>(), t = written_run["time_s"].get<double>();
-    EXPECT_NEAR(t - t0, 50 * 2 * w, 1e-6 * t) << tag;
-    // updates.csv has a row per push applied, three per update with one time.
-    const auto rows0 = update_times("write-bsp-free-" + tag), rows = update_times("write-bsp-" + tag);
-    ASSERT_EQ(rows.size(), 150u);
-    ASSERT_EQ(rows0.size(), 150u);
-    for (std::size_t i = 0; i < rows.size(); ++i)
-      EXPECT_NEAR(rows[i] - rows0[i], 2 * w * static_cast<double>(i / 3 + 1), 1e-9) << tag << " row " << i;
+  for (const std::string model : {"mlp", "softmax"}) {
+    for (const std::string network : {"star", "simgrid"}) {
+      const std::vector<std::string> base = {"model=" + model, "sim.mode=timing", "policy.name=bsp", "cluster.workers=3",
+                                             "train.stop.updates=50", "train.eval_every=0", "cluster.straggler.dist=none",
+                                             "cluster.link.bandwidth=1Gbps", "cluster.ps_link.bandwidth=1000Gbps",
+                                             "cluster.link.latency=2ms", "sim.network=" + network};
+      auto written = base;
+      written.push_back(fmt::format("cluster.software.write_byte={}", kWriteByte));
+      const std::string tag = model + "-" + network;
+      const auto unwritten_run = simulate(base, "write-bsp-free-" + tag);
+      const auto written_run = simulate(written, "write-bsp-" + tag);
+      EXPECT_DOUBLE_EQ(written_run["software_costs"]["write_byte"].get<double>(), kWriteByte);
+      const double bytes = unwritten_run["param_bytes"].get<double>();
+      ASSERT_EQ(bytes > static_cast<double>(synclab::kSocketWriteChunk), model == "mlp");
+      const double w = kWriteByte * std::min(bytes, static_cast<double>(synclab::kSocketWriteChunk));
+      const double t0 = unwritten_run["time_s"].get<double>(), t = written_run["time_s"].get<double>();
+      EXPECT_NEAR(t - t0, 50 * 2 * w, 1e-6 * t) << tag;
+      // updates.csv has a row per push applied, three per update with one time.
+      const auto rows0 = update_times("write-bsp-free-" + tag), rows = update_times("write-bsp-" + tag);
+      ASSERT_EQ(rows.size(), 150u);
+      ASSERT_EQ(rows0.size(), 150u);
+      for (std::size_t i = 0; i < rows.size(); ++i)
+        EXPECT_NEAR(rows[i] - rows0[i], 2 * w * static_cast<double>(i / 3 + 1), 1e-9) << tag << " row " << i;
 
-    auto o = with_costs({"model=" + model, "sim.mode=timing", "policy.name=async", "cluster.workers=4", "train.stop.updates=200",
-                         "train.eval_every=0", "cluster.straggler.dist=none", "cluster.link.bandwidth=100Gbps",
-                         "cluster.link.latency=0", "sim.network=" + network});
-    o.push_back("cluster.software.apply.adam=1e-7");  // 8 ms per update (mlp), 0.8 (softmax): far above the rest
-    o.push_back(fmt::format("cluster.software.write_byte={}", kWriteByte));
-    const auto s = simulate(o, "write-async-" + tag);
-    const double b = s["param_bytes"].get<double>(), n = s["num_params"].get<double>();
-    const double server = kReceiveMessage + kReceiveByte * b + n * (1e-7 + kAggregate) + kReceiveMessage +
-                          kSendMessage + kSendByte * b + w;
-    const auto arows = update_times("write-async-" + tag);
-    ASSERT_EQ(arows.size(), 200u);
-    for (std::size_t i = 20; i < arows.size(); ++i) EXPECT_NEAR(arows[i] - arows[i - 1], server, 1e-9) << tag << " row " << i;
+      auto o = with_costs({"model=" + model, "sim.mode=timing", "policy.name=async", "cluster.workers=4", "train.stop.updates=200",
+                           "train.eval_every=0", "cluster.straggler.dist=none", "cluster.link.bandwidth=100Gbps",
+                           "cluster.link.latency=0", "sim.network=" + network});
+      o.push_back("cluster.software.apply.adam=1e-7");  // 8 ms per update (mlp), 0.8 (softmax): far above the rest
+      o.push_back(fmt::format("cluster.software.write_byte={}", kWriteByte));
+      const auto s = simulate(o, "write-async-" + tag);
+      const double b = s["param_bytes"].get<double>(), n = s["num_params"].get<double>();
+      const double server = kReceiveMessage + kReceiveByte * b + n * (1e-7 + kAggregate) + kReceiveMessage +
+                            kSendMessage + kSendByte * b + w;
+      const auto arows = update_times("write-async-" + tag);
+      ASSERT_EQ(arows.size(), 200u);
+      for (std::size_t i = 20; i < arows.size(); ++i) EXPECT_NEAR(arows[i] - arows[i - 1], server, 1e-9) << tag << " row " << i;
+    }
   }
 }
 
