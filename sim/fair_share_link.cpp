@@ -81,6 +81,14 @@ void FairShareLink::rebase() {
   drop_removed_top();  // the rebuild may have brought a removed flow to the top
 }
 
+double FairShareLink::remaining(double now, FlowId id) {
+  advance(now);
+  if (removed_.count(id) != 0) return 0;
+  for (const Entry& e : heap_)
+    if (e.id == id) return std::max(0.0, e.finish - virtual_);
+  return 0;
+}
+
 double FairShareLink::next_completion() const {
   if (active_ == 0) return std::numeric_limits<double>::infinity();
   const double left = std::max(0.0, heap_.front().finish - virtual_);

@@ -37,6 +37,9 @@ class FairShareLink {
   std::size_t active() const { return active_; }
   /// Bytes/s each flow moves at now.
   double rate() const;
+  /// Bytes flow `id` has left to move at time `now` (advancing the link to it); 0 for a flow
+  /// that is not moving. O(n): meant for a handful of flows.
+  double remaining(double now, FlowId id);
 
  private:
   struct Entry {

@@ -36,7 +36,7 @@ bool running(const sg::ExecPtr& e) {
 }  // namespace
 
 MachineCpu::MachineCpu(std::vector<sg::Host*> cores, double kernel_rate, std::uint64_t seed)
-    : cores_(std::move(cores)), kernel_rate_(kernel_rate), rng_(seed), work_(cores_.size()), kernel_(cores_.size()) {}
+    : cores_(std::move(cores)), kernel_rate_(kernel_rate), rng_(seed), work_(cores_.size()), open_(cores_.size()) {}
 
 std::size_t MachineCpu::least_busy(Pieces& pieces) const {
   // Asking a piece what it has left is a call into SimGrid, which may let the other actors
@@ -89,9 +89,30 @@ sg::ExecPtr MachineCpu::start(double seconds) const {
   return e;
 }
 
-sg::ExecPtr MachineCpu::start_kernel(double seconds) const {
+std::size_t MachineCpu::open_kernel() const {
+  if (!shared()) return 0;
+  std::vector<std::size_t> best;
+  std::size_t fewest = SIZE_MAX;
+  for (std::size_t i = 0; i < open_.size(); ++i) {
+    if (open_[i] < fewest) {
+      fewest = open_[i];
+      best.clear();
+    }
+    if (open_[i] == fewest) best.push_back(i);
+  }
+  const std::size_t core = best.size() == 1 ? best[0] : best[rng_.below(best.size())];
+  ++open_[core];
+  return core;
+}
+
+void MachineCpu::close_kernel(std::size_t core) const {
+  if (core < open_.size() && open_[core] > 0) --open_[core];
+}
+
+sg::ExecPtr MachineCpu::start_kernel(double seconds, std::size_t core) const {
   if (!shared() || seconds <= 0) return nullptr;
-  sg::ExecPtr e = place(seconds, kernel_);
+  sg::ExecPtr e = sg::this_actor::exec_init(seconds);
+  e->set_host(cores_[core]);
   e->set_priority(kKernelPriority);
   if (kernel_rate_ > 0 && kernel_rate_ < 1) e->set_bound(kernel_rate_);
   e->start();

@@ -8,12 +8,14 @@
 //   that runs the fewest such pieces (ties drawn from a seeded stream, as a waking task
 //   lands on whichever idle core the scheduler finds) and stays there; pieces on one core
 //   share it equally;
-// - a transfer's kernel work runs on one core too, and before any process's work there:
-//   the kernel moves packets in softirq context, which interrupts whatever task runs on
-//   that core and is charged to it, while another core may sit idle. It moves at most as
-//   fast as the packets come (kernel_rate cores: cluster.software.kernel_byte x the link's
-//   byte rate), so a step that shares its core with a full-rate transfer runs at
-//   1 - kernel_rate of a core.
+// - a transfer's kernel work runs on one core too (the one with the fewest transfers open,
+//   ties drawn: a flow's packets are one core's), and before any process's work there: the
+//   kernel moves packets in softirq context, which interrupts whatever task runs on that
+//   core and is charged to it, while another core may sit idle. Each piece of it moves at
+//   most as fast as packets come at the link's rate (kernel_rate cores:
+//   cluster.software.kernel_byte x the link's byte rate), so a step that shares its core
+//   with a full-rate transfer runs at 1 - kernel_rate of a core. sim/kernel_pacer.hpp
+//   hands a transfer's work out in pieces as its bytes arrive.
 #include <cstdint>
 #include <vector>
 
@@ -43,8 +45,13 @@ class MachineCpu {
   /// Starts `seconds` of a process's work on the shared machine now and returns it;
   /// nullptr when the machine is not shared or seconds <= 0 (nothing to wait for).
   simgrid::s4u::ExecPtr start(double seconds) const;
-  /// Starts `seconds` of a transfer's kernel work now (see above); nullptr as start().
-  simgrid::s4u::ExecPtr start_kernel(double seconds) const;
+  /// Opens a transfer's kernel work and returns the core all of it runs on: the one with
+  /// the fewest transfers open, ties drawn (0 when the machine is not shared).
+  std::size_t open_kernel() const;
+  /// Closes a transfer's kernel work opened on `core`.
+  void close_kernel(std::size_t core) const;
+  /// Starts `seconds` of a transfer's kernel work on `core` now (see above); nullptr as start().
+  simgrid::s4u::ExecPtr start_kernel(double seconds, std::size_t core) const;
 
  private:
   using Pieces = std::vector<std::vector<simgrid::s4u::ExecPtr>>;  // per core, running
@@ -56,7 +63,8 @@ class MachineCpu {
   std::vector<simgrid::s4u::Host*> cores_;
   double kernel_rate_ = 0;
   mutable Rng rng_{1};
-  mutable Pieces work_, kernel_;
+  mutable Pieces work_;
+  mutable std::vector<std::size_t> open_;  // transfers whose kernel work is open, per core
 };
 
 /// Waits for `work` when there is some (MachineCpu::start's result) and drops it.

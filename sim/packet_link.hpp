@@ -86,6 +86,9 @@ class PacketLink final : public SharedLink {
   void remove(double now, FlowId id) override;
   /// Time the next flow completes if nothing starts or stops before; +inf with no flow.
   double next_completion() const override;
+  /// Runs the link up to `now` and returns the bytes flow `id` has delivered (kDone once
+  /// it is complete or removed).
+  std::uint64_t delivered(double now, FlowId id) override;
   /// Runs the link up to `now` and completes, in the order they finish, every flow done by
   /// `now` or within `tolerance` seconds after it; returns their ids.
   std::vector<FlowId> complete(double now, double tolerance) override;

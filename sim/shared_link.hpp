@@ -23,6 +23,10 @@ class SharedLink {
   virtual void remove(double now, FlowId id) = 0;
   /// Time the next flow completes if nothing starts or stops before; +inf with no flow.
   virtual double next_completion() const = 0;
+  /// Bytes of flow `id` its receiver has by `now` (running the link up to it, never before
+  /// an earlier call's time); kDone for a flow that is no longer moving (done or removed).
+  virtual std::uint64_t delivered(double now, FlowId id) = 0;
+  static constexpr std::uint64_t kDone = UINT64_MAX;
   /// Completes, in finish order, every flow done by `now` or within `tolerance` seconds after.
   virtual std::vector<FlowId> complete(double now, double tolerance) = 0;
 };

@@ -13,6 +13,14 @@
 #include "policies/registry.hpp"
 
 namespace synclab::sim {
+namespace {
+
+// Segments' worth of the link's time between two charges of the transfers' kernel work: a
+// step (hundreds of microseconds at least) then sees several charges, and halving it moves
+// the simulated time per update by well under a percent (SimulationKernel tests).
+constexpr double kKernelTickSegments = 8;
+
+}  // namespace
 
 void Simulation::build() {
   const auto& c = config_.cluster;
@@ -23,12 +31,14 @@ void Simulation::build() {
   // bandwidth re-sharings). Several shards would need concurrent waits: links keep it then.
   platform_ = build_platform(config_, c.servers > 1 || !c.platform.empty());
   latency_ = platform_.transfer_latency;
-  // A transfer's kernel work keeps pace with its packets, which come at most at the rate of
-  // the slower of its two links.
+  // A transfer's kernel work keeps pace with its own packets, which come at most at the rate
+  // of the slower of its two links; it is charged every few segments' time at that rate.
   const double byte_rate = std::min(c.link.bandwidth, c.ps_link.value_or(c.link).bandwidth);
   cpu_ = platform_.cores.empty() ? std::make_unique<MachineCpu>()
                                  : std::make_unique<MachineCpu>(platform_.cores, c.software.kernel_byte * byte_rate,
                                                                 derive_seed(config_.train.seed, 0xc07e5));
+  kernel_ = std::make_unique<KernelPacer>(*cpu_, platform_.cores.empty() ? platform_.servers.front() : platform_.cores.front(),
+                                          kKernelTickSegments * static_cast<double>(config_.sim.packet_segment) / byte_rate, byte_rate);
   network_choice_ = choose_network(config_, options_.simgrid_settings);
   network_ = make_network_model(network_choice_, config_, platform_);
 

@@ -18,6 +18,7 @@
 #include "policies/server_core.hpp"
 #include "policies/shard_set.hpp"
 #include "policies/worker_core.hpp"
+#include "sim/kernel_pacer.hpp"
 #include "sim/machine_cpu.hpp"
 #include "sim/network_model.hpp"
 #include "sim/platform.hpp"
@@ -48,7 +49,7 @@ struct Shard {
 // 10,000 workers) would make every completion cost thousands of steps.
 struct InFlight {
   TransferPtr comm;
-  sg::ExecPtr kernel;  // the kernel's work of moving it (colocated hosts only)
+  KernelPacer::SharePtr kernel;  // the kernel's work of moving it (colocated hosts only)
   PullReply reply;
   double started = 0;
   double start_at = 0;  // when its bytes begin to leave: its shard's thread writes it then
@@ -64,7 +65,7 @@ struct Worker {
   std::vector<TransferPtr> in_flight;            // push transfers in flight, one per shard
   std::vector<int> push_shards;                  // shard of each entry of in_flight
   std::vector<std::size_t> ready_replies;        // shards whose reply is due to start, earliest first
-  std::vector<sg::ExecPtr> push_kernel;          // the kernel's work of each (colocated hosts only)
+  std::vector<KernelPacer::SharePtr> push_kernel;  // the kernel's work of each (colocated hosts only)
   sg::ExecPtr step_work;                    // the step's CPU work in progress (colocated hosts only)
   std::unique_ptr<StepEmulation> emulation;  // its slowdown and straggler wait (colocated hosts only)
   bool computing = false;                   // a CancelStep now aborts the current step
@@ -120,6 +121,7 @@ class Simulation {
   std::unique_ptr<NetworkModel> network_;
   std::unique_ptr<MessageCharges> messages_;  // software cost of encoding / parsing a message
   std::unique_ptr<MachineCpu> cpu_;           // where software spends its seconds
+  std::unique_ptr<KernelPacer> kernel_;       // charges each transfer's kernel work as its bytes arrive
   double step_work_ = 0;                      // colocated: CPU seconds of one step at speed 1
   std::vector<sg::ExecPtr> eval_work_;        // colocated: evaluations scoring on the PS's helper thread
   std::unique_ptr<StepTimeModel> steps_;

@@ -2,6 +2,9 @@
 
 #include <simgrid/s4u/Comm.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 namespace sg = simgrid::s4u;
 
 namespace synclab::sim {
@@ -9,9 +12,14 @@ namespace {
 
 class SimgridTransfer final : public Transfer {
  public:
-  explicit SimgridTransfer(sg::CommPtr comm) : comm_(std::move(comm)) {}
+  SimgridTransfer(sg::CommPtr comm, std::uint64_t bytes) : comm_(std::move(comm)), bytes_(bytes) {}
   void wait() override { comm_->wait(); }
   bool done() const override { return comm_->get_state() == sg::Activity::State::FINISHED; }
+  std::uint64_t delivered() override {
+    if (done()) return bytes_;
+    const double left = std::ceil(comm_->get_remaining());
+    return bytes_ - std::min(bytes_, static_cast<std::uint64_t>(std::max(0.0, left)));
+  }
   void cancel() override {
     if (comm_->get_state() == sg::Activity::State::STARTED) comm_->cancel();
   }
@@ -19,6 +27,7 @@ class SimgridTransfer final : public Transfer {
 
  private:
   sg::CommPtr comm_;
+  std::uint64_t bytes_;
 };
 
 }  // namespace
@@ -28,7 +37,7 @@ std::string SimgridNetwork::describe() const { return "simgrid: CM02 exact (cros
 TransferPtr SimgridNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes) {
   // Comm::sendto: no receiving actor has to post a get (no rendezvous delay, no search
   // through thousands of pending receives on one mailbox).
-  return std::make_shared<SimgridTransfer>(sg::Comm::sendto_async(from, to, bytes));
+  return std::make_shared<SimgridTransfer>(sg::Comm::sendto_async(from, to, bytes), bytes);
 }
 
 std::size_t SimgridNetwork::wait_any(const std::vector<TransferPtr>& transfers) {

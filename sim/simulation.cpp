@@ -98,7 +98,8 @@ void Simulation::receive_replies(int w) {
       }
       slot->comm = network_->start(shards_[s].host, wk.host, shards_[s].bytes);
       // The shard's thread already spent the write (kernel_byte counts it too).
-      slot->kernel = cpu_->start_kernel(std::max(0.0, kernel_seconds(shards_[s].bytes) - shards_[s].charges->write()));
+      slot->kernel = kernel_->follow(slot->comm, shards_[s].bytes,
+                                     std::max(0.0, kernel_seconds(shards_[s].bytes) - shards_[s].charges->write()));
       bytes_sent_ += shards_[s].bytes;
       ++transfers_;
     }
@@ -109,7 +110,7 @@ void Simulation::receive_replies(int w) {
   for (std::size_t s = 0; s < shards_.size(); ++s) {
     InFlight& in = *wk.replies[s];
     in.comm->wait();
-    finish(in.kernel);
+    kernel_->finish(in.kernel);
     last_start = std::max(last_start, in.started);
     join.add(in.reply.version, in.reply.local_steps);
     if (setup_.full) ranges_->place(wk.core->params(), static_cast<int>(s), *in.reply.params);
@@ -216,13 +217,13 @@ void Simulation::push_to_shards(int w, const WorkerPush& push) {
   // unfinished transfer there makes SimGrid print a backtrace per transfer.
   std::vector<TransferPtr>& comms = wk.in_flight;
   std::vector<int>& shard_of = wk.push_shards;
-  std::vector<sg::ExecPtr>& kernel = wk.push_kernel;
+  std::vector<KernelPacer::SharePtr>& kernel = wk.push_kernel;
   comms.clear();
   shard_of.clear();
   kernel.clear();
   for (std::size_t s = 0; s < shards_.size(); ++s) {
     comms.push_back(network_->start(wk.host, shards_[s].host, shards_[s].bytes));
-    kernel.push_back(cpu_->start_kernel(kernel_seconds(shards_[s].bytes)));
+    kernel.push_back(kernel_->follow(comms.back(), shards_[s].bytes, kernel_seconds(shards_[s].bytes)));
     shard_of.push_back(static_cast<int>(s));
     bytes_sent_ += shards_[s].bytes;
     wk.figures.bytes_sent += shards_[s].bytes;
@@ -235,12 +236,12 @@ void Simulation::push_to_shards(int w, const WorkerPush& push) {
   while (!comms.empty()) {
     const std::size_t i = network_->wait_any(comms);
     const int s = shard_of[i];
-    sg::ExecPtr moved = kernel[i];
+    KernelPacer::SharePtr moved = kernel[i];
     comms.erase(comms.begin() + static_cast<std::ptrdiff_t>(i));
     shard_of.erase(shard_of.begin() + static_cast<std::ptrdiff_t>(i));
     kernel.erase(kernel.begin() + static_cast<std::ptrdiff_t>(i));
     if (stopped()) return;
-    finish(moved);  // the message is in only once the kernel has done its share too
+    kernel_->finish(moved);  // the message is in only once the kernel has done its share too
     if (stopped()) return;
     const Shard& shard = shards_[static_cast<std::size_t>(s)];
     const std::span<const float> piece = ranges_->piece(push.payload, s);
@@ -395,9 +396,9 @@ void Simulation::fail_worker(int w) {
   for (const auto& r : wk.replies)
     if (r) {
       drop(r->comm);
-      idle(r->kernel);
+      kernel_->cancel(r->kernel);
     }
-  for (const auto& e : wk.push_kernel) idle(e);
+  for (const auto& k : wk.push_kernel) kernel_->cancel(k);
   idle(wk.step_work);
   // The crashed process's connections close: every shard learns of it at once.
   for (std::size_t s = 0; s < shards_.size() && !stopped(); ++s)

@@ -37,6 +37,11 @@ class StarNetwork::Flow final : public Transfer {
     waiter_ = nullptr;
   }
   bool done() const override { return done_; }
+  std::uint64_t delivered() override {
+    if (done_) return bytes_;
+    if (cancelled_) return 0;
+    return std::min(bytes_, net_->link_->delivered(sg::Engine::get_clock(), id_));
+  }
   void cancel() override {
     if (!over()) net_->cancel(*this);
   }
@@ -44,6 +49,7 @@ class StarNetwork::Flow final : public Transfer {
 
   StarNetwork* net_;
   SharedLink::FlowId id_ = 0;
+  std::uint64_t bytes_ = 0;
   bool done_ = false, cancelled_ = false;
   sg::SemaphorePtr waiter_;  // released when done or cancelled; set while an actor waits
 };
@@ -59,15 +65,22 @@ class FluidLink final : public SharedLink {
     const FlowId id = next_id_++;
     const FlowId own = links_[d].add(now, static_cast<double>(bytes));
     ids_[d][own] = id;
-    where_[id] = {d, own};
+    where_[id] = {d, own, bytes};
     return id;
   }
   void remove(double now, FlowId id) override {
     const auto it = where_.find(id);
     if (it == where_.end()) return;
-    links_[it->second.first].remove(now, it->second.second);
-    ids_[it->second.first].erase(it->second.second);
+    links_[it->second.direction].remove(now, it->second.own);
+    ids_[it->second.direction].erase(it->second.own);
     where_.erase(it);
+  }
+  std::uint64_t delivered(double now, FlowId id) override {
+    const auto it = where_.find(id);
+    if (it == where_.end()) return kDone;
+    const Where& w = it->second;
+    const double left = std::ceil(links_[w.direction].remaining(now, w.own));
+    return w.bytes - std::min(w.bytes, static_cast<std::uint64_t>(left));
   }
   double next_completion() const override { return std::min(links_[0].next_completion(), links_[1].next_completion()); }
   std::vector<FlowId> complete(double now, double tolerance) override {
@@ -87,7 +100,12 @@ class FluidLink final : public SharedLink {
   FairShareLink links_[2];
   FlowId next_id_ = 0;
   std::unordered_map<FlowId, FlowId> ids_[2];                    // a direction's own id -> ours
-  std::unordered_map<FlowId, std::pair<int, FlowId>> where_;     // ours -> direction, own id
+  struct Where {
+    int direction;
+    FlowId own;  // the direction's id
+    std::uint64_t bytes;
+  };
+  std::unordered_map<FlowId, Where> where_;  // ours -> where it moves
 };
 
 StarNetwork::StarNetwork(sg::Host* server, std::unique_ptr<SharedLink> link, std::string description)
@@ -131,6 +149,7 @@ TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes
   // One TCP connection per worker: numbered as they first appear (a deterministic order).
   const sg::Host* peer = to == server_ ? from : to;
   const std::uint64_t connection = connections_.try_emplace(peer, connections_.size()).first->second;
+  flow->bytes_ = bytes;
   flow->id_ = link_->add(sg::Engine::get_clock(), direction, bytes, connection);
   flows_.emplace(flow->id_, flow);
   poke();

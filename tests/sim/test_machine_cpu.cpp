@@ -50,7 +50,7 @@ std::string run(int cores, double kernel_rate, std::uint64_t seed, const std::ve
       sg::Actor::create("piece-" + std::to_string(i), hosts[0], [=] {
         const Piece& p = pieces[i];
         sg::this_actor::sleep_until(p.at);
-        sg::ExecPtr e = p.kernel ? cpu->start_kernel(p.seconds) : cpu->start(p.seconds);
+        sg::ExecPtr e = p.kernel ? cpu->start_kernel(p.seconds, cpu->open_kernel()) : cpu->start(p.seconds);
         if (!p.waited) sg::this_actor::sleep_until(100);
         e->wait();
         if (p.waited) (*ends)[i] = sg::Engine::get_clock();
@@ -158,5 +158,6 @@ TEST(MachineCpu, NoSharedMachineStartsNothing) {
   const synclab::sim::MachineCpu own;
   EXPECT_FALSE(own.shared());
   EXPECT_EQ(own.start(1.0), nullptr);
-  EXPECT_EQ(own.start_kernel(1.0), nullptr);
+  EXPECT_EQ(own.open_kernel(), 0u);
+  EXPECT_EQ(own.start_kernel(1.0, 0), nullptr);
 }

@@ -61,6 +61,17 @@ TEST(FairShareLink, CapBindsUntilTheLinkIsShared) {
   EXPECT_NEAR(link.next_completion(), t + 60.0 / 40.0, 1e-12);
 }
 
+// What a flow has left follows its share: 25 bytes/s each of two, 50 alone.
+TEST(FairShareLink, RemainingFollowsTheShare) {
+  FairShareLink link(50.0, 0);
+  const auto a = link.add(0.0, 50.0), b = link.add(0.0, 100.0);
+  EXPECT_DOUBLE_EQ(link.remaining(1.0, a), 25.0);
+  EXPECT_DOUBLE_EQ(link.remaining(1.0, b), 75.0);
+  EXPECT_EQ(link.complete(2.0, 1e-9), (std::vector<FairShareLink::FlowId>{a}));
+  EXPECT_DOUBLE_EQ(link.remaining(2.0, a), 0.0);
+  EXPECT_DOUBLE_EQ(link.remaining(2.5, b), 25.0);
+}
+
 TEST(FairShareLink, RemovedFlowSpeedsUpTheOthers) {
   FairShareLink link(10.0, 0);
   const auto a = link.add(0.0, 10.0);

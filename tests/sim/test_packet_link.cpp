@@ -97,6 +97,31 @@ TEST(PacketLink, OneFlowTakesItsBytesOverTheSlowerNicPlusOnePacket) {
   EXPECT_EQ(o.at(1), 0.0);
 }
 
+// What a flow has delivered, asked for while it moves (a transfer's kernel work follows
+// it): two flows sharing the link have together what the link moved, within a packet or
+// two, and each about half of it, within a window; asking runs the link ahead in steps without changing when they end;
+// a completed flow reads as done.
+TEST(PacketLink, DeliveredFollowsAFlowsShareAndChangesNothing) {
+  const std::uint64_t m = 300'000, s = 1448;
+  PacketLink asked(PacketLinkSpec{.rate = 1e8, .flow_cap = 1e8, .segment = s, .window = 10 * s});
+  PacketLink quiet(PacketLinkSpec{.rate = 1e8, .flow_cap = 1e8, .segment = s, .window = 10 * s});
+  const auto a = asked.add(0, Dir::OutOf, m), b = asked.add(0, Dir::OutOf, m);
+  quiet.add(0, Dir::OutOf, m), quiet.add(0, Dir::OutOf, m);
+  std::uint64_t last = 0;
+  for (int k = 1; k <= 5; ++k) {
+    const double t = k * 1e-3;  // 100,000 bytes through the link per millisecond
+    const std::uint64_t da = asked.delivered(t, a), db = asked.delivered(t, b);
+    EXPECT_NEAR(static_cast<double>(da + db), k * 1e5, 2.0 * s) << t;
+    EXPECT_NEAR(static_cast<double>(da), k * 5e4, 10.0 * s) << t;  // a window apart at most
+    EXPECT_NEAR(static_cast<double>(db), k * 5e4, 10.0 * s) << t;
+    EXPECT_GE(da, last);
+    last = da;
+  }
+  const auto ends = drain(asked), same = drain(quiet);
+  EXPECT_EQ(ends, same);
+  EXPECT_EQ(asked.delivered(ends.at(a), a), PacketLink::kDone);
+}
+
 TEST(PacketLink, FlowsStartedTogetherShareTheLinkAndEndWithinOneRound) {
   const std::uint64_t m = 300'000, s = 1448;
   for (int n : {1, 2, 7, 50}) {
