@@ -1,4 +1,6 @@
 // synclab calibrate: measures this machine into a platform fragment for the simulator.
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -10,6 +12,7 @@
 #include "app/commands.hpp"
 #include "core/common/atomic_file.hpp"
 #include "core/common/error.hpp"
+#include "core/config/run_config.hpp"
 #include "core/cost/cost_model.hpp"
 #include "experiments/calibrate.hpp"
 #include "experiments/step_bench.hpp"
@@ -103,8 +106,9 @@ int cmd_calibrate(int argc, char** argv) {
   const auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 20, step)
                               : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 20,
                                                             experiments::kDefaultPatience, step);
-  spdlog::info("calibrate: latency {:.3g} us, bandwidth {:.4g} bytes/s, a message's write() {:.3g} us", n.latency_s * 1e6,
-               n.bandwidth_Bps, n.write_byte_s * static_cast<double>(bytes) * 1e6);
+  spdlog::info("calibrate: latency {:.3g} us, bandwidth {:.4g} bytes/s, a message's first write() {:.3g} us",
+               n.latency_s * 1e6, n.bandwidth_Bps,
+               n.write_byte_s * static_cast<double>(std::min<std::uint64_t>(bytes, kSocketWriteChunk)) * 1e6);
   if (n.same_machine)
     spdlog::info("calibrate: both ends on this machine's kernel ({} cores): {:.3g} ns of kernel CPU per byte moved "
                  "(median of {} phases of {} messages each way; other work on the machine: {:.0f}% of the kernel time, {})",

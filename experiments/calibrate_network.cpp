@@ -553,9 +553,8 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
                      n.median_bandwidth_Bps);
   if (n.write_byte_s > 0)
     y += fmt::format("#   The first write() of each into the idle socket ({} bytes at most, as asio writes) took {:.6g} s\n"
-                     "#   per byte (median; {:.3g} us per first write). Not written as cluster.software.write_byte: at\n"
-                     "#   1 Gb/s on the testbed the replies it staggers made the simulation worse (docs/fidelity.md);\n"
-                     "#   set it by hand.\n",
+                     "#   per byte (median; {:.3g} us per first write): write_byte, the time a server's thread spends\n"
+                     "#   on one reply before it writes the next one's first chunk.\n",
                      kSocketWriteChunk, n.write_byte_s,
                      n.write_byte_s * static_cast<double>(std::min<std::uint64_t>(n.message_bytes, kSocketWriteChunk)) * 1e6);
   if (n.window_bytes > 0)
@@ -623,6 +622,7 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("    first_step: {:.6g}\n", c.first_step_s);
   y += fmt::format("    evaluate_sample: {:.6g}\n", c.evaluate_sample_s);
   y += fmt::format("    kernel_byte: {:.6g}\n", n.kernel_byte_s);
+  if (n.write_byte_s > 0) y += fmt::format("    write_byte: {:.6g}\n", n.write_byte_s);
   if (!c.wait_s.empty()) {
     std::string waits, extra;
     for (std::size_t i = 0; i < c.wait_s.size(); ++i) {

@@ -89,7 +89,7 @@ const std::vector<ConfigKey>& config_schema() {
       key("cluster.software.aggregate", T::Real, "0", 0, 1, false, "seconds per shard parameter per push folded into an update; from synclab calibrate, 0 = free"),
       key("cluster.software.send_message", T::Duration, "0", 0, 1, false, "sender's encoding time per message; from synclab calibrate, 0 = free"),
       key("cluster.software.send_byte", T::Real, "0", 0, 1, false, "sender's encoding time per payload byte (checksum); from synclab calibrate, 0 = free"),
-      key("cluster.software.write_byte", T::Real, "0", 0, 1, false, "seconds per byte the server's thread spends in the first write() of a reply into its socket, 64 KiB at most as asio writes (the kernel copies it then); a shard's replies leave one such first write apart, and the thread is busy meanwhile; synclab calibrate prints it in a comment (set it by hand), 0 = free"),
+      key("cluster.software.write_byte", T::Real, "0", 0, 1, false, "seconds per byte the server's thread spends in the first write() of a reply into its socket, 64 KiB at most as asio writes (the kernel copies it then); a shard's replies leave one such first write apart, and the thread is busy meanwhile; synclab calibrate measures it, 0 = free"),
       key("cluster.software.receive_message", T::Duration, "0", 0, 1, false, "receiver's parsing time per message; from synclab calibrate, 0 = free"),
       key("cluster.software.receive_byte", T::Real, "0", 0, 1, false, "receiver's time per payload byte (buffer, checksum); from synclab calibrate, 0 = free"),
       key("cluster.software.snapshot_byte", T::Real, "0", 0, 1, false, "server's time per byte copied for an evaluation; from synclab calibrate, 0 = free"),
