@@ -15,9 +15,10 @@
 namespace synclab::sim {
 namespace {
 
-// Segments' worth of the link's time between two charges of the transfers' kernel work: a
-// step (hundreds of microseconds at least) then sees several charges, and halving it moves
-// the simulated time per update by well under a percent (SimulationKernel tests).
+// Segments' worth of the link's time between two charges of a transfer's kernel work (a
+// step of the discretisation): a step of hundreds of microseconds sees several, and halving
+// it moved the fidelity grids' simulated times per update by 0.5-1% on average
+// (docs/fidelity.md, "The kernel's work follows the bytes").
 constexpr double kKernelTickSegments = 8;
 
 }  // namespace
