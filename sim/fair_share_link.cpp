@@ -40,6 +40,7 @@ FairShareLink::FlowId FairShareLink::add(double now, double bytes) {
     // An idle link starts a new epoch: nothing in the heap but removed leftovers.
     heap_.clear();
     removed_.clear();
+    finish_of_.clear();
     virtual_ = 0;
     largest_ = 0;
   } else if (virtual_ > kRebaseAfter * largest_) {
@@ -48,6 +49,7 @@ FairShareLink::FlowId FairShareLink::add(double now, double bytes) {
   largest_ = std::max(largest_, bytes);
   const FlowId id = next_id_++;
   heap_.push_back({virtual_ + bytes, id});
+  finish_of_[id] = virtual_ + bytes;
   std::push_heap(heap_.begin(), heap_.end(), [](const Entry& a, const Entry& b) { return later(a.finish, a.id, b.finish, b.id); });
   ++active_;
   return id;
@@ -57,6 +59,7 @@ void FairShareLink::remove(double now, FlowId id) {
   advance(now);
   // Only flows still in the heap can be removed; the caller tracks which ones finished.
   removed_.insert(id);
+  finish_of_.erase(id);
   --active_;
   drop_removed_top();
 }
@@ -75,7 +78,10 @@ void FairShareLink::drop_removed_top() {
 void FairShareLink::rebase() {
   // Shifting every key by the same amount keeps their order (rounding is monotone); ties
   // that the shift creates are settled by id, hence the rebuild.
-  for (auto& e : heap_) e.finish = std::max(0.0, e.finish - virtual_);
+  for (auto& e : heap_) {
+    e.finish = std::max(0.0, e.finish - virtual_);
+    if (const auto it = finish_of_.find(e.id); it != finish_of_.end()) it->second = e.finish;
+  }
   virtual_ = 0;
   std::make_heap(heap_.begin(), heap_.end(), [](const Entry& a, const Entry& b) { return later(a.finish, a.id, b.finish, b.id); });
   drop_removed_top();  // the rebuild may have brought a removed flow to the top
@@ -83,10 +89,8 @@ void FairShareLink::rebase() {
 
 double FairShareLink::remaining(double now, FlowId id) {
   advance(now);
-  if (removed_.count(id) != 0) return 0;
-  for (const Entry& e : heap_)
-    if (e.id == id) return std::max(0.0, e.finish - virtual_);
-  return 0;
+  const auto it = finish_of_.find(id);
+  return it == finish_of_.end() ? 0 : std::max(0.0, it->second - virtual_);
 }
 
 double FairShareLink::next_completion() const {
@@ -104,6 +108,7 @@ std::vector<FairShareLink::FlowId> FairShareLink::complete(double now, double to
     // Each completion speeds up the rest, but none of them moves a byte within this instant.
     if (top.finish - virtual_ > rate() * tolerance) break;
     done.push_back(top.id);
+    finish_of_.erase(top.id);
     std::pop_heap(heap_.begin(), heap_.end(), cmp);
     heap_.pop_back();
     --active_;

@@ -10,6 +10,7 @@
 // O(log n) instead of re-sharing the link among all n flows.
 #include <cstdint>
 #include <limits>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -38,7 +39,7 @@ class FairShareLink {
   /// Bytes/s each flow moves at now.
   double rate() const;
   /// Bytes flow `id` has left to move at time `now` (advancing the link to it); 0 for a flow
-  /// that is not moving. O(n): meant for a handful of flows.
+  /// that is not moving.
   double remaining(double now, FlowId id);
 
  private:
@@ -58,6 +59,7 @@ class FairShareLink {
   FlowId next_id_ = 0;
   std::vector<Entry> heap_;               // min-heap on (finish, id)
   std::unordered_set<FlowId> removed_;    // removed flows still in heap_
+  std::unordered_map<FlowId, double> finish_of_;  // each moving flow's finish (as in heap_)
 };
 
 }  // namespace synclab::sim

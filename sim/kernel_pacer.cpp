@@ -12,9 +12,9 @@ namespace sg = simgrid::s4u;
 
 namespace synclab::sim {
 
-KernelPacer::KernelPacer(const MachineCpu& cpu, sg::Host* host, double tick, double link_rate)
-    : cpu_(cpu), tick_(tick), link_rate_(link_rate), wake_(sg::Semaphore::create(0)) {
-  if (!(tick > 0) || !(link_rate > 0)) throw std::invalid_argument("KernelPacer: tick and link rate must be positive");
+KernelPacer::KernelPacer(const MachineCpu& cpu, sg::Host* host, std::uint64_t chunk, double link_rate)
+    : cpu_(cpu), chunk_(chunk), tick_(static_cast<double>(chunk) / link_rate), wake_(sg::Semaphore::create(0)) {
+  if (chunk == 0 || !(link_rate > 0)) throw std::invalid_argument("KernelPacer: chunk and link rate must be positive");
   if (cpu_.shared()) sg::Actor::create("kernel", host, [this] { run(); })->daemonize();
 }
 
@@ -23,15 +23,15 @@ KernelPacer::SharePtr KernelPacer::follow(TransferPtr transfer, std::uint64_t by
   auto share = std::make_shared<Share>();
   share->transfer = std::move(transfer);
   share->bytes = bytes;
+  share->chunk = std::max(chunk_, (bytes + kMaxPieces - 1) / kMaxPieces);
   share->per_byte = seconds / static_cast<double>(bytes);
   share->core = cpu_.open_kernel();
-  share->next = sg::Engine::get_clock() + tick_;
   shares_.push_back(share);
-  if (!poked_) {
+  if (shares_.size() == 1 && !poked_) {  // the pacer idles: wake it
     poked_ = true;
     wake_->release();
   }
-  charge(*share, static_cast<std::uint64_t>(std::min(static_cast<double>(bytes), link_rate_ * tick_)));
+  charge(*share, std::min(bytes, share->chunk));
   return share;
 }
 
@@ -44,28 +44,24 @@ void KernelPacer::charge(Share& share, std::uint64_t upto) {
 
 void KernelPacer::run() {
   for (;;) {
-    double next = std::numeric_limits<double>::infinity();
-    for (const SharePtr& s : shares_) next = std::min(next, s->next);
     poked_ = false;
-    if (std::isinf(next)) {
+    if (shares_.empty()) {
       wake_->acquire();
       continue;
     }
-    const double now = sg::Engine::get_clock();
-    if (next > now) {
-      wake_->acquire_timeout(next - now);
-      continue;  // woken early by a new transfer, or on time: look again
-    }
+    sg::this_actor::sleep_for(tick_);
     // Calls into SimGrid may let other actors of this instant follow or finish transfers:
     // walk a copy, and drop the closed ones afterwards.
     const std::vector<SharePtr> due = shares_;
     for (const SharePtr& s : due) {
-      if (s->closed || s->next > now) continue;
-      s->next += tick_;
+      if (s->closed) continue;
       const std::uint64_t seen = std::min(s->bytes, s->transfer->delivered());
-      const std::uint64_t ahead = seen + (seen - std::min(seen, s->seen));  // the next tick's, at the last one's rate
+      const std::uint64_t tick_bytes = seen - std::min(seen, s->seen);  // over the last tick
       s->seen = seen;
-      charge(*s, std::min(s->bytes, ahead));
+      // Charged up to what the next tick will likely bring: nothing to do. Else the work
+      // of that and a chunk at least, so that a slow transfer goes out in whole chunks.
+      if (s->charged >= std::min(s->bytes, seen + tick_bytes)) continue;
+      charge(*s, std::min(s->bytes, seen + std::max(tick_bytes, s->chunk)));
     }
     shares_.erase(std::remove_if(shares_.begin(), shares_.end(), [](const SharePtr& s) { return s->closed; }),
                   shares_.end());

@@ -15,11 +15,10 @@
 namespace synclab::sim {
 namespace {
 
-// Segments' worth of the link's time between two charges of a transfer's kernel work (a
-// step of the discretisation): a step of hundreds of microseconds sees several, and halving
-// it moved the fidelity grids' simulated times per update by 0.5-1% on average
-// (docs/fidelity.md, "The kernel's work follows the bytes").
-constexpr double kKernelTickSegments = 8;
+// Segments per chunk of a transfer's kernel work, at least; their time at the link's rate is
+// the pacer's tick (a step of the discretisation: a step of hundreds of microseconds sees
+// several; halved, docs/fidelity.md, "The kernel's work follows the bytes").
+constexpr std::uint64_t kKernelChunkSegments = 8;
 
 }  // namespace
 
@@ -33,13 +32,13 @@ void Simulation::build() {
   platform_ = build_platform(config_, c.servers > 1 || !c.platform.empty());
   latency_ = platform_.transfer_latency;
   // A transfer's kernel work keeps pace with its own packets, which come at most at the rate
-  // of the slower of its two links; it is charged every few segments' time at that rate.
+  // of the slower of its two links; the pacer looks at every transfer a chunk's time apart.
   const double byte_rate = std::min(c.link.bandwidth, c.ps_link.value_or(c.link).bandwidth);
   cpu_ = platform_.cores.empty() ? std::make_unique<MachineCpu>()
                                  : std::make_unique<MachineCpu>(platform_.cores, c.software.kernel_byte * byte_rate,
                                                                 derive_seed(config_.train.seed, 0xc07e5));
   kernel_ = std::make_unique<KernelPacer>(*cpu_, platform_.cores.empty() ? platform_.servers.front() : platform_.cores.front(),
-                                          kKernelTickSegments * static_cast<double>(config_.sim.packet_segment) / byte_rate, byte_rate);
+                                          kKernelChunkSegments * config_.sim.packet_segment, byte_rate);
   network_choice_ = choose_network(config_, options_.simgrid_settings);
   network_ = make_network_model(network_choice_, config_, platform_);
 

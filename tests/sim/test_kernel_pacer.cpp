@@ -40,8 +40,11 @@ class SteadyTransfer final : public synclab::sim::Transfer {
   std::uint64_t bytes_;
 };
 
-constexpr double kTick = 0.01;
 constexpr std::uint64_t kBytes = 1'000'000;
+// Every transfer goes out in as many pieces as the pacer allows, each its bytes' share of
+// the transfer's 1 s.
+constexpr std::uint64_t kChunk = kBytes / synclab::sim::KernelPacer::kMaxPieces;
+constexpr double kTick = 1.0 / synclab::sim::KernelPacer::kMaxPieces;
 
 // On a machine of `cores` cores: transfers of 1 s, each with `kernel` seconds of kernel
 // work, all starting at 0, and a step of `step` seconds (none if 0) started at 0. Returns
@@ -57,7 +60,7 @@ std::vector<double> ends_of(int cores, const std::vector<double>& kernel, double
     for (int i = 0; i < cores; ++i) hosts.push_back(zone->create_host("core-" + std::to_string(i), 1.0)->seal());
     zone->seal();
     auto cpu = std::make_shared<synclab::sim::MachineCpu>(hosts, 0.0, 1);
-    auto pacer = std::make_shared<synclab::sim::KernelPacer>(*cpu, hosts[0], kTick, static_cast<double>(kBytes));
+    auto pacer = std::make_shared<synclab::sim::KernelPacer>(*cpu, hosts[0], kChunk, static_cast<double>(kBytes));
     auto ends = std::make_shared<std::vector<double>>(kernel.size() + 1, -1.0);
     for (std::size_t i = 0; i < kernel.size(); ++i)
       sg::Actor::create("receiver-" + std::to_string(i), hosts[0], [=] {
@@ -119,6 +122,6 @@ TEST(KernelPacer, EachTransfersWorkStaysOnOneCore) {
 // Without a shared machine nothing is followed: the transfer alone says when a message is in.
 TEST(KernelPacer, NoSharedMachineFollowsNothing) {
   const synclab::sim::MachineCpu own;
-  synclab::sim::KernelPacer pacer(own, nullptr, kTick, 1e6);
+  synclab::sim::KernelPacer pacer(own, nullptr, kChunk, 1e6);
   EXPECT_EQ(pacer.follow(std::make_shared<SteadyTransfer>(0.0, 1.0, kBytes), kBytes, 1.0), nullptr);
 }
