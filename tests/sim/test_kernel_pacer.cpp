@@ -14,11 +14,11 @@
 #include "sim/kernel_pacer.hpp"
 #include "sim/machine_cpu.hpp"
 #include "sim/network_model.hpp"
-#include "tests/sim/run_in_child.hpp"
+#include "tests/sim/machine_cores.hpp"
 
 namespace sg = simgrid::s4u;
 using synclab::sim::testing::parse_times;
-using synclab::sim::testing::run_in_child;
+using synclab::sim::testing::run_on_cores;
 using synclab::sim::testing::times_text;
 
 namespace {
@@ -51,14 +51,7 @@ constexpr double kTick = 1.0 / synclab::sim::KernelPacer::kMaxPieces;
 // when each transfer's receiver had its message (waited for the transfer and its kernel
 // work), then when the step ended.
 std::vector<double> ends_of(int cores, const std::vector<double>& kernel, double step) {
-  const std::string answer = run_in_child([&] {
-    synclab::sim::configure_contexts();
-    sg::Engine engine("test");
-    synclab::sim::configure_engine({});
-    sg::NetZone* zone = sg::create_star_zone("machine");
-    std::vector<sg::Host*> hosts;
-    for (int i = 0; i < cores; ++i) hosts.push_back(zone->create_host("core-" + std::to_string(i), 1.0)->seal());
-    zone->seal();
+  const std::string answer = run_on_cores(cores, [&](const std::vector<sg::Host*>& hosts, sg::Engine& engine) {
     auto cpu = std::make_shared<synclab::sim::MachineCpu>(hosts, 0.0, 1);
     auto pacer = std::make_shared<synclab::sim::KernelPacer>(*cpu, hosts[0], kChunk, static_cast<double>(kBytes));
     auto ends = std::make_shared<std::vector<double>>(kernel.size() + 1, -1.0);

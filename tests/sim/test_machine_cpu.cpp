@@ -14,11 +14,11 @@
 
 #include "sim/machine_cpu.hpp"
 #include "sim/network_model.hpp"
-#include "tests/sim/run_in_child.hpp"
+#include "tests/sim/machine_cores.hpp"
 
 namespace sg = simgrid::s4u;
 using synclab::sim::testing::parse_times;
-using synclab::sim::testing::run_in_child;
+using synclab::sim::testing::run_on_cores;
 using synclab::sim::testing::times_text;
 
 namespace {
@@ -36,14 +36,7 @@ struct Piece {
 // Starts the pieces in order on a machine of `cores` cores and returns when each ended, in
 // the pieces' order, as text (the child's answer); a piece not waited for at once reads -1.
 std::string run(int cores, double kernel_rate, std::uint64_t seed, const std::vector<Piece>& pieces) {
-  return run_in_child([&] {
-    synclab::sim::configure_contexts();
-    sg::Engine engine("test");
-    synclab::sim::configure_engine({});
-    sg::NetZone* zone = sg::create_star_zone("machine");
-    std::vector<sg::Host*> hosts;
-    for (int i = 0; i < cores; ++i) hosts.push_back(zone->create_host("core-" + std::to_string(i), 1.0)->seal());
-    zone->seal();
+  return run_on_cores(cores, [&](const std::vector<sg::Host*>& hosts, sg::Engine& engine) {
     auto cpu = std::make_shared<synclab::sim::MachineCpu>(hosts, kernel_rate, seed);
     auto ends = std::make_shared<std::vector<double>>(pieces.size(), -1.0);
     for (std::size_t i = 0; i < pieces.size(); ++i) {
