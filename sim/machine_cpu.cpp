@@ -119,10 +119,4 @@ sg::ExecPtr MachineCpu::start_kernel(double seconds, std::size_t core) const {
   return e;
 }
 
-void finish(sg::ExecPtr& work) {
-  if (!work) return;
-  work->wait();
-  work = nullptr;
-}
-
 }  // namespace synclab::sim

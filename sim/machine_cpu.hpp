@@ -67,7 +67,4 @@ class MachineCpu {
   mutable std::vector<std::size_t> open_;  // transfers whose kernel work is open, per core
 };
 
-/// Waits for `work` when there is some (MachineCpu::start's result) and drops it.
-void finish(simgrid::s4u::ExecPtr& work);
-
 }  // namespace synclab::sim

@@ -41,7 +41,7 @@ class Transfer {
   virtual void wait() = 0;
   /// True once the last byte has arrived.
   virtual bool done() const = 0;
-  /// Bytes that have arrived by now (all of them once done; what had for a cancelled one).
+  /// Bytes that have arrived by now (all of them once done; a cancelled one: no matter).
   virtual std::uint64_t delivered() = 0;
   /// Takes an unfinished transfer off the network now (a crashed peer); no-op once done.
   virtual void cancel() = 0;
