@@ -159,6 +159,7 @@ double Simulation::step_seconds(int w, int local_steps) {
 // Returns false when a CancelStep cut it short.
 bool Simulation::step_on_machine(int w, int local_steps) {
   Worker& wk = workers_[static_cast<std::size_t>(w)];
+  const bool first = wk.figures.steps == 0;  // the backend's start-up rides on it
   const double work = step_work_ * local_steps + start_steps(wk, local_steps);
   const double t0 = now();
   wk.computing = true;
@@ -175,7 +176,9 @@ bool Simulation::step_on_machine(int w, int local_steps) {
   if (!wk.computing) return false;  // cancelled at the instant the work ended
   // As the real worker: the noise is drawn when the measured part ends (core/cost/step_emulation.hpp).
   const double took = now() - t0;
-  const double pad = wk.emulation->pad(took, local_steps, now()) + lumped_extra(w, took - work);
+  // The first step's extra is the start-ups of every worker sharing the cores at once, not a
+  // step beside a transfer: it is not redrawn as one.
+  const double pad = wk.emulation->pad(took, local_steps, now()) + (first ? 0 : lumped_extra(w, took - work));
   const bool finished = pad <= 0 || wk.cancel_sem->acquire_timeout(pad);
   wk.computing = false;
   return finished;
