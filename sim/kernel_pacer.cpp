@@ -11,6 +11,20 @@
 namespace sg = simgrid::s4u;
 
 namespace synclab::sim {
+namespace {
+
+// Takes each of the share's pieces off it, the newest first, and hands it to `act`, until
+// none is left (`act` may let the pacer add one).
+template <class Act>
+void for_each_piece(KernelPacer::Share& share, Act act) {
+  while (!share.pieces.empty()) {
+    sg::ExecPtr piece = std::move(share.pieces.back());
+    share.pieces.pop_back();
+    act(*piece);
+  }
+}
+
+}  // namespace
 
 KernelPacer::KernelPacer(const MachineCpu& cpu, sg::Host* host, std::uint64_t chunk, double link_rate)
     : cpu_(cpu), chunk_(chunk), tick_(static_cast<double>(chunk) / link_rate), wake_(sg::Semaphore::create(0)) {
@@ -74,11 +88,7 @@ void KernelPacer::finish(SharePtr& share) {
   cpu_.close_kernel(share->core);
   charge(*share, share->bytes);
   // A wait lets other actors run: the pacer may add a piece it was starting meanwhile.
-  while (!share->pieces.empty()) {
-    sg::ExecPtr piece = std::move(share->pieces.back());
-    share->pieces.pop_back();
-    piece->wait();
-  }
+  for_each_piece(*share, [](sg::Exec& piece) { piece.wait(); });
   share = nullptr;
 }
 
@@ -86,11 +96,7 @@ void KernelPacer::cancel(const SharePtr& share) {
   if (!share) return;
   if (!share->closed) cpu_.close_kernel(share->core);
   share->closed = true;
-  while (!share->pieces.empty()) {
-    sg::ExecPtr piece = std::move(share->pieces.back());
-    share->pieces.pop_back();
-    piece->cancel();
-  }
+  for_each_piece(*share, [](sg::Exec& piece) { piece.cancel(); });
 }
 
 }  // namespace synclab::sim

@@ -53,14 +53,20 @@ std::size_t MachineCpu::least_busy(Pieces& pieces) const {
     list.erase(std::remove_if(list.begin(), list.end(),
                               [&](const sg::ExecPtr& e) { return std::find(done.begin(), done.end(), e.get()) != done.end(); }),
                list.end());
+  std::vector<std::size_t> counts;
+  for (const auto& list : pieces) counts.push_back(list.size());
+  return fewest(counts);
+}
+
+std::size_t MachineCpu::fewest(const std::vector<std::size_t>& counts) const {
   std::vector<std::size_t> best;
-  std::size_t fewest = SIZE_MAX;
-  for (std::size_t i = 0; i < pieces.size(); ++i) {
-    if (pieces[i].size() < fewest) {
-      fewest = pieces[i].size();
+  std::size_t low = SIZE_MAX;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] < low) {
+      low = counts[i];
       best.clear();
     }
-    if (pieces[i].size() == fewest) best.push_back(i);
+    if (counts[i] == low) best.push_back(i);
   }
   return best.size() == 1 ? best[0] : best[rng_.below(best.size())];
 }
@@ -91,16 +97,7 @@ sg::ExecPtr MachineCpu::start(double seconds) const {
 
 std::size_t MachineCpu::open_kernel() const {
   if (!shared()) return 0;
-  std::vector<std::size_t> best;
-  std::size_t fewest = SIZE_MAX;
-  for (std::size_t i = 0; i < open_.size(); ++i) {
-    if (open_[i] < fewest) {
-      fewest = open_[i];
-      best.clear();
-    }
-    if (open_[i] == fewest) best.push_back(i);
-  }
-  const std::size_t core = best.size() == 1 ? best[0] : best[rng_.below(best.size())];
+  const std::size_t core = fewest(open_);
   ++open_[core];
   return core;
 }

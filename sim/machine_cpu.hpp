@@ -57,6 +57,8 @@ class MachineCpu {
   using Pieces = std::vector<std::vector<simgrid::s4u::ExecPtr>>;  // per core, running
   /// The core whose list holds the fewest running pieces, ties drawn; returns its index.
   std::size_t least_busy(Pieces& pieces) const;
+  /// The index of the smallest count, ties drawn from the placement stream.
+  std::size_t fewest(const std::vector<std::size_t>& counts) const;
   /// A new piece of `seconds` on the least busy core of `pieces`, recorded there, not started.
   simgrid::s4u::ExecPtr place(double seconds, Pieces& pieces) const;
 
