@@ -6,6 +6,10 @@ fidelity directory (written by run.sh) is run again from its stored input with t
 --set values, and its time per update compared with the kept real runs of the same
 configuration (means over seeds, failed runs left out, as the report does). Prints one
 line per configuration and simulated network model, then how many are within 10% and 5%.
+Each line also says how often updates came in bunches, real and simulated: the share of
+the intervals between consecutive updates shorter than a third of their median (seed
+means; "-" where a run kept no updates.csv). Workers whose pushes shared the PS's link
+and ended together make it high; a stagger, one push after another, makes it low.
 The real runs are only read; the new simulated runs go to <cell>/resim-TAG-<network>/.
 
   resim.py DIR --tag TAG [--set KEY=VALUE ...] [--synclab BIN] [--jobs 2]
@@ -16,6 +20,7 @@ failed (its input and the end of its output are printed), 2 on bad arguments.
 """
 import argparse
 import concurrent.futures
+import csv
 import glob
 import json
 import os
@@ -38,6 +43,27 @@ def failed(s):
 def ms_per_update(run_dir):
     s = summary(run_dir)
     return 1000.0 * s['time_s'] / s['updates']
+
+
+def bunched(run_dir):
+    """Share of the intervals between consecutive updates that are under a third of their
+    median (None without a readable updates.csv or with fewer than two intervals)."""
+    try:
+        with open(os.path.join(run_dir, 'updates.csv'), newline='') as f:
+            times = [float(row['time_s']) for row in csv.DictReader(f)]
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    if len(gaps) < 2:
+        return None
+    third = statistics.median(gaps) / 3
+    return sum(g < third for g in gaps) / len(gaps)
+
+
+def mean_bunched(run_dirs):
+    """bunched() over runs, as '0.17' (mean of those that have it), '-' where none has."""
+    shares = [b for b in map(bunched, run_dirs) if b is not None]
+    return f'{statistics.mean(shares):.2f}' if shares else '-'
 
 
 def cells(root):
@@ -102,27 +128,29 @@ def main():
         s = summary(out)
         if failed(s):
             return job, None, f'{inp}: the simulated run failed ({s.get("stop_reason")}: {s.get("error", "")}); see {out}'
-        return job, ms_per_update(out), None
+        return job, (ms_per_update(out), out), None
 
     sims, errors = {}, []
     with concurrent.futures.ThreadPoolExecutor(a.jobs) as pool:
-        for (cell, net, policy, _), ms, err in pool.map(simulate, work):
+        for (cell, net, policy, _), done, err in pool.map(simulate, work):
             if err:
                 errors.append(err)
             else:
-                sims.setdefault((cell, net, policy), []).append(ms)
+                sims.setdefault((cell, net, policy), []).append(done)
     for err in errors:
         print(err, file=sys.stderr)
 
     counts = {}
-    for (cell, net, policy), ms in sorted(sims.items()):
-        real = statistics.mean(ms_per_update(d) for d in real_runs(cell, policy))
-        sim = statistics.mean(ms)
+    for (cell, net, policy), done in sorted(sims.items()):
+        reals = real_runs(cell, policy)
+        real = statistics.mean(ms_per_update(d) for d in reals)
+        sim = statistics.mean(ms for ms, _ in done)
+        bunches = f'bunched real {mean_bunched(reals):>4} sim {mean_bunched([d for _, d in done]):>4}'
         err = 100.0 * (sim - real) / real
         n, in10, in5 = counts.get(net, (0, 0, 0))
         counts[net] = (n + 1, in10 + (abs(err) <= 10), in5 + (abs(err) <= 5))
         name = os.path.relpath(cell, a.dir)
-        print(f'{name:24} {net:7} {policy.removeprefix("policy="):20} real {real:8.3f} ms  sim {sim:8.3f} ms  {err:+6.1f}%' + ('  > 10%' if abs(err) > 10 else ''))
+        print(f'{name:24} {net:7} {policy.removeprefix("policy="):20} real {real:8.3f} ms  sim {sim:8.3f} ms  {err:+6.1f}%  {bunches}' + ('  > 10%' if abs(err) > 10 else ''))
     for net, (n, in10, in5) in sorted(counts.items()):
         print(f'{net}: {in10} of {n} within 10%, {in5} within 5% (time per update, seed means)')
     return 1 if errors else 0

@@ -2,7 +2,8 @@
 """experiments/fidelity/resim.py on a fidelity directory written here: one cell, bsp and
 async simulated (timing mode, 40 updates) beside made-up real runs of two seeds whose time
 per update is known (and a failed one, left out). Checks the printed errors against the new simulated runs' own
-summaries, that --set reaches every run, that a second call reuses the runs, and that bad
+summaries, the share of bunched updates against updates.csv files made up here and the
+simulated runs' own, that --set reaches every run, that a second call reuses the runs, and that bad
 arguments and a failing simulation are named.
 Usage: resim_test.py PATH/TO/resim.py PATH/TO/synclab
 """
@@ -17,6 +18,10 @@ SIM = ('model: mlp\ntrain: {{stop: {{updates: 40}}, seed: {seed}}}\npolicy: {{na
        'cluster: {{workers: 2, gpu: {{flops: 1.0e11, efficiency: 1.0}}, link: {{bandwidth: 100Mbps, latency: 100us}}}}\n'
        'sim: {{mode: timing}}\n')
 REAL_MS = {'bsp': (60.0, 70.0), 'async': (20.0, 30.0)}  # two real seeds each: means 65 and 25 ms
+# bsp's real updates.csv: seed 1 has intervals 1, 0.1, 0.9, 0.4, 0.9, 0.25, 1 (median 0.9:
+# two of seven under a third of it, 0.4 just over), seed 2 an even pace (none); their mean
+# 0.14. async's real runs keep none ('-').
+REAL_UPDATES = {1: (0, 1, 1.1, 2.0, 2.4, 3.3, 3.55, 4.55), 2: (0, 1, 2, 3, 4)}
 
 
 def fail(msg):
@@ -36,6 +41,20 @@ def ms(run):
     return 1000.0 * s['time_s'] / s['updates']
 
 
+def updates_csv(times):
+    return 'time_s,update,worker,staleness,loss\n' + ''.join(f'{t},{i + 1},0,0,0\n' for i, t in enumerate(times))
+
+
+def bunched(run):
+    """The share the test expects, computed here from the run's updates.csv."""
+    with open(os.path.join(run, 'updates.csv')) as f:
+        times = [float(line.split(',')[0]) for line in f.read().splitlines()[1:]]
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    n = len(gaps)
+    median = gaps[n // 2] if n % 2 else (gaps[n // 2 - 1] + gaps[n // 2]) / 2
+    return sum(g < median / 3 for g in gaps) / n
+
+
 def main():
     resim, synclab = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as root:
@@ -45,9 +64,12 @@ def main():
                 write(f'{cell}/runs-packet/inputs/policy={policy}_backend=sim_seed={seed}.yaml', SIM.format(seed=seed, policy=policy))
                 write(f'{cell}/runs-packet/policy={policy}_backend=launch_seed={seed}/summary.json',
                       json.dumps({'time_s': reals[seed - 1] * 100 / 1000.0, 'updates': 100}))
+                if policy == 'bsp':
+                    write(f'{cell}/runs-packet/policy=bsp_backend=launch_seed={seed}/updates.csv', updates_csv(REAL_UPDATES[seed]))
         # A failed real run is left out, as reports leave it out: bsp's mean stays 65 ms.
         write(f'{cell}/runs-packet/policy=bsp_backend=launch_seed=3/summary.json',
               json.dumps({'time_s': 90.0, 'updates': 100, 'stop_reason': 'error', 'error': 'worker 1 lost'}))
+        write(f'{cell}/runs-packet/policy=bsp_backend=launch_seed=3/updates.csv', updates_csv((0, 1, 1, 1, 1, 2)))
         run = lambda *args: subprocess.run([sys.executable, resim, root, '--synclab', synclab] + list(args), capture_output=True, text=True)
 
         r = run('--tag', 'base')
@@ -61,6 +83,10 @@ def main():
                 fail(f'no line for {policy}:\n{r.stdout}')
             if abs(float(line.group(1)) - sum(reals) / 2) > 1e-3 or abs(float(line.group(3)) - want) > 0.051:
                 fail(f'{policy}: printed {line.group(0)!r}, want real {sum(reals) / 2} ms and {want:+.1f}%')
+            real_b = '0.14' if policy == 'bsp' else '-'
+            sim_b = f"{sum(bunched(f'{cell}/resim-base-packet/policy={policy}_backend=sim_seed={s}') for s in (1, 2)) / 2:.2f}"
+            if not re.search(rf'^100Mbps/w2-slowed-none +packet +{policy} .*%  bunched real +{re.escape(real_b)} sim +{sim_b}\b', r.stdout, re.M):
+                fail(f'{policy}: want bunched real {real_b} sim {sim_b}:\n{r.stdout}')
         within = sum(abs(100.0 * (sum(ms(f'{cell}/resim-base-packet/policy={p}_backend=sim_seed={s}') for s in (1, 2)) / 2 - sum(v) / 2)
                          / (sum(v) / 2)) <= 10 for p, v in REAL_MS.items())
         if f'packet: {within} of 2 within 10%' not in r.stdout:
