@@ -81,16 +81,27 @@ bool PacketLink::release(FlowId id, Flow& f) {
   // so a window smaller than a segment still moves). With bbr the window and what is in
   // flight are the connection's.
   Connection* c = spec_.bbr ? &connection(f.conn) : nullptr;
+  // With bbr, what one call hands out leaves in TSO bursts: a burst leaves at once, the
+  // next after the burst's bytes at the pacing rate (Linux paces per packet handed to the
+  // NIC: tcp_update_skb_after_send), and the receiver acknowledges it once it has all of it.
+  std::uint64_t burst = 0;
+  auto end_burst = [&] {
+    if (!c || burst == 0) return;
+    if (spec_.acks_queued) f.burst_ends.push_back(f.released);
+    c->next_send = std::max(c->next_send, now_) + static_cast<double>(burst) / c->cc.pacing_rate();
+    burst = 0;
+  };
   while (f.released < f.size) {
     const std::uint64_t s = std::min(spec_.segment, f.size - f.released);
     const std::uint64_t in_flight = c ? c->sent - c->acked : f.released - f.acked;
-    if (in_flight > 0 && in_flight + s > (c ? c->cc.cwnd() : f.window)) return false;
+    if (in_flight > 0 && in_flight + s > (c ? c->cc.cwnd() : f.window)) {
+      end_burst();
+      return false;
+    }
     if (c) {
       // Paced per TSO burst, as the kernel sends: a burst's segments leave together.
-      const double burst_rest = static_cast<double>(c->cc.tso_burst()) - static_cast<double>(s);
-      const double ready = c->next_send - std::max(0.0, burst_rest) / c->cc.pacing_rate();
-      if (ready > now_) {
-        if (!c->pace_pending) push(ready, Kind::Paced, 0, id, 0, false, f.conn);
+      if (burst == 0 && c->next_send > now_) {
+        if (!c->pace_pending) push(c->next_send, Kind::Paced, 0, id, 0, false, f.conn);
         c->pace_pending = true;
         return false;
       }
@@ -98,15 +109,16 @@ bool PacketLink::release(FlowId id, Flow& f) {
         // TCP small queues: past the limit the sender waits until its queued bytes leave.
         if (c->queued_own > 0 && c->queued_own + s > c->cc.small_queue_limit()) {
           c->queue_full = true;
+          end_burst();
           return false;
         }
         c->queued_own += s;
       }
       c->unacked.push_back(Connection::Segment{c->sent + s, c->cc.sent(now_, in_flight)});
       c->sent += s;
-      c->next_send = std::max(c->next_send, now_) + static_cast<double>(s) / c->cc.pacing_rate();
     }
     f.released += s;
+    if (c && (burst += s) >= c->cc.tso_burst()) end_burst();
     if (f.direction == Direction::Into && spec_.flow_cap > 0) {
       // The worker's NIC serializes its segments; each reaches the shard's queue whole.
       f.cap_free = through(f.cap_bucket, std::max(now_, f.cap_free), s, spec_.flow_cap);
@@ -115,6 +127,7 @@ bool PacketLink::release(FlowId id, Flow& f) {
       push(now_, Kind::Arrive, static_cast<int>(f.direction), id, s, false, f.conn);
     }
   }
+  end_burst();
   return true;
 }
 
@@ -258,6 +271,17 @@ double PacketLink::run(double until, bool first) {
           flows_.erase(it);
           last = now_;
           if (first) return last;
+        } else if (spec_.bbr && spec_.acks_queued) {
+          // A BBR sender hands its NIC TSO bursts; they reach the receiver whole (GRO puts
+          // them back together, a veth passes GSO packets as they are), and Linux
+          // acknowledges a packet it takes in once more than one full segment waits for an
+          // ACK (__tcp_ack_snd_check): one ACK per burst, none inside one.
+          bool burst_end = false;
+          while (!f.burst_ends.empty() && f.burst_ends.front() <= f.delivered) {
+            f.burst_ends.pop_front();
+            burst_end = true;
+          }
+          if (burst_end && f.unacked >= ack_bytes_every_) acknowledge(e.flow, f);
         } else if (f.unacked >= ack_bytes_every_) {
           acknowledge(e.flow, f);
         }

@@ -13,8 +13,9 @@
 // queue. A push crosses the worker's NIC, then the queue into the shard; a reply the queue
 // out of the shard (the sender's own egress), then the worker's NIC. A flow has at most
 // `window` bytes between entering its first stage and the return of their acknowledgement
-// (TCP's in-flight limit). The receiver acknowledges every `ack_every` segments (and the
-// last byte) with an ACK of `ack_bytes`, which travels back through the other direction's queue
+// (TCP's in-flight limit). The receiver acknowledges every `ack_every` segments (with
+// bbr, each TSO burst of at least that many once it has all of it: a burst arrives as one
+// packet) and the last byte, with an ACK of `ack_bytes`, which travels back through the other direction's queue
 // behind whatever data waits there: a push's ACKs wait behind the replies queued at the
 // shard's egress, a reply's behind the pushes queued at its ingress. That is how two-way
 // traffic slows a flow whose window does not cover the other direction's queue. Latency is
@@ -135,6 +136,7 @@ class PacketLink final : public SharedLink {
     TokenBucket cap_bucket;       // with burst: that NIC's tokens
     std::uint64_t window = 0;     // bytes it may have unacknowledged (without bbr)
     std::uint64_t conn = 0;       // with bbr: its connection's key in conns_
+    std::deque<std::uint64_t> burst_ends;  // with bbr: where each TSO burst handed out ends (bytes into the flow)
   };
   struct Packet {
     FlowId flow;

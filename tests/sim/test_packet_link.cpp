@@ -274,8 +274,9 @@ TEST(PacketLink, AckBehindTheOtherDirectionsQueueHoldsBackASmallWindow) {
 // and the sender sizes its window from the delivery rate it gets, not from the delay its
 // ACKs meet. Ten pushes of 318 KB on connection 0, one after another at 100 Mb/s: alone,
 // the window settles at what BBR keeps for a lone flow on this path (the base RTT is 32
-// us, so 2 BDP is under a segment and three TSO bursts of 1 ms of pacing make most of it:
-// 22-36 segments); beside four long replies, whose queued windows its ACKs wait behind,
+// us, so 2 BDP is under a segment; three TSO bursts of 1 ms of pacing and the aggregation
+// of ACKs that come one per burst make it: 22-80 segments, where the windows calibrate
+// read after lone messages on the 100 Mb/s testbed, 38-150 segments, mostly lie); beside four long replies, whose queued windows its ACKs wait behind,
 // the pushes get a fraction of the rate, and their window shrinks with it (its TSO bursts).
 TEST(PacketLink, BbrWindowsPersistPerConnectionAndFollowTheRateTheyGet) {
   const std::uint64_t s = 1448, m = 220 * s;
@@ -303,7 +304,7 @@ TEST(PacketLink, BbrWindowsPersistPerConnectionAndFollowTheRateTheyGet) {
   EXPECT_TRUE(alone.full_bandwidth());
   EXPECT_NEAR(alone.min_rtt(), 32e-6, 1e-12) << "the handshake's round trip stays the min";
   EXPECT_GE(alone.cwnd(), 22 * s);
-  EXPECT_LE(alone.cwnd(), 36 * s);
+  EXPECT_LE(alone.cwnd(), 80 * s);
   EXPECT_NEAR(t_alone, 10 * m / rate, 0.05 * 10 * m / rate);
   EXPECT_LT(beside.bandwidth(), 0.5 * alone.bandwidth());
   EXPECT_LT(beside.cwnd(), 0.75 * alone.cwnd());
@@ -369,6 +370,30 @@ TEST(PacketLink, AcksTakeTheirTimeOnTheWire) {
   // Two packets, then their ACK (66 bytes) through the empty reverse queue, for each pair
   // but the last (the flow completes when its last byte arrives).
   EXPECT_NEAR(drain(narrow).at(b), m / rate + 99 * 66 / rate, kRel);
+}
+
+// A BBR sender's TSO burst reaches the receiver as one packet, and the receiver
+// acknowledges each such packet once: a lone push whose bursts are five segments (GSO
+// packets of 8 KB) gets one ACK per five segments; with bursts of two (a GSO size of two
+// segments and TCP's header room), one per two, as RFC 1122's delayed ACK does.
+TEST(PacketLink, BbrReceiverAcknowledgesEachTsoBurstOnce) {
+  const std::uint64_t s = 1448, m = 220 * s;
+  auto acks = [&](std::uint64_t gso) {
+    PacketLink link(PacketLinkSpec{.rate = 12.5e6, .flow_cap = 12.5e6, .segment = s, .seed = 3, .bbr = true,
+                                   .base_rtt = 32e-6, .gso_max_size = gso});
+    const auto id = link.add(0, Dir::Into, m, 0);
+    EXPECT_EQ(link.sender(Dir::Into, 0)->tso_burst(), (gso == 8192 ? 5 : 2) * s) << gso;
+    drain(link);
+    (void)id;
+    // ACK packets served at the shard's egress: the last may still wait there when the
+    // flow completes (its last byte is in).
+    return static_cast<double>(link.segments() - 220);
+  };
+  // A few bursts are cut short (by the window in startup, at the message's end).
+  EXPECT_GE(acks(8192), 220 / 5 - 1);
+  EXPECT_LE(acks(8192), 220 / 5 + 3);
+  EXPECT_GE(acks(2 * s + 321 + 1), 220 / 2 - 1);
+  EXPECT_LE(acks(2 * s + 321 + 1), 220 / 2 + 1);
 }
 
 synclab::RunConfig timing(const std::vector<std::string>& extra) {
