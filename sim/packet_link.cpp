@@ -99,8 +99,7 @@ bool PacketLink::release(FlowId id, Flow& f) {
       return false;
     }
     if (c) {
-      // Paced per TSO burst, as the kernel sends: a burst's segments leave together.
-      if (burst == 0 && c->next_send > now_) {
+      if (burst == 0 && c->next_send > now_) {  // the pace holds the next burst back
         if (!c->pace_pending) push(c->next_send, Kind::Paced, 0, id, 0, false, f.conn);
         c->pace_pending = true;
         return false;
