@@ -16,10 +16,10 @@
 // (TCP's in-flight limit). The receiver acknowledges every `ack_every` segments (with
 // bbr, each TSO burst of at least that many once it has all of it: a burst arrives as one
 // packet) and the last byte, with an ACK of `ack_bytes`, which travels back through the
-// other direction's queue behind whatever data waits there: a push's ACKs wait behind the replies queued at the
-// shard's egress, a reply's behind the pushes queued at its ingress. That is how two-way
-// traffic slows a flow whose window does not cover the other direction's queue. Latency is
-// not modelled here: the caller adds it once per transfer.
+// other direction's queue behind whatever data waits there: a push's ACKs wait behind the
+// replies queued at the shard's egress, a reply's behind the pushes queued at its ingress.
+// That is how two-way traffic slows a flow whose window does not cover the other
+// direction's queue. Latency is not modelled here: the caller adds it once per transfer.
 //
 // A flow's window is fixed (`window`), drawn per flow from measured ones (`windows`), or
 // (`bbr`) the congestion window of its connection's sender, which persists from one

@@ -276,8 +276,9 @@ TEST(PacketLink, AckBehindTheOtherDirectionsQueueHoldsBackASmallWindow) {
 // the window settles at what BBR keeps for a lone flow on this path (the base RTT is 32
 // us, so 2 BDP is under a segment; three TSO bursts of 1 ms of pacing and the aggregation
 // of ACKs that come one per burst make it: 22-80 segments, where the windows calibrate
-// read after lone messages on the 100 Mb/s testbed, 38-150 segments, mostly lie); beside four long replies, whose queued windows its ACKs wait behind,
-// the pushes get a fraction of the rate, and their window shrinks with it (its TSO bursts).
+// read after lone messages on the 100 Mb/s testbed, 38-150 segments, mostly lie); beside
+// four long replies, whose queued windows its ACKs wait behind, the pushes get a fraction
+// of the rate, and their window shrinks with it (its TSO bursts).
 TEST(PacketLink, BbrWindowsPersistPerConnectionAndFollowTheRateTheyGet) {
   const std::uint64_t s = 1448, m = 220 * s;
   const double rate = 12.5e6;
@@ -381,10 +382,9 @@ TEST(PacketLink, BbrReceiverAcknowledgesEachTsoBurstOnce) {
   auto acks = [&](std::uint64_t gso) {
     PacketLink link(PacketLinkSpec{.rate = 12.5e6, .flow_cap = 12.5e6, .segment = s, .seed = 3, .bbr = true,
                                    .base_rtt = 32e-6, .gso_max_size = gso});
-    const auto id = link.add(0, Dir::Into, m, 0);
+    link.add(0, Dir::Into, m, 0);
     EXPECT_EQ(link.sender(Dir::Into, 0)->tso_burst(), (gso == 8192 ? 5 : 2) * s) << gso;
     drain(link);
-    (void)id;
     // ACK packets served at the shard's egress: the last may still wait there when the
     // flow completes (its last byte is in).
     return static_cast<double>(link.segments() - 220);
