@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -19,17 +20,29 @@ std::map<std::string, std::string> setting_of(const RunGroup& g) {
   return out;
 }
 
-// A setting's name: only the keys in which the settings differ, as group labels do.
+// A setting's name: only the keys in which the settings differ, as group labels do, less
+// those the others imply.
 std::string name_of(const std::map<std::string, std::string>& setting, const std::vector<std::map<std::string, std::string>>& all) {
-  std::string out;
-  for (const auto& [k, v] : setting) {
+  std::set<std::string> keys;
+  for (const auto& c : all)
+    for (const auto& [k, v] : c) keys.insert(k);
+  std::vector<std::string> varying;
+  std::vector<const std::map<std::string, std::string>*> configs;
+  for (const auto& c : all) configs.push_back(&c);
+  for (const auto& k : keys) {
     const bool shared = std::all_of(all.begin(), all.end(), [&](const auto& other) {
       auto it = other.find(k);
-      return it != other.end() && it->second == v;
+      auto mine = setting.find(k);
+      return it != other.end() && mine != setting.end() && it->second == mine->second;
     });
-    if (shared) continue;
+    if (!shared) varying.push_back(k);
+  }
+  std::string out;
+  for (const auto& k : without_implied_keys(configs, varying)) {
+    const auto it = setting.find(k);
+    if (it == setting.end()) continue;
     if (!out.empty()) out += ' ';
-    out.append(k).append("=").append(v);
+    out.append(k).append("=").append(it->second);
   }
   return out.empty() ? "all runs" : out;
 }

@@ -235,6 +235,9 @@ std::vector<std::string> label_groups(std::vector<RunGroup>& groups) {
   std::vector<std::string> shown;
   for (const auto& k : varying)
     if (!(backends.size() > 1 && is_backend_specific(k))) shown.push_back(k);
+  std::vector<const std::map<std::string, std::string>*> configs;
+  for (const auto& g : groups) configs.push_back(&g.config);
+  shown = without_implied_keys(configs, shown);
   std::map<std::string, std::vector<RunGroup*>> by_label;
   for (auto& g : groups) {
     auto label = make_label(g, shown, backends.size() > 1);
@@ -346,6 +349,45 @@ Spread make_spread(const std::vector<double>& v) {
   s.hi = ci.hi;
   s.n = v.size();
   return s;
+}
+
+// A calibrated platform per bandwidth puts a dozen measured costs beside `tag`, each telling
+// the groups apart exactly as the tag does. The longest values go first, so the short name
+// a user set stays.
+std::vector<std::string> without_implied_keys(const std::vector<const std::map<std::string, std::string>*>& configs,
+                                              std::vector<std::string> keys) {
+  const auto value = [](const std::map<std::string, std::string>& c, const std::string& k) {
+    const auto it = c.find(k);
+    return it == c.end() ? std::string("\x01") : it->second;
+  };
+  // Each config's class among those with equal values on `on`, numbered by first occurrence,
+  // so two partitions are equal exactly when their numberings are.
+  const auto partition = [&](const std::vector<std::string>& on) {
+    std::map<std::vector<std::string>, std::size_t> ids;
+    std::vector<std::size_t> out;
+    for (const auto* c : configs) {
+      std::vector<std::string> sig;
+      for (const auto& k : on) sig.push_back(value(*c, k));
+      out.push_back(ids.emplace(std::move(sig), ids.size()).first->second);
+    }
+    return out;
+  };
+  std::vector<std::pair<std::size_t, std::string>> candidates;
+  for (const auto& k : keys) {
+    if (k == "policy" || k.starts_with("policy.")) continue;
+    std::size_t longest = 0;
+    for (const auto* c : configs) longest = std::max(longest, value(*c, k).size());
+    candidates.emplace_back(longest, k);
+  }
+  std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  const auto full = partition(keys);
+  for (const auto& candidate : candidates) {
+    std::vector<std::string> rest;
+    for (const auto& k : keys)
+      if (k != candidate.second) rest.push_back(k);
+    if (partition(rest) == full) keys = std::move(rest);
+  }
+  return keys;
 }
 
 std::optional<EvalPoint> first_at_target(const RunData& run, double target) {

@@ -124,6 +124,11 @@ std::string pair_label(const SimRealPair& pair);
 /// A group's label without its "backend: " prefix: the config alone ("bsp workers=3").
 std::string config_label(const RunGroup& group);
 
+/// `keys` less those whose values the other keys imply among `configs` (a measured cost that
+/// varies only with the tag), longest values dropped first; policy keys always stay.
+std::vector<std::string> without_implied_keys(const std::vector<const std::map<std::string, std::string>*>& configs,
+                                              std::vector<std::string> keys);
+
 /// The first evaluation of a run at or above the target accuracy.
 std::optional<EvalPoint> first_at_target(const RunData& run, double target);
 

@@ -190,3 +190,20 @@ TEST(PolicyOrder, APolicyThatMissedWithSomeSeedsTiesWhereItsOthersWereFaster) {
 }
 
 }  // namespace
+
+// Settings of two calibrated platforms: the measured costs change with the tag and say
+// nothing the tag does not, so the setting's name leaves them out.
+TEST(PolicyOrder, SettingNamesLeaveOutKeysTheOthersImply) {
+  Groups g;
+  std::vector<ex::SimRealPair> pairs;
+  for (const auto& [tag, cost] : {std::pair{"100Mbps", "1.23037e-10"}, std::pair{"1Gbps", "1.21482e-10"}})
+    for (const int workers : {2, 4}) {
+      const std::map<std::string, std::string> extra = {{"tag", tag}, {"cluster.software.aggregate", cost}};
+      pairs.push_back(g.pair(g.add("sim", "bsp", workers, 3.0, 0.8, extra), g.add("real", "bsp", workers, 3.0, 0.8, extra)));
+      pairs.push_back(g.pair(g.add("sim", "async", workers, 2.0, 0.8, extra), g.add("real", "async", workers, 2.0, 0.8, extra)));
+    }
+  const auto orders = ex::policy_orders(pairs);
+  ASSERT_EQ(orders.size(), 4u);
+  EXPECT_EQ(orders[0].setting, "cluster.workers=2 tag=100Mbps");
+  EXPECT_EQ(orders[3].setting, "cluster.workers=4 tag=1Gbps");
+}

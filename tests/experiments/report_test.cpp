@@ -444,3 +444,25 @@ TEST(ReportLabels, KeysWithTheSameLastPartAreToldApart) {
   EXPECT_NO_THROW(group(m, "straggler.workers=[1] cluster.workers=3"));
   EXPECT_NO_THROW(group(m, "straggler.workers=[2] cluster.workers=5"));
 }
+
+TEST(ReportLabels, KeysTheOthersImplyAreLeftOut) {
+  // Two calibrated platforms, one per bandwidth: each measured cost differs between the two
+  // tags exactly as the tag does and would only lengthen every label.
+  std::vector<ex::RunData> runs;
+  for (const auto& [tag, cost] : {std::pair{"100Mbps", "1.23037e-10"}, std::pair{"1Gbps", "1.21482e-10"}})
+    for (const auto* workers : {"2", "4"})
+      for (const auto* policy : {"bsp", "async"}) {
+        ex::RunData r;
+        r.name = fmt::format("{}-w{}-{}", tag, workers, policy);
+        r.backend = "sim";
+        r.config = {{"policy.name", policy}, {"cluster.workers", workers}, {"tag", tag},
+                    {"cluster.software.aggregate", cost}, {"cluster.software.extra", fmt::format("[{}, 0]", cost)}};
+        r.summary = {{"backend", "sim"}, {"policy", policy}, {"updates", 10}, {"time_s", 1.0}, {"samples", 100}};
+        runs.push_back(r);
+      }
+  const auto m = ex::build_report_model(std::move(runs), {});
+  ASSERT_EQ(m.groups.size(), 8u);
+  EXPECT_NO_THROW(group(m, "bsp workers=2 tag=100Mbps"));
+  EXPECT_NO_THROW(group(m, "async workers=4 tag=1Gbps"));
+  for (const auto& g : m.groups) EXPECT_EQ(g.label.find("aggregate"), std::string::npos) << g.label;
+}
