@@ -448,6 +448,8 @@ ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& o
       // How far the real run moves from seed to seed: an error inside it is noise.
       if (const auto& ups = real.updates_per_s; ups.n >= 2 && ups.min > 0)
         p.real_spread_pct = 100.0 * (1.0 / ups.min - 1.0 / ups.max) * ups.mean;
+      if (real.tta && real.tta->n >= 2 && real.tta->mean > 0)
+        p.real_tta_spread_pct = 100.0 * (real.tta->max - real.tta->min) / real.tta->mean;
       p.accuracy_diff = sim.final_accuracy.mean - real.final_accuracy.mean;
       m.pairs.push_back(p);
     }

@@ -135,8 +135,9 @@ TEST_F(ReportFixture, PairsSimAndRealOfTheSameConfig) {
   EXPECT_NEAR(*p.tta_error_pct, 25.0, 1e-9);
   EXPECT_NEAR(*p.updates_to_target_error_pct, 0.0, 1e-9);
   const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
-  EXPECT_NE(md.find("| real time/update spread | time-to-target error | updates-to-target error |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| +25.0% | - | +25.0% | +0.0% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| real time/update spread | time-to-target error | real time-to-target spread | updates-to-target error |"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| +25.0% | - | +25.0% | - | +0.0% |"), std::string::npos) << md;
   EXPECT_NEAR(p.accuracy_diff, 0.0, 1e-12);
   EXPECT_TRUE(ex::is_backend_specific("cluster.link.bandwidth"));
   EXPECT_TRUE(ex::is_backend_specific("sim.mode"));
@@ -160,13 +161,19 @@ TEST_F(ReportFixture, RealSeedsSpreadIsShownBesideTheError) {
     if (p.real->runs.size() == 2) {
       ASSERT_TRUE(p.real_spread_pct.has_value());
       EXPECT_NEAR(*p.real_spread_pct, 22.5, 1e-9);
+      // Both seeds reach the target at the same update, 0.4 and 0.5 s per update apart:
+      // their times to target span 0.1 / 0.45 of the mean.
+      ASSERT_TRUE(p.real_tta_spread_pct.has_value());
+      EXPECT_NEAR(*p.real_tta_spread_pct, 100.0 * 0.1 / 0.45, 1e-9);
     } else {
       EXPECT_FALSE(p.real_spread_pct.has_value());  // one real seed: no spread to show
+      EXPECT_FALSE(p.real_tta_spread_pct.has_value());
     }
   }
   const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
   EXPECT_NE(md.find("| time/update error | real time/update spread |"), std::string::npos) << md;
   EXPECT_NE(md.find("| 22.5% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 22.2% |"), std::string::npos) << md;
 }
 
 TEST_F(ReportFixture, MarkdownSummaryHasTheTables) {
