@@ -11,11 +11,12 @@ line per configuration and simulated network model, then how many of each compar
 within 10% and 5%. A simulator whose errors are no larger than the real repeat's is as
 close as the testbed lets anyone check.
 
-  repeat.py FIRST SECOND [--target ACC]
+  repeat.py FIRST SECOND [--target ACC] [--per-seed]
 
 --target: default 95% of the best mean final accuracy among FIRST's configurations (both
 worlds), rounded down to 0.01, as `synclab report` picks it. Exit status 0; 2 when the
-directories share no configuration or an argument is bad.
+directories share no configuration or an argument is bad. --per-seed: one line per seed
+that both directories ran, each run against its twin, instead of seed means.
 """
 import argparse
 import csv
@@ -85,6 +86,7 @@ def main():
     ap.add_argument('first')
     ap.add_argument('second')
     ap.add_argument('--target', type=float, help='test accuracy (default: as synclab report picks it from FIRST)')
+    ap.add_argument('--per-seed', action='store_true', help='compare run by run (same seed) instead of seed means')
     a = ap.parse_args()
     if a.target is not None and not 0 < a.target <= 1:
         ap.error(f'--target {a.target}: an accuracy in (0, 1]')
@@ -101,14 +103,20 @@ def main():
         both = sorted(set(one[real]) & set(two[real]))
         if not both:
             continue
-        line = []
-        for value in (ms_per_update, lambda r: time_to(r, target)):
-            real1 = seed_mean([one[real][s] for s in both], value)
-            real2 = seed_mean([two[real][s] for s in both], value)
-            line.append((error(real2, real1),
-                         error(seed_mean(one[key].values(), value), seed_mean(one[real].values(), value)),
-                         error(seed_mean(two[key].values(), value), seed_mean(two[real].values(), value))))
-        rows.append((cell, net, policy, line))
+        # Seed means (one row), or one row per seed both ran, each run against its twin.
+        groups = [(policy, both, list(one[key]), list(two[key]), list(one[real]), list(two[real]))]
+        if a.per_seed:
+            groups = [(f'{policy} seed {s}', [s], [s], [s], [s], [s]) for s in both
+                      if s in one[key] and s in two[key]]
+        for name, shared, sim1, sim2, all1, all2 in groups:
+            line = []
+            for value in (ms_per_update, lambda r: time_to(r, target)):
+                real1 = seed_mean([one[real][s] for s in shared], value)
+                real2 = seed_mean([two[real][s] for s in shared], value)
+                line.append((error(real2, real1),
+                             error(seed_mean([one[key][s] for s in sim1], value), seed_mean([one[real][s] for s in all1], value)),
+                             error(seed_mean([two[key][s] for s in sim2], value), seed_mean([two[real][s] for s in all2], value))))
+            rows.append((cell, net, name, line))
     if not rows:
         print(f'repeat: {a.first} and {a.second} share no configuration with real and simulated runs', file=sys.stderr)
         return 2
@@ -116,10 +124,11 @@ def main():
     def pct(x):
         return '    -  ' if x is None else f'{x:+6.1f}%'
 
-    print(f'target accuracy {target:g}; errors in %: real second vs first (same seeds), sim vs real in each')
-    print(f'{"config":24} {"network":7} {"policy":18} {"time/update: real sim1 sim2":>29} | {"to target: real sim1 sim2":>27}')
+    unit = 'run by run (same seed)' if a.per_seed else 'seed means'
+    print(f'target accuracy {target:g}; errors in %, {unit}: real second vs first, sim vs real in each')
+    print(f'{"config":24} {"network":7} {"policy":25} {"time/update: real sim1 sim2":>29} | {"to target: real sim1 sim2":>27}')
     for cell, net, policy, (tpu, ttt) in rows:
-        print(f'{cell:24} {net:7} {policy:18} {pct(tpu[0])} {pct(tpu[1])} {pct(tpu[2])} | {pct(ttt[0])} {pct(ttt[1])} {pct(ttt[2])}')
+        print(f'{cell:24} {net:7} {policy:25} {pct(tpu[0])} {pct(tpu[1])} {pct(tpu[2])} | {pct(ttt[0])} {pct(ttt[1])} {pct(ttt[2])}')
     for m, metric in enumerate(('time per update', 'time to target')):
         for c, name in enumerate(('real, second vs first', 'sim vs real, first', 'sim vs real, second')):
             errs = [abs(r[3][m][c]) for r in rows if r[3][m][c] is not None]
