@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """experiments/fidelity/repeat.py on two made-up fidelity directories whose times are known:
-real against real on the seeds both have (a third seed of the first left out), simulation
+real against real on the seeds both have (a third seed of the first left out), seed means and
+run by run, simulation
 against its own directory's real runs, time to target from evals.csv, a failed run left
 out, the default target as the report picks it, and the exit status of bad arguments.
 Usage: repeat_test.py PATH/TO/repeat.py
@@ -69,6 +70,18 @@ def main():
             fail('summary counts: ' + out)
         if 'time to target, sim vs real, second: 1 of 1 within 10%, 1 within 5%' not in out:
             fail('summary counts: ' + out)
+        # Run by run: each seed against its twin (seed 3 of the first has none and no line).
+        r = subprocess.run([sys.executable, script, a, b, '--per-seed'], capture_output=True, text=True)
+        if r.returncode != 0:
+            fail(f'--per-seed: exit {r.returncode}: {r.stdout}{r.stderr}')
+        lines = {ln.split(' seed ')[1].split()[0]: [c for c in ln.split() if c.endswith('%')]
+                 for ln in r.stdout.splitlines() if ' seed ' in ln and ln.startswith('100Mbps')}
+        # Seed 1: real 66 vs 60 ms, sim 65 vs 60 and 72 vs 66; to target the same ratios (update 5).
+        # Seed 2: real 78 vs 70, sim 65 vs 70 and 72 vs 78; the first sim reaches it at update 10.
+        want = {'1': ['+10.0%', '+8.3%', '+9.1%', '+10.0%', '+8.3%', '+9.1%'],
+                '2': ['+11.4%', '-7.1%', '-7.7%', '+11.4%', '+85.7%', '-7.7%']}
+        if lines != want:
+            fail(f'--per-seed rows {lines}, expected {want}: {r.stdout}')
         # Bad arguments and directories without a shared configuration are named.
         r = subprocess.run([sys.executable, script, a, b, '--target', '1.5'], capture_output=True, text=True)
         if r.returncode != 2 or '--target' not in r.stderr:
