@@ -26,7 +26,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resim import cells, failed, summary  # noqa: E402  (the same layout, read the same way)
+from resim import cells, failed, ms_per_update, summary  # noqa: E402  (the same layout, read the same way)
 
 
 def runs_of(root):
@@ -50,11 +50,6 @@ def runs_of(root):
                 key = (rel, '' if backend == 'launch' else net, policy, 'real' if backend == 'launch' else 'sim')
                 out.setdefault(key, {})[seed] = run
     return out
-
-
-def ms_per_update(run):
-    s = summary(run)
-    return 1000.0 * s['time_s'] / s['updates']
 
 
 def time_to(run, target):
@@ -103,19 +98,21 @@ def main():
         both = sorted(set(one[real]) & set(two[real]))
         if not both:
             continue
-        # Seed means (one row), or one row per seed both ran, each run against its twin.
-        groups = [(policy, both, list(one[key]), list(two[key]), list(one[real]), list(two[real]))]
+        # Seed means (every seed a grid ran; real against real on the shared ones), or one
+        # row per seed that both grids ran in both worlds, each run against its twin.
+        rows_seeds = [(policy, both, None)]
         if a.per_seed:
-            groups = [(f'{policy} seed {s}', [s], [s], [s], [s], [s]) for s in both
-                      if s in one[key] and s in two[key]]
-        for name, shared, sim1, sim2, all1, all2 in groups:
+            rows_seeds = [(f'{policy} seed {s}', [s], [s]) for s in both if s in one[key] and s in two[key]]
+        for name, shared, only in rows_seeds:
+            def mean(runs, value):
+                return seed_mean([r for s, r in runs.items() if only is None or s in only], value)
             line = []
             for value in (ms_per_update, lambda r: time_to(r, target)):
                 real1 = seed_mean([one[real][s] for s in shared], value)
                 real2 = seed_mean([two[real][s] for s in shared], value)
                 line.append((error(real2, real1),
-                             error(seed_mean([one[key][s] for s in sim1], value), seed_mean([one[real][s] for s in all1], value)),
-                             error(seed_mean([two[key][s] for s in sim2], value), seed_mean([two[real][s] for s in all2], value))))
+                             error(mean(one[key], value), mean(one[real], value)),
+                             error(mean(two[key], value), mean(two[real], value))))
             rows.append((cell, net, name, line))
     if not rows:
         print(f'repeat: {a.first} and {a.second} share no configuration with real and simulated runs', file=sys.stderr)

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """experiments/fidelity/repeat.py on two made-up fidelity directories whose times are known:
-real against real on the seeds both have (a third seed of the first left out), seed means and
-run by run, simulation
-against its own directory's real runs, time to target from evals.csv, a failed run left
-out, the default target as the report picks it, and the exit status of bad arguments.
+real against real on the seeds both have (a third seed of the first left out), simulation
+against its own directory's real runs, as seed means and run by run, time to target from
+evals.csv, a failed run left out, the default target as the report picks it, and the exit
+status of bad arguments.
 Usage: repeat_test.py PATH/TO/repeat.py
 """
 import json
