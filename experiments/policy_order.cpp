@@ -20,25 +20,29 @@ std::map<std::string, std::string> setting_of(const RunGroup& g) {
   return out;
 }
 
-// A setting's name: only the keys in which the settings differ, as group labels do, less
-// those the others imply.
-std::string name_of(const std::map<std::string, std::string>& setting, const std::vector<std::map<std::string, std::string>>& all) {
+// The keys a setting's name shows: those in which the settings differ, as group labels
+// do, less those the others imply.
+std::vector<std::string> shown_keys(const std::vector<std::map<std::string, std::string>>& all) {
   std::set<std::string> keys;
   for (const auto& c : all)
     for (const auto& [k, v] : c) keys.insert(k);
   std::vector<std::string> varying;
-  std::vector<const std::map<std::string, std::string>*> configs;
-  for (const auto& c : all) configs.push_back(&c);
   for (const auto& k : keys) {
+    const auto first = all.front().find(k);
     const bool shared = std::all_of(all.begin(), all.end(), [&](const auto& other) {
-      auto it = other.find(k);
-      auto mine = setting.find(k);
-      return it != other.end() && mine != setting.end() && it->second == mine->second;
+      const auto it = other.find(k);
+      return it != other.end() && first != all.front().end() && it->second == first->second;
     });
     if (!shared) varying.push_back(k);
   }
+  std::vector<const std::map<std::string, std::string>*> configs;
+  for (const auto& c : all) configs.push_back(&c);
+  return without_implied_keys(configs, varying);
+}
+
+std::string name_of(const std::map<std::string, std::string>& setting, const std::vector<std::string>& shown) {
   std::string out;
-  for (const auto& k : without_implied_keys(configs, varying)) {
+  for (const auto& k : shown) {
     const auto it = setting.find(k);
     if (it == setting.end()) continue;
     if (!out.empty()) out += ' ';
@@ -125,11 +129,12 @@ std::vector<PolicyOrder> policy_orders(const std::vector<SimRealPair>& pairs) {
   }
   std::vector<std::map<std::string, std::string>> configs;
   for (const auto& s : settings) configs.push_back(s.config);
+  const auto shown = configs.empty() ? std::vector<std::string>{} : shown_keys(configs);
   std::vector<PolicyOrder> out;
   for (const auto& s : settings) {
     if (s.sims.size() < 2) continue;
     PolicyOrder o;
-    o.setting = name_of(s.config, configs);
+    o.setting = name_of(s.config, shown);
     o.sim_variant = s.variant;
     o.sim = order_of(s.sims);
     o.real = order_of(s.reals);
