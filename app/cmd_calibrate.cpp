@@ -15,8 +15,9 @@
 #include "core/config/run_config.hpp"
 #include "core/cost/cost_model.hpp"
 #include "experiments/calibrate.hpp"
-#include "experiments/step_bench.hpp"
 #include "experiments/csv.hpp"
+#include "experiments/step_bench.hpp"
+#include "experiments/wake_probe.hpp"
 
 namespace po = boost::program_options;
 
@@ -103,7 +104,7 @@ int cmd_calibrate(int argc, char** argv) {
   // The step again, beside the kernel phase's transfers (only where both ends share this
   // machine's kernel does calibrate run that phase).
   const auto step = [&bench] { return bench.step(); };
-  const auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 20, step)
+  auto n = peer.empty() ? experiments::calibrate_loopback(bytes, round_trips, 20, step)
                               : experiments::calibrate_peer(peer_host, peer_port, bytes, round_trips, 20,
                                                             experiments::kDefaultPatience, step);
   spdlog::info("calibrate: latency {:.3g} us, bandwidth {:.4g} bytes/s, a message's first write() {:.3g} us",
@@ -116,6 +117,15 @@ int cmd_calibrate(int argc, char** argv) {
                  n.kernel_background > experiments::kBusyKernelShare
                      ? "too much to take off: an upper bound; calibrate on a quiet machine for a sure figure"
                      : "taken off");
+  if (n.same_machine) {
+    const auto wake = experiments::probe_wake_on_busy_core();
+    n.wake_on_busy_core = wake.fraction;
+    n.wake_probes = wake.wakeups;
+    n.wake_busy_s = wake.busy_s;
+    if (wake.wakeups > 0)
+      spdlog::info("calibrate: a thread woken by a core busy for {:g} ms more waited for that core in {:.0f}% of {} wake-ups",
+                   wake.busy_s * 1e3, 100 * wake.fraction, wake.wakeups);
+  }
   if (const auto q = experiments::beside_kernel_quantiles(n.beside_steps_s, c.step_s); !q.empty())
     spdlog::info("calibrate: beside a transfer, {} steps: extra time over the quiet step at the median {:.3g}x its mean, "
                  "at the 95th percentile {:.3g}x",

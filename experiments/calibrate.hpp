@@ -67,6 +67,12 @@ struct NetworkCalibration {
   /// Seconds of each worker step timed while the kernel phase ran again beside it (with a
   /// step to time and a peer on this machine's kernel; else empty).
   std::vector<double> beside_steps_s;
+  /// Of the wake-ups of a thread by a busy core, the share that waited for that core though
+  /// another idled (experiments/wake_probe.hpp; cluster.software.wake_on_busy_core); 0
+  /// unless same_machine with 2 cores or more.
+  double wake_on_busy_core = 0;
+  std::size_t wake_probes = 0;  ///< wake-ups that share is of (0: not measured)
+  double wake_busy_s = 0;       ///< the waker's work after each write in that probe, seconds
 };
 
 /// The spread of a step's extra time beside a transfer (cluster.software.step_beside_kernel):

@@ -35,8 +35,13 @@ bool running(const sg::ExecPtr& e) {
 
 }  // namespace
 
-MachineCpu::MachineCpu(std::vector<sg::Host*> cores, double kernel_rate, std::uint64_t seed)
-    : cores_(std::move(cores)), kernel_rate_(kernel_rate), rng_(seed), work_(cores_.size()), open_(cores_.size()) {}
+MachineCpu::MachineCpu(std::vector<sg::Host*> cores, double kernel_rate, std::uint64_t seed, double wake_on_busy)
+    : cores_(std::move(cores)),
+      kernel_rate_(kernel_rate),
+      rng_(seed),
+      work_(cores_.size()),
+      open_(cores_.size()),
+      wake_on_busy_(wake_on_busy) {}
 
 std::size_t MachineCpu::least_busy(Pieces& pieces) const {
   // Asking a piece what it has left is a call into SimGrid, which may let the other actors
@@ -80,9 +85,40 @@ void MachineCpu::spend(double seconds) const {
   start(seconds)->wait();
 }
 
+void MachineCpu::woken_on(std::size_t core) const {
+  if (!shared() || !(wake_on_busy_ > 0)) return;
+  if (core < cores_.size())
+    woken_[sg::this_actor::get_pid()] = core;
+  else
+    woken_.erase(sg::this_actor::get_pid());
+}
+
+double MachineCpu::backlog(std::size_t core) const {
+  const auto copy = work_[core];  // get_remaining() may let other actors run and place pieces
+  double left = 0;
+  for (const auto& e : copy)
+    if (running(e)) left += e->get_remaining();
+  return left;
+}
+
+std::size_t MachineCpu::settle_wake() const {
+  const auto it = woken_.find(sg::this_actor::get_pid());
+  if (it == woken_.end()) return SIZE_MAX;
+  const std::size_t core = it->second;
+  woken_.erase(it);
+  const double left = backlog(core);
+  if (!(left > 1e-9)) return core;  // an idle waker's core: the thread runs there at once
+  if (!(rng_.uniform() < wake_on_busy_)) return SIZE_MAX;  // the kernel found an idle core
+  // The woken thread does not preempt the one running there: it waits for that work (the
+  // work running there now, at a whole core: the kernel's pieces are what delay both).
+  sg::this_actor::sleep_for(left);
+  return core;
+}
+
 sg::ExecPtr MachineCpu::place(double seconds, Pieces& pieces) const {
+  const std::size_t woken = settle_wake();
   sg::ExecPtr e = sg::this_actor::exec_init(seconds);
-  const std::size_t core = least_busy(pieces);
+  const std::size_t core = woken != SIZE_MAX ? woken : least_busy(pieces);
   pieces[core].push_back(e);
   e->set_host(cores_[core]);
   return e;

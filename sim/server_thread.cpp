@@ -13,7 +13,8 @@ ServerThread::ServerThread(sg::Host* host, const MachineCpu& cpu, std::string na
                            std::function<void(const std::string&)> on_error)
     : host_(host), cpu_(cpu), name_(std::move(name)), on_error_(std::move(on_error)), ready_(sg::Semaphore::create(0)) {}
 
-void ServerThread::submit(double before, Work work) {
+void ServerThread::submit(double before, Work work, std::size_t woken_on) {
+  if (!idle()) woken_on = SIZE_MAX;  // a busy thread takes it up without a wake-up
   if (idle() && before <= 0) {
     // Nothing to wait for: decide now, in the caller, so that free events keep the event
     // order (and the results) of a run without software costs.
@@ -25,10 +26,10 @@ void ServerThread::submit(double before, Work work) {
       if (out.effect) out.effect();
       return;
     }
-    enqueue(Item{0, {}, std::move(out)});
+    enqueue(Item{0, {}, std::move(out), woken_on});
     return;
   }
-  enqueue(Item{before, std::move(work), std::nullopt});
+  enqueue(Item{before, std::move(work), std::nullopt, woken_on});
 }
 
 void ServerThread::enqueue(Item item) {
@@ -51,6 +52,7 @@ void ServerThread::serve() {
     items_.pop_front();
     running_ = true;
     try {
+      if (item.woken_on != SIZE_MAX) cpu_.woken_on(item.woken_on);
       if (!item.decided) {
         cpu_.spend(item.before);
         item.decided = item.work();
@@ -58,6 +60,7 @@ void ServerThread::serve() {
       cpu_.spend(item.decided->seconds);
       if (item.decided->effect) item.decided->effect();
       if (item.decided->after > 0) cpu_.spend(item.decided->after);
+      cpu_.woken_on(SIZE_MAX);  // an event that cost nothing leaves no wake-up to the next
     } catch (const std::exception& e) {
       // SimGrid's kill is no std::exception and passes through.
       on_error_(e.what());

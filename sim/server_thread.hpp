@@ -5,6 +5,7 @@
 // here in arrival order, each keeping the thread busy for the simulated seconds it costs.
 // An idle thread runs a free event at once in the calling actor, exactly as a run without
 // software costs always did.
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -40,8 +41,9 @@ class ServerThread {
 
   /// Serves an event once everything submitted before it is done: `before` seconds (its
   /// receipt), then work() (the policy's decisions), then the outcome's seconds, then its
-  /// effect, then the outcome's `after` seconds.
-  void submit(double before, Work work);
+  /// effect, then the outcome's `after` seconds. woken_on: the core whose packets brought
+  /// the event (SIZE_MAX: none); an idle thread is woken there (MachineCpu::woken_on).
+  void submit(double before, Work work, std::size_t woken_on = SIZE_MAX);
   /// True when nothing is being served or waits.
   bool idle() const { return !running_ && items_.empty(); }
 
@@ -50,6 +52,7 @@ class ServerThread {
     double before = 0;
     Work work;
     std::optional<Outcome> decided;  // work already ran (in the caller); only its time is left
+    std::size_t woken_on = SIZE_MAX;   // the core that woke the idle thread for it
   };
   void enqueue(Item item);
   void serve();

@@ -36,7 +36,8 @@ void Simulation::build() {
   const double byte_rate = std::min(c.link.bandwidth, c.ps_link.value_or(c.link).bandwidth);
   cpu_ = platform_.cores.empty() ? std::make_unique<MachineCpu>()
                                  : std::make_unique<MachineCpu>(platform_.cores, c.software.kernel_byte * byte_rate,
-                                                                derive_seed(config_.train.seed, 0xc07e5));
+                                                                derive_seed(config_.train.seed, 0xc07e5),
+                                                                c.software.wake_on_busy_core);
   kernel_ = std::make_unique<KernelPacer>(*cpu_, platform_.cores.empty() ? platform_.servers.front() : platform_.cores.front(),
                                           kKernelChunkSegments * config_.sim.packet_segment, byte_rate);
   network_choice_ = choose_network(config_, options_.simgrid_settings);

@@ -94,7 +94,7 @@ class Simulation {
   void push_to_shards(int w, const WorkerPush& push);
   void issue_pull(int w);
   // The server side: a shard's events on its thread, executing its decisions, and the monitor's.
-  void serve(int s, double receive, std::function<void(ServerCore&)> event);
+  void serve(int s, double receive, std::function<void(ServerCore&)> event, std::size_t woken_on = SIZE_MAX);
   void execute(int s, ServerOutbox out);
   void add_software_costs(int s, Shard& shard);
   void act(const MonitorActions& actions);

@@ -107,15 +107,18 @@ void Simulation::receive_replies(int w) {
   wk.waiting = false;
   double last_start = t0;
   PullJoin join;
+  std::size_t woken_on = SIZE_MAX;  // the core whose packets ended the worker's wait
   for (std::size_t s = 0; s < shards_.size(); ++s) {
     InFlight& in = *wk.replies[s];
     in.comm->wait();
+    if (in.kernel) woken_on = in.kernel->core;
     kernel_->finish(in.kernel);
     last_start = std::max(last_start, in.started);
     join.add(in.reply.version, in.reply.local_steps);
     if (setup_.full) ranges_->place(wk.core->params(), static_cast<int>(s), *in.reply.params);
     wk.replies[s].reset();
   }
+  if (woken_on != SIZE_MAX && now() > t0) cpu_->woken_on(woken_on);
   if (messages_->any()) {
     double decode = 0;
     for (const auto& shard : shards_) decode += messages_->receive(shard.bytes);
@@ -244,13 +247,14 @@ void Simulation::push_to_shards(int w, const WorkerPush& push) {
     shard_of.erase(shard_of.begin() + static_cast<std::ptrdiff_t>(i));
     kernel.erase(kernel.begin() + static_cast<std::ptrdiff_t>(i));
     if (stopped()) return;
+    const std::size_t woken_on = moved ? moved->core : SIZE_MAX;  // the push's packets wake the shard's thread there
     kernel_->finish(moved);  // the message is in only once the kernel has done its share too
     if (stopped()) return;
     const Shard& shard = shards_[static_cast<std::size_t>(s)];
     const std::span<const float> piece = ranges_->piece(push.payload, s);
     std::vector<float> payload(piece.begin(), piece.end());  // the copy the core would make; it may be served later
     serve(s, messages_->receive(shard.bytes),
-          [info = push.info, p = std::move(payload)](ServerCore& c) mutable { c.push(info, std::move(p)); });
+          [info = push.info, p = std::move(payload)](ServerCore& c) mutable { c.push(info, std::move(p)); }, woken_on);
     if (stopped()) return;
     serve(s, messages_->receive(0), [pull](ServerCore& c) { c.pull(pull); });
     if (stopped()) return;
@@ -269,7 +273,7 @@ void Simulation::issue_pull(int w) {
 // Feeds one event to shard s's core on the shard's thread: after the thread is free and
 // has spent `receive` seconds on the message, the core decides; its decisions take effect
 // once the thread has spent what they cost (ShardCharges). Free events run at once.
-void Simulation::serve(int s, double receive, std::function<void(ServerCore&)> event) {
+void Simulation::serve(int s, double receive, std::function<void(ServerCore&)> event, std::size_t woken_on) {
   Shard& shard = shards_[static_cast<std::size_t>(s)];
   shard.thread->submit(receive, [this, s, event = std::move(event)]() -> ServerThread::Outcome {
     if (stopped()) return {};
@@ -282,7 +286,7 @@ void Simulation::serve(int s, double receive, std::function<void(ServerCore&)> e
     return {seconds, [this, s, out] {
               if (!stopped()) execute(s, std::move(*out));
             }, writes};
-  });
+  }, woken_on);
 }
 
 // Executes what a shard decided: applied and dropped pushes go to the run monitor (shard 0

@@ -49,7 +49,7 @@ nlohmann::json software_costs_json(const SoftwareCostSpec& spec) {
           {"receive_message", spec.receive_message}, {"receive_byte", spec.receive_byte},
           {"snapshot_byte", spec.snapshot_byte},
           {"first_step", spec.first_step},       {"kernel_byte", spec.kernel_byte},
-          {"evaluate_sample", spec.evaluate_sample},
+          {"evaluate_sample", spec.evaluate_sample}, {"wake_on_busy_core", spec.wake_on_busy_core},
           {"step_after_wait", {{"waits", spec.wait_s}, {"extra", spec.wait_extra}}},
           {"step_beside_kernel", spec.beside_kernel}};
 }

@@ -594,6 +594,7 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   sw.first_step = r.real("cluster.software.first_step");
   sw.kernel_byte = r.real("cluster.software.kernel_byte");
   sw.evaluate_sample = r.real("cluster.software.evaluate_sample");
+  sw.wake_on_busy_core = r.real("cluster.software.wake_on_busy_core");
   sw.wait_s = r.real_list("cluster.software.step_after_wait.waits");
   sw.wait_extra = r.real_list("cluster.software.step_after_wait.extra");
   if (sw.wait_extra.size() != sw.wait_s.size())
@@ -733,7 +734,7 @@ double SoftwareCostSpec::beside_kernel_factor(double u) const {
 bool SoftwareCostSpec::any() const {
   return apply_sgd > 0 || apply_momentum > 0 || apply_adam > 0 || aggregate > 0 || send_message > 0 || send_byte > 0 ||
          write_byte > 0 || receive_message > 0 || receive_byte > 0 || snapshot_byte > 0 ||
-         first_step > 0 || kernel_byte > 0 || evaluate_sample > 0 || !beside_kernel.empty() ||
+         first_step > 0 || kernel_byte > 0 || evaluate_sample > 0 || wake_on_busy_core > 0 || !beside_kernel.empty() ||
          std::any_of(wait_extra.begin(), wait_extra.end(), [](double e) { return e > 0; });
 }
 

@@ -61,6 +61,7 @@ struct SoftwareCostSpec {
   double first_step = 0;       ///< extra seconds of a worker's first step (its math backend's start-up)
   double kernel_byte = 0;      ///< CPU seconds the OS spends per byte moved over TCP, both ends (colocated hosts only)
   double evaluate_sample = 0;  ///< CPU seconds per test sample an evaluation scores (colocated hosts only)
+  double wake_on_busy_core = 0;  ///< of wake-ups by packets a busy core moved, the fraction that wait for it (colocated hosts only)
   std::vector<double> wait_s;      ///< waits (s, increasing) after which a step was timed (step_after_wait.waits)
   std::vector<double> wait_extra;  ///< extra seconds of the step after each of those waits (step_after_wait.extra)
   /// Quantiles (equally spaced probabilities) of a step's extra time beside a full-rate

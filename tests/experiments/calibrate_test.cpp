@@ -17,6 +17,7 @@
 #include "core/common/error.hpp"
 #include "core/config/run_config.hpp"
 #include "experiments/calibrate.hpp"
+#include "experiments/wake_probe.hpp"
 
 namespace ex = synclab::experiments;
 
@@ -153,6 +154,9 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.cores = 16;
   n.kernel_byte_s = 5.5e-9;
   n.write_byte_s = 2.75e-10;
+  n.wake_on_busy_core = 0.75;
+  n.wake_probes = 300;
+  n.wake_busy_s = 1e-3;
   // 40 steps beside the kernel phase: half as long as the quiet one, half 2 ms longer;
   // extra 0 and 2 ms, over their mean of 1 ms.
   n.beside_steps_s.assign(20, 0.08);
@@ -212,6 +216,8 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_DOUBLE_EQ(got.receive_message, 1.5e-6);
   EXPECT_DOUBLE_EQ(got.receive_byte, 9.5e-11);
   EXPECT_DOUBLE_EQ(got.snapshot_byte, 4.5e-11);
+  EXPECT_DOUBLE_EQ(got.wake_on_busy_core, 0.75) << "how often a woken thread waits for its busy waker's core";
+  EXPECT_NE(text.find("of 300 wake-ups"), std::string::npos) << text;
   EXPECT_DOUBLE_EQ(got.first_step, 0.0625);  // the compute calibration's, charged as a software cost
   EXPECT_EQ(got.wait_s, (std::vector<double>{0.001, 0.064}));
   EXPECT_EQ(got.wait_extra, (std::vector<double>{1.5e-5, 1.25e-4}));
@@ -438,4 +444,27 @@ TEST(Calibrate, AnEndThatStopsAnsweringIsDroppedNamingTheStep) {
   server.join();
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("no answer for 1 s while waiting for the client's request"), std::string::npos) << err;
+}
+
+// The share of wake-ups that waited for the waker's core counts the delays of half the
+// waker's work or more: 0.4 and 0.6 ms of 1 ms, one of two.
+TEST(WakeProbe, WaitedShareCountsDelaysOfHalfTheWakersWorkOrMore) {
+  EXPECT_DOUBLE_EQ(ex::waited_share({4e-4, 6e-4}, 1e-3), 0.5);
+  EXPECT_DOUBLE_EQ(ex::waited_share({5e-4, 1e-3, 2e-5, 1e-5}, 1e-3), 0.5);
+  EXPECT_DOUBLE_EQ(ex::waited_share({}, 1e-3), 0.0);
+}
+
+// The probe on this machine: one delay per wake-up asked for (where the process may use 2
+// cores or more; else nothing is measured), each positive, and the share theirs.
+TEST(WakeProbe, TimesEveryWakeUpItAsksFor) {
+  const auto w = ex::probe_wake_on_busy_core(1e-3, 40);
+  if (std::thread::hardware_concurrency() < 2 || w.wakeups == 0) {
+    EXPECT_EQ(w.wakeups, 0u);
+    GTEST_SKIP() << "fewer than 2 cores to run on: nothing to idle, nothing measured";
+  }
+  ASSERT_EQ(w.wakeups, 40u);
+  ASSERT_EQ(w.delays.size(), 40u);
+  for (const double d : w.delays) EXPECT_GT(d, 0.0);
+  EXPECT_DOUBLE_EQ(w.fraction, ex::waited_share(w.delays, 1e-3));
+  EXPECT_DOUBLE_EQ(w.busy_s, 1e-3);
 }

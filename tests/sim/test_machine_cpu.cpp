@@ -31,18 +31,21 @@ struct Piece {
   bool kernel;
   double at = 0;
   bool waited = true;
+  int woken = -1;  // >= 0: its process was just woken by packets this core moved
 };
 
 // Starts the pieces in order on a machine of `cores` cores and returns when each ended, in
 // the pieces' order, as text (the child's answer); a piece not waited for at once reads -1.
-std::string run(int cores, double kernel_rate, std::uint64_t seed, const std::vector<Piece>& pieces) {
+std::string run(int cores, double kernel_rate, std::uint64_t seed, const std::vector<Piece>& pieces,
+                double wake_on_busy = 0) {
   return run_on_cores(cores, [&](const std::vector<sg::Host*>& hosts, sg::Engine& engine) {
-    auto cpu = std::make_shared<synclab::sim::MachineCpu>(hosts, kernel_rate, seed);
+    auto cpu = std::make_shared<synclab::sim::MachineCpu>(hosts, kernel_rate, seed, wake_on_busy);
     auto ends = std::make_shared<std::vector<double>>(pieces.size(), -1.0);
     for (std::size_t i = 0; i < pieces.size(); ++i) {
       sg::Actor::create("piece-" + std::to_string(i), hosts[0], [=] {
         const Piece& p = pieces[i];
         sg::this_actor::sleep_until(p.at);
+        if (p.woken >= 0) cpu->woken_on(static_cast<std::size_t>(p.woken));
         sg::ExecPtr e = p.kernel ? cpu->start_kernel(p.seconds, cpu->open_kernel()) : cpu->start(p.seconds);
         if (!p.waited) sg::this_actor::sleep_until(100);
         e->wait();
@@ -56,8 +59,9 @@ std::string run(int cores, double kernel_rate, std::uint64_t seed, const std::ve
 
 // The pieces' end times; a child that did not answer with one per piece fails the test
 // and shows what it said instead (the caller's size check then stops it).
-std::vector<double> ends_of(int cores, double kernel_rate, std::uint64_t seed, const std::vector<Piece>& pieces) {
-  const std::string answer = run(cores, kernel_rate, seed, pieces);
+std::vector<double> ends_of(int cores, double kernel_rate, std::uint64_t seed, const std::vector<Piece>& pieces,
+                            double wake_on_busy = 0) {
+  const std::string answer = run(cores, kernel_rate, seed, pieces, wake_on_busy);
   auto ends = parse_times(answer);
   if (ends.size() != pieces.size()) ADD_FAILURE() << answer;
   return ends;
@@ -144,6 +148,46 @@ TEST(MachineCpu, WorkThatEndedUnwaitedLeavesItsCore) {
     EXPECT_NEAR(e[1], 3, kTol) << "seed " << seed;
     EXPECT_NEAR(e[2], 3, kTol) << "seed " << seed;
   }
+}
+
+// Two cores. A 1 s step woken on core 0 runs there; a 0.5 s piece woken on core 0 at
+// 0.25 s, while the step runs there and core 1 idles: where woken threads wait for their
+// waker's core (wake_on_busy 1) it starts when the step ends and ends at 1.5 s; where the
+// kernel finds the idle core (0: the default) it ends at 0.75 s. A wake-up on an idle
+// core starts at once.
+TEST(MachineCpu, AThreadWokenOnABusyCoreWaitsForItWhereTheKernelLeavesItThere) {
+  const std::vector<Piece> pieces = {{1, false, 0, true, 0}, {0.5, false, 0.25, true, 0}};
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    const auto waits = ends_of(2, 0, seed, pieces, 1.0);
+    ASSERT_EQ(waits.size(), 2u);
+    EXPECT_NEAR(waits[0], 1, kTol) << "seed " << seed;
+    EXPECT_NEAR(waits[1], 1.5, kTol) << "seed " << seed;
+    const auto moves = ends_of(2, 0, seed, pieces, 0.0);
+    ASSERT_EQ(moves.size(), 2u);
+    EXPECT_NEAR(moves[0], 1, kTol) << "seed " << seed;
+    EXPECT_NEAR(moves[1], 0.75, kTol) << "seed " << seed;
+  }
+  const auto idle = ends_of(2, 0, 1, {{0.5, false, 0.25, true, 1}}, 1.0);
+  ASSERT_EQ(idle.size(), 1u);
+  EXPECT_NEAR(idle[0], 0.75, kTol);
+}
+
+// With wake_on_busy 0.5 the seed decides whether the woken piece waits, the same way
+// every time, and some seeds choose each.
+TEST(MachineCpu, WhetherAWokenThreadWaitsIsDrawnFromTheSeed) {
+  const std::vector<Piece> pieces = {{1, false, 0, true, 0}, {0.5, false, 0.25, true, 0}};
+  int waited = 0, moved = 0;
+  for (std::uint64_t seed = 1; seed <= 16; ++seed) {
+    const std::string a = run(2, 0, seed, pieces, 0.5);
+    EXPECT_EQ(a, run(2, 0, seed, pieces, 0.5)) << "seed " << seed;
+    const auto e = parse_times(a);
+    ASSERT_EQ(e.size(), 2u) << a;
+    if (std::abs(e[1] - 1.5) < kTol) ++waited;
+    else if (std::abs(e[1] - 0.75) < kTol) ++moved;
+    else ADD_FAILURE() << "seed " << seed << ": the woken piece ended at " << e[1];
+  }
+  EXPECT_GT(waited, 0);
+  EXPECT_GT(moved, 0);
 }
 
 // Without a shared machine nothing is started: the caller waits the seconds out itself.
