@@ -32,6 +32,14 @@ def run_dir(root, cell, sweep, backend, policy, seed, ms, final=0.8, stop='updat
             f.write(f'{u * ms / 1000.0},{u},{u * 100},1.0,{0.9 if u >= 5 else 0.5}\n')
 
 
+def pooled_ok(script, *grids):
+    """pool.py's output for the grids; fails the test unless it exits 0."""
+    r = subprocess.run([sys.executable, script, *grids], capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f'{" ".join(grids)}: exit {r.returncode}: {r.stdout}{r.stderr}')
+    return r.stdout
+
+
 def errors(out, cell, policy):
     line = next((ln for ln in out.splitlines() if ln.startswith(cell) and f' {policy} ' in ln), None)
     if line is None:
@@ -74,10 +82,7 @@ def main():
             run_dir(a, fast, 'runs-packet', 'sim', 'async', seed, 60)
             run_dir(a, fast, 'runs-packet', 'sim', 'bsp', seed, 40)
 
-        r = subprocess.run([sys.executable, script, a, b], capture_output=True, text=True)
-        if r.returncode != 0:
-            fail(f'exit {r.returncode}: {r.stdout}{r.stderr}')
-        out = r.stdout
+        out = pooled_ok(script, a, b)
         # Target: 95% of the best mean final accuracy (0.95, real bsp) -> 0.90, reached at update 5.
         if 'target accuracy 0.9;' not in out:
             fail('default target: ' + out)
@@ -97,13 +102,11 @@ def main():
         if 'time per update: 1 of 5 within 10%, 0 within 5%' not in out:
             fail('counts: ' + out)
         # Grid a's simulated runs from its resim: bsp (70, 70, 75, 75) -3.3%, async (30, 30, 50, 50) 0.
-        r = subprocess.run([sys.executable, script, a + ':wk', b], capture_output=True, text=True)
-        if r.returncode != 0:
-            fail(f'GRID:TAG: exit {r.returncode}: {r.stdout}{r.stderr}')
+        resimulated = pooled_ok(script, a + ':wk', b)
         for policy, errs in (('bsp', ['-3.3%', '-3.3%']), ('async', ['+0.0%', '+0.0%'])):
-            _, got = errors(r.stdout, slow, policy)
+            _, got = errors(resimulated, slow, policy)
             if got[:2] != errs:
-                fail(f'resim {policy}: {got}, expected {errs}: {r.stdout}')
+                fail(f'resim {policy}: {got}, expected {errs}: {resimulated}')
         # Bad arguments and directories without a configuration are named.
         r = subprocess.run([sys.executable, script, a, '--target', '1.5'], capture_output=True, text=True)
         if r.returncode != 2 or '--target' not in r.stderr:
