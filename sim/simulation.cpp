@@ -107,18 +107,20 @@ void Simulation::receive_replies(int w) {
   wk.waiting = false;
   double last_start = t0;
   PullJoin join;
-  std::size_t woken_on = SIZE_MAX;  // the core whose packets ended the worker's wait
+  std::size_t woken_on = SIZE_MAX;  // the core whose packets ended the worker's last wait
   for (std::size_t s = 0; s < shards_.size(); ++s) {
     InFlight& in = *wk.replies[s];
+    const double waited_from = now();
+    const std::size_t core = in.kernel ? in.kernel->core : SIZE_MAX;
     in.comm->wait();
-    if (in.kernel) woken_on = in.kernel->core;
     kernel_->finish(in.kernel);
+    if (now() > waited_from) woken_on = core;
     last_start = std::max(last_start, in.started);
     join.add(in.reply.version, in.reply.local_steps);
     if (setup_.full) ranges_->place(wk.core->params(), static_cast<int>(s), *in.reply.params);
     wk.replies[s].reset();
   }
-  if (woken_on != SIZE_MAX && now() > t0) cpu_->woken_on(woken_on);
+  if (woken_on != SIZE_MAX) cpu_->woken_on(woken_on);
   if (messages_->any()) {
     double decode = 0;
     for (const auto& shard : shards_) decode += messages_->receive(shard.bytes);
