@@ -593,7 +593,9 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   if (n.wake_probes > 0)
     y += fmt::format("#   wake_on_busy_core = of {} wake-ups of a thread (last run on an idle core) by a one-byte write\n"
                      "#   from another core that then stayed busy {:g} ms, the share that waited for the waker's core\n"
-                     "#   (half of that or more): how often this kernel leaves a woken thread on a busy core.\n",
+                     "#   (half of that or more): how often this kernel leaves a woken thread on a busy core. Left as a\n"
+                     "#   comment: the fidelity grids came out no closer with it (docs/fidelity.md, \"Woken on a busy\n"
+                     "#   core\"); uncomment it to model the wait.\n",
                      n.wake_probes, n.wake_busy_s * 1e3);
   if (n.same_machine && n.kernel_background > kBusyKernelShare)
     y += "#   WARNING: other work on this machine made up much of that kernel time, so none was taken off\n"
@@ -627,7 +629,7 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   y += fmt::format("    first_step: {:.6g}\n", c.first_step_s);
   y += fmt::format("    evaluate_sample: {:.6g}\n", c.evaluate_sample_s);
   y += fmt::format("    kernel_byte: {:.6g}\n", n.kernel_byte_s);
-  if (n.wake_probes > 0) y += fmt::format("    wake_on_busy_core: {:.4g}\n", n.wake_on_busy_core);
+  if (n.wake_probes > 0) y += fmt::format("    # wake_on_busy_core: {:.4g}\n", n.wake_on_busy_core);
   if (n.write_byte_s > 0) y += fmt::format("    write_byte: {:.6g}\n", n.write_byte_s);
   if (!c.wait_s.empty()) {
     std::string waits, extra;
