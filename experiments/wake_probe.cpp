@@ -11,7 +11,6 @@
 #include <random>
 #include <thread>
 
-#include <fmt/format.h>
 
 #include "core/common/error.hpp"
 
@@ -24,9 +23,10 @@ std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
+bool set_cores(const cpu_set_t& set) { return ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set) == 0; }
+
 void run_on(const cpu_set_t& set) {
-  if (const int rc = ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set); rc != 0)
-    throw Error(fmt::format("wake probe: cannot set a thread's cores (error {})", rc));
+  if (!set_cores(set)) throw Error("wake probe: cannot set a thread's cores");
 }
 
 cpu_set_t only(int cpu) {
@@ -69,8 +69,7 @@ WakeProbe probe_wake_on_busy_core(double busy_s, std::size_t wakeups) {
     for (std::size_t i = 0; i < wakeups; ++i) {
       // Its last run on the first core (idle but for it), then free to run anywhere: where
       // the kernel wakes it is its own choice.
-      if (::pthread_setaffinity_np(::pthread_self(), sizeof first, &first) != 0 ||
-          ::pthread_setaffinity_np(::pthread_self(), sizeof allowed, &allowed) != 0) {
+      if (!set_cores(first) || !set_cores(allowed)) {
         placed = false;
         return;
       }
