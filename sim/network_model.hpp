@@ -20,6 +20,7 @@ class Host;
 namespace synclab::sim {
 
 struct Platform;
+class LinkTrace;
 
 /// SimGrid "key:value" settings synclab applies before building a platform.
 std::vector<std::string> exact_network_settings();
@@ -58,6 +59,12 @@ class NetworkModel {
   virtual TransferPtr start(simgrid::s4u::Host* from, simgrid::s4u::Host* to, std::uint64_t bytes) = 0;
   /// Blocks the calling actor until one of `transfers` (not empty) is done; returns its index.
   virtual std::size_t wait_any(const std::vector<TransferPtr>& transfers) = 0;
+  /// Records every transfer from now on (and every packet, where the model has packets) in
+  /// `trace`, which must outlive the model; false where the model cannot (SimGrid's solver).
+  virtual bool trace_to(LinkTrace* trace) {
+    (void)trace;
+    return false;
+  }
 };
 
 /// The model a run takes: "star", "simgrid" or "packet", and why (for errors and summary.json).

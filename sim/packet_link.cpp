@@ -33,6 +33,11 @@ std::uint64_t PacketLink::window_of(FlowId id) const {
   return c == conns_.end() ? 0 : c->second.cc.cwnd();
 }
 
+bool PacketLink::observe_packets(PacketObserver observer) {
+  observer_ = std::move(observer);
+  return true;
+}
+
 const BbrWindow* PacketLink::sender(Direction direction, std::uint64_t connection) const {
   const auto c = conns_.find(connection_key(direction, connection));
   return c == conns_.end() ? nullptr : &c->second.cc;
@@ -48,6 +53,7 @@ PacketLink::FlowId PacketLink::add(double now, Direction direction, std::uint64_
   Flow& f = flows_[id];
   f.direction = direction;
   f.size = bytes;
+  f.peer = connection;
   f.cap_free = now_;
   if (spec_.bbr) {
     f.conn = connection_key(direction, connection);
@@ -219,8 +225,8 @@ double PacketLink::run(double until, bool first) {
     auto it = flows_.find(e.flow);
     switch (e.kind) {
       case Kind::Arrive:
-        queues_[e.queue].push_back(e.ack ? Packet{e.flow, spec_.ack_bytes, std::max<std::uint64_t>(e.bytes, 1), e.conn}
-                                         : Packet{e.flow, e.bytes, 0, e.conn});
+        queues_[e.queue].push_back(e.ack ? Packet{e.flow, spec_.ack_bytes, std::max<std::uint64_t>(e.bytes, 1), e.conn, now_}
+                                         : Packet{e.flow, e.bytes, 0, e.conn, now_});
         if (queues_[e.queue].size() == 1) start_service(e.queue);
         break;
       case Kind::Served: {
@@ -249,6 +255,7 @@ double PacketLink::run(double until, bool first) {
         }
         if (it == flows_.end()) break;
         Flow& f = it->second;
+        if (observer_) observer_(now_, static_cast<Direction>(e.queue), f.peer, p.bytes, now_ - p.arrived);
         if (e.queue == kOutOf && spec_.flow_cap > 0) {
           f.cap_free = through(f.cap_bucket, std::max(now_, f.cap_free), p.bytes, spec_.flow_cap);
           push(f.cap_free, Kind::Delivered, e.queue, p.flow, p.bytes);
@@ -316,6 +323,7 @@ double PacketLink::next_completion() const {
     // The future is fixed until a flow starts or stops: play it out on a copy up to the
     // first completion. complete() later replays the same events on the real state.
     PacketLink probe = *this;
+    probe.observer_ = nullptr;  // the probe's packets are played again for real later
     predicted_ = probe.run(std::numeric_limits<double>::infinity(), true);
   }
   return predicted_;

@@ -101,6 +101,8 @@ class PacketLink final : public SharedLink {
   std::uint64_t window_of(FlowId id) const;
   /// With `bbr`: the sender of `connection` in `direction` (nullptr before its first flow).
   const BbrWindow* sender(Direction direction, std::uint64_t connection) const;
+  /// Reports every data packet leaving a shared queue to `observer` (always true).
+  bool observe_packets(PacketObserver observer) override;
 
  private:
   enum class Kind : std::uint8_t { Arrive, Served, Delivered, Acked, Paced };
@@ -136,6 +138,7 @@ class PacketLink final : public SharedLink {
     TokenBucket cap_bucket;       // with burst: that NIC's tokens
     std::uint64_t window = 0;     // bytes it may have unacknowledged (without bbr)
     std::uint64_t conn = 0;       // with bbr: its connection's key in conns_
+    std::uint64_t peer = 0;       // the connection it was started on (as add() was told)
     std::deque<std::uint64_t> burst_ends;  // with bbr: where each TSO burst handed out ends (bytes into the flow)
   };
   struct Packet {
@@ -143,6 +146,7 @@ class PacketLink final : public SharedLink {
     std::uint64_t bytes;  // on the wire
     std::uint64_t acks;   // > 0: an ACK for that many bytes
     std::uint64_t conn;
+    double arrived;       // when it joined the queue
   };
   // With bbr: one TCP sender (a connection in one direction), over the flows it carries.
   struct Connection {
@@ -201,6 +205,7 @@ class PacketLink final : public SharedLink {
   std::deque<Packet> queues_[2];  // waiting for the shard's NIC, per direction; the head in service
   TokenBucket buckets_[2];        // with burst: the shard's NIC, per direction
   std::vector<FlowId> finished_;  // completed, not yet returned by complete()
+  PacketObserver observer_;        // told of each data packet served; empty: nobody
   mutable double predicted_ = -1;  // next_completion() until the state changes; < 0: unknown
 };
 

@@ -5,6 +5,7 @@
 // PacketLink (FIFO queues of window-limited packets, whose ACKs cross the other direction)
 // implement it. No clock and no SimGrid: the caller says the time.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace synclab::sim {
@@ -29,6 +30,16 @@ class SharedLink {
   static constexpr std::uint64_t kDone = UINT64_MAX;
   /// Completes, in finish order, every flow done by `now` or within `tolerance` seconds after.
   virtual std::vector<FlowId> complete(double now, double tolerance) = 0;
+  /// Told of each data packet as it leaves a queue: when, which way, its connection, its
+  /// bytes and the time it waited in the queue.
+  using PacketObserver = std::function<void(double time, Direction direction, std::uint64_t connection,
+                                            std::uint64_t bytes, double queued)>;
+  /// Calls `observer` for every data packet from now on; false for a model without packets
+  /// (the fluid one), which never calls it.
+  virtual bool observe_packets(PacketObserver observer) {
+    (void)observer;
+    return false;
+  }
 };
 
 }  // namespace synclab::sim

@@ -42,6 +42,13 @@ void Simulation::build() {
                                           kKernelChunkSegments * config_.sim.packet_segment, byte_rate);
   network_choice_ = choose_network(config_, options_.simgrid_settings);
   network_ = make_network_model(network_choice_, config_, platform_);
+  if (config_.sim.trace) {
+    trace_ = std::make_unique<LinkTrace>(dir_ / "trace", network_choice_.model == "packet");
+    if (!network_->trace_to(trace_.get()))
+      throw ConfigError("sim.trace", fmt::format("network model {} ({}) cannot be traced: it needs the built star with one "
+                                                 "shard (sim.network star or packet)",
+                                                 network_choice_.model, network_choice_.reason));
+  }
 
   std::vector<double> base(static_cast<std::size_t>(c.workers));
   const double step_flops = setup_.cost.step_flops(config_.data.batch);

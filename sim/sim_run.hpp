@@ -19,6 +19,7 @@
 #include "policies/shard_set.hpp"
 #include "policies/worker_core.hpp"
 #include "sim/kernel_pacer.hpp"
+#include "sim/link_trace.hpp"
 #include "sim/machine_cpu.hpp"
 #include "sim/network_model.hpp"
 #include "sim/platform.hpp"
@@ -118,6 +119,7 @@ class Simulation {
   TrainingSetup setup_;
   Platform platform_;
   NetworkChoice network_choice_;
+  std::unique_ptr<LinkTrace> trace_;  // sim.trace; declared before the network, which points to it
   std::unique_ptr<NetworkModel> network_;
   std::unique_ptr<MessageCharges> messages_;  // software cost of encoding / parsing a message
   std::unique_ptr<MachineCpu> cpu_;           // where software spends its seconds

@@ -493,6 +493,7 @@ RunSummary Simulation::run() {
   if (const std::optional<EvalPoint> at = monitor_->final_evaluation())
     monitor_->final_evaluated(*at, evaluate_dataset(*setup_.network, joined_params(), setup_.data->test, 0, kEvalBatch));
 
+  if (trace_) trace_->finish();
   const RunSummary s = summary(wall, run_wall);
   try {
     writer_->finish(s);

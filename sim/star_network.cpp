@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "sim/fair_share_link.hpp"
+#include "sim/link_trace.hpp"
 #include "sim/packet_link.hpp"
 
 namespace sg = simgrid::s4u;
@@ -148,10 +149,13 @@ TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes
   auto flow = std::make_shared<Flow>(this);
   // One TCP connection per worker: numbered as they first appear (a deterministic order).
   const sg::Host* peer = to == server_ ? from : to;
-  const std::uint64_t connection = connections_.try_emplace(peer, connections_.size()).first->second;
+  const auto [it, added] = connections_.try_emplace(peer, connections_.size());
+  if (added) peers_.push_back(peer->get_name());
+  const std::uint64_t connection = it->second;
   flow->bytes_ = bytes;
   flow->id_ = link_->add(sg::Engine::get_clock(), direction, bytes, connection);
   flows_.emplace(flow->id_, flow);
+  if (trace_) trace_->started(flow->id_, sg::Engine::get_clock(), direction, peers_[connection], bytes);
   poke();
   return flow;
 }
@@ -174,8 +178,16 @@ std::size_t StarNetwork::wait_any(const std::vector<TransferPtr>& transfers) {
   return static_cast<std::size_t>(i);
 }
 
+bool StarNetwork::trace_to(LinkTrace* trace) {
+  trace_ = trace;
+  link_->observe_packets([this](double time, SharedLink::Direction direction, std::uint64_t connection, std::uint64_t bytes,
+                                double queued) { trace_->packet(time, direction, peers_.at(connection), bytes, queued); });
+  return true;
+}
+
 void StarNetwork::cancel(Flow& flow) {
   flow.cancelled_ = true;
+  if (trace_) trace_->ended(flow.id_, sg::Engine::get_clock(), true);
   if (flow.waiter_) flow.waiter_->release();
   link_->remove(sg::Engine::get_clock(), flow.id_);
   flows_.erase(flow.id_);
@@ -195,6 +207,7 @@ void StarNetwork::finish(const std::vector<SharedLink::FlowId>& ids) {
     if (it == flows_.end()) continue;  // cancelled at the instant it completed
     Flow& flow = *it->second;
     flow.done_ = true;
+    if (trace_) trace_->ended(id, sg::Engine::get_clock(), false);
     if (flow.waiter_) flow.waiter_->release();
     flows_.erase(it);
   }

@@ -32,6 +32,7 @@ class StarNetwork final : public NetworkModel {
   std::string describe() const override;
   TransferPtr start(simgrid::s4u::Host* from, simgrid::s4u::Host* to, std::uint64_t bytes) override;
   std::size_t wait_any(const std::vector<TransferPtr>& transfers) override;
+  bool trace_to(LinkTrace* trace) override;
 
   class Flow;  // a transfer of this model
 
@@ -47,6 +48,8 @@ class StarNetwork final : public NetworkModel {
   std::string description_;
   std::unordered_map<SharedLink::FlowId, std::shared_ptr<Flow>> flows_;
   std::unordered_map<const simgrid::s4u::Host*, std::uint64_t> connections_;  // per worker host, in order of first transfer
+  std::vector<std::string> peers_;  // each connection's worker host name
+  LinkTrace* trace_ = nullptr;
   simgrid::s4u::SemaphorePtr wake_;  // released by poke()
   bool poked_ = false;
 };

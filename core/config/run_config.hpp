@@ -129,6 +129,7 @@ struct RunConfig {
     std::uint64_t packet_burst = 0;      ///< packet model: every NIC's token bucket in bytes, 0 = none (sim.packet.burst)
     bool packet_small_queues = true;     ///< packet model with bbr: the shard's senders obey TCP small queues (sim.packet.small_queues)
     std::vector<std::uint64_t> packet_windows; ///< packet model: measured windows each transfer draws from (empty: packet_window)
+    bool trace = false;                  ///< write the shard NIC's traffic under <run dir>/trace/ (sim.trace: off | on)
   } sim;
   struct Worker {
     std::string device = "auto";        ///< auto | cpu | cuda | cuda:N

@@ -19,7 +19,8 @@ import sys
 
 
 def read(path):
-    """Packets as (time, src last octet, dst last octet, sport, dport, seq, ack, payload)."""
+    """Packets as (time, src last octet, dst last octet, sport, dport, seq, ack, payload bytes,
+    TCP flags, bytes on the wire, the payload's captured bytes)."""
     with open(path, 'rb') as f:
         head = f.read(24)
         if len(head) < 24:
@@ -33,7 +34,7 @@ def read(path):
             rec = f.read(16)
             if len(rec) < 16:
                 break
-            sec, frac, caplen, _ = struct.unpack('<IIII', rec)
+            sec, frac, caplen, wire = struct.unpack('<IIII', rec)
             d = f.read(caplen)
             if len(d) < 54 or d[12:14] != b'\x08\x00' or d[23] != 6:
                 continue  # IPv4 TCP only
@@ -42,7 +43,8 @@ def read(path):
             tcp = 14 + ihl
             sport, dport, seq, ack = struct.unpack('>HHII', d[tcp:tcp + 12])
             doff = (d[tcp + 12] >> 4) * 4
-            packets.append((sec + frac * scale, d[29], d[33], sport, dport, seq, ack, total - ihl - doff))
+            packets.append((sec + frac * scale, d[29], d[33], sport, dport, seq, ack, total - ihl - doff,
+                            d[tcp + 13], wire, d[tcp + doff:]))
     if not packets:
         sys.exit(f'{path}: no IPv4 TCP packets')
     return packets
