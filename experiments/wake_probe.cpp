@@ -11,7 +11,6 @@
 #include <random>
 #include <thread>
 
-
 #include "core/common/error.hpp"
 
 namespace synclab::experiments {

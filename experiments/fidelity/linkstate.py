@@ -34,7 +34,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ack_stalls import read  # noqa: E402  (the capture reader of the sibling tool)
 
-FRAME_MAGIC = 0x4C4E5953  # 'SYNL', real/protocol/frame.hpp
+FRAME_MAGIC = b'SYNL'  # a frame's first bytes on the wire, real/protocol/frame.hpp
 FRAME_HEADER = 20
 IDLE = 0.0005
 PLURAL = {'push': 'pushes', 'reply': 'replies'}
@@ -66,11 +66,11 @@ def capture_traffic(path):
         data.append((p[0], direction, peer, p[9]))
         streams[p[1:5]].append(p)
     messages = []
-    for key, ps_ in streams.items():
-        start = base.get(key, min(p[5] for p in ps_))
-        chunks = sorted(((p[5] - start) & 0xffffffff, p[7], p[0], p[10], p[9]) for p in ps_)
+    for key, stream in streams.items():
+        start = base.get(key, min(p[5] for p in stream))
+        chunks = sorted(((p[5] - start) & 0xffffffff, p[7], p[0], p[10], p[9]) for p in stream)
         offsets = [c[0] for c in chunks]
-        starts = [c[0] for c in chunks if c[3][:4] == struct.pack('<I', FRAME_MAGIC)]  # packets that begin a frame
+        starts = [c[0] for c in chunks if c[3].startswith(FRAME_MAGIC)]  # packets that begin a frame
         direction = 'push' if key[1] == ps else 'reply'
         peer = key[0] if direction == 'push' else key[1]
         pos = 0
@@ -81,7 +81,7 @@ def capture_traffic(path):
                 break
             off, n, t, payload, wire = chunks[i]
             head = payload[pos - off:pos - off + FRAME_HEADER]
-            if len(head) == FRAME_HEADER and struct.unpack('<I', head[:4])[0] == FRAME_MAGIC:
+            if len(head) == FRAME_HEADER and head.startswith(FRAME_MAGIC):
                 size = FRAME_HEADER + struct.unpack('<I', head[8:12])[0]
             else:
                 # A frame that starts past a packet's captured bytes (a small one written
