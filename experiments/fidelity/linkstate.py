@@ -16,7 +16,9 @@ Per direction (pushes into the PS, replies out of it): the share of time the lin
 data; its idle spells over 0.5 ms, split into those with no message of that direction on
 the link (the link waited for the application) and those with one (TCP held it back);
 how long the link carried 0, 1, 2 or 3 and more messages at once; a message's time on the
-link (its first packet to its last) against its bytes' time alone at the rate. Then the
+link (its first packet to its last) against its bytes' time alone at the rate. Replies
+written together (first packets within one message time of each other, as a bsp round's):
+how far apart they started and ended, 0 for together, 1 for one after another. Then the
 turnarounds at either end, as the PS's NIC sees them: the PS's, from a push's last packet
 to the first packet of the next reply to that worker; a worker's, from its reply's last
 packet to the first packet of its next push (its step and both NICs' transit included). Only model-sized messages count (at least half the largest one each way).
@@ -154,6 +156,32 @@ def busy_spells(packets, rate):
     return merged
 
 
+def together(replies, alone):
+    """Replies written together (a decision that answers several workers, as bsp's): each
+    set starts with a reply and takes every later one whose first packet leaves within one
+    message's time alone of it. Prints, over the sets of two or more, how far apart their
+    first packets left (per reply) and how far apart they ended against one after another."""
+    if not replies or alone <= 0:
+        return
+    sets = []
+    for first, last in sorted((first, last) for _, first, last in replies):
+        if sets and first - sets[-1][0][0] < alone:
+            sets[-1].append((first, last))
+        else:
+            sets.append([(first, last)])
+    multi = [s for s in sets if len(s) > 1]
+    if not multi:
+        print(f'replies written together (first packets within one message time, {1e3 * alone:.1f} ms): none')
+        return
+    sizes = sorted(len(s) for s in multi)
+    starts = sorted((s[-1][0] - s[0][0]) / (len(s) - 1) for s in multi)
+    ends = sorted((max(l for _, l in s) - min(l for _, l in s)) / ((len(s) - 1) * alone) for s in multi)
+    print(f'replies written together (first packets within one message time, {1e3 * alone:.1f} ms): {len(multi)} of '
+          f'{len(sets)} sets, {pct(sizes, 0.5)} replies (median); first packets {1e3 * pct(starts, 0.5):.2f} ms apart '
+          f'per reply; last packets spread {pct(ends, 0.5):.2f} of one after another (median; 10th-90th percentile '
+          f'{pct(ends, 0.1):.2f}-{pct(ends, 0.9):.2f}; 0: they end together)')
+
+
 def report(data, messages, rate, skip):
     if not data:
         sys.exit('no data packets')
@@ -162,6 +190,7 @@ def report(data, messages, rate, skip):
     if t1 <= t0:
         sys.exit(f'--skip {skip}: leaves nothing of a {t1 - t0 + skip:.3f} s trace')
     out = {}
+    reply_alone = 0.0
     for direction, title in (('push', 'pushes (into the PS)'), ('reply', 'replies (out of the PS)')):
         msgs = [m for m in messages if m[0] == direction]
         if not msgs:
@@ -200,6 +229,9 @@ def report(data, messages, rate, skip):
               f'{1e3 * pct(times, 0.1):.1f}-{1e3 * pct(times, 0.9):.1f}), alone {1e3 * pct(alone, 0.5):.1f} ms; '
               f'{len(times)} messages')
         out[direction] = [(m[1], m[3], m[4]) for m in msgs if m[2] * 2 >= big and m[4] > t0]
+        if direction == 'reply':
+            reply_alone = pct(alone, 0.5)
+    together(out.get('reply', []), reply_alone)
     for ends, starts, what in (('push', 'reply', "PS turnaround, a push's last packet to its reply's first"),
                                ('reply', 'push', "worker turnaround, a reply's last packet to the worker's next push's first")):
         firsts = collections.defaultdict(list)

@@ -14,6 +14,11 @@ With --skip 0.049 the window is 0.05-0.979 s (0.929 s, 19 cycles):
   replies: busy 20.5%; waiting 18 x 40 + 10 = 730 ms (78.6%), none held; PS turnaround median
   and max 2.00 ms over 38 pushes; worker turnaround A 37 ms, B 41 ms (the next cycle's push
   at +1 and +20 ms), 18 each (none after the last cycle): median and max 41.00 ms.
+No two replies start within one message time (4.7 ms) there, so none is written together.
+A second pattern, a bsp-like round every 50 ms: A pushes at +1..+5 ms, B at +6..+10, and the
+PS answers both at once, interleaved (A's reply at +12, +14, ... +20, B's at +13, ... +21):
+19 sets of two replies in the window, first packets 1 ms apart, last packets 1 ms apart,
+1 / 4.74 = 0.21 of one after another.
 Usage: linkstate_test.py PATH/TO/linkstate.py
 """
 import os
@@ -76,6 +81,29 @@ def packets():
     return sorted(out), trace
 
 
+def round_packets():
+    """The second pattern: (capture records, the simulated trace's packets and transfers)."""
+    out, trace, transfers = [], [], []
+    seq = {}
+    for w in (A, B):
+        out.append(record(0.0, w, PS, PORT[w], 7000, 999, 0x02, 0))
+        out.append(record(0.0, PS, w, 7000, PORT[w], 4999, 0x12, 0))
+        seq[(w, PS)], seq[(PS, w)] = 1000, 5000
+    msg = frame(4980) + bytes(4980)
+    for c in range(20):
+        b = 0.05 * c
+        for d, w, times in (('push', A, (1, 2, 3, 4, 5)), ('push', B, (6, 7, 8, 9, 10)),
+                            ('reply', A, (12, 14, 16, 18, 20)), ('reply', B, (13, 15, 17, 19, 21))):
+            src, dst = (w, PS) if d == 'push' else (PS, w)
+            ports = (PORT[w], 7000) if d == 'push' else (7000, PORT[w])
+            for k, ms in enumerate(times):
+                out.append(record(b + ms / 1e3, src, dst, ports[0], ports[1], seq[(src, dst)], 0x18, msg[1000 * k:1000 * (k + 1)]))
+                seq[(src, dst)] += 1000
+                trace.append((b + ms / 1e3, d, w))
+            transfers.append((d, w, 5000, b + (times[0] - 0.5) / 1e3, b + times[-1] / 1e3))
+    return sorted(out), trace, transfers
+
+
 def write_capture(path, recs):
     with open(path, 'wb') as f:
         f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 96, 1))
@@ -83,7 +111,7 @@ def write_capture(path, recs):
             f.write(r)
 
 
-def write_trace(run_dir, trace):
+def write_trace(run_dir, trace, transfers=None):
     os.makedirs(os.path.join(run_dir, 'trace'))
     with open(os.path.join(run_dir, 'config.yaml'), 'w') as f:
         f.write(f'cluster:\n  workers: 2\n  link:\n    bandwidth: {RATE:g}\n    latency: 1e-05\n  ps_link: {{}}\n')
@@ -94,12 +122,15 @@ def write_trace(run_dir, trace):
     # Transfers as the simulator writes them: start before their first packet, end at their last.
     with open(os.path.join(run_dir, 'trace', 'messages.csv'), 'w') as f:
         f.write('direction,peer,bytes,start_s,end_s,status\n')
-        for c in range(20):
+        for d, w, n, start, end in transfers or []:
+            f.write(f'{d},worker-{w},{n},{start:.9f},{end:.9f},done\n')
+        for c in range(20 if transfers is None else 0):
             b = 0.05 * c
             for d, w, n, first, last in (('push', A, 4968, 0, 8), ('reply', A, 5000, 9, 14),
                                          ('push', B, 5000, 19, 24), ('reply', B, 5000, 24.5, 29)):
                 f.write(f'{d},worker-{w},{n},{b + first / 1e3:.9f},{b + last / 1e3:.9f},done\n')
-        f.write('push,worker-2,5000,0.990000000,,unfinished\n')
+        if transfers is None:
+            f.write('push,worker-2,5000,0.990000000,,unfinished\n')
 
 
 EXPECT = [
@@ -113,6 +144,12 @@ EXPECT = [
     r'max 2\.00 ms \(38 pushes\)',
     r'worker turnaround, a reply\'s last packet to the worker\'s next push\'s first: median 41\.00 ms, '
     r'90th percentile 41\.00 ms, max 41\.00 ms \(36 replies\)',
+    r'replies written together \(first packets within one message time, 4\.7 ms\): none',
+]
+EXPECT_ROUND = [
+    r'replies written together \(first packets within one message time, 4\.7 ms\): 19 of 19 sets, 2 replies '
+    r'\(median\); first packets 1\.00 ms apart per reply; last packets spread 0\.21 of one after another '
+    r'\(median; 10th-90th percentile 0\.21-0\.21; 0: they end together\)',
 ]
 
 
@@ -123,14 +160,19 @@ def main():
         recs, trace = packets()
         write_capture(os.path.join(d, 'ps.pcap'), recs)
         write_trace(os.path.join(d, 'run'), trace)
+        recs, trace, transfers = round_packets()
+        write_capture(os.path.join(d, 'round.pcap'), recs)
+        write_trace(os.path.join(d, 'round'), trace, transfers)
         runs = {
-            'capture': [os.path.join(d, 'ps.pcap'), '--rate', str(RATE)],
-            'simulated trace': [os.path.join(d, 'run')],
+            'capture': ([os.path.join(d, 'ps.pcap'), '--rate', str(RATE)], EXPECT),
+            'simulated trace': ([os.path.join(d, 'run')], EXPECT),
+            'capture of rounds': ([os.path.join(d, 'round.pcap'), '--rate', str(RATE)], EXPECT_ROUND),
+            'simulated trace of rounds': ([os.path.join(d, 'round')], EXPECT_ROUND),
         }
-        for name, args in runs.items():
+        for name, (args, expect) in runs.items():
             r = subprocess.run([sys.executable, script] + args + ['--skip', '0.049'], capture_output=True, text=True)
             print(f'--- {name}\n{r.stdout}{r.stderr}', end='')
-            for e in EXPECT:
+            for e in expect:
                 if not re.search(e, r.stdout):
                     print(f'FAIL ({name}): no line matches {e}')
                     failed.append(e)
