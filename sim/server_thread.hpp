@@ -27,7 +27,7 @@ class ServerThread {
   struct Outcome {
     double seconds = 0;            ///< busy time of the event's decisions (apply, encoding replies)
     std::function<void()> effect;  ///< runs when that time has passed (may be empty)
-    double after = 0;              ///< busy time after the effect (writing the replies it started)
+    double after = 0;              ///< busy time after the effect (writing the replies it started; wall time, not the cores')
   };
   using Work = std::function<Outcome()>;
 

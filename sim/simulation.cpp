@@ -97,9 +97,9 @@ void Simulation::receive_replies(int w) {
         if (stopped()) return;
       }
       slot->comm = network_->start(shards_[s].host, wk.host, shards_[s].bytes);
-      // The shard's thread already spent the write (kernel_byte counts it too).
-      slot->kernel = kernel_->follow(slot->comm, shards_[s].bytes,
-                                     std::max(0.0, kernel_seconds(shards_[s].bytes) - shards_[s].charges->write()));
+      // All of the transfer's kernel work, its first write's included: the shard's thread
+      // only waited out that write (ServerThread).
+      slot->kernel = kernel_->follow(slot->comm, shards_[s].bytes, kernel_seconds(shards_[s].bytes));
       bytes_sent_ += shards_[s].bytes;
       ++transfers_;
     }

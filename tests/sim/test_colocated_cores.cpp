@@ -1,9 +1,12 @@
 // Hosts that share one machine's cores (cluster.colocated_cores): closed forms of what the
 // sharing adds (two steps on one core; a transfer whose kernel work outlasts its wire time;
-// a slowed worker whose wait takes no core), every policy (cancels and failures included)
+// a slowed worker whose wait takes no core; a shard's writes not slowed by the kernel work
+// of the replies they start), every policy (cancels and failures included)
 // running to its limit, the same run twice giving the same times, and the config errors.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -92,6 +95,39 @@ TEST(ColocatedCores, KernelWorkFollowsTheBytesOfEveryNetworkModel) {
   EXPECT_NEAR(simgrid["time_s"].get<double>(), star["time_s"].get<double>(), 1e-6 * star["time_s"].get<double>());
   EXPECT_GT(star["time_s"].get<double>(), simulate(with("star", "0"), "follow-star-free")["time_s"].get<double>());
   EXPECT_GT(packet["time_s"].get<double>(), simulate(with("packet", "0"), "follow-packet-free")["time_s"].get<double>());
+}
+
+// A shard's replies leave one first write apart even on a core its kernel work fills:
+// calibrate times a write with the kernel's work inside it, and kernel_byte charges that
+// work with the reply's transfer, so the write lasts as timed. bsp, three workers, one
+// core, kernel work twice the wire time: every round's three replies start exactly
+// write_byte x 64 KiB apart (sim.trace's transfer starts).
+TEST(ColocatedCores, AShardsWritesAreNotSlowedByItsRepliesKernelWork) {
+  constexpr double kWriteByte = 3e-9;
+  const auto run = simulate(plus(bsp("3", "1Gbps"), {"cluster.colocated_cores=1", "cluster.software.kernel_byte=1.6e-8",
+                                                     "cluster.software.write_byte=3e-9", "sim.trace=on"}),
+                            "writes-beside-kernel");
+  ASSERT_GT(run["param_bytes"].get<double>(), 65536.0);
+  const double w = kWriteByte * 65536;
+  std::ifstream in(synclab::sim::testing::scratch_root("colocated") / "writes-beside-kernel" / "trace" / "messages.csv");
+  ASSERT_TRUE(in) << "the run wrote no trace";
+  std::string line;
+  std::getline(in, line);  // direction,peer,bytes,start_s,end_s,status
+  std::vector<double> starts;
+  while (std::getline(in, line))
+    if (line.rfind("reply,", 0) == 0) {
+      std::stringstream row(line);
+      std::string field;
+      for (int k = 0; k < 4; ++k) std::getline(row, field, ',');
+      starts.push_back(std::stod(field));
+    }
+  // A first pull's reply per worker (each its own decision), then three per update (the
+  // run stops inside the last update's writes).
+  ASSERT_GE(starts.size(), 3u * 50);
+  for (std::size_t r = 3; r + 2 < starts.size(); r += 3) {
+    EXPECT_NEAR(starts[r + 1] - starts[r], w, 1e-9) << "round " << r / 3;
+    EXPECT_NEAR(starts[r + 2] - starts[r + 1], w, 1e-9) << "round " << r / 3;
+  }
 }
 
 // A worker at speed 0.5 on a shared core: like a real slowed worker it computes (sharing
