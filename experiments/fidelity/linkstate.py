@@ -18,7 +18,9 @@ the link (the link waited for the application) and those with one (TCP held it b
 how long the link carried 0, 1, 2 or 3 and more messages at once; a message's time on the
 link (its first packet to its last) against its bytes' time alone at the rate. Replies
 written together (first packets within one message time of each other, as a bsp round's):
-how far apart they started and ended, 0 for together, 1 for one after another. Then the
+how far apart they started and ended, 0 for together, 1 for one after another; how far the
+first of them got before the second started, its share while both were on, and how often
+the first goes to another worker than the set before's. Then the
 turnarounds at either end, as the PS's NIC sees them: the PS's, from a push's last packet
 to the first packet of the next reply to that worker; a worker's, from its reply's last
 packet to the first packet of its next push (its step and both NICs' transit included). Only model-sized messages count (at least half the largest one each way).
@@ -156,30 +158,49 @@ def busy_spells(packets, rate):
     return merged
 
 
-def together(replies, alone):
+def together(replies, alone, packets):
     """Replies written together (a decision that answers several workers, as bsp's): each
     set starts with a reply and takes every later one whose first packet leaves within one
     message's time alone of it. Prints, over the sets of two or more, how far apart their
-    first packets left (per reply) and how far apart they ended against one after another."""
+    first packets left (per reply) and how far apart they ended against one after another;
+    then, for the set's first two replies, the first one's bytes out before the second's
+    first packet, its share of their bytes while both are on, and how often the set's
+    first reply goes to another worker than the previous set's."""
     if not replies or alone <= 0:
         return
     sets = []
-    for first, last in sorted((first, last) for _, first, last in replies):
+    for first, last, peer in sorted((first, last, peer) for peer, first, last in replies):
         if sets and first - sets[-1][0][0] < alone:
-            sets[-1].append((first, last))
+            sets[-1].append((first, last, peer))
         else:
-            sets.append([(first, last)])
+            sets.append([(first, last, peer)])
     multi = [s for s in sets if len(s) > 1]
+    title = f'replies written together (first packets within one message time, {1e3 * alone:.1f} ms)'
     if not multi:
-        print(f'replies written together (first packets within one message time, {1e3 * alone:.1f} ms): none')
+        print(f'{title}: none')
         return
     sizes = sorted(len(s) for s in multi)
     starts = sorted((s[-1][0] - s[0][0]) / (len(s) - 1) for s in multi)
-    ends = sorted((max(l for _, l in s) - min(l for _, l in s)) / ((len(s) - 1) * alone) for s in multi)
-    print(f'replies written together (first packets within one message time, {1e3 * alone:.1f} ms): {len(multi)} of '
-          f'{len(sets)} sets, {pct(sizes, 0.5)} replies (median); first packets {1e3 * pct(starts, 0.5):.2f} ms apart '
-          f'per reply; last packets spread {pct(ends, 0.5):.2f} of one after another (median; 10th-90th percentile '
-          f'{pct(ends, 0.1):.2f}-{pct(ends, 0.9):.2f}; 0: they end together)')
+    ends = sorted((max(l for _, l, _ in s) - min(l for _, l, _ in s)) / ((len(s) - 1) * alone) for s in multi)
+    print(f'{title}: {len(multi)} of {len(sets)} sets, {pct(sizes, 0.5)} replies (median); first packets '
+          f'{1e3 * pct(starts, 0.5):.2f} ms apart per reply; last packets spread {pct(ends, 0.5):.2f} of one after '
+          f'another (median; 10th-90th percentile {pct(ends, 0.1):.2f}-{pct(ends, 0.9):.2f}; 0: they end together)')
+    times = [p[0] for p in packets]
+    ahead, share = [], []
+    for (a0, a1, a), (b0, b1, b) in ((s[0], s[1]) for s in multi):
+        lo, mid, hi = (bisect.bisect_left(times, a0), bisect.bisect_left(times, b0),
+                       bisect.bisect_right(times, min(a1, b1)))
+        ahead.append(sum(p[3] for p in packets[lo:mid] if p[2] == a))
+        na = sum(p[3] for p in packets[mid:hi] if p[2] == a)
+        nb = sum(p[3] for p in packets[mid:hi] if p[2] == b)
+        if na + nb:
+            share.append(na / (na + nb))
+    ahead.sort()
+    share.sort()
+    changes = sum(1 for s, t in zip(multi, multi[1:]) if s[0][2] != t[0][2])
+    print(f'   the first two of a set: the first has {pct(ahead, 0.5) / 1e3:.1f} kB out before the second starts, then '
+          f'{pct(share, 0.5):.2f} of their bytes while both are on (medians); the first reply goes to another worker '
+          f'than the set before in {changes} of {len(multi) - 1} sets')
 
 
 def report(data, messages, rate, skip):
@@ -231,7 +252,7 @@ def report(data, messages, rate, skip):
         out[direction] = [(m[1], m[3], m[4]) for m in msgs if m[2] * 2 >= big and m[4] > t0]
         if direction == 'reply':
             reply_alone = pct(alone, 0.5)
-    together(out.get('reply', []), reply_alone)
+    together(out.get('reply', []), reply_alone, sorted(p for p in data if p[1] == 'reply'))
     for ends, starts, what in (('push', 'reply', "PS turnaround, a push's last packet to its reply's first"),
                                ('reply', 'push', "worker turnaround, a reply's last packet to the worker's next push's first")):
         firsts = collections.defaultdict(list)

@@ -16,9 +16,11 @@ With --skip 0.049 the window is 0.05-0.979 s (0.929 s, 19 cycles):
   at +1 and +20 ms), 18 each (none after the last cycle): median and max 41.00 ms.
 No two replies start within one message time (4.7 ms) there, so none is written together.
 A second pattern, a bsp-like round every 50 ms: A pushes at +1..+5 ms, B at +6..+10, and the
-PS answers both at once, interleaved (A's reply at +12, +14, ... +20, B's at +13, ... +21):
+PS answers both at once, interleaved (one reply at +12, +14, ... +20, the other at +13, ... +21):
 19 sets of two replies in the window, first packets 1 ms apart, last packets 1 ms apart,
-1 / 4.74 = 0.21 of one after another.
+1 / 4.74 = 0.21 of one after another; the first has one packet (1,054 bytes) out before the
+second starts, then four of the eight packets until its last (0.50). A's reply goes first
+but in rounds 2, 5, 8, ...: the first reply changes worker 12 times over the 19 sets.
 Usage: linkstate_test.py PATH/TO/linkstate.py
 """
 import os
@@ -92,8 +94,9 @@ def round_packets():
     msg = frame(4980) + bytes(4980)
     for c in range(20):
         b = 0.05 * c
+        first, second = (B, A) if c % 3 == 2 else (A, B)  # every third round B's reply goes first
         for d, w, times in (('push', A, (1, 2, 3, 4, 5)), ('push', B, (6, 7, 8, 9, 10)),
-                            ('reply', A, (12, 14, 16, 18, 20)), ('reply', B, (13, 15, 17, 19, 21))):
+                            ('reply', first, (12, 14, 16, 18, 20)), ('reply', second, (13, 15, 17, 19, 21))):
             src, dst = (w, PS) if d == 'push' else (PS, w)
             ports = (PORT[w], 7000) if d == 'push' else (7000, PORT[w])
             for k, ms in enumerate(times):
@@ -150,6 +153,8 @@ EXPECT_ROUND = [
     r'replies written together \(first packets within one message time, 4\.7 ms\): 19 of 19 sets, 2 replies '
     r'\(median\); first packets 1\.00 ms apart per reply; last packets spread 0\.21 of one after another '
     r'\(median; 10th-90th percentile 0\.21-0\.21; 0: they end together\)',
+    r'the first two of a set: the first has 1\.1 kB out before the second starts, then 0\.50 of their bytes while '
+    r'both are on \(medians\); the first reply goes to another worker than the set before in 12 of 18 sets',
 ]
 
 
