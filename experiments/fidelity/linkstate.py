@@ -197,9 +197,11 @@ def together(replies, alone, packets):
             share.append(na / (na + nb))
     ahead.sort()
     share.sort()
+    # A first reply can end before the second's first packet (nothing shared): no share then.
+    shared = f'{pct(share, 0.5):.2f}' if share else 'none'
     changes = sum(1 for s, t in zip(multi, multi[1:]) if s[0][2] != t[0][2])
     print(f'   the first two of a set: the first has {pct(ahead, 0.5) / 1e3:.1f} kB out before the second starts, then '
-          f'{pct(share, 0.5):.2f} of their bytes while both are on (medians); the first reply goes to another worker '
+          f'{shared} of their bytes while both are on (medians); the first reply goes to another worker '
           f'than the set before in {changes} of {len(multi) - 1} sets')
 
 
