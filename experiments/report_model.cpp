@@ -318,6 +318,34 @@ std::map<std::string, std::string> comparable(const std::map<std::string, std::s
 
 double pct(double sim, double real) { return real != 0 ? (sim - real) / real * 100.0 : 0.0; }
 
+// A straggler section that slows no worker (dist none, a mean of 0, a periodic slowdown of
+// 1 or of no duration) says nothing about the run, but its keys would name workers that
+// run at full speed ("straggler.workers=[1]" on a run with none slowed). Such sections are
+// made one: dist none, no workers, the rest at the defaults (docs/config.md), so idle
+// configs group and pair as one and their labels show no straggler.
+void canonical_idle_straggler(std::map<std::string, std::string>& cfg) {
+  const std::string prefix = "cluster.straggler.";
+  const auto value = [&](const std::string& k) {
+    const auto it = cfg.find(prefix + k);
+    return it == cfg.end() ? std::string() : it->second;
+  };
+  // config.yaml writes durations in seconds; a value that is not a number is not idle.
+  const auto equals = [](const std::string& v, double x) {
+    char* end = nullptr;
+    const double d = std::strtod(v.c_str(), &end);
+    return !v.empty() && end != v.c_str() && *end == '\0' && d == x;
+  };
+  const std::string dist = value("dist");
+  const bool idle = dist == "none" || ((dist == "exponential" || dist == "lognormal") && equals(value("mean"), 0)) ||
+                    (dist == "periodic" && (equals(value("duration"), 0) || equals(value("slowdown"), 1)));
+  if (!idle) return;
+  for (auto it = cfg.lower_bound(prefix); it != cfg.end() && it->first.starts_with(prefix);) it = cfg.erase(it);
+  cfg[prefix + "dist"] = "none";
+  for (const char* k : {"mean", "period", "duration"}) cfg[prefix + k] = "0";
+  cfg[prefix + "sigma"] = "0.5";
+  cfg[prefix + "slowdown"] = "1";
+}
+
 }  // namespace
 
 bool is_backend_specific(const std::string& key) {
@@ -411,6 +439,7 @@ ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& o
   for (const auto& r : m.runs) {
     auto cfg = r.config;
     cfg.erase("train.seed");
+    canonical_idle_straggler(cfg);
     std::string key = r.backend + "\n";
     for (const auto& [k, v] : cfg) key += k + "=" + v + "\n";
     auto it = index.find(key);

@@ -452,6 +452,34 @@ TEST(ReportLabels, KeysWithTheSameLastPartAreToldApart) {
   EXPECT_NO_THROW(group(m, "straggler.workers=[2] cluster.workers=5"));
 }
 
+TEST(ReportLabels, AStragglerThatSlowsNoOneIsNotNamed) {
+  // The fidelity sweep's "slowed none" keeps the straggler's worker list with dist none; a
+  // mean of 0 slows no one either. Neither may read as worker 1 slowed, and the two group.
+  struct Straggler {
+    const char *workers, *dist, *mean, *slowed, *seed;
+  };
+  std::vector<ex::RunData> runs;
+  for (const auto& s : {Straggler{"3", "none", "0.02", "[1]", "1"}, Straggler{"3", "exponential", "0", "[3]", "2"},
+                        Straggler{"3", "exponential", "0.02", "[2]", "1"}, Straggler{"5", "none", "0.02", "[1]", "1"},
+                        Straggler{"5", "exponential", "0.02", "[2]", "1"}}) {
+    ex::RunData r;
+    r.name = fmt::format("w{}-{}-{}-{}", s.workers, s.dist, s.mean, s.slowed);
+    r.backend = "sim";
+    r.config = {{"policy.name", "bsp"},        {"cluster.workers", s.workers},          {"train.seed", s.seed},
+                {"cluster.straggler.dist", s.dist}, {"cluster.straggler.mean", s.mean}, {"cluster.straggler.sigma", "0.5"},
+                {"cluster.straggler.period", "0"},  {"cluster.straggler.duration", "0"}, {"cluster.straggler.slowdown", "1"},
+                {"cluster.straggler.workers", s.slowed}};
+    r.summary = {{"backend", "sim"}, {"policy", "bsp"}, {"updates", 10}, {"time_s", 1.0}, {"samples", 100}};
+    runs.push_back(r);
+  }
+  const auto m = ex::build_report_model(std::move(runs), {});
+  ASSERT_EQ(m.groups.size(), 4u);
+  EXPECT_EQ(group(m, "cluster.workers=3").runs.size(), 2u);
+  EXPECT_NO_THROW(group(m, "cluster.workers=5"));
+  EXPECT_NO_THROW(group(m, "straggler.workers=[2] cluster.workers=3"));
+  EXPECT_NO_THROW(group(m, "straggler.workers=[2] cluster.workers=5"));
+}
+
 TEST(ReportLabels, KeysTheOthersImplyAreLeftOut) {
   // Two calibrated platforms, one per bandwidth: each measured cost differs between the two
   // tags exactly as the tag does and would only lengthen every label.
