@@ -174,7 +174,10 @@ void PacketLink::connection_acked(std::uint64_t key, std::uint64_t bytes) {
     c.unacked_head = 0;
   }
   if (newly == 0) return;
-  c.cc.acked(now_, newly - c.reported, newest, prior_in_flight);
+  // The link times a packet by its queues and its wire alone (a transfer pays the path's
+  // latency once, outside); the sender's clock sees the ACK a round trip of the path after
+  // its segment left, so BBR's RTT and delivery-rate samples carry it as Linux's do.
+  c.cc.acked(now_ + spec_.base_rtt, newly - c.reported, newest, prior_in_flight);
   c.reported = newly;
 }
 

@@ -68,7 +68,7 @@ struct PacketLinkSpec {
   std::uint64_t ack_every = 2;         ///< segments per ACK: every second full one (RFC 1122 delayed ACK)
   bool acks_queued = true;             ///< false: each segment's room returns on arrival, no ACK packets (the data path alone)
   bool bbr = false;                    ///< true: each connection's window is its BBR sender's (window and windows unused)
-  double base_rtt = 0;                 ///< s: with bbr, a connection's handshake round trip (twice the path's latency)
+  double base_rtt = 0;                 ///< s: with bbr, the path's round trip (twice its latency): the handshake's, and what every ACK's time carries as its sender sees it
   std::uint64_t gso_max_size = 65536;  ///< with bbr: the senders' interface's largest GSO packet (caps a TSO burst)
   bool small_queues = true;            ///< with bbr: a reply's sender keeps at most its small-queue limit in the shard's egress queue
   std::uint64_t burst = 0;             ///< bytes of every NIC's token bucket (a shaper's burst); 0: none

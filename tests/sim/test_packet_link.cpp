@@ -673,3 +673,25 @@ TEST(PacketLink, BucketsLetRepliesThatLeaveTogetherGoOneAfterTheOther) {
   EXPECT_GT(a0, 0.9 * b0) << "without buckets the two interleave and end together";
   EXPECT_NEAR(b0, 2 * message, 0.1 * message);
 }
+
+// The link leaves the path's latency out of each packet's time, but a sender sees every ACK
+// a round trip of the path after its segment left, as Linux's BBR does. A reply after each
+// idle spell through a shaper's bucket: the bucket's bytes leave at once and are
+// acknowledged a round trip later, so no delivery-rate sample can read more than the
+// bucket over that round trip plus the rate, and the min RTT stays the path's.
+TEST(PacketLink, BbrSamplesCarryThePathsRoundTrip) {
+  const std::uint64_t m = 318040, burst = 16384;
+  const double rate = 11.97e6, rtt = 68e-6;
+  PacketLink link(PacketLinkSpec{.rate = rate, .flow_cap = rate, .seed = 7, .bbr = true, .base_rtt = rtt,
+                                 .gso_max_size = 8192, .small_queues = true, .burst = burst});
+  for (int round = 0; round < 20; ++round) {
+    const auto id = link.add(round * 0.1, Dir::OutOf, m, 0);
+    for (bool done = false; !done;)
+      for (auto f : link.complete(link.next_completion(), 0)) done = done || f == id;
+  }
+  const auto* sender = link.sender(Dir::OutOf, 0);
+  ASSERT_NE(sender, nullptr);
+  EXPECT_DOUBLE_EQ(sender->min_rtt(), rtt) << "a queued or instant ACK never reads below the path's round trip";
+  EXPECT_GT(sender->bandwidth(), 2 * rate) << "the bucket's bytes still read faster than the link";
+  EXPECT_LE(sender->bandwidth(), static_cast<double>(burst) / rtt + rate);
+}
