@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "core/config/run_config.hpp"
 #include "experiments/seed_stats.hpp"
 
 namespace synclab::experiments {
@@ -321,29 +322,26 @@ double pct(double sim, double real) { return real != 0 ? (sim - real) / real * 1
 // A straggler section that slows no worker (dist none, a mean of 0, a periodic slowdown of
 // 1 or of no duration) says nothing about the run, but its keys would name workers that
 // run at full speed ("straggler.workers=[1]" on a run with none slowed). Such sections are
-// made one: dist none, no workers, the rest at the defaults (docs/config.md), so idle
-// configs group and pair as one and their labels show no straggler.
+// made one: dist none, no workers, the rest at the config's defaults, so idle configs
+// group and pair as one and their labels show no straggler.
 void canonical_idle_straggler(std::map<std::string, std::string>& cfg) {
   const std::string prefix = "cluster.straggler.";
-  const auto value = [&](const std::string& k) {
+  const auto is = [&](const std::string& k, double x) {
     const auto it = cfg.find(prefix + k);
-    return it == cfg.end() ? std::string() : it->second;
+    double v = 0;
+    return it != cfg.end() && parse_number(it->second, v) && v == x;
   };
-  // config.yaml writes durations in seconds; a value that is not a number is not idle.
-  const auto equals = [](const std::string& v, double x) {
-    char* end = nullptr;
-    const double d = std::strtod(v.c_str(), &end);
-    return !v.empty() && end != v.c_str() && *end == '\0' && d == x;
-  };
-  const std::string dist = value("dist");
-  const bool idle = dist == "none" || ((dist == "exponential" || dist == "lognormal") && equals(value("mean"), 0)) ||
-                    (dist == "periodic" && (equals(value("duration"), 0) || equals(value("slowdown"), 1)));
+  const auto dist = cfg.find(prefix + "dist");
+  const std::string d = dist == cfg.end() ? std::string() : dist->second;
+  const bool idle = d == "none" || ((d == "exponential" || d == "lognormal") && is("mean", 0)) ||
+                    (d == "periodic" && (is("duration", 0) || is("slowdown", 1)));
   if (!idle) return;
   for (auto it = cfg.lower_bound(prefix); it != cfg.end() && it->first.starts_with(prefix);) it = cfg.erase(it);
+  const StragglerSpec defaults;
   cfg[prefix + "dist"] = "none";
-  for (const char* k : {"mean", "period", "duration"}) cfg[prefix + k] = "0";
-  cfg[prefix + "sigma"] = "0.5";
-  cfg[prefix + "slowdown"] = "1";
+  for (const auto& [k, v] : {std::pair{"mean", defaults.mean}, std::pair{"sigma", defaults.sigma}, std::pair{"period", defaults.period},
+                             std::pair{"duration", defaults.duration}, std::pair{"slowdown", defaults.slowdown}})
+    cfg[prefix + k] = fmt::format("{:g}", v);
 }
 
 }  // namespace

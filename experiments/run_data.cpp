@@ -15,6 +15,17 @@
 namespace synclab::experiments {
 namespace fs = std::filesystem;
 
+bool parse_number(const std::string& text, double& out) {
+  const char* b = text.data();
+  const char* e = b + text.size();
+  while (b < e && (*b == ' ' || *b == '\t')) ++b;
+  while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) --e;
+  if (b == e) return false;
+  const auto [ptr, ec] = std::from_chars(b, e, out);
+  return ec == std::errc() && ptr == e;
+}
+
+
 namespace {
 
 bool is_run_dir(const fs::path& p) { return fs::is_regular_file(p / "summary.json"); }
@@ -29,17 +40,6 @@ void flatten_into(const YAML::Node& node, const std::string& prefix, std::map<st
   } else {
     out[prefix] = value_text(node);
   }
-}
-
-// A whole field as a number ("nan" and "inf" included: a diverged run writes them).
-bool parse_number(const std::string& text, double& out) {
-  const char* b = text.data();
-  const char* e = b + text.size();
-  while (b < e && (*b == ' ' || *b == '\t')) ++b;
-  while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) --e;
-  if (b == e) return false;
-  const auto [ptr, ec] = std::from_chars(b, e, out);
-  return ec == std::errc() && ptr == e;
 }
 
 bool parse_count(const std::string& text, std::uint64_t& out) {

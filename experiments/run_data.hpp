@@ -69,6 +69,10 @@ Discovery discover_runs(const std::vector<std::filesystem::path>& inputs);
 /// warnings and the offending field or rows are left out.
 RunData load_run(const std::filesystem::path& dir, const std::string& name);
 
+/// A whole field as a number ("nan" and "inf" included: a diverged run writes them);
+/// false for anything else, `out` then unspecified.
+bool parse_number(const std::string& text, double& out);
+
 /// Flattens a YAML map to dotted keys; sequences and scalars become one-line text.
 std::map<std::string, std::string> flatten_yaml(const YAML::Node& node);
 
