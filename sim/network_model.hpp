@@ -46,6 +46,9 @@ class Transfer {
   virtual std::uint64_t delivered() = 0;
   /// Takes an unfinished transfer off the network now (a crashed peer); no-op once done.
   virtual void cancel() = 0;
+  /// Once done: the simulated time its first byte reached the receiver (where a real
+  /// receiver's read first returns); what it queued before that is not yet its transfer.
+  virtual double first_byte_at() const = 0;
 };
 using TransferPtr = std::shared_ptr<Transfer>;
 

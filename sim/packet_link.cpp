@@ -78,7 +78,8 @@ void PacketLink::remove(double now, FlowId id) {
   const auto it = flows_.find(id);
   if (spec_.bbr && it != flows_.end()) conns_.erase(it->second.conn);
   flows_.erase(id);
-  finished_.erase(std::remove(finished_.begin(), finished_.end(), id), finished_.end());
+  finished_.erase(std::remove_if(finished_.begin(), finished_.end(), [id](const Finished& f) { return f.id == id; }),
+                  finished_.end());
   now_ = std::max(now_, now);
 }
 
@@ -272,11 +273,12 @@ double PacketLink::run(double until, bool first) {
         Flow& f = it->second;
         f.delivered += e.bytes;
         f.unacked += e.bytes;
+        if (f.first_at < 0) f.first_at = now_;
         if (f.delivered >= f.size) {
           // Complete once the receiver has every byte; the last ACK still goes out, but
           // nothing waits for it.
           if (f.size > 0) acknowledge(e.flow, f);
-          finished_.push_back(e.flow);
+          finished_.push_back({e.flow, f.first_at});
           flows_.erase(it);
           last = now_;
           if (first) return last;
@@ -343,10 +345,19 @@ std::uint64_t PacketLink::delivered(double now, FlowId id) {
 
 std::vector<PacketLink::FlowId> PacketLink::complete(double now, double tolerance) {
   run(now + tolerance, false);
+  completed_.swap(finished_);
+  finished_.clear();
   std::vector<FlowId> done;
-  done.swap(finished_);
+  done.reserve(completed_.size());
+  for (const Finished& f : completed_) done.push_back(f.id);
   if (!done.empty()) predicted_ = -1;
   return done;
+}
+
+double PacketLink::first_byte(FlowId id) const {
+  for (const Finished& f : completed_)
+    if (f.id == id) return f.first_byte;
+  throw std::logic_error("packet link: first_byte() of a flow the latest complete() did not return");
 }
 
 }  // namespace synclab::sim

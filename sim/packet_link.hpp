@@ -93,6 +93,8 @@ class PacketLink final : public SharedLink {
   /// Runs the link up to `now` and completes, in the order they finish, every flow done by
   /// `now` or within `tolerance` seconds after it; returns their ids.
   std::vector<FlowId> complete(double now, double tolerance) override;
+  /// When the first byte of a flow the latest complete() returned reached its receiver.
+  double first_byte(FlowId id) const override;
   /// Flows not yet complete (or complete but not yet collected by complete()).
   std::size_t active() const { return flows_.size() + finished_.size(); }
   /// Packets (data and ACKs) moved through the shared queues so far (the model's unit of work).
@@ -132,6 +134,7 @@ class PacketLink final : public SharedLink {
     std::uint64_t size = 0;
     std::uint64_t released = 0;   // bytes handed to the first stage
     std::uint64_t delivered = 0;  // bytes the receiver has
+    double first_at = -1;         // when its first byte reached the receiver (< 0: not yet)
     std::uint64_t unacked = 0;    // delivered bytes no ACK has been sent for yet
     std::uint64_t acked = 0;      // bytes whose ACK is back at the sender (without bbr; with it, the connection counts)
     double cap_free = 0;          // time the flow's own NIC is done with what it was given
@@ -204,7 +207,12 @@ class PacketLink final : public SharedLink {
   std::priority_queue<Event, std::vector<Event>, Later> events_;
   std::deque<Packet> queues_[2];  // waiting for the shard's NIC, per direction; the head in service
   TokenBucket buckets_[2];        // with burst: the shard's NIC, per direction
-  std::vector<FlowId> finished_;  // completed, not yet returned by complete()
+  struct Finished {
+    FlowId id;
+    double first_byte;  // Flow::first_at
+  };
+  std::vector<Finished> finished_;   // completed, not yet returned by complete()
+  std::vector<Finished> completed_;  // returned by the latest complete()
   PacketObserver observer_;        // told of each data packet served; empty: nobody
   mutable double predicted_ = -1;  // next_completion() until the state changes; < 0: unknown
 };

@@ -52,7 +52,6 @@ struct InFlight {
   TransferPtr comm;
   KernelPacer::SharePtr kernel;  // the kernel's work of moving it (colocated hosts only)
   PullReply reply;
-  double started = 0;
   double start_at = 0;  // when its bytes begin to leave: its shard's thread writes it then
 };
 

@@ -1,6 +1,9 @@
 #include "sim/simgrid_network.hpp"
 
 #include <simgrid/s4u/Comm.hpp>
+#include <simgrid/s4u/Engine.hpp>
+#include <simgrid/s4u/Host.hpp>
+#include <simgrid/s4u/Link.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +15,8 @@ namespace {
 
 class SimgridTransfer final : public Transfer {
  public:
-  SimgridTransfer(sg::CommPtr comm, std::uint64_t bytes) : comm_(std::move(comm)), bytes_(bytes) {}
+  SimgridTransfer(sg::CommPtr comm, std::uint64_t bytes, double first_byte)
+      : comm_(std::move(comm)), bytes_(bytes), first_byte_(first_byte) {}
   void wait() override { comm_->wait(); }
   bool done() const override { return comm_->get_state() == sg::Activity::State::FINISHED; }
   std::uint64_t delivered() override {
@@ -23,11 +27,13 @@ class SimgridTransfer final : public Transfer {
   void cancel() override {
     if (comm_->get_state() == sg::Activity::State::STARTED) comm_->cancel();
   }
+  double first_byte_at() const override { return first_byte_; }
   const sg::CommPtr& comm() const { return comm_; }
 
  private:
   sg::CommPtr comm_;
   std::uint64_t bytes_;
+  double first_byte_;
 };
 
 }  // namespace
@@ -37,7 +43,11 @@ std::string SimgridNetwork::describe() const { return "simgrid: CM02 exact (cros
 TransferPtr SimgridNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes) {
   // Comm::sendto: no receiving actor has to post a get (no rendezvous delay, no search
   // through thousands of pending receives on one mailbox).
-  return std::make_shared<SimgridTransfer>(sg::Comm::sendto_async(from, to, bytes), bytes);
+  // The fluid solver moves bytes once the route's latency has passed.
+  std::vector<sg::Link*> route;
+  double latency = 0;
+  from->route_to(to, route, &latency);
+  return std::make_shared<SimgridTransfer>(sg::Comm::sendto_async(from, to, bytes), bytes, sg::Engine::get_clock() + latency);
 }
 
 std::size_t SimgridNetwork::wait_any(const std::vector<TransferPtr>& transfers) {

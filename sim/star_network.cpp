@@ -46,11 +46,13 @@ class StarNetwork::Flow final : public Transfer {
   void cancel() override {
     if (!over()) net_->cancel(*this);
   }
+  double first_byte_at() const override { return first_byte_; }
   bool over() const { return done_ || cancelled_; }
 
   StarNetwork* net_;
   SharedLink::FlowId id_ = 0;
   std::uint64_t bytes_ = 0;
+  double first_byte_ = 0;  // set when done
   bool done_ = false, cancelled_ = false;
   sg::SemaphorePtr waiter_;  // released when done or cancelled; set while an actor waits
 };
@@ -66,7 +68,7 @@ class FluidLink final : public SharedLink {
     const FlowId id = next_id_++;
     const FlowId own = links_[d].add(now, static_cast<double>(bytes));
     ids_[d][own] = id;
-    where_[id] = {d, own, bytes};
+    where_[id] = {d, own, bytes, now};
     return id;
   }
   void remove(double now, FlowId id) override {
@@ -86,15 +88,23 @@ class FluidLink final : public SharedLink {
   double next_completion() const override { return std::min(links_[0].next_completion(), links_[1].next_completion()); }
   std::vector<FlowId> complete(double now, double tolerance) override {
     std::vector<FlowId> done;
+    started_.clear();
     for (int d : {0, 1})
       for (FlowId own : links_[d].complete(now, tolerance)) {
         const auto it = ids_[d].find(own);
         if (it == ids_[d].end()) continue;
         done.push_back(it->second);
+        started_.emplace_back(it->second, where_.at(it->second).started);
         where_.erase(it->second);
         ids_[d].erase(it);
       }
     return done;
+  }
+  // A fluid flow's bytes move from its start: its first one arrives then.
+  double first_byte(FlowId id) const override {
+    for (const auto& [done, started] : started_)
+      if (done == id) return started;
+    throw std::logic_error("fluid link: first_byte() of a flow the latest complete() did not return");
   }
 
  private:
@@ -105,8 +115,10 @@ class FluidLink final : public SharedLink {
     int direction;
     FlowId own;  // the direction's id
     std::uint64_t bytes;
+    double started;
   };
   std::unordered_map<FlowId, Where> where_;  // ours -> where it moves
+  std::vector<std::pair<FlowId, double>> started_;  // the latest complete()'s flows and their starts
 };
 
 StarNetwork::StarNetwork(sg::Host* server, std::unique_ptr<SharedLink> link, std::string description)
@@ -207,6 +219,7 @@ void StarNetwork::finish(const std::vector<SharedLink::FlowId>& ids) {
     if (it == flows_.end()) continue;  // cancelled at the instant it completed
     Flow& flow = *it->second;
     flow.done_ = true;
+    flow.first_byte_ = link_->first_byte(id);
     if (trace_) trace_->ended(id, sg::Engine::get_clock(), false);
     if (flow.waiter_) flow.waiter_->release();
     flows_.erase(it);

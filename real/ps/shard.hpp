@@ -43,6 +43,7 @@ struct WorkerSlot {
   bool ever_joined = false, lost = false, said_bye = false, reported = false;
   WorkerReport report;
   std::uint64_t pushes = 0;  ///< pushes received on this slot (the Cancel message names the latest)
+  double push_receive_s = 0;  ///< this process's pushes arriving here, first byte to last (its communication, not its wait)
 };
 
 class Shard {

@@ -124,8 +124,11 @@ RunSummary Shard::summary(std::span<const float> p) const {
     const auto& r = workers_[w].report;
     s.bytes_sent += r.bytes_sent + (workers_[w].conn ? workers_[w].conn->bytes_sent() : 0);
     // The workers' own figures: their steps and samples include dropped and cancelled ones.
-    s.per_worker.push_back(WorkerFigures{static_cast<int>(w), r.compute_s, r.wait_s, r.communicate_s, r.steps, r.pushes, r.cancelled,
-                                         r.samples, r.bytes_sent, !workers_[w].reported, r.device});
+    // A worker cannot see its push arrive: the time it did, here, moves from its wait to
+    // its communication (the simulator counts shard 0's receipt alike).
+    const double pushed = workers_[w].reported ? std::min(workers_[w].push_receive_s, r.wait_s) : 0.0;
+    s.per_worker.push_back(WorkerFigures{static_cast<int>(w), r.compute_s, r.wait_s - pushed, r.communicate_s + pushed, r.steps, r.pushes,
+                                         r.cancelled, r.samples, r.bytes_sent, !workers_[w].reported, r.device});
   }
   s.extra = {{"model", spec_.name},
              {"num_params", spec_.num_params()},

@@ -114,6 +114,7 @@ void Shard::join_worker(const std::shared_ptr<Connection>& c, const Hello& hello
   }
   slot.conn = c;
   all_gone_since_.reset();
+  if (hello.incarnation != slot.incarnation) slot.push_receive_s = 0;  // a new process: its report starts over too
   slot.incarnation = hello.incarnation;
   const bool rejoin = slot.ever_joined;
   slot.ever_joined = true;
@@ -177,7 +178,9 @@ void Shard::on_frame(const std::shared_ptr<Connection>& c, Frame& fr, int worker
       if (!push || push->values.size() != range_.size() || push->worker != worker)
         throw ConnectionError(fmt::format("{}: malformed push (expected {} floats from worker {})", c->peer(), range_.size(), worker));
       c->recycle(std::move(fr.payload));
-      ++workers_[static_cast<std::size_t>(worker)].pushes;
+      auto& slot = workers_[static_cast<std::size_t>(worker)];
+      ++slot.pushes;
+      slot.push_receive_s += std::chrono::duration<double>(Clock::now() - c->last_frame_started()).count();
       if (!stopping()) on_push(std::move(*push));
       return;
     }

@@ -39,7 +39,7 @@ struct ShardLink {
   std::uint32_t incarnation = 0;
   bool down = true;
   std::optional<ParamsReply> reply;
-  double transfer_s = 0;  // seconds the last params frame took to arrive, first byte to last
+  Clock::time_point first_byte{};  // when the first bytes of the last params frame arrived
   std::string down_reason;
 };
 
@@ -54,7 +54,7 @@ class TcpDriver final : public WorkerDriver {
     fingerprint_ = model_fingerprint(spec);
     model_ = spec.name;
     const auto ranges = shard_ranges(spec.num_params(), static_cast<int>(o.ps.size()));
-    for (std::size_t s = 0; s < o.ps.size(); ++s) links_.push_back(ShardLink{static_cast<int>(s), o.ps[s], ranges[s], nullptr, 0, true, {}, 0, {}});
+    for (std::size_t s = 0; s < o.ps.size(); ++s) links_.push_back(ShardLink{static_cast<int>(s), o.ps[s], ranges[s], nullptr, 0, true, {}, {}, {}});
     start_ = Clock::now();
   }
 
@@ -92,11 +92,11 @@ class TcpDriver final : public WorkerDriver {
         spdlog::info("worker {}: still waiting for parameters from{} (clock {})", o_.worker, waiting, clock_);
       }
     }
-    // Receiving the parameters counts as communication; the rest of the pull is waiting
-    // (for the server to reply, e.g. at a synchronous barrier).
-    double transfer = 0;
-    for (auto& l : links_) transfer = std::max(transfer, l.transfer_s);
-    receive_s_ += transfer;
+    // Receiving the parameters counts as communication, from the last reply's first byte
+    // until all are in and copied; the rest of the pull is waiting (for the push to arrive,
+    // for the server to reply, e.g. at a synchronous barrier). The simulator counts alike.
+    Clock::time_point receiving_from{};
+    for (auto& l : links_) receiving_from = std::max(receiving_from, l.first_byte);
     PullJoin join;  // the same join as every driver's (docs/run-directory.md)
     for (auto& l : links_) {
       auto& r = *l.reply;
@@ -108,6 +108,7 @@ class TcpDriver final : public WorkerDriver {
     }
     const PulledParams out = join.result();
     compute_from_ = Clock::now();
+    receive_s_ += std::chrono::duration<double>(compute_from_ - receiving_from).count();
     return out;
   }
 
@@ -304,7 +305,7 @@ class TcpDriver final : public WorkerDriver {
             if (!r) throw ConnectionError(fmt::format("{}: malformed params", conn->peer()));
             conn->recycle(std::move(f.payload));
             l.reply = std::move(*r);
-            l.transfer_s = std::chrono::duration<double>(Clock::now() - conn->last_frame_started()).count();
+            l.first_byte = conn->last_frame_started();
             break;
           }
           case MsgType::Cancel: {

@@ -112,6 +112,10 @@ TEST_P(LaunchPolicy, ReachesTargetAccuracyAndReplaysBitForBit) {
   for (const auto& w : s["per_worker"]) {
     EXPECT_FALSE(w["failed"].get<bool>());  // every worker reported
     EXPECT_GT(w["compute_s"].get<double>(), 0.0);
+    // Its parameters and its pushes took time to arrive; the pushes' arrival, which shard 0
+    // moved out of the worker's wait, never leaves a negative wait.
+    EXPECT_GT(w["communicate_s"].get<double>(), 0.0);
+    EXPECT_GE(w["wait_s"].get<double>(), 0.0);
   }
   // Samples count applied gradients only (docs/run-directory.md): one batch of 50 per
   // updates.csv row, tau batches for the local-SGD family; a dropped push adds nothing.

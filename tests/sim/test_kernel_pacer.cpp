@@ -34,6 +34,7 @@ class SteadyTransfer final : public synclab::sim::Transfer {
     return static_cast<std::uint64_t>(f * static_cast<double>(bytes_));
   }
   void cancel() override {}
+  double first_byte_at() const override { return start_; }
 
  private:
   double start_, duration_;

@@ -52,6 +52,7 @@ class OneWay {
   std::vector<PacketLink::FlowId> complete(double now, double tolerance) { return link_.complete(now, tolerance); }
   std::size_t active() const { return link_.active(); }
   std::uint64_t window_of(PacketLink::FlowId id) const { return link_.window_of(id); }
+  double first_byte(PacketLink::FlowId id) const { return link_.first_byte(id); }
 
  private:
   PacketLink link_;
@@ -95,6 +96,29 @@ TEST(PacketLink, OneFlowTakesItsBytesOverTheSlowerNicPlusOnePacket) {
   const auto o = drain(odd);
   EXPECT_NEAR(o.at(0), 2500 / 1e6, kRel);
   EXPECT_EQ(o.at(1), 0.0);
+}
+
+// When a flow's first byte reaches its receiver (where a real receiver's read first
+// returns, and its transfer starts as a driver counts it): one packet through both NICs
+// after its start, or, queued behind another flow's window, after that window too.
+TEST(PacketLink, FirstByteArrivesAfterWhatQueuedAheadOfIt) {
+  const std::uint64_t s = 1000, m = 400 * s;
+  const double rate = 1e7, cap = 4e7;
+  OneWay replies(rate, cap, s, m, false);  // windows of the whole message: first come, first served
+  const auto a = replies.add(0.25, m);
+  const auto b = replies.add(0.25, m);
+  std::map<PacketLink::FlowId, double> first;
+  for (int guard = 0; guard < 100 && replies.active() > 0; ++guard)
+    for (auto id : replies.complete(replies.next_completion(), 0)) first[id] = replies.first_byte(id);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_NEAR(first.at(a), 0.25 + s / rate + s / cap, kRel);
+  EXPECT_NEAR(first.at(b), 0.25 + (m + s) / rate + s / cap, kRel);
+  // An empty flow: its first byte is its completion.
+  OneWay empty(rate, cap, s, m, true);
+  const auto e = empty.add(0.5, 0);
+  ASSERT_EQ(empty.complete(empty.next_completion(), 0), std::vector<PacketLink::FlowId>{e});
+  EXPECT_EQ(empty.first_byte(e), 0.5);
+  EXPECT_THROW((void)empty.first_byte(e + 1), std::logic_error);
 }
 
 // What a flow has delivered, asked for while it moves (a transfer's kernel work follows
@@ -544,6 +568,36 @@ TEST(PacketNetwork, QueuedAcksHoldBackWindowsSmallerThanTheReverseQueue) {
   const double whole_free = time_s("320000", "free"), whole_queued = time_s("320000", "queued");
   EXPECT_GT(whole_queued, whole_free);
   EXPECT_LT(whole_queued, 1.03 * whole_free);
+  std::error_code ec;
+  fs::remove_all(root, ec);
+}
+
+// Two bsp workers whose replies leave together, each window the whole message: the second
+// reply waits one message time M / B at the shard's egress before its first byte arrives,
+// while the first worker's next push comes in; the second's push follows, and a round
+// lasts 3 M / B. The queued reply's message time is waiting, as a real worker counts it
+// (its read returns nothing yet), and so is the first worker's wait for the second push:
+// each worker communicates 2 M / B per update (its reply, its push) and waits M / B,
+// whichever reply goes first. (Counted from the reply's start, the second worker's reply
+// would be 2 M / B of communication.)
+TEST(PacketNetwork, AReplyQueuedBehindAnotherIsWaitNotCommunication) {
+  const fs::path root = fs::temp_directory_path() / ("synclab-test-packet-split-" + std::to_string(::getpid()));
+  const int updates = 20;
+  const auto s = simulate(timing({"policy.name=bsp", "cluster.workers=2", "train.stop.updates=" + std::to_string(updates),
+                                  "sim.network=packet", "sim.packet.acks=free", "sim.packet.window=400000"}),
+                          root / "bsp");
+  const double message = s["param_bytes"].get<double>() / 12.5e6, time = s["time_s"].get<double>();
+  EXPECT_NEAR(time, updates * 3 * message, 0.02 * time);
+  for (const auto& w : s["per_worker"]) {
+    const double comm = w["communicate_s"].get<double>(), wait = w["wait_s"].get<double>();
+    // Within the last round, which the stop cuts short (it counts no part of it).
+    EXPECT_NEAR(comm, updates * 2 * message, 1.5 * message) << w.dump();
+    EXPECT_NEAR(wait, updates * message, 1.5 * message) << w.dump();
+    // The three add up to the run but for that round.
+    const double sum = w["compute_s"].get<double>() + wait + comm;
+    EXPECT_LE(sum, time * (1 + 1e-9)) << w.dump();
+    EXPECT_GT(sum, time - 3 * message) << w.dump();
+  }
   std::error_code ec;
   fs::remove_all(root, ec);
 }
