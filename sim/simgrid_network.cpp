@@ -44,10 +44,17 @@ TransferPtr SimgridNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t by
   // Comm::sendto: no receiving actor has to post a get (no rendezvous delay, no search
   // through thousands of pending receives on one mailbox).
   // The fluid solver moves bytes once the route's latency has passed.
-  std::vector<sg::Link*> route;
-  double latency = 0;
-  from->route_to(to, route, &latency);
-  return std::make_shared<SimgridTransfer>(sg::Comm::sendto_async(from, to, bytes), bytes, sg::Engine::get_clock() + latency);
+  const double first_byte = sg::Engine::get_clock() + latency(from, to);
+  return std::make_shared<SimgridTransfer>(sg::Comm::sendto_async(from, to, bytes), bytes, first_byte);
+}
+
+double SimgridNetwork::latency(sg::Host* from, sg::Host* to) {
+  const auto [it, added] = latency_.try_emplace({from, to}, 0.0);
+  if (added) {
+    std::vector<sg::Link*> route;
+    from->route_to(to, route, &it->second);
+  }
+  return it->second;
 }
 
 std::size_t SimgridNetwork::wait_any(const std::vector<TransferPtr>& transfers) {

@@ -25,6 +25,7 @@
 #include "sim/simulation.hpp"
 #include "tests/sim/run_in_child.hpp"
 #include "tests/sim/scratch_runs.hpp"
+#include "tests/sim/simulated_summary.hpp"
 
 namespace fs = std::filesystem;
 namespace sg = simgrid::s4u;
@@ -287,12 +288,39 @@ TEST(StarNetwork, WholeRunMatchesSimgrid) {
     EXPECT_EQ(s["simgrid"]["updates"], s["star"]["updates"]) << policy;
     EXPECT_NEAR(a, b, 1e-9 * a) << policy;
     EXPECT_TRUE(s["star"]["per_worker"][3]["failed"].get<bool>());
+    // Both count a worker's time alike: a transfer communicates from its first byte, after
+    // the route's latency (docs/run-directory.md).
+    for (std::size_t w = 0; w < s["star"]["per_worker"].size(); ++w)
+      for (const char* part : {"compute_s", "communicate_s", "wait_s"})
+        EXPECT_NEAR(s["simgrid"]["per_worker"][w][part].get<double>(), s["star"]["per_worker"][w][part].get<double>(), 1e-9 * a)
+            << policy << " worker " << w << " " << part;
     // The PS link was the bottleneck: transfers took longer than alone on it (2 Gb/s).
     const double comm = s["star"]["communicate_s"].get<double>();
     EXPECT_GT(comm, 1.5 * s["star"]["transfers"].get<double>() * s["star"]["param_bytes"].get<double>() / 0.25e9);
   }
   std::error_code ec;
   fs::remove_all(root, ec);
+}
+
+// One bsp worker and two shards (SimGrid's solver, the latency in the platform's links, a
+// route's the mean of its two hosts' as in the star): the worker's NIC carries its two
+// half pushes, then the two half replies, each pair in M / B after the route's latency L.
+// A transfer communicates from its first byte, so the worker communicates 2 M / B per
+// update and waits 2 L (the push's latency and the reply's), as a real worker counts it;
+// the stop cuts the last round short.
+TEST(SimgridNetwork, ARoutesLatencyIsWaitNotCommunication) {
+  const int updates = 20;
+  const auto s = synclab::sim::testing::simulated_summary(
+      "network-latency",
+      {"model=mlp", "sim.mode=timing", "policy.name=bsp", "cluster.workers=1", "cluster.servers=2",
+       "cluster.link.bandwidth=100Mbps", "cluster.link.latency=1ms", "cluster.ps_link.bandwidth=10Gbps",
+       "cluster.ps_link.latency=1ms", "train.eval_every=0", "train.stop.updates=" + std::to_string(updates)},
+      "bsp");
+  ASSERT_EQ(s["network_model"].get<std::string>().rfind("simgrid", 0), 0u) << s["network_model"];
+  const double message = s["param_bytes"].get<double>() / 12.5e6, route = 1e-3;
+  const auto& w = s["per_worker"][0];
+  EXPECT_NEAR(w["communicate_s"].get<double>(), updates * 2 * message, 2 * message) << w.dump();
+  EXPECT_NEAR(w["wait_s"].get<double>(), updates * 2 * route, 2 * route) << w.dump();
 }
 
 }  // namespace
