@@ -94,7 +94,7 @@ class FluidLink final : public SharedLink {
         const auto it = ids_[d].find(own);
         if (it == ids_[d].end()) continue;
         done.push_back(it->second);
-        started_.emplace_back(it->second, where_.at(it->second).started);
+        started_.emplace(it->second, where_.at(it->second).started);
         where_.erase(it->second);
         ids_[d].erase(it);
       }
@@ -102,9 +102,9 @@ class FluidLink final : public SharedLink {
   }
   // A fluid flow's bytes move from its start: its first one arrives then.
   double first_byte(FlowId id) const override {
-    for (const auto& [done, started] : started_)
-      if (done == id) return started;
-    throw std::logic_error("fluid link: first_byte() of a flow the latest complete() did not return");
+    const auto it = started_.find(id);
+    if (it == started_.end()) throw std::logic_error("fluid link: first_byte() of a flow the latest complete() did not return");
+    return it->second;
   }
 
  private:
@@ -118,7 +118,7 @@ class FluidLink final : public SharedLink {
     double started;
   };
   std::unordered_map<FlowId, Where> where_;  // ours -> where it moves
-  std::vector<std::pair<FlowId, double>> started_;  // the latest complete()'s flows and their starts
+  std::unordered_map<FlowId, double> started_;  // the latest complete()'s flows and their starts (an ssp release ends thousands at once)
 };
 
 StarNetwork::StarNetwork(sg::Host* server, std::unique_ptr<SharedLink> link, std::string description)
