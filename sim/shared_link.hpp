@@ -31,8 +31,10 @@ class SharedLink {
   /// Completes, in finish order, every flow done by `now` or within `tolerance` seconds after.
   virtual std::vector<FlowId> complete(double now, double tolerance) = 0;
   /// When the first byte of flow `id`, returned by the latest complete(), reached its
-  /// receiver (for a flow of no bytes: when it completed).
+  /// receiver (for a flow of no bytes: when it completed); kAtStart for a link whose flows
+  /// move bytes from their start (the fluid one, which keeps nothing for it).
   virtual double first_byte(FlowId id) const = 0;
+  static constexpr double kAtStart = -1;
   /// Told of each data packet as it leaves a queue: when, which way, its connection, its
   /// bytes and the time it waited in the queue.
   using PacketObserver = std::function<void(double time, Direction direction, std::uint64_t connection,

@@ -52,7 +52,7 @@ class StarNetwork::Flow final : public Transfer {
   StarNetwork* net_;
   SharedLink::FlowId id_ = 0;
   std::uint64_t bytes_ = 0;
-  double first_byte_ = 0;  // set when done
+  double started_ = 0, first_byte_ = 0;  // the latter set when done
   bool done_ = false, cancelled_ = false;
   sg::SemaphorePtr waiter_;  // released when done or cancelled; set while an actor waits
 };
@@ -68,7 +68,7 @@ class FluidLink final : public SharedLink {
     const FlowId id = next_id_++;
     const FlowId own = links_[d].add(now, static_cast<double>(bytes));
     ids_[d][own] = id;
-    where_[id] = {d, own, bytes, now};
+    where_[id] = {d, own, bytes};
     return id;
   }
   void remove(double now, FlowId id) override {
@@ -88,24 +88,18 @@ class FluidLink final : public SharedLink {
   double next_completion() const override { return std::min(links_[0].next_completion(), links_[1].next_completion()); }
   std::vector<FlowId> complete(double now, double tolerance) override {
     std::vector<FlowId> done;
-    started_.clear();
     for (int d : {0, 1})
       for (FlowId own : links_[d].complete(now, tolerance)) {
         const auto it = ids_[d].find(own);
         if (it == ids_[d].end()) continue;
         done.push_back(it->second);
-        started_.emplace(it->second, where_.at(it->second).started);
         where_.erase(it->second);
         ids_[d].erase(it);
       }
     return done;
   }
   // A fluid flow's bytes move from its start: its first one arrives then.
-  double first_byte(FlowId id) const override {
-    const auto it = started_.find(id);
-    if (it == started_.end()) throw std::logic_error("fluid link: first_byte() of a flow the latest complete() did not return");
-    return it->second;
-  }
+  double first_byte(FlowId /*id*/) const override { return kAtStart; }
 
  private:
   FairShareLink links_[2];
@@ -115,10 +109,8 @@ class FluidLink final : public SharedLink {
     int direction;
     FlowId own;  // the direction's id
     std::uint64_t bytes;
-    double started;
   };
   std::unordered_map<FlowId, Where> where_;  // ours -> where it moves
-  std::unordered_map<FlowId, double> started_;  // the latest complete()'s flows and their starts (an ssp release ends thousands at once)
 };
 
 StarNetwork::StarNetwork(sg::Host* server, std::unique_ptr<SharedLink> link, std::string description)
@@ -165,6 +157,7 @@ TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes
   if (added) peers_.push_back(peer->get_name());
   const std::uint64_t connection = it->second;
   flow->bytes_ = bytes;
+  flow->started_ = sg::Engine::get_clock();
   flow->id_ = link_->add(sg::Engine::get_clock(), direction, bytes, connection);
   flows_.emplace(flow->id_, flow);
   if (trace_) trace_->started(flow->id_, sg::Engine::get_clock(), direction, peers_[connection], bytes);
@@ -219,7 +212,8 @@ void StarNetwork::finish(const std::vector<SharedLink::FlowId>& ids) {
     if (it == flows_.end()) continue;  // cancelled at the instant it completed
     Flow& flow = *it->second;
     flow.done_ = true;
-    flow.first_byte_ = link_->first_byte(id);
+    const double first = link_->first_byte(id);
+    flow.first_byte_ = first == SharedLink::kAtStart ? flow.started_ : first;
     if (trace_) trace_->ended(id, sg::Engine::get_clock(), false);
     if (flow.waiter_) flow.waiter_->release();
     flows_.erase(it);
