@@ -24,8 +24,8 @@ namespace synclab {
 struct WorkerFigures {
   int worker = 0;
   double compute_s = 0;       ///< forward+backward and local steps
-  double wait_s = 0;          ///< blocked on the policy (barrier, held pull, staleness bound)
-  double communicate_s = 0;   ///< in push and pull transfers
+  double wait_s = 0;          ///< the rest of its pulls: the server, the policy (barrier, held pull, staleness bound), queues
+  double communicate_s = 0;   ///< its messages arriving, first byte to last (docs/run-directory.md)
   std::uint64_t steps = 0;    ///< local steps computed, cancelled ones included
   std::uint64_t pushes = 0;   ///< pushes sent, dropped ones included
   std::uint64_t cancelled = 0;  ///< steps cut short by the policy
