@@ -1,7 +1,9 @@
 #include "experiments/report_writer.hpp"
 
+#include <array>
 #include <cmath>
 #include <ctime>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -144,6 +146,37 @@ Table pairs_table(const ReportModel& m) {
   return t;
 }
 
+// Where each pair's workers spent their time, simulated against real: shares of the
+// workers' summed compute + communicate + wait (the drivers count the parts alike).
+Table split_table(const ReportModel& m) {
+  Table t = {{"config", "compute sim / real", "communicate sim / real", "wait sim / real"}};
+  auto shares = [](const RunGroup& g) {
+    std::array<double, 3> v{};
+    for (const auto& b : g.breakdown) {
+      v[0] += b.compute_s;
+      v[1] += b.communicate_s;
+      v[2] += b.wait_s;
+    }
+    const double total = v[0] + v[1] + v[2];
+    if (total > 0)
+      for (double& x : v) x *= 100.0 / total;
+    return std::pair(v, total > 0);
+  };
+  for (const auto& p : m.pairs) {
+    const auto [sim, sim_ok] = shares(*p.sim);
+    const auto [real, real_ok] = shares(*p.real);
+    if (!sim_ok || !real_ok) continue;
+    std::vector<std::string> row = {pair_label(p)};
+    for (std::size_t i = 0; i < 3; ++i) row.push_back(fmt::format("{:.1f}% / {:.1f}%", sim[i], real[i]));
+    t.push_back(std::move(row));
+  }
+  return t;
+}
+
+constexpr const char* kSplitNote =
+    "Shares of the workers' summed compute, communicate and wait time, simulated / real. Both drivers count a message "
+    "as communication from its first byte at the receiver: bytes queued behind other messages are waiting.";
+
 constexpr const char* kOrderNote =
     "Policies of one setting, fastest to the target accuracy first (those that missed it last, most accurate first). "
     "Two policies are tied when their real runs' seeds overlap (the slowest seed of one reached the target after the "
@@ -256,6 +289,8 @@ std::string render_markdown(const ReportModel& m, const Recommendation& rec) {
   if (bt.size() > 1) md += "## Per-worker time breakdown\n\n" + md_table(bt) + "\n";
   if (!m.pairs.empty())
     md += "## Simulation vs real runs\n\nPrediction error = (sim - real) / real.\n\n" + md_table(pairs_table(m)) + "\n";
+  if (const auto st = split_table(m); st.size() > 1)
+    md += "### Where the workers' time went, sim / real\n\n" + std::string(kSplitNote) + "\n\n" + md_table(st) + "\n";
   if (const auto orders = policy_orders(m.pairs); m.has_accuracy && !orders.empty())
     md += "## Policy order by time to target\n\n" + std::string(kOrderNote) + "\n\n" + md_table(order_table(orders)) + "\n";
   if (!m.failed.empty()) md += "## Failed and unfinished runs\n\n" + std::string(kFailedNote) + "\n\n" + md_table(failed_table(m)) + "\n";
@@ -320,6 +355,9 @@ std::string render_html(const ReportModel& m, const Recommendation& rec, const s
     if (c.id == "worker-seconds") h += html_table(cost_table(m));
     if (c.id == "sim-vs-real") {
       h += "<p>Prediction error = (sim - real) / real.</p>\n" + html_table(pairs_table(m));
+      if (const auto st = split_table(m); st.size() > 1)
+        h += "<h3 id=\"worker-split\">Where the workers' time went, sim / real</h3>\n<p>" + html_escape(kSplitNote) + "</p>\n" +
+             html_table(st);
       if (const auto orders = policy_orders(m.pairs); m.has_accuracy && !orders.empty())
         h += "<h3 id=\"policy-order\">Policy order by time to target</h3>\n<p>" + html_escape(kOrderNote) + "</p>\n" +
              html_table(order_table(orders));

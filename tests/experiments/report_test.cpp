@@ -145,6 +145,30 @@ TEST_F(ReportFixture, PairsSimAndRealOfTheSameConfig) {
   EXPECT_FALSE(ex::is_backend_specific("policy.name"));
 }
 
+// Where each pair's workers spent their time, side by side: shares of the workers' summed
+// compute + communicate + wait, simulated / real, in the Markdown and the HTML.
+TEST_F(ReportFixture, WhereTheWorkersTimeWentIsShownSimAgainstReal) {
+  auto m = model();
+  ASSERT_EQ(m.pairs.size(), 1u);
+  // The fixture's three workers compute 3, 4 and 5 s, wait 0, 1 and 2 s and communicate
+  // 0.5 s each: 12 / 1.5 / 3 of 16.5 s. The real ones communicate 3 s each here: 12 / 9 / 3 of 24 s.
+  for (auto& g : m.groups)
+    if (&g == m.pairs[0].real)
+      for (auto& b : g.breakdown) b.communicate_s = 3.0;
+  const auto rec = ex::recommend(m, ex::Objective::TimeToTarget);
+  const std::string row = "| bsp workers=3 | 72.7% / 50.0% | 9.1% / 37.5% | 18.2% / 12.5% |";
+  const auto md = ex::render_markdown(m, rec);
+  EXPECT_NE(md.find("### Where the workers' time went, sim / real"), std::string::npos) << md;
+  EXPECT_NE(md.find(row), std::string::npos) << md;
+  const auto html = ex::render_html(m, rec, ex::build_charts(m), "");
+  EXPECT_NE(html.find("<h3 id=\"worker-split\">"), std::string::npos);
+  EXPECT_NE(html.find("<td>72.7% / 50.0%</td>"), std::string::npos);
+  // A pair without a breakdown on one side has no row, and no rows no table.
+  for (auto& g : m.groups)
+    if (&g == m.pairs[0].sim) g.breakdown.clear();
+  EXPECT_EQ(ex::render_markdown(m, rec).find("### Where the workers' time went"), std::string::npos);
+}
+
 TEST_F(ReportFixture, RealSeedsSpreadIsShownBesideTheError) {
   // Two real seeds at 0.4 and 0.5 s per update (2.5 and 2 updates/s, mean 2.25): the real
   // runs alone span (0.5 - 0.4) x 2.25 = 22.5% of the mean time per update.
