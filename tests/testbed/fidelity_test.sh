@@ -35,7 +35,7 @@ sed -n '/## Simulation vs real runs/,/^## [^S]/p' "$md"
 python3 - "$md" <<'PY' || fail "prediction errors missing or out of bounds"
 import re, sys
 text = open(sys.argv[1]).read()
-sec = text.split("## Simulation vs real runs", 1)[1].split("\n## ", 1)[0]
+sec = text.split("## Simulation vs real runs", 1)[1].split("\n#", 1)[0]  # up to the next heading: the pairs table alone
 split = lambda l: [c.strip() for c in l.strip().strip("|").split("|")]
 header = split(next(l for l in sec.splitlines() if l.startswith("| config")))
 rows = [l for l in sec.splitlines() if l.startswith("| ") and "%" in l]
