@@ -52,7 +52,7 @@ class StarNetwork::Flow final : public Transfer {
   StarNetwork* net_;
   SharedLink::FlowId id_ = 0;
   std::uint64_t bytes_ = 0;
-  double started_ = 0, first_byte_ = 0;  // the latter set when done
+  double first_byte_ = 0;  // its start until done, then where the link says its first byte arrived
   bool done_ = false, cancelled_ = false;
   sg::SemaphorePtr waiter_;  // released when done or cancelled; set while an actor waits
 };
@@ -157,7 +157,7 @@ TransferPtr StarNetwork::start(sg::Host* from, sg::Host* to, std::uint64_t bytes
   if (added) peers_.push_back(peer->get_name());
   const std::uint64_t connection = it->second;
   flow->bytes_ = bytes;
-  flow->started_ = sg::Engine::get_clock();
+  flow->first_byte_ = sg::Engine::get_clock();  // a fluid link's flow moves bytes from its start
   flow->id_ = link_->add(sg::Engine::get_clock(), direction, bytes, connection);
   flows_.emplace(flow->id_, flow);
   if (trace_) trace_->started(flow->id_, sg::Engine::get_clock(), direction, peers_[connection], bytes);
@@ -212,8 +212,7 @@ void StarNetwork::finish(const std::vector<SharedLink::FlowId>& ids) {
     if (it == flows_.end()) continue;  // cancelled at the instant it completed
     Flow& flow = *it->second;
     flow.done_ = true;
-    const double first = link_->first_byte(id);
-    flow.first_byte_ = first == SharedLink::kAtStart ? flow.started_ : first;
+    if (const double first = link_->first_byte(id); first != SharedLink::kAtStart) flow.first_byte_ = first;
     if (trace_) trace_->ended(id, sg::Engine::get_clock(), false);
     if (flow.waiter_) flow.waiter_->release();
     flows_.erase(it);
