@@ -40,6 +40,9 @@ struct NetworkCalibration {
   std::vector<double> windows;  ///< that window after each transfer, in order (bytes); empty: unknown
   std::string congestion;       ///< the sender's congestion control ("bbr", "cubic"; empty: unknown)
   double bbr_bandwidth_Bps = 0; ///< with bbr: median of its bandwidth estimate after each transfer, bytes/s; else 0
+  /// With bbr: its min RTT after the transfers (s; the kernel's round trip: an ACK sent in the
+  /// receiver's softirq, no process woken, as every sample BBR takes); else 0.
+  double bbr_min_rtt_s = 0;
   std::uint64_t gso_max_size = 0; ///< GSO size of the interface the sender sends by (bytes; 0: unknown)
   /// Seconds per byte of the first write() of each transfer into the idle socket (at most
   /// kSocketWriteChunk bytes, as asio writes; per byte the socket took at once), median over

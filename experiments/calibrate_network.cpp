@@ -318,6 +318,8 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
     const TcpSenderState tcp = tcp_sender_state(s.native_handle());
     if (tcp.window_bytes > 0) windows.push_back(tcp.window_bytes);
     if (tcp.bbr_bandwidth_Bps > 0) bbr_rates.push_back(tcp.bbr_bandwidth_Bps);
+    // BBR keeps the least round trip it saw over 10 s: the last reading is the smallest.
+    if (tcp.bbr_min_rtt_s > 0) out.bbr_min_rtt_s = tcp.bbr_min_rtt_s;
     out.congestion = tcp.congestion;
   }
   // The streams: one message after another without waiting for their acknowledgements, so
@@ -566,6 +568,10 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
     y += fmt::format("; its bandwidth estimate after a transfer: median {:.4g} bytes/s, {:.2g}x the bandwidth",
                      n.bbr_bandwidth_Bps, n.bbr_bandwidth_Bps / n.bandwidth_Bps);
   if (!n.congestion.empty()) y += ".\n";
+  if (n.bbr_min_rtt_s > 0)
+    y += fmt::format("#   Its min RTT after them: {:.4g} us: sim.packet.rtt, the round trip its ACKs take (the receiving\n"
+                     "#   kernel acknowledges, no process is woken; the latency above carries two wake-ups).\n",
+                     n.bbr_min_rtt_s * 1e6);
   if (n.congestion == "bbr")
     y += "#   So the packet model runs BBR's windows per connection (sim.packet.congestion: bbr; the measured\n"
          "#   windows serve `measured`). BBR paces near its estimate: where it runs far above the link, as\n"
@@ -649,6 +655,7 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   // `sim.packet.congestion: measured`).
   std::string congestion = n.congestion == "bbr" ? "congestion: bbr" : "";
   if (!congestion.empty() && n.gso_max_size > 0) congestion += fmt::format(", gso: {}", n.gso_max_size);
+  if (!congestion.empty() && n.bbr_min_rtt_s > 0) congestion += fmt::format(", rtt: {:.6g}", n.bbr_min_rtt_s);
   if (n.window_bytes > 0) {
     std::string list;
     for (const double w : n.windows) list.append(fmt::format("{}{:.0f}", list.empty() ? "" : ", ", std::max(w, 2.0 * 1448)));

@@ -21,8 +21,11 @@ TcpSenderState tcp_sender_state(int fd) {
   if (out.congestion == "bbr") {
     tcp_cc_info cc{};
     len = sizeof cc;
-    if (::getsockopt(fd, IPPROTO_TCP, TCP_CC_INFO, &cc, &len) == 0 && len >= sizeof cc.bbr)
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_CC_INFO, &cc, &len) == 0 && len >= sizeof cc.bbr) {
       out.bbr_bandwidth_Bps = static_cast<double>((static_cast<unsigned long long>(cc.bbr.bbr_bw_hi) << 32) | cc.bbr.bbr_bw_lo);
+      // ~0U: no RTT sample yet.
+      if (cc.bbr.bbr_min_rtt != ~0U) out.bbr_min_rtt_s = cc.bbr.bbr_min_rtt * 1e-6;
+    }
   }
   return out;
 }

@@ -10,6 +10,7 @@ struct TcpSenderState {
   double window_bytes = 0;       ///< congestion window: snd_cwnd segments x snd_mss (0: the kernel does not say)
   std::string congestion;        ///< the congestion control's name ("bbr", "cubic"; empty: the kernel does not say)
   double bbr_bandwidth_Bps = 0;  ///< with bbr: its bandwidth estimate (max-filtered delivery rate), bytes/s; else 0
+  double bbr_min_rtt_s = 0;      ///< with bbr: its min RTT (the kernel's round trip, ACKs included, no process), s; else 0
 };
 
 /// The sending state of the connected TCP socket `fd`; fields the kernel does not give stay 0 or empty.

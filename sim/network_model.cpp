@@ -76,6 +76,21 @@ NetworkChoice choose_network(const RunConfig& config, const std::vector<std::str
   return {"simgrid", "sim.network: auto, " + why_not};
 }
 
+PacketLinkSpec packet_link_spec(const RunConfig& config) {
+  const auto& sim = config.sim;
+  const auto& ps_link = config.cluster.ps_link.value_or(config.cluster.link);
+  return PacketLinkSpec{.rate = ps_link.bandwidth, .flow_cap = config.cluster.link.bandwidth,
+                        .segment = sim.packet_segment, .window = sim.packet_window,
+                        .windows = sim.packet_windows, .seed = 2 * config.train.seed + 1,
+                        .acks_queued = sim.packet_acks_queued, .bbr = sim.packet_bbr,
+                        // The handshake's round trip: the kernel's where calibrate read it, else
+                        // both NICs' latency, there and back (which carries the processes' wake-ups).
+                        .base_rtt = sim.packet_rtt > 0 ? sim.packet_rtt : config.cluster.link.latency + ps_link.latency,
+                        .gso_max_size = sim.packet_gso,
+                        .small_queues = sim.packet_small_queues,
+                        .burst = sim.packet_burst};
+}
+
 std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, const RunConfig& config,
                                                  const Platform& platform) {
   if (choice.model == "star" || choice.model == "packet") {
@@ -84,18 +99,7 @@ std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, co
     if (platform.servers.size() != 1) throw Error(choice.model + " network: needs exactly one shard");
     const double ps_bandwidth = config.cluster.ps_link.value_or(config.cluster.link).bandwidth;
     if (choice.model == "star") return make_fluid_star(platform.servers[0], ps_bandwidth, config.cluster.link.bandwidth);
-    const auto& sim = config.sim;
-    return make_packet_star(platform.servers[0],
-                            PacketLinkSpec{.rate = ps_bandwidth, .flow_cap = config.cluster.link.bandwidth,
-                                           .segment = sim.packet_segment, .window = sim.packet_window,
-                                           .windows = sim.packet_windows, .seed = 2 * config.train.seed + 1,
-                                           .acks_queued = sim.packet_acks_queued, .bbr = sim.packet_bbr,
-                                           // The handshake's round trip: both NICs' latency, there and back.
-                                           .base_rtt = config.cluster.link.latency +
-                                                       config.cluster.ps_link.value_or(config.cluster.link).latency,
-                                           .gso_max_size = sim.packet_gso,
-                                           .small_queues = sim.packet_small_queues,
-                                           .burst = sim.packet_burst});
+    return make_packet_star(platform.servers[0], packet_link_spec(config));
   }
   return std::make_unique<SimgridNetwork>();
 }

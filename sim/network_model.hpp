@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/config/run_config.hpp"
+#include "sim/packet_link.hpp"
 
 namespace simgrid::s4u {
 class Host;
@@ -82,6 +83,11 @@ struct NetworkChoice {
 /// differently). auto takes star when it applies, else simgrid. Throws ConfigError naming
 /// sim.network when star or packet is asked for but does not apply, or for an unknown value.
 NetworkChoice choose_network(const RunConfig& config, const std::vector<std::string>& simgrid_settings);
+
+/// The packet model's link for `config` (sim.packet.*, the PS's NIC shared, each worker's as
+/// its flows' own): every field from the config, the BBR senders' round trip the kernel's
+/// (sim.packet.rtt) where calibrate measured it.
+PacketLinkSpec packet_link_spec(const RunConfig& config);
 
 /// Builds the chosen model for `platform` (built into the current engine, before it runs).
 std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, const RunConfig& config,

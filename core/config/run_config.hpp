@@ -127,6 +127,7 @@ struct RunConfig {
     bool packet_bbr = false;             ///< packet model: windows from BBR per connection (sim.packet.congestion: measured | bbr)
     std::uint64_t packet_gso = 65536;    ///< packet model with bbr: the senders' interface's GSO size (sim.packet.gso)
     std::uint64_t packet_burst = 0;      ///< packet model: every NIC's token bucket in bytes, 0 = none (sim.packet.burst)
+    double packet_rtt = 0;               ///< packet model with bbr: s, the path's round trip TCP sees; 0 = the NICs' latencies (sim.packet.rtt)
     bool packet_small_queues = true;     ///< packet model with bbr: the shard's senders obey TCP small queues (sim.packet.small_queues)
     std::vector<std::uint64_t> packet_windows; ///< packet model: measured windows each transfer draws from (empty: packet_window)
     bool trace = false;                  ///< write the shard NIC's traffic under <run dir>/trace/ (sim.trace: off | on)

@@ -150,6 +150,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.congestion = "bbr";
   n.bbr_bandwidth_Bps = 3.5e9;
   n.gso_max_size = 8192;
+  n.bbr_min_rtt_s = 1.5e-5;
   n.same_machine = true;
   n.cores = 16;
   n.kernel_byte_s = 5.5e-9;
@@ -191,6 +192,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_EQ(cfg.sim.packet_windows, (std::vector<std::uint64_t>{63712, 217200, 298288}));
   EXPECT_TRUE(cfg.sim.packet_bbr) << "a BBR kernel: the packet model runs BBR's windows";
   EXPECT_EQ(cfg.sim.packet_gso, 8192u) << "its TSO bursts are cut to the interface's GSO size";
+  EXPECT_DOUBLE_EQ(cfg.sim.packet_rtt, 1.5e-5) << "BBR's samples carry the kernel's round trip, not the pings'";
   EXPECT_TRUE(cfg.sim.packet_small_queues);
   n.window_bytes = 0;
   n.windows.clear();
@@ -386,8 +388,14 @@ TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   std::string default_cc;
   std::ifstream("/proc/sys/net/ipv4/tcp_congestion_control") >> default_cc;
   EXPECT_EQ(n.congestion, default_cc);
-  if (default_cc == "bbr") EXPECT_GT(n.bbr_bandwidth_Bps, 0.0);
-  else EXPECT_EQ(n.bbr_bandwidth_Bps, 0.0);
+  if (default_cc == "bbr") {
+    EXPECT_GT(n.bbr_bandwidth_Bps, 0.0);
+    EXPECT_GT(n.bbr_min_rtt_s, 0.0);
+    EXPECT_LT(n.bbr_min_rtt_s, 1.0);  // microseconds on loopback, never the ~0U of no sample
+  } else {
+    EXPECT_EQ(n.bbr_bandwidth_Bps, 0.0);
+    EXPECT_EQ(n.bbr_min_rtt_s, 0.0);
+  }
   EXPECT_NE(ex::calibration_yaml({}, n, {}).find("congestion control: " + default_cc), std::string::npos);
   // The interface it sent by is loopback: its GSO size as `ip` shows it.
   EXPECT_GT(n.gso_max_size, 0u);

@@ -260,6 +260,20 @@ TEST(NetworkChoice, StarWhereItDoesNotApplyNamesTheKey) {
   EXPECT_THROW(synclab::load_run_config("", {"sim.network=ns3"}), synclab::ConfigError);
 }
 
+// BBR's RTT samples carry the path's round trip as the kernel sees it: the one calibrate
+// read from BBR (sim.packet.rtt) where there is one, else the NICs' latencies, which a
+// process's ping measures with its wake-ups.
+TEST(NetworkChoice, PacketSendersTakeTheKernelsRoundTripWhereMeasured) {
+  using synclab::sim::packet_link_spec;
+  const auto pings = packet_link_spec(one_shard({"cluster.link.latency=12us", "cluster.ps_link.latency=20us"}));
+  EXPECT_DOUBLE_EQ(pings.base_rtt, 32e-6);
+  const auto kernel = packet_link_spec(
+      one_shard({"cluster.link.latency=12us", "cluster.ps_link.latency=20us", "sim.packet.rtt=7us"}));
+  EXPECT_DOUBLE_EQ(kernel.base_rtt, 7e-6);
+  EXPECT_DOUBLE_EQ(kernel.rate, pings.rate);
+  EXPECT_THROW(synclab::load_run_config("", {"sim.packet.rtt=-1us"}), synclab::ConfigError);
+}
+
 using synclab::sim::testing::slurp;
 
 // Whole runs: the same simulated times under both models (a saturated PS link, stragglers,
