@@ -472,9 +472,14 @@ ReportModel build_report_model(std::vector<RunData> runs, const ReportOptions& o
       if (sim.time_to_target && real.time_to_target) p.tta_error_pct = pct(*sim.time_to_target, *real.time_to_target);
       if (sim.updates_to_target && real.updates_to_target)
         p.updates_to_target_error_pct = pct(*sim.updates_to_target, *real.updates_to_target);
-      // How far the real run moves from seed to seed: an error inside it is noise.
-      if (const auto& ups = real.updates_per_s; ups.n >= 2 && ups.min > 0)
-        p.real_spread_pct = 100.0 * (1.0 / ups.min - 1.0 / ups.max) * ups.mean;
+      // How far the real run moves from seed to seed: an error inside it is noise. The
+      // simulated seeds' spread beside it: wider where the model holds one regime a whole run.
+      const auto spread = [](const Spread& ups) -> std::optional<double> {
+        if (ups.n < 2 || ups.min <= 0) return std::nullopt;
+        return 100.0 * (1.0 / ups.min - 1.0 / ups.max) * ups.mean;
+      };
+      p.real_spread_pct = spread(real.updates_per_s);
+      p.sim_spread_pct = spread(sim.updates_per_s);
       if (real.tta && real.tta->n >= 2 && real.tta->mean > 0)
         p.real_tta_spread_pct = 100.0 * (real.tta->max - real.tta->min) / real.tta->mean;
       p.accuracy_diff = sim.final_accuracy.mean - real.final_accuracy.mean;

@@ -71,6 +71,7 @@ struct SimRealPair {
   std::optional<double> tta_error_pct;        ///< same for time to target, when both reached it
   std::optional<double> updates_to_target_error_pct;  ///< same for updates to target: the learning curve's part of it
   std::optional<double> real_spread_pct;      ///< the real seeds' time per update, (slowest - fastest) / mean x 100; two or more seeds
+  std::optional<double> sim_spread_pct;       ///< the same for the simulated seeds (a model that settles in one regime per run spreads wider)
   std::optional<double> real_tta_spread_pct;  ///< the same for their time to target, where two or more seeds all reached it
   double accuracy_diff = 0;                   ///< sim - real final accuracy (fraction)
   std::string sim_variant;                    ///< "sim.k=v, ..." telling apart several sims of one real run; else empty

@@ -132,13 +132,15 @@ Table breakdown_table(const ReportModel& m) {
 Table pairs_table(const ReportModel& m) {
   // The backend prefix of the group label is redundant in a table of pairs.
   Table t = {{"config", "sim time (s)", "real time (s)", "time error", "sim updates/s", "real updates/s",
-              "throughput error", "time/update error", "real time/update spread", "time-to-target error",
+              "throughput error", "time/update error", "real time/update spread", "sim time/update spread",
+              "time-to-target error",
               "real time-to-target spread", "updates-to-target error", "sim - real final accuracy"}};
   for (const auto& p : m.pairs)
     t.push_back({pair_label(p), num(p.sim->time_s.mean), num(p.real->time_s.mean), pct_text(p.time_error_pct),
                  num(p.sim->updates_per_s.mean), num(p.real->updates_per_s.mean), pct_text(p.throughput_error_pct),
                  pct_text(p.time_per_update_error_pct),
                  p.real_spread_pct ? fmt::format("{:.1f}%", *p.real_spread_pct) : "-",
+                 p.sim_spread_pct ? fmt::format("{:.1f}%", *p.sim_spread_pct) : "-",
                  p.tta_error_pct ? pct_text(*p.tta_error_pct) : "-",
                  p.real_tta_spread_pct ? fmt::format("{:.1f}%", *p.real_tta_spread_pct) : "-",
                  p.updates_to_target_error_pct ? pct_text(*p.updates_to_target_error_pct) : "-",

@@ -33,16 +33,18 @@ from resim import cells, failed, ms_per_update, summary  # noqa: E402
 
 
 def finished(sweep, backend):
-    """{policy: [run dirs]} of the finished runs of one backend in a sweep directory."""
+    """{policy: [run dirs]} of the finished runs of one backend in a sweep directory, and in
+    its sim-seeds/ (the seeds run.sh --sim-seeds simulated only)."""
     out = {}
-    if not os.path.isdir(sweep):
-        return out
-    for name in sorted(os.listdir(sweep)):
-        if f'_backend={backend}_seed=' not in name:
+    for d in (sweep, os.path.join(sweep, 'sim-seeds')):
+        if not os.path.isdir(d):
             continue
-        run = os.path.join(sweep, name)
-        if os.path.isfile(os.path.join(run, 'summary.json')) and not failed(summary(run)):
-            out.setdefault(name.split('_backend=')[0].removeprefix('policy='), []).append(run)
+        for name in sorted(os.listdir(d)):
+            if f'_backend={backend}_seed=' not in name:
+                continue
+            run = os.path.join(d, name)
+            if os.path.isfile(os.path.join(run, 'summary.json')) and not failed(summary(run)):
+                out.setdefault(name.split('_backend=')[0].removeprefix('policy='), []).append(run)
     return out
 
 

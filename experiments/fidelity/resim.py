@@ -76,12 +76,14 @@ def cells(root):
 
 
 def jobs_of(cell):
-    """(network, policy, seed input) for every simulated run of a cell."""
+    """(network, policy, seed input) for every simulated run of a cell, those of the seeds
+    simulated only (run.sh --sim-seeds: runs-<network>/sim-seeds/) included."""
     out = []
     for sweep in sorted(glob.glob(os.path.join(cell, 'runs-*'))):
         net = os.path.basename(sweep)[len('runs-'):]
-        for inp in sorted(glob.glob(os.path.join(sweep, 'inputs', '*backend=sim*.yaml'))):
-            out.append((net, os.path.basename(inp).split('_backend=')[0], inp))
+        for sub in (sweep, os.path.join(sweep, 'sim-seeds')):
+            for inp in sorted(glob.glob(os.path.join(sub, 'inputs', '*backend=sim*.yaml'))):
+                out.append((net, os.path.basename(inp).split('_backend=')[0], inp))
     return out
 
 

@@ -12,7 +12,7 @@
 #
 #   experiments/fidelity/run.sh [--out DIR] [--bandwidths "100Mbps 1Gbps"]
 #       [--policies "bsp async ssp backup local-sgd"] [--workers "3"] [--slowed "1"]
-#       [--networks "auto"] [--updates 300] [--seeds "1"] [--synclab BIN]
+#       [--networks "auto"] [--updates 300] [--seeds "1"] [--sim-seeds ""] [--synclab BIN]
 #
 # --workers: worker counts; --slowed: sets of slowed workers, each "none" or a comma list
 # ("1", "1,3"; a set naming a worker a count lacks is skipped for that count); a slowed
@@ -21,6 +21,9 @@
 # run is repeated with, in simulation and for real alike; the report compares their means,
 # and with two or more it calls two policies tied where their real runs' times to target
 # overlap (one seed's learning curve moves by a few evaluations with the order of updates).
+# --sim-seeds: more seeds simulated only (into runs-<network>/sim-seeds/), as cheap as
+# simulation is: where the model holds one way of sharing the link for a whole run, one
+# simulated seed is a draw of it, and the mean over many is the model's prediction.
 # load.csv keeps the load average before and after each sweep: real timings move with what
 # else the machine does (real.timeout is 120 s: six workers loading their data on a busy
 # machine took over 30 s).
@@ -38,6 +41,7 @@ slowed_list=1
 networks=auto
 updates=300
 seeds=1
+sim_seeds=
 synclab=${SYNCLAB_BIN:-$root/${SYNCLAB_BUILD_DIR:-build}/app/synclab}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -49,8 +53,9 @@ while [ $# -gt 0 ]; do
     --networks) networks=$2; shift 2 ;;
     --updates) updates=$2; shift 2 ;;
     --seeds) seeds=$2; shift 2 ;;
+    --sim-seeds) sim_seeds=$2; shift 2 ;;
     --synclab) synclab=$2; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "fidelity: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -99,6 +104,13 @@ for s in $seeds; do
 done
 [ -n "${seeds// /}" ] || { say "--seeds: give at least one seed"; exit 2; }
 seeds_yaml="[$(echo $seeds | tr ' ' ',')]"
+for s in $sim_seeds; do
+  case "$s" in ''|*[!0-9]*) say "--sim-seeds: '$s' is not a non-negative integer"; exit 2 ;; esac
+  for r in $seeds; do
+    [ "$s" != "$r" ] || { say "--sim-seeds: seed $s is already in --seeds (those are simulated too)"; exit 2; }
+  done
+done
+sim_seeds_yaml="[$(echo $sim_seeds | tr ' ' ',')]"
 for set in $slowed_list; do
   [ "$set" = none ] || [[ "$set" =~ ^[0-9]+(,[0-9]+)*$ ]] || { say "--slowed: '$set' is not 'none' or a comma list of workers"; exit 2; }
 done
@@ -156,6 +168,13 @@ EOF
         load_before=$(cut -d' ' -f1 /proc/loadavg)
         say "$bw: $w workers, slowed $slowed, sim.network $net (load average $load_before)"
         "$synclab" sweep "$cell/sweep-$net.yaml" --out "$cell/runs-$net" --jobs 1
+        if [ -n "${sim_seeds// /}" ]; then
+          # The same job, simulated only, with the other seeds; the report pools them with the
+          # simulated runs above (one config up to the seed).
+          sed -e "s/^name: .*/&-sim-seeds/" -e "s/^  backend: .*/  backend: [sim]/" -e "s/^seeds: .*/seeds: $sim_seeds_yaml/" \
+            "$cell/sweep-$net.yaml" > "$cell/sweep-$net-sim-seeds.yaml"
+          "$synclab" sweep "$cell/sweep-$net-sim-seeds.yaml" --out "$cell/runs-$net/sim-seeds" --jobs 1
+        fi
         echo "$bw,$w,$slowed,$net,$load_before,$(cut -d' ' -f1 /proc/loadavg)" >> "$out/load.csv"
         runs+=("$cell/runs-$net")
         backends="[sim]"

@@ -3,8 +3,8 @@
 the seeds of both pooled per configuration (a failed run left out), simulated runs from a
 grid's own sweep or from its resim-TAG runs (GRID:TAG), time to target from evals.csv with
 the default target as the report picks it, the policy order per setting with a swapped
-pair that the real runs tell apart and one they do not, and the exit status of bad
-arguments.
+pair that the real runs tell apart and one they do not, seeds simulated only
+(runs-packet/sim-seeds/) pooled with the others, and the exit status of bad arguments.
 Usage: pool_test.py PATH/TO/pool.py
 """
 import json
@@ -107,6 +107,18 @@ def main():
             _, got = errors(resimulated, slow, policy)
             if got[:2] != errs:
                 fail(f'resim {policy}: {got}, expected {errs}: {resimulated}')
+        # Seeds simulated only (run.sh --sim-seeds, runs-packet/sim-seeds/) join the simulated
+        # runs: real bsp 60 and 60 ms, simulated 50 and 50 with the real seeds and 70 with four
+        # more: (2 x 50 + 4 x 70) / 6 = 63.33, +5.6%; six simulated runs against two real.
+        c = os.path.join(tmp, 'c')
+        for seed in (1, 2):
+            run_dir(c, slow, 'runs-packet', 'launch', 'bsp', seed, 60)
+            run_dir(c, slow, 'runs-packet', 'sim', 'bsp', seed, 50)
+        for seed in (3, 4, 5, 6):
+            run_dir(c, slow, os.path.join('runs-packet', 'sim-seeds'), 'sim', 'bsp', seed, 70)
+        got_runs, got = errors(pooled_ok(script, c), slow, 'bsp')
+        if got_runs != '2/6' or got[:1] != ['+5.6%']:
+            fail(f'sim seeds: runs {got_runs} errors {got}, expected 2/6 +5.6%')
         # Bad arguments and directories without a configuration are named.
         r = subprocess.run([sys.executable, script, a, '--target', '1.5'], capture_output=True, text=True)
         if r.returncode != 2 or '--target' not in r.stderr:

@@ -135,9 +135,10 @@ TEST_F(ReportFixture, PairsSimAndRealOfTheSameConfig) {
   EXPECT_NEAR(*p.tta_error_pct, 25.0, 1e-9);
   EXPECT_NEAR(*p.updates_to_target_error_pct, 0.0, 1e-9);
   const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
-  EXPECT_NE(md.find("| real time/update spread | time-to-target error | real time-to-target spread | updates-to-target error |"),
+  EXPECT_NE(md.find("| real time/update spread | sim time/update spread | time-to-target error | real time-to-target spread | "
+                    "updates-to-target error |"),
             std::string::npos) << md;
-  EXPECT_NE(md.find("| +25.0% | - | +25.0% | - | +0.0% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| +25.0% | - | - | +25.0% | - | +0.0% |"), std::string::npos) << md;
   EXPECT_NEAR(p.accuracy_diff, 0.0, 1e-12);
   EXPECT_TRUE(ex::is_backend_specific("cluster.link.bandwidth"));
   EXPECT_TRUE(ex::is_backend_specific("sim.mode"));
@@ -171,7 +172,8 @@ TEST_F(ReportFixture, WhereTheWorkersTimeWentIsShownSimAgainstReal) {
 
 TEST_F(ReportFixture, RealSeedsSpreadIsShownBesideTheError) {
   // Two real seeds at 0.4 and 0.5 s per update (2.5 and 2 updates/s, mean 2.25): the real
-  // runs alone span (0.5 - 0.4) x 2.25 = 22.5% of the mean time per update.
+  // runs alone span (0.5 - 0.4) x 2.25 = 22.5% of the mean time per update. The simulated
+  // seeds agree with each other (0.45 s each): a spread of 0.
   const auto dir = tmp.path() / "seeds";
   for (std::uint64_t seed : {1u, 2u}) {
     synclab::testing::write_fixture_run(dir / fmt::format("real-{}", seed),
@@ -185,18 +187,21 @@ TEST_F(ReportFixture, RealSeedsSpreadIsShownBesideTheError) {
     if (p.real->runs.size() == 2) {
       ASSERT_TRUE(p.real_spread_pct.has_value());
       EXPECT_NEAR(*p.real_spread_pct, 22.5, 1e-9);
+      ASSERT_TRUE(p.sim_spread_pct.has_value());
+      EXPECT_NEAR(*p.sim_spread_pct, 0.0, 1e-9);
       // Both seeds reach the target at the same update, 0.4 and 0.5 s per update apart:
       // their times to target span 0.1 / 0.45 of the mean.
       ASSERT_TRUE(p.real_tta_spread_pct.has_value());
       EXPECT_NEAR(*p.real_tta_spread_pct, 100.0 * 0.1 / 0.45, 1e-9);
     } else {
       EXPECT_FALSE(p.real_spread_pct.has_value());  // one real seed: no spread to show
+      EXPECT_FALSE(p.sim_spread_pct.has_value());
       EXPECT_FALSE(p.real_tta_spread_pct.has_value());
     }
   }
   const auto md = ex::render_markdown(m, ex::recommend(m, ex::Objective::TimeToTarget));
-  EXPECT_NE(md.find("| time/update error | real time/update spread |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| 22.5% |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| time/update error | real time/update spread | sim time/update spread |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 22.5% | 0.0% |"), std::string::npos) << md;
   EXPECT_NE(md.find("| 22.2% |"), std::string::npos) << md;
 }
 

@@ -3,8 +3,9 @@
 async simulated (timing mode, 40 updates) beside made-up real runs of two seeds whose time
 per update is known (and a failed one, left out). Checks the printed errors against the new simulated runs' own
 summaries, the share of bunched updates against updates.csv files made up here and the
-simulated runs' own, that --set reaches every run, that a second call reuses the runs, and that bad
-arguments and a failing simulation are named.
+simulated runs' own, that --set reaches every run, that a second call reuses the runs, that a
+seed simulated only (runs-packet/sim-seeds/) joins the mean, and that bad arguments and a
+failing simulation are named.
 Usage: resim_test.py PATH/TO/resim.py PATH/TO/synclab
 """
 import json
@@ -110,6 +111,18 @@ def main():
         again = run('--tag', 'slow', '--set', 'cluster.link.bandwidth=50Mbps')
         if again.returncode != 0 or again.stdout != r.stdout or os.path.getmtime(os.path.join(runs[0], 'summary.json')) != stamp:
             fail('a second call did not reuse the runs')
+
+        # A seed simulated only (run.sh --sim-seeds: runs-packet/sim-seeds/) is resimulated
+        # too and joins its configuration's mean.
+        write(f'{cell}/runs-packet/sim-seeds/inputs/policy=bsp_backend=sim_seed=3.yaml', SIM.format(seed=3, policy='bsp'))
+        r = run('--tag', 'more')
+        if r.returncode != 0:
+            fail(f'sim seeds: exit {r.returncode}: {r.stdout}{r.stderr}')
+        sims = [ms(f'{cell}/resim-more-packet/policy=bsp_backend=sim_seed={s}') for s in (1, 2, 3)]
+        line = re.search(r'^100Mbps/w2-slowed-none +packet +bsp +real +[0-9.]+ ms +sim +([0-9.]+) ms', r.stdout, re.M)
+        if not line or abs(float(line.group(1)) - sum(sims) / 3) > 1e-3:
+            fail(f'sim seeds: want the mean of three simulated seeds, {sum(sims) / 3:.3f} ms:\n{r.stdout}')
+        os.remove(f'{cell}/runs-packet/sim-seeds/inputs/policy=bsp_backend=sim_seed=3.yaml')
 
         # Bad arguments and a failing simulation are named.
         for args, what in ((['--tag', 'x', '--set', 'nokey'], "--set 'nokey'"), (['--tag', 'a/b'], "--tag 'a/b'"), ([], '--tag')):
