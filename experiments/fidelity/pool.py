@@ -29,14 +29,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from repeat import default_target, error, time_to  # noqa: E402  (the same rules as repeat.py)
-from resim import cells, failed, ms_per_update, summary  # noqa: E402
+from resim import cells, failed, ms_per_update, summary, sweep_dirs  # noqa: E402
 
 
 def finished(sweep, backend):
     """{policy: [run dirs]} of the finished runs of one backend in a sweep directory, and in
     its sim-seeds/ (the seeds run.sh --sim-seeds simulated only)."""
     out = {}
-    for d in (sweep, os.path.join(sweep, 'sim-seeds')):
+    for d in sweep_dirs(sweep):
         if not os.path.isdir(d):
             continue
         for name in sorted(os.listdir(d)):

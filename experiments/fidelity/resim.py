@@ -75,13 +75,19 @@ def cells(root):
     return sorted(found)
 
 
+def sweep_dirs(sweep):
+    """A run.sh sweep directory and the one inside it holding the seeds simulated only
+    (run.sh --sim-seeds: runs-<network>/sim-seeds/)."""
+    return (sweep, os.path.join(sweep, 'sim-seeds'))
+
+
 def jobs_of(cell):
     """(network, policy, seed input) for every simulated run of a cell, those of the seeds
-    simulated only (run.sh --sim-seeds: runs-<network>/sim-seeds/) included."""
+    simulated only included."""
     out = []
     for sweep in sorted(glob.glob(os.path.join(cell, 'runs-*'))):
         net = os.path.basename(sweep)[len('runs-'):]
-        for sub in (sweep, os.path.join(sweep, 'sim-seeds')):
+        for sub in sweep_dirs(sweep):
             for inp in sorted(glob.glob(os.path.join(sub, 'inputs', '*backend=sim*.yaml'))):
                 out.append((net, os.path.basename(inp).split('_backend=')[0], inp))
     return out
