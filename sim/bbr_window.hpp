@@ -13,7 +13,8 @@
 //    aggregation it met (the most bytes acknowledged beyond what the bandwidth estimate
 //    explains, since the ACK rate last fell below it; the larger of the last two windows
 //    of 5 round trips, at most 100 ms of the bandwidth), plus three TSO bursts (the bytes
-//    of about 1 ms at the pacing rate, 2-45 segments each);
+//    of about 1 ms at the pacing rate, 2-45 segments each, sized as bbr_tso_segs_goal does:
+//    capped at 64 KB whatever the interface's GSO size, which caps only the bursts sent);
 //  - startup grows the window by each ACK's bytes while below target; once the bandwidth
 //    stopped growing by 25% for three rounds (rounds where the sender ran out of data do
 //    not count) it drains what startup queued, then probes: the window moves to the
@@ -77,6 +78,9 @@ class BbrWindow {
   /// Bytes of one TSO burst: about 1 ms at the pacing rate, 2-45 segments (1 below 1.2 Mbit/s),
   /// at most the interface's GSO size.
   std::uint64_t tso_burst() const;
+  /// Bytes of one of the three TSO bursts the window's target keeps room for: as tso_burst()
+  /// but capped at 64 KB, not the interface's GSO size (Linux's bbr_tso_segs_goal ignores it).
+  std::uint64_t budget_burst() const;
   /// Bytes the sender may have in its own host's queues (TCP small queues): two TSO bursts
   /// or about 1 ms at the pacing rate, whichever is more (tcp_small_queue_check).
   std::uint64_t small_queue_limit() const;
@@ -92,6 +96,8 @@ class BbrWindow {
   /// Bytes: `gain` BDPs plus `extra` plus three TSO bursts, in even segments, 2 more when
   /// probing (bbr_inflight; with the aggregation as `extra`, the window's target).
   double inflight(double gain, double extra = 0) const;
+  /// Bytes of about 1 ms at the pacing rate in whole segments, at most `max_bytes` (2-127 segments).
+  std::uint64_t burst_of_at_most(double max_bytes) const;
   void enter_probe_bw(double now);
 
   std::uint64_t mss_;

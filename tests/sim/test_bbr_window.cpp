@@ -1,6 +1,7 @@
 // BBR's congestion window (sim/bbr_window.hpp) driven by a lone sender over one path in
 // closed form: a fresh connection's window, startup growing it by what each ACK covers,
-// steady ACKs settling it at 2 BDP plus three TSO bursts, and ACKs held back and released
+// steady ACKs settling it at 2 BDP plus three TSO bursts (sized as Linux's BBR sizes them,
+// not as the interface sends them), and ACKs held back and released
 // together growing it until it covers the time they were held.
 #include <gtest/gtest.h>
 
@@ -130,6 +131,23 @@ TEST(BbrWindow, GsoSizeCapsTheBurstsAndSmallQueuesHoldOneMsOrTwoBursts) {
               std::max<std::uint64_t>(2 * w.tso_burst(), static_cast<std::uint64_t>(w.pacing_rate() / 1024)))
         << gso;
   }
+}
+
+TEST(BbrWindow, TheWindowKeepsRoomForBurstsOf64KbWhateverTheGsoSize) {
+  // 1 Gb/s with 8 KB GSO packets (the testbed's): the bursts sent are 5 segments, but the
+  // window's target counts three bursts as bbr_tso_segs_goal sizes them, capped at 64 KB
+  // (45 segments): 2 BDP + 135 segments, where 3 sent bursts would give 2 BDP + 15. The
+  // sender's estimate is the link, so every phase of the cycle asks for the cap.
+  BbrWindow w(kMss, 0, 0, 8192);
+  Path p(125e6, 20e-6);
+  p.run(w, 40'000'000);
+  ASSERT_TRUE(w.full_bandwidth());
+  ASSERT_GT(w.bandwidth() * 0.75 * 0.99 / 1024, 65536.0);
+  EXPECT_EQ(w.tso_burst(), 5 * kMss);
+  EXPECT_EQ(w.budget_burst(), 45 * kMss);
+  const std::uint64_t target = even_segments(std::ceil(2 * w.bandwidth() * w.min_rtt()) + 135.0 * kMss);
+  EXPECT_GE(w.cwnd(), target);
+  EXPECT_LE(w.cwnd(), target + 2 * kMss + w.aggregation() + kMss);
 }
 
 TEST(BbrWindow, AFreshSenderPacesAtTenSegmentsPerHandshakeRoundTrip) {
