@@ -86,7 +86,7 @@ std::uint64_t BbrWindow::tso_burst() const { return burst_of_at_most(tso_max_byt
 
 // The window keeps room for bursts of up to 64 KB even where the interface sends smaller
 // ones (GSO_LEGACY_MAX_SIZE in bbr_tso_segs_goal): a testbed that caps GSO packets at 8 KB
-// still runs windows of 200 KB and more (docs/fidelity.md, "Linux's budget of bursts").
+// still runs windows of 200 KB and more (docs/fidelity.md, "Linux's budget of bursts, kept").
 std::uint64_t BbrWindow::budget_burst() const { return burst_of_at_most(kLegacyGsoMax - kGsoHeaderRoom); }
 
 std::uint64_t BbrWindow::small_queue_limit() const {

@@ -1,8 +1,8 @@
 // BBR's congestion window (sim/bbr_window.hpp) driven by a lone sender over one path in
 // closed form: a fresh connection's window, startup growing it by what each ACK covers,
 // steady ACKs settling it at 2 BDP plus three TSO bursts (sized as Linux's BBR sizes them,
-// not as the interface sends them), and ACKs held back and released
-// together growing it until it covers the time they were held.
+// not as the interface sends them), and ACKs held back and released together growing it
+// until it covers the time they were held.
 #include <gtest/gtest.h>
 
 #include <algorithm>
