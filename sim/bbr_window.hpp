@@ -96,7 +96,8 @@ class BbrWindow {
   /// Bytes: `gain` BDPs plus `extra` plus three TSO bursts, in even segments, 2 more when
   /// probing (bbr_inflight; with the aggregation as `extra`, the window's target).
   double inflight(double gain, double extra = 0) const;
-  /// Bytes of about 1 ms at the pacing rate in whole segments, at most `max_bytes` (2-127 segments).
+  /// Bytes of about 1 ms at the pacing rate in whole segments, at most `max_bytes` (2-127
+  /// segments; 1 below 1.2 Mbit/s).
   std::uint64_t burst_of_at_most(double max_bytes) const;
   void enter_probe_bw(double now);
 
