@@ -49,6 +49,11 @@ struct NetworkCalibration {
   /// the transfers: a sender thread's time on one message before it turns to the next
   /// (cluster.software.write_byte); 0: none measured.
   double write_byte_s = 0;
+  /// Seconds from the first segment of a message reaching the peer, its thread asleep in
+  /// its read, to the peer's ACK of it leaving (the ACK's delay less the kernel's min RTT),
+  /// one per message of the first-read probe, in order (sim.packet.first_reads); empty
+  /// where the kernel gives no ACK stamps.
+  std::vector<double> first_reads_s;
   std::size_t message_bytes = 0;
   std::size_t round_trips = 0;
   std::string peer;             ///< "host:port" measured against; empty = loopback

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "core/common/error.hpp"
+#include "experiments/ack_timestamps.hpp"
 #include "experiments/calibrate.hpp"
 #include "experiments/interface_gso.hpp"
 #include "experiments/tcp_sender_state.hpp"
@@ -107,6 +109,7 @@ class Watchdog {
 // messages of the phase with steps beside it (0: none), acknowledged one by one.
 constexpr std::uint64_t kMaxMessage = 1ULL << 32;
 constexpr int kStreams = 3;  // bandwidth streams, the best of which is the link's rate
+constexpr int kFirstReads = 40;  // messages of the first-read probe
 constexpr std::uint64_t kMaxKernelRepeats = 1000000;
 constexpr std::size_t kBootIdBytes = 36;
 constexpr double kKernelPhase = 0.5;             // seconds, at least
@@ -266,6 +269,40 @@ std::vector<double> steps_beside_transfers(tcp::socket& s, Watchdog& wd, std::ve
   return steps;
 }
 
+// The first reads: kFirstReads messages, each after a rest of 1 to 3 ms (drawn) in which
+// the server's thread falls asleep in its read, as a real receiver waits for its next
+// message. The first write of each (`first` bytes: the first packet a sender hands its
+// interface, one GSO packet) is stamped leaving and acknowledged;
+// Linux acknowledges data at once only while the window it offers keeps up, which takes
+// the application's read, so that delay less the kernel's round trip is how long the
+// receiving process took to read (seconds, one per message stamped; empty where the
+// kernel gives no stamps). Nothing may be in flight when it starts (keys count from there).
+std::vector<double> first_reads(tcp::socket& s, Watchdog& wd, const std::vector<char>& buf, std::size_t first) {
+  const int fd = s.native_handle();
+  const bool stamped = enable_tx_stamps(fd);
+  std::minstd_rand rng(7);
+  std::uniform_real_distribution<double> rest(1e-3, 3e-3);
+  first = std::clamp<std::size_t>(first, 1, buf.size());
+  std::uint32_t written = 0;
+  std::vector<double> delays;
+  char b = 0;
+  for (int r = 0; r < kFirstReads; ++r) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(rest(rng)));
+    wd.step("timing a first read");
+    asio::write(s, asio::buffer(buf.data(), first));
+    const std::uint32_t key = written + static_cast<std::uint32_t>(first) - 1;
+    asio::write(s, asio::buffer(buf.data() + first, buf.size() - first));
+    written += static_cast<std::uint32_t>(buf.size());
+    asio::read(s, asio::buffer(&b, 1));
+    // The ACK of the first write came before the server had the whole message: its stamp waits.
+    if (const double d = stamped ? ack_delay(read_tx_stamps(fd), key) : -1; d >= 0) delays.push_back(d);
+  }
+  if (stamped) disable_tx_stamps(fd);
+  const double rtt = kernel_min_rtt(fd);
+  for (double& d : delays) d = std::max(0.0, d - rtt);
+  return delays;
+}
+
 NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_bytes, std::size_t round_trips, int repeats,
                            bool loopback, const std::function<double()>& step) {
   s.set_option(tcp::no_delay(true));
@@ -275,7 +312,8 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
   const std::string own_id = boot_id();
   const bool same_machine = loopback || (!own_id.empty() && peer_id == own_id);
   const std::size_t streamed = streamed_messages(message_bytes);
-  const std::uint64_t header[3] = {round_trips, message_bytes, static_cast<std::uint64_t>(repeats) + kStreams * streamed};
+  const std::uint64_t header[3] = {round_trips, message_bytes,
+                                   static_cast<std::uint64_t>(repeats) + kFirstReads + kStreams * streamed};
   asio::write(s, asio::buffer(header, sizeof header));
   NetworkCalibration out;
   out.message_bytes = message_bytes;
@@ -322,6 +360,8 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
     if (tcp.bbr_min_rtt_s > 0) out.bbr_min_rtt_s = tcp.bbr_min_rtt_s;
     out.congestion = tcp.congestion;
   }
+  out.gso_max_size = interface_gso_max_size(s.native_handle());
+  out.first_reads_s = first_reads(s, wd, buf, out.gso_max_size > 0 ? out.gso_max_size : 65536);
   // The streams: one message after another without waiting for their acknowledgements, so
   // that the link stays busy; their rate is the link's, less a shaper's bucket (spent once)
   // and TCP's start, which one message at a time pays every time. Whatever else happens on
@@ -341,7 +381,6 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
     out.bandwidth_Bps = std::max(out.bandwidth_Bps, static_cast<double>(streamed * message_bytes) / t);
   }
   out.streamed_messages = streamed;
-  out.gso_max_size = interface_gso_max_size(s.native_handle());
   out.best_bandwidth_Bps = best;
   out.median_bandwidth_Bps = median(rates);
   out.windows = windows;
@@ -580,6 +619,12 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
     y += fmt::format("#   gso = the largest GSO packet of the interface it sends by ({} bytes, rtnetlink): it caps a\n"
                      "#   TSO burst, and so the small-queue limit (sim.packet.small_queues).\n",
                      n.gso_max_size);
+  if (!n.first_reads_s.empty())
+    y += fmt::format("#   first_reads = of {} messages each sent after a rest of 1-3 ms (the peer's thread asleep in its\n"
+                     "#   read), how long the ACK of the first segment took, less the kernel's min RTT (SO_TIMESTAMPING,\n"
+                     "#   TX_ACK): Linux acknowledges at once only while the offered window keeps up, which takes a read.\n"
+                     "#   Median {:.3g} us; the packet model's receivers hold a message's first ACK a drawn one of these.\n",
+                     n.first_reads_s.size(), median(n.first_reads_s) * 1e6);
   if (n.same_machine)
     y += fmt::format("#   The peer runs on this machine's kernel, so every host shares its {} cores: colocated_cores.\n"
                      "#   kernel_byte = system + irq + softirq time of the machine per byte over a bulk phase of {} messages\n"
@@ -656,6 +701,14 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
   std::string congestion = n.congestion == "bbr" ? "congestion: bbr" : "";
   if (!congestion.empty() && n.gso_max_size > 0) congestion += fmt::format(", gso: {}", n.gso_max_size);
   if (!congestion.empty() && n.bbr_min_rtt_s > 0) congestion += fmt::format(", rtt: {:.6g}", n.bbr_min_rtt_s);
+  if (!n.first_reads_s.empty()) {
+    // Sorted, to read; each transfer draws one of them at random.
+    std::vector<double> reads = n.first_reads_s;
+    std::sort(reads.begin(), reads.end());
+    std::string list;
+    for (const double r : reads) list.append(fmt::format("{}{:.3g}", list.empty() ? "" : ", ", r));
+    congestion += fmt::format("{}first_reads: [{}]", congestion.empty() ? "" : ", ", list);
+  }
   if (n.window_bytes > 0) {
     std::string list;
     for (const double w : n.windows) list.append(fmt::format("{}{:.0f}", list.empty() ? "" : ", ", std::max(w, 2.0 * 1448)));

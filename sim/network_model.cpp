@@ -88,7 +88,8 @@ PacketLinkSpec packet_link_spec(const RunConfig& config) {
                         .base_rtt = sim.packet_rtt > 0 ? sim.packet_rtt : config.cluster.link.latency + ps_link.latency,
                         .gso_max_size = sim.packet_gso,
                         .small_queues = sim.packet_small_queues,
-                        .burst = sim.packet_burst};
+                        .burst = sim.packet_burst,
+                        .first_reads = sim.packet_first_reads};
 }
 
 std::unique_ptr<NetworkModel> make_network_model(const NetworkChoice& choice, const RunConfig& config,

@@ -63,6 +63,8 @@ PacketLink::FlowId PacketLink::add(double now, Direction direction, std::uint64_
     f.window = spec_.windows.empty() ? spec_.window
                                      : std::max(spec_.segment, spec_.windows[rng_.below(spec_.windows.size())]);
   }
+  // Flows start in the simulation's deterministic order, so the draws repeat run to run.
+  if (!spec_.first_reads.empty() && bytes > 0) f.read_after = spec_.first_reads[rng_.below(spec_.first_reads.size())];
   if (bytes == 0) push(now_, Kind::Delivered, 0, id, 0);
   else if (spec_.bbr) release_connection(f.conn);
   else release(id, f);
@@ -182,7 +184,7 @@ void PacketLink::connection_acked(std::uint64_t key, std::uint64_t bytes) {
   c.reported = newly;
 }
 
-void PacketLink::acknowledge(FlowId id, Flow& f) {
+void PacketLink::acknowledge(FlowId id, Flow& f, double at) {
   // The receiver's ACK for what it has not acknowledged yet. A push's ACK leaves the shard
   // through its egress queue (behind queued replies), then crosses the worker's NIC; a
   // reply's crosses the worker's NIC, then waits in the shard's ingress queue (behind
@@ -191,12 +193,22 @@ void PacketLink::acknowledge(FlowId id, Flow& f) {
   const std::uint64_t covered = f.unacked;
   f.unacked = 0;
   if (!spec_.acks_queued) {
-    push(now_, Kind::Acked, 0, id, covered, false, f.conn);
+    push(at, Kind::Acked, 0, id, covered, false, f.conn);
     return;
   }
   const double private_stage = spec_.flow_cap > 0 ? static_cast<double>(spec_.ack_bytes) / spec_.flow_cap : 0;
-  if (f.direction == Direction::Into) push(now_, Kind::Arrive, kOutOf, id, covered, true, f.conn);
-  else push(now_ + private_stage, Kind::Arrive, kInto, id, covered, true, f.conn);
+  if (f.direction == Direction::Into) push(at, Kind::Arrive, kOutOf, id, covered, true, f.conn);
+  else push(at + private_stage, Kind::Arrive, kInto, id, covered, true, f.conn);
+}
+
+bool PacketLink::receiver_reading(FlowId id, const Flow& f) const {
+  // A push's receiver is the shard, a reply's its worker: one that is in the middle of
+  // another message of this direction is awake, and reads the new one as it comes.
+  for (const auto& [other, g] : flows_) {
+    if (other == id || g.direction != f.direction || (f.direction == Direction::OutOf && g.peer != f.peer)) continue;
+    if (g.first_at >= 0 && g.read_at <= now_) return true;
+  }
+  return false;
 }
 
 void PacketLink::start_service(int queue) {
@@ -273,15 +285,27 @@ double PacketLink::run(double until, bool first) {
         Flow& f = it->second;
         f.delivered += e.bytes;
         f.unacked += e.bytes;
-        if (f.first_at < 0) f.first_at = now_;
+        if (f.first_at < 0) {
+          f.first_at = now_;
+          // Linux acknowledges data at once only while the window it can offer keeps up
+          // with what it offered (__tcp_ack_snd_check); an application that has not read
+          // yet leaves it behind, and its first read sends the ACK (tcp_cleanup_rbuf).
+          if (f.read_after > 0 && !receiver_reading(e.flow, f)) {
+            f.read_at = now_ + f.read_after;
+            push(f.read_at, Kind::Read, 0, e.flow, 0, false, f.conn);
+          }
+        }
+        const bool unread = f.read_at > now_;  // the receiving process has not read it yet: no ACK
         if (f.delivered >= f.size) {
-          // Complete once the receiver has every byte; the last ACK still goes out, but
-          // nothing waits for it.
-          if (f.size > 0) acknowledge(e.flow, f);
+          // Complete once the receiver has every byte; the last ACK still goes out (at the
+          // first read, if that is still to come), but nothing waits for it.
+          if (f.size > 0) acknowledge(e.flow, f, unread ? f.read_at : now_);
           finished_.push_back({e.flow, f.first_at});
           flows_.erase(it);
           last = now_;
           if (first) return last;
+        } else if (unread) {
+          break;
         } else if (spec_.bbr && spec_.acks_queued) {
           // A BBR sender hands its NIC TSO bursts; they reach the receiver whole (GRO puts
           // them back together, a veth passes GSO packets as they are), and Linux
@@ -292,10 +316,20 @@ double PacketLink::run(double until, bool first) {
             f.burst_ends.pop_front();
             burst_end = true;
           }
-          if (burst_end && f.unacked >= ack_bytes_every_) acknowledge(e.flow, f);
+          if (burst_end && f.unacked >= ack_bytes_every_) acknowledge(e.flow, f, now_);
         } else if (f.unacked >= ack_bytes_every_) {
-          acknowledge(e.flow, f);
+          acknowledge(e.flow, f, now_);
         }
+        break;
+      }
+      case Kind::Read: {
+        // The receiving process reads: what it has so far is acknowledged at once if it is
+        // more than one segment (tcp_cleanup_rbuf), and the rest as it comes (the process
+        // goes on reading the message).
+        if (it == flows_.end()) break;
+        Flow& f = it->second;
+        while (!f.burst_ends.empty() && f.burst_ends.front() <= f.delivered) f.burst_ends.pop_front();
+        if (f.unacked >= ack_bytes_every_) acknowledge(e.flow, f, now_);
         break;
       }
       case Kind::Paced: {

@@ -33,6 +33,11 @@
 // there in chunks of that size instead of one sender's window ahead of the next. A push's
 // bytes leave the worker's host before they reach the shared queue: they are not limited.
 //
+// With `first_reads`, the receiver sends no ACK for a message before its process first reads
+// it, a drawn time after its first packet is in (Linux acknowledges at once only while the
+// window it offers keeps up, which takes a read), unless that receiver is already reading
+// another message of the same direction (the shard for pushes, a worker for its replies).
+//
 // With `burst`, every NIC (the shared queues and each flow's own) is a token bucket, as a
 // shaper such as tc tbf is: after an idle spell `burst` bytes leave at once, then the rate
 // holds. That changes little of a message's time (burst / rate), but BBR's delivery-rate
@@ -72,6 +77,9 @@ struct PacketLinkSpec {
   std::uint64_t gso_max_size = 65536;  ///< with bbr: the senders' interface's largest GSO packet (caps a TSO burst)
   bool small_queues = true;            ///< with bbr: a reply's sender keeps at most its small-queue limit in the shard's egress queue
   std::uint64_t burst = 0;             ///< bytes of every NIC's token bucket (a shaper's burst); 0: none
+  /// If not empty, each flow draws from these (seconds) how long after its first packet
+  /// reaches the receiver the receiving process first reads it: no ACK leaves before.
+  std::vector<double> first_reads{};
 };
 
 class PacketLink final : public SharedLink {
@@ -107,7 +115,7 @@ class PacketLink final : public SharedLink {
   bool observe_packets(PacketObserver observer) override;
 
  private:
-  enum class Kind : std::uint8_t { Arrive, Served, Delivered, Acked, Paced };
+  enum class Kind : std::uint8_t { Arrive, Served, Delivered, Acked, Paced, Read };
   struct Event {
     double time;
     std::uint64_t seq;  // insertion order: ties go first come, first served
@@ -143,6 +151,8 @@ class PacketLink final : public SharedLink {
     std::uint64_t conn = 0;       // with bbr: its connection's key in conns_
     std::uint64_t peer = 0;       // the connection it was started on (as add() was told)
     std::deque<std::uint64_t> burst_ends;  // with bbr: where each TSO burst handed out ends (bytes into the flow)
+    double read_after = 0;        // with first_reads: its draw, seconds from its first packet in to the first read
+    double read_at = -1;          // when the receiving process first reads it (< 0: nothing in yet); no ACK before
   };
   struct Packet {
     FlowId flow;
@@ -189,7 +199,12 @@ class PacketLink final : public SharedLink {
   static std::uint64_t connection_key(Direction direction, std::uint64_t connection) {
     return 2 * connection + static_cast<std::uint64_t>(direction);
   }
-  void acknowledge(FlowId id, Flow& f);
+  /// The receiver's ACK for what flow `id` has delivered and not yet acknowledged, leaving
+  /// at `at` (now, or the first read's time for a flow complete before it).
+  void acknowledge(FlowId id, Flow& f, double at);
+  /// Whether the process that receives flow `id` is already reading another message of its
+  /// direction (one whose first read is past): then it reads this one as it comes.
+  bool receiver_reading(FlowId id, const Flow& f) const;
   void start_service(int queue);
   /// Processes every event up to `until` in time order; with `first`, stops after the first
   /// completion. Appends completed flows to finished_; returns the time of the last one

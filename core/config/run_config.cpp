@@ -635,6 +635,7 @@ RunConfig resolve_run_config(const YAML::Node& user_in, const std::vector<std::s
   c.sim.packet_gso = static_cast<std::uint64_t>(r.integer("sim.packet.gso"));
   c.sim.packet_burst = static_cast<std::uint64_t>(r.integer("sim.packet.burst"));
   c.sim.packet_rtt = r.real("sim.packet.rtt");
+  c.sim.packet_first_reads = r.real_list("sim.packet.first_reads");
   c.sim.trace = r.str("sim.trace") == "on";
   for (const auto w : r.int_list("sim.packet.windows")) {
     if (static_cast<std::uint64_t>(w) < 2 * c.sim.packet_segment)

@@ -129,6 +129,7 @@ struct RunConfig {
     std::uint64_t packet_burst = 0;      ///< packet model: every NIC's token bucket in bytes, 0 = none (sim.packet.burst)
     double packet_rtt = 0;               ///< packet model with bbr: s, the path's round trip TCP sees; 0 = the NICs' latencies (sim.packet.rtt)
     bool packet_small_queues = true;     ///< packet model with bbr: the shard's senders obey TCP small queues (sim.packet.small_queues)
+    std::vector<double> packet_first_reads;    ///< packet model: s from a message's first packet in to its receiver's first read, drawn per transfer (empty: ACKs at once)
     std::vector<std::uint64_t> packet_windows; ///< packet model: measured windows each transfer draws from (empty: packet_window)
     bool trace = false;                  ///< write the shard NIC's traffic under <run dir>/trace/ (sim.trace: off | on)
   } sim;

@@ -16,6 +16,7 @@
 
 #include "core/common/error.hpp"
 #include "core/config/run_config.hpp"
+#include "experiments/ack_timestamps.hpp"
 #include "experiments/calibrate.hpp"
 #include "experiments/wake_probe.hpp"
 
@@ -158,6 +159,7 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   n.wake_on_busy_core = 0.75;
   n.wake_probes = 300;
   n.wake_busy_s = 1e-3;
+  n.first_reads_s = {3e-4, 1e-4, 2e-4};
   // 40 steps beside the kernel phase: half as long as the quiet one, half 2 ms longer;
   // extra 0 and 2 ms, over their mean of 1 ms.
   n.beside_steps_s.assign(20, 0.08);
@@ -194,12 +196,15 @@ TEST(Calibrate, FragmentIsAcceptedByTheConfigLoader) {
   EXPECT_EQ(cfg.sim.packet_gso, 8192u) << "its TSO bursts are cut to the interface's GSO size";
   EXPECT_DOUBLE_EQ(cfg.sim.packet_rtt, 1.5e-5) << "BBR's samples carry the kernel's round trip, not the pings'";
   EXPECT_TRUE(cfg.sim.packet_small_queues);
+  EXPECT_EQ(cfg.sim.packet_first_reads, (std::vector<double>{1e-4, 2e-4, 3e-4})) << "every first read measured, sorted";
+  EXPECT_NE(text.find("Median 200 us"), std::string::npos) << text;
   n.window_bytes = 0;
   n.windows.clear();
   const auto unmeasured = synclab::resolve_run_config(YAML::Load(ex::calibration_yaml(c, n, sw)));
   EXPECT_EQ(unmeasured.sim.packet_window, synclab::resolve_run_config(YAML::Load("{}")).sim.packet_window);
   EXPECT_TRUE(unmeasured.sim.packet_windows.empty());
   EXPECT_TRUE(unmeasured.sim.packet_bbr);
+  EXPECT_EQ(unmeasured.sim.packet_first_reads.size(), 3u) << "the first reads need no window";
   n.congestion = "cubic";
   n.bbr_bandwidth_Bps = 0;
   const auto cubic = synclab::resolve_run_config(YAML::Load(ex::calibration_yaml(c, n, sw)));
@@ -383,6 +388,13 @@ TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
   EXPECT_EQ(n.streamed_messages, 20u);  // 64 KiB messages: each stream holds 20
   EXPECT_GT(n.window_bytes, 0.0);  // Linux says what the sender kept in flight (TCP_INFO)
   EXPECT_EQ(n.windows.size(), 2u);  // one per transfer
+  // The first-read probe: each message's first write stamped leaving and acknowledged
+  // (SO_TIMESTAMPING); what the ACK took beyond the kernel's round trip, well under a second.
+  ASSERT_EQ(n.first_reads_s.size(), 40u);
+  for (const double r : n.first_reads_s) {
+    EXPECT_GE(r, 0.0);
+    EXPECT_LT(r, 1.0);
+  }
   EXPECT_NE(ex::calibration_yaml({}, n, {}).find("TCP to 127.0.0.1:"), std::string::npos);
   // Which congestion control kept it (the machine's default), and BBR's rate estimate where it is BBR.
   std::string default_cc;
@@ -462,6 +474,13 @@ TEST(Calibrate, AnEndThatStopsAnsweringIsDroppedNamingTheStep) {
 
 // The share of wake-ups that waited for the waker's core counts the delays of half the
 // waker's work or more: 0.4 and 0.6 ms of 1 ms, one of two.
+TEST(AckTimestamps, AWritesAckDelayPairsItsTwoStampsByKey) {
+  const std::vector<ex::TxStamp> stamps = {{99, false, 10.0}, {199, false, 10.5}, {99, true, 10.25}, {300, true, 11.0}};
+  EXPECT_DOUBLE_EQ(ex::ack_delay(stamps, 99), 0.25);
+  EXPECT_LT(ex::ack_delay(stamps, 199), 0.0) << "sent, never acknowledged";
+  EXPECT_LT(ex::ack_delay(stamps, 300), 0.0) << "acknowledged, its sending stamp missing";
+}
+
 TEST(WakeProbe, WaitedShareCountsDelaysOfHalfTheWakersWorkOrMore) {
   EXPECT_DOUBLE_EQ(ex::waited_share({4e-4, 6e-4}, 1e-3), 0.5);
   EXPECT_DOUBLE_EQ(ex::waited_share({5e-4, 1e-3, 2e-5, 1e-5}, 1e-3), 0.5);

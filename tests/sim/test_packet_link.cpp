@@ -397,6 +397,68 @@ TEST(PacketLink, AcksTakeTheirTimeOnTheWire) {
   EXPECT_NEAR(drain(narrow).at(b), m / rate + 99 * 66 / rate, kRel);
 }
 
+// The receiver sends no ACK before its process's first read of the message (drawn from
+// sim.packet.first_reads): a window of two packets stalls after the first pair until then,
+// and every later ACK comes as before; a read sooner than the pair's ACK changes nothing,
+// and neither does a late one where the window covers the wait.
+TEST(PacketLink, TheFirstAckWaitsForTheReceiversFirstRead) {
+  const std::uint64_t s = 1448, m = 200 * s;
+  const double rate = 1e6, tick = s / rate;
+  const double plain = m / rate + 99 * 66 / rate;  // AcksTakeTheirTimeOnTheWire's narrow window
+  auto narrow = [&](double read) {
+    PacketLink link(PacketLinkSpec{.rate = rate, .flow_cap = 0, .segment = s, .window = 2 * s, .first_reads = {read}});
+    const auto id = link.add(0, Dir::Into, m);
+    return drain(link).at(id);
+  };
+  // The first packet is in after one tick, the pair after two: a read 5 ms after the first
+  // holds the pair's ACK back by 5 ms less a tick.
+  EXPECT_NEAR(narrow(5e-3), plain + 5e-3 - tick, kRel);
+  EXPECT_NEAR(narrow(0.5 * tick), plain, kRel) << "read before the pair is in: its ACK leaves as it would";
+  PacketLink wide(PacketLinkSpec{.rate = rate, .flow_cap = 0, .segment = s, .window = 20 * s, .first_reads = {5e-3}});
+  const auto w = wide.add(0, Dir::Into, m);
+  EXPECT_NEAR(drain(wide).at(w), m / rate, kRel) << "20 packets in flight outlast a 5 ms wait for the read";
+  // A flow that is all in before the read still completes when its last byte is.
+  PacketLink small(PacketLinkSpec{.rate = rate, .flow_cap = 0, .segment = s, .window = 20 * s, .first_reads = {1.0}});
+  const auto one = small.add(0, Dir::OutOf, 10 * s);
+  EXPECT_NEAR(drain(small).at(one), 10 * tick, kRel);
+}
+
+// A receiver already reading a message of the same direction (the shard, for a push while
+// another push comes in; a worker, for a reply while another reply to it does) reads the
+// next one as it comes: a push that starts while another is read delivers exactly as with
+// reads at once, ms by ms; one that starts after the other ended finds the shard asleep.
+TEST(PacketLink, AReceiverAlreadyReadingTakesTheNextMessageAtOnce) {
+  const std::uint64_t s = 1448, m = 200 * s;
+  const double rate = 1e6, tick = s / rate;
+  bool seen = false;
+  for (std::uint64_t seed = 1; seed <= 64 && !seen; ++seed) {
+    // A push of `first` bytes with a window of 20 packets (its read does not stall it),
+    // then at 500 ms a push with a window of 2; reads after 5 ms, or at once (a draw of 0).
+    // Returns the second's bytes delivered at each ms from its start, then its end.
+    auto run = [&](double read, std::uint64_t first, std::uint64_t* second_window) {
+      PacketLink link(PacketLinkSpec{.rate = rate, .flow_cap = 0, .segment = s, .windows = {2 * s, 20 * s}, .seed = seed,
+                                     .first_reads = {read}});
+      const auto a = link.add(0, Dir::Into, first, 1);
+      const bool wide = link.window_of(a) == 20 * s;
+      const auto b = link.add(0.5, Dir::Into, m, 2);
+      *second_window = wide ? link.window_of(b) : 0;
+      std::vector<double> trace;
+      for (int k = 1; k <= 100; ++k) trace.push_back(static_cast<double>(link.delivered(0.5 + k * 1e-3, b)));
+      trace.push_back(drain(link).at(b));
+      return trace;
+    };
+    std::uint64_t w = 0;
+    const auto at_once = run(0.0, 4 * m, &w);
+    if (w != 2 * s) continue;
+    seen = true;
+    EXPECT_EQ(run(5e-3, 4 * m, &w), at_once) << "the shard is reading the first push";
+    // The first push done long before: the second is alone, and waits for its read.
+    const double alone = run(0.0, 10 * s, &w).back();
+    EXPECT_NEAR(run(5e-3, 10 * s, &w).back(), alone + 5e-3 - tick, kRel) << "the shard sleeps until the second push's first read";
+  }
+  EXPECT_TRUE(seen) << "no seed of 64 drew a 20-packet push and a 2-packet one after it";
+}
+
 // A BBR sender's TSO burst reaches the receiver as one packet, and the receiver
 // acknowledges each such packet once: a lone push whose bursts are five segments (GSO
 // packets of 8 KB) gets one ACK per five segments; with bursts of two (a GSO size of two
