@@ -51,7 +51,8 @@ struct NetworkCalibration {
   double write_byte_s = 0;
   /// Seconds from the first segment of a message reaching the peer, its thread asleep in
   /// its read, to the peer's ACK of it leaving (the ACK's delay less the kernel's min RTT),
-  /// one per message of the first-read probe, in order (sim.packet.first_reads); empty
+  /// one per message of the first-read probe (first_read_messages), in order
+  /// (sim.packet.first_reads); empty
   /// where the kernel gives no ACK stamps.
   std::vector<double> first_reads_s;
   std::size_t message_bytes = 0;
@@ -132,6 +133,10 @@ ComputeCalibration calibrate_compute(StepBench& bench, const std::string& model,
                                      int threads, double min_seconds);
 ComputeCalibration calibrate_compute(const std::string& model, const std::string& backend, std::size_t batch,
                                      int threads, double min_seconds, std::size_t samples = 60000);
+
+/// Messages of `message_bytes` in the first-read probe: 40, fewer where they would pass 64
+/// MiB (a large model's calibration stays minutes), at least 8.
+std::size_t first_read_messages(std::size_t message_bytes);
 
 /// Messages of `message_bytes` that each bandwidth stream sends back to back: enough for 8 MiB,
 /// at least 4 and at most 20.

@@ -109,7 +109,6 @@ class Watchdog {
 // messages of the phase with steps beside it (0: none), acknowledged one by one.
 constexpr std::uint64_t kMaxMessage = 1ULL << 32;
 constexpr int kStreams = 3;  // bandwidth streams, the best of which is the link's rate
-constexpr int kFirstReads = 40;  // messages of the first-read probe
 constexpr std::uint64_t kMaxKernelRepeats = 1000000;
 constexpr std::size_t kBootIdBytes = 36;
 constexpr double kKernelPhase = 0.5;             // seconds, at least
@@ -269,15 +268,16 @@ std::vector<double> steps_beside_transfers(tcp::socket& s, Watchdog& wd, std::ve
   return steps;
 }
 
-// The first reads: kFirstReads messages, each after a rest of 1 to 3 ms (drawn) in which
-// the server's thread falls asleep in its read, as a real receiver waits for its next
-// message. The first write of each (`first` bytes: the first packet a sender hands its
-// interface, one GSO packet) is stamped leaving and acknowledged;
-// Linux acknowledges data at once only while the window it offers keeps up, which takes
-// the application's read, so that delay less the kernel's round trip is how long the
-// receiving process took to read (seconds, one per message stamped; empty where the
-// kernel gives no stamps). Nothing may be in flight when it starts (keys count from there).
-std::vector<double> first_reads(tcp::socket& s, Watchdog& wd, const std::vector<char>& buf, std::size_t first) {
+// The first reads: `count` messages, each after a rest of 1 to 3 ms (drawn) in which the
+// server's thread falls asleep in its read, as a real receiver waits for its next message.
+// The first write of each (`first` bytes: the first packet a sender hands its interface,
+// one GSO packet) is stamped leaving and acknowledged. Linux acknowledges data at once
+// only while the window it offers keeps up, which takes the application's read, so that
+// delay less the kernel's round trip is how long the receiving process took to read
+// (seconds, one per message stamped; empty where the kernel gives no stamps). Nothing may
+// be in flight when it starts: the stamps' keys count from there.
+std::vector<double> first_reads(tcp::socket& s, Watchdog& wd, const std::vector<char>& buf, std::size_t first,
+                                std::size_t count) {
   const int fd = s.native_handle();
   const bool stamped = enable_tx_stamps(fd);
   std::minstd_rand rng(7);
@@ -286,7 +286,7 @@ std::vector<double> first_reads(tcp::socket& s, Watchdog& wd, const std::vector<
   std::uint32_t written = 0;
   std::vector<double> delays;
   char b = 0;
-  for (int r = 0; r < kFirstReads; ++r) {
+  for (std::size_t r = 0; r < count; ++r) {
     std::this_thread::sleep_for(std::chrono::duration<double>(rest(rng)));
     wd.step("timing a first read");
     asio::write(s, asio::buffer(buf.data(), first));
@@ -313,7 +313,8 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
   const bool same_machine = loopback || (!own_id.empty() && peer_id == own_id);
   const std::size_t streamed = streamed_messages(message_bytes);
   const std::uint64_t header[3] = {round_trips, message_bytes,
-                                   static_cast<std::uint64_t>(repeats) + kFirstReads + kStreams * streamed};
+                                   static_cast<std::uint64_t>(repeats) + first_read_messages(message_bytes) +
+                                       kStreams * streamed};
   asio::write(s, asio::buffer(header, sizeof header));
   NetworkCalibration out;
   out.message_bytes = message_bytes;
@@ -361,7 +362,8 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
     out.congestion = tcp.congestion;
   }
   out.gso_max_size = interface_gso_max_size(s.native_handle());
-  out.first_reads_s = first_reads(s, wd, buf, out.gso_max_size > 0 ? out.gso_max_size : 65536);
+  out.first_reads_s =
+      first_reads(s, wd, buf, out.gso_max_size > 0 ? out.gso_max_size : 65536, first_read_messages(message_bytes));
   // The streams: one message after another without waiting for their acknowledgements, so
   // that the link stays busy; their rate is the link's, less a shaper's bucket (spent once)
   // and TCP's start, which one message at a time pays every time. Whatever else happens on
@@ -439,6 +441,12 @@ NetworkCalibration measure(tcp::socket& s, Watchdog& wd, std::size_t message_byt
 }
 
 }  // namespace
+
+std::size_t first_read_messages(std::size_t message_bytes) {
+  constexpr double kProbeBytes = 64.0 * (1 << 20);
+  const auto fit = static_cast<std::size_t>(kProbeBytes / static_cast<double>(std::max<std::size_t>(1, message_bytes)));
+  return std::clamp<std::size_t>(fit, 8, 40);
+}
 
 std::size_t streamed_messages(std::size_t message_bytes) {
   constexpr double kStreamBytes = 8.0 * (1 << 20);
@@ -621,7 +629,7 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
                      n.gso_max_size);
   if (!n.first_reads_s.empty())
     y += fmt::format("#   first_reads = of {} messages each sent after a rest of 1-3 ms (the peer's thread asleep in its\n"
-                     "#   read), how long the ACK of the first segment took, less the kernel's min RTT (SO_TIMESTAMPING,\n"
+                     "#   read), how long the ACK of its first GSO packet took, less the kernel's min RTT (SO_TIMESTAMPING,\n"
                      "#   TX_ACK): Linux acknowledges at once only while the offered window keeps up, which takes a read.\n"
                      "#   Median {:.3g} us; the packet model's receivers hold a message's first ACK a drawn one of these.\n",
                      n.first_reads_s.size(), median(n.first_reads_s) * 1e6);

@@ -373,6 +373,10 @@ TEST(Calibrate, TheBandwidthStreamHoldsEightMebibytesInFourToTwentyMessages) {
   EXPECT_EQ(ex::streamed_messages(45000000), 4u);   // one would: at least 4
   EXPECT_EQ(ex::streamed_messages(3 << 20), 4u);   // 8/3 rounds up to 3: at least 4
   EXPECT_EQ(ex::streamed_messages(1 << 19), 16u);
+  // The first-read probe: 40 messages where they fit in 64 MiB, fewer for a large model, 8 at least.
+  EXPECT_EQ(ex::first_read_messages(318040), 40u);
+  EXPECT_EQ(ex::first_read_messages(4 << 20), 16u);
+  EXPECT_EQ(ex::first_read_messages(100 << 20), 8u);
 }
 
 TEST(Calibrate, PeerModeMeasuresAgainstAServingProcess) {
