@@ -462,7 +462,7 @@ void check_sizes(std::size_t message_bytes, std::size_t round_trips, int repeats
 }
 
 // "a, b, c": each value times `scale`, three significant digits.
-std::string phase_list(const std::vector<double>& values, double scale) {
+std::string number_list(const std::vector<double>& values, double scale) {
   std::string list;
   for (const double v : values) list.append(fmt::format("{}{:.3g}", list.empty() ? "" : ", ", v * scale));
   return list;
@@ -640,7 +640,7 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
                      "#   /proc/stat counts in ticks), less the machine's rate of it over a quiet spell before (here\n"
                      "#   {:.0f}% of the phase's); the median of {} such phases ({} ns per byte).\n",
                      n.cores, n.kernel_messages, kKernelPhase, kKernelBytes / (1 << 20), kKernelPhaseMax,
-                     100 * n.kernel_background, n.kernel_phases_s.size(), phase_list(n.kernel_phases_s, 1e9));
+                     100 * n.kernel_background, n.kernel_phases_s.size(), number_list(n.kernel_phases_s, 1e9));
   if (const auto q = beside_kernel_quantiles(n.beside_steps_s, c.step_s); !q.empty()) {
     double mean = 0;
     for (const double t : n.beside_steps_s) mean += t;
@@ -713,9 +713,7 @@ std::string calibration_yaml(const ComputeCalibration& c, const NetworkCalibrati
     // Sorted, to read; each transfer draws one of them at random.
     std::vector<double> reads = n.first_reads_s;
     std::sort(reads.begin(), reads.end());
-    std::string list;
-    for (const double r : reads) list.append(fmt::format("{}{:.3g}", list.empty() ? "" : ", ", r));
-    congestion += fmt::format("{}first_reads: [{}]", congestion.empty() ? "" : ", ", list);
+    congestion += fmt::format("{}first_reads: [{}]", congestion.empty() ? "" : ", ", number_list(reads, 1));
   }
   if (n.window_bytes > 0) {
     std::string list;

@@ -201,6 +201,15 @@ void PacketLink::acknowledge(FlowId id, Flow& f, double at) {
   else push(at + private_stage, Kind::Arrive, kInto, id, covered, true, f.conn);
 }
 
+bool PacketLink::whole_bursts_in(Flow& f) {
+  bool any = false;
+  while (!f.burst_ends.empty() && f.burst_ends.front() <= f.delivered) {
+    f.burst_ends.pop_front();
+    any = true;
+  }
+  return any;
+}
+
 bool PacketLink::receiver_reading(FlowId id, const Flow& f) const {
   // A push's receiver is the shard, a reply's its worker: one that is in the middle of
   // another message of this direction is awake, and reads the new one as it comes.
@@ -311,12 +320,7 @@ double PacketLink::run(double until, bool first) {
           // them back together, a veth passes GSO packets as they are), and Linux
           // acknowledges a packet it takes in once more than one full segment waits for an
           // ACK (__tcp_ack_snd_check): one ACK per burst, none inside one.
-          bool burst_end = false;
-          while (!f.burst_ends.empty() && f.burst_ends.front() <= f.delivered) {
-            f.burst_ends.pop_front();
-            burst_end = true;
-          }
-          if (burst_end && f.unacked >= ack_bytes_every_) acknowledge(e.flow, f, now_);
+          if (whole_bursts_in(f) && f.unacked >= ack_bytes_every_) acknowledge(e.flow, f, now_);
         } else if (f.unacked >= ack_bytes_every_) {
           acknowledge(e.flow, f, now_);
         }
@@ -328,7 +332,7 @@ double PacketLink::run(double until, bool first) {
         // goes on reading the message).
         if (it == flows_.end()) break;
         Flow& f = it->second;
-        while (!f.burst_ends.empty() && f.burst_ends.front() <= f.delivered) f.burst_ends.pop_front();
+        whole_bursts_in(f);  // one ACK covers them all
         if (f.unacked >= ack_bytes_every_) acknowledge(e.flow, f, now_);
         break;
       }

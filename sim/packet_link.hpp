@@ -202,6 +202,8 @@ class PacketLink final : public SharedLink {
   /// The receiver's ACK for what flow `id` has delivered and not yet acknowledged, leaving
   /// at `at` (now, or the first read's time for a flow complete before it).
   void acknowledge(FlowId id, Flow& f, double at);
+  /// With bbr: drops the TSO bursts flow `f` has received whole; true if there was one.
+  static bool whole_bursts_in(Flow& f);
   /// Whether the process that receives flow `id` is already reading another message of its
   /// direction (one whose first read is past): then it reads this one as it comes.
   bool receiver_reading(FlowId id, const Flow& f) const;
